@@ -43,7 +43,10 @@ fn seeds_are_little_endian_as_captured() {
 
 #[test]
 fn digest_matches_capture() {
-    assert_eq!(compute_digest("A", CLIENT_SEED, SERVER_SEED, &key()), DIGEST);
+    assert_eq!(
+        compute_digest("A", CLIENT_SEED, SERVER_SEED, &key()),
+        DIGEST
+    );
 }
 
 #[test]

@@ -151,8 +151,10 @@ impl<'a> Reader<'a> {
                 max_len,
             });
         };
-        let text = std::str::from_utf8(&window[..nul])
-            .map_err(|_| DecodeError::NotUtf8 { field, offset: start })?;
+        let text = std::str::from_utf8(&window[..nul]).map_err(|_| DecodeError::NotUtf8 {
+            field,
+            offset: start,
+        })?;
         self.pos = start + nul + 1;
         Ok(text)
     }
@@ -263,7 +265,10 @@ mod tests {
     #[test]
     fn cstr_cap_is_enforced() {
         let mut r = Reader::new(b"abcd\0");
-        assert!(matches!(r.cstr("s", 3), Err(DecodeError::StringTooLong { .. })));
+        assert!(matches!(
+            r.cstr("s", 3),
+            Err(DecodeError::StringTooLong { .. })
+        ));
         let mut r = Reader::new(b"abcd\0");
         assert_eq!(r.cstr("s", 4), Ok("abcd"));
         assert_eq!(r.remaining(), 0);
@@ -272,7 +277,10 @@ mod tests {
     #[test]
     fn count_is_bounded_by_remaining_bytes() {
         let mut r = Reader::new(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3]);
-        assert!(matches!(r.count_u32("n", usize::MAX, 1), Err(DecodeError::TooLarge { .. })));
+        assert!(matches!(
+            r.count_u32("n", usize::MAX, 1),
+            Err(DecodeError::TooLarge { .. })
+        ));
     }
 
     proptest! {

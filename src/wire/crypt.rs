@@ -60,8 +60,8 @@ impl HeaderCipher {
     pub fn new(seed: &[u8; 16], key: &SessionKey) -> Self {
         // HMAC accepts keys of any length and RC4 keys of 1..=256 bytes; a 16-byte seed and a
         // 20-byte digest are always inside both ranges.
-        let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(seed)
-            .expect("HMAC-SHA1 accepts a 16-byte key");
+        let mut mac =
+            <Hmac<Sha1> as KeyInit>::new_from_slice(seed).expect("HMAC-SHA1 accepts a 16-byte key");
         mac.update(&key.0);
         let rc4_key = mac.finalize().into_bytes();
         let mut rc4 = Rc4::new_from_slice(&rc4_key).expect("RC4 accepts a 20-byte key");
@@ -126,7 +126,8 @@ mod tests {
 
     #[test]
     fn session_key_hex_parsing() {
-        let hex = "0133517192d1b585838132ce7ae4d073340f8436bd11b29db20323baca97e23aa2bc41ae3c129807";
+        let hex =
+            "0133517192d1b585838132ce7ae4d073340f8436bd11b29db20323baca97e23aa2bc41ae3c129807";
         let key = SessionKey::from_hex(hex).expect("valid hex");
         assert_eq!(key.0[0], 0x01);
         assert_eq!(key.0[39], 0x07);

@@ -50,7 +50,9 @@ pub enum Peer {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
     /// A client-format header announced a size outside `4..10240`.
-    #[error("{from:?} sent a header with size {size}, outside {CLIENT_MIN_SIZE}..{CLIENT_SIZE_LIMIT}")]
+    #[error(
+        "{from:?} sent a header with size {size}, outside {CLIENT_MIN_SIZE}..{CLIENT_SIZE_LIMIT}"
+    )]
     ClientSize {
         /// Sender.
         from: Peer,
@@ -279,8 +281,13 @@ impl ClientHeaderDecoder {
 enum ServerState {
     Header,
     /// The first four bytes of a 5-byte header are decrypted and consumed; one more is due.
-    LargeTail { first: [u8; 4] },
-    Body { opcode: Opcode, len: usize },
+    LargeTail {
+        first: [u8; 4],
+    },
+    Body {
+        opcode: Opcode,
+        len: usize,
+    },
 }
 
 /// Decodes a stream of 4/5-byte-header packets (worldserver -> gateway, gateway -> client).

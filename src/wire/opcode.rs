@@ -182,19 +182,30 @@ mod tests {
     #[test]
     fn names_are_unique_and_sorted() {
         for pair in Opcode::NAMED.windows(2) {
-            assert!(pair[0] < pair[1], "{} and {} out of order or equal", pair[0], pair[1]);
+            assert!(
+                pair[0] < pair[1],
+                "{} and {} out of order or equal",
+                pair[0],
+                pair[1]
+            );
         }
     }
 
     #[test]
     fn cluster_opcodes_sit_at_the_client_limit() {
         assert_eq!(Opcode::TC9_CMSG_PREPARE_FOR_REDIRECT.0, NUM_MSG_TYPES);
-        assert_eq!(Opcode::TC9_SMSG_READY_FOR_REDIRECT.0 + 1, NUM_CLUSTER_MSG_TYPES);
+        assert_eq!(
+            Opcode::TC9_SMSG_READY_FOR_REDIRECT.0 + 1,
+            NUM_CLUSTER_MSG_TYPES
+        );
     }
 
     #[test]
     fn display_names_known_and_numbers_unknown() {
-        assert_eq!(Opcode::CMSG_AUTH_SESSION.to_string(), "CMSG_AUTH_SESSION(0x1ED)");
+        assert_eq!(
+            Opcode::CMSG_AUTH_SESSION.to_string(),
+            "CMSG_AUTH_SESSION(0x1ED)"
+        );
         assert_eq!(Opcode(0x123).to_string(), "0x123");
     }
 }

@@ -796,7 +796,8 @@ pub struct EnumCharacter {
 }
 
 /// Smallest encoding of one [`EnumCharacter`]: everything but the name's text.
-const ENUM_CHARACTER_MIN_BYTES: usize = 8 + 1 + 9 + 8 + 12 + 12 + 1 + 12 + CHAR_ENUM_EQUIPMENT_SLOTS * 9;
+const ENUM_CHARACTER_MIN_BYTES: usize =
+    8 + 1 + 9 + 8 + 12 + 12 + 1 + 12 + CHAR_ENUM_EQUIPMENT_SLOTS * 9;
 
 /// SMSG_CHAR_ENUM.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -846,13 +847,27 @@ impl WirePacket for CharEnum {
     fn decode(body: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(body);
         let n = r.u8("character_count")?;
-        let n = r.check_count("character_count", u64::from(n), usize::MAX, ENUM_CHARACTER_MIN_BYTES)?;
+        let n = r.check_count(
+            "character_count",
+            u64::from(n),
+            usize::MAX,
+            ENUM_CHARACTER_MIN_BYTES,
+        )?;
         let mut characters = Vec::with_capacity(n);
         for _ in 0..n {
             let guid = r.u64("guid")?;
             let name = r.cstr("name", NAME_MAX_BYTES)?.to_owned();
-            let [race, class, gender, skin, face, hair_style, hair_color, facial_hair, level] =
-                r.array::<9>("appearance")?;
+            let [
+                race,
+                class,
+                gender,
+                skin,
+                face,
+                hair_style,
+                hair_color,
+                facial_hair,
+                level,
+            ] = r.array::<9>("appearance")?;
             let mut c = EnumCharacter {
                 guid,
                 name,

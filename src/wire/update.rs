@@ -316,7 +316,10 @@ fn put_f32s(out: &mut BytesMut, values: &[f32]) {
     }
 }
 
-fn get_f32s<const N: usize>(r: &mut Reader<'_>, field: &'static str) -> Result<[f32; N], DecodeError> {
+fn get_f32s<const N: usize>(
+    r: &mut Reader<'_>,
+    field: &'static str,
+) -> Result<[f32; N], DecodeError> {
     let mut out = [0f32; N];
     for v in out.iter_mut() {
         *v = r.f32(field)?;
@@ -330,7 +333,12 @@ fn put_position(out: &mut BytesMut, p: &Position) {
 
 fn get_position(r: &mut Reader<'_>) -> Result<Position, DecodeError> {
     let [x, y, z, orientation] = get_f32s(r, "position")?;
-    Ok(Position { x, y, z, orientation })
+    Ok(Position {
+        x,
+        y,
+        z,
+        orientation,
+    })
 }
 
 impl MovementBlock {
@@ -339,9 +347,7 @@ impl MovementBlock {
         out.put_u16_le(self.flags);
         match &self.placement {
             Placement::Living(l) if self.flags & uf::LIVING != 0 => l.put(out),
-            Placement::Transport(t)
-                if self.flags & (uf::LIVING | uf::POSITION) == uf::POSITION =>
-            {
+            Placement::Transport(t) if self.flags & (uf::LIVING | uf::POSITION) == uf::POSITION => {
                 out.put_packed_guid(t.transport_guid);
                 put_f32s(out, &t.position);
                 put_f32s(out, &t.transport_offset);
@@ -402,9 +408,21 @@ impl MovementBlock {
         Ok(Self {
             flags,
             placement,
-            low_guid: if flags & uf::LOWGUID != 0 { Some(r.u32("low_guid")?) } else { None },
-            high_guid: if flags & uf::HIGHGUID != 0 { Some(r.u32("high_guid")?) } else { None },
-            target: if flags & uf::HAS_TARGET != 0 { Some(r.packed_guid("target")?) } else { None },
+            low_guid: if flags & uf::LOWGUID != 0 {
+                Some(r.u32("low_guid")?)
+            } else {
+                None
+            },
+            high_guid: if flags & uf::HIGHGUID != 0 {
+                Some(r.u32("high_guid")?)
+            } else {
+                None
+            },
+            target: if flags & uf::HAS_TARGET != 0 {
+                Some(r.packed_guid("target")?)
+            } else {
+                None
+            },
             transport_time: if flags & uf::TRANSPORT != 0 {
                 Some(r.u32("transport_time")?)
             } else {
@@ -415,7 +433,11 @@ impl MovementBlock {
             } else {
                 None
             },
-            rotation: if flags & uf::ROTATION != 0 { Some(r.u64("rotation")?) } else { None },
+            rotation: if flags & uf::ROTATION != 0 {
+                Some(r.u64("rotation")?)
+            } else {
+                None
+            },
         })
     }
 }
@@ -466,7 +488,10 @@ impl LivingMovement {
             out.put_u32_le(s.time_passed);
             out.put_u32_le(s.duration);
             out.put_u32_le(s.id);
-            put_f32s(out, &[s.duration_mod, s.duration_mod_next, s.vertical_accel]);
+            put_f32s(
+                out,
+                &[s.duration_mod, s.duration_mod_next, s.vertical_accel],
+            );
             out.put_u32_le(s.effect_start_time);
             out.put_u32_le(s.points.len() as u32);
             for p in &s.points {
@@ -664,10 +689,11 @@ impl CompressedUpdateObject {
                 limit: max_inflated_bytes as u64,
             });
         }
-        let out = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(r.rest(), size)
-            .map_err(|_| DecodeError::Inflate {
+        let out = miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(r.rest(), size).map_err(
+            |_| DecodeError::Inflate {
                 field: "update_object",
-            })?;
+            },
+        )?;
         if out.len() != size {
             return Err(DecodeError::InvalidValue {
                 field: "inflated_size",
