@@ -86,14 +86,19 @@ fn client_to_world(key: &SessionKey, budget: Duration) -> Result {
     let mut gateway_out = ClientHeaderEncoder::plain();
     let body = vec![0x42u8; 4096];
     let mut out = BytesMut::with_capacity(1 << 20);
-    let mut res = Result { packets: 0, bytes: 0, elapsed: Duration::ZERO };
+    let mut res = Result {
+        packets: 0,
+        bytes: 0,
+        elapsed: Duration::ZERO,
+    };
     while res.elapsed < budget {
         // Build a batch outside the timed region (the bot's cipher advances in step with the
         // gateway's, as on a real connection).
         let mut wire = BytesMut::new();
         for _ in 0..BATCH_PACKETS {
             let (op, len) = client_len(&mut m);
-            bot.encode(op, &body[..len], &mut wire).expect("client-size body");
+            bot.encode(op, &body[..len], &mut wire)
+                .expect("client-size body");
         }
         let start = Instant::now();
         for chunk in wire.chunks(READ_CHUNK_BYTES) {
@@ -101,7 +106,10 @@ fn client_to_world(key: &SessionKey, budget: Duration) -> Result {
             while let Decoded::Packet(p) = gateway_in.decode().expect("valid stream") {
                 res.bytes += p.body.len() as u64 + 6;
                 res.packets += 1;
-                gateway_out.frame(p.opcode, p.body).expect("fits").write_to(&mut out);
+                gateway_out
+                    .frame(p.opcode, p.body)
+                    .expect("fits")
+                    .write_to(&mut out);
             }
             black_box(&out);
             out.clear();
@@ -120,12 +128,17 @@ fn world_to_client(key: &SessionKey, budget: Duration) -> Result {
     gateway_out.start_cipher(ServerCiphers::new(key).outbound);
     let body = vec![0x24u8; 64 * 1024];
     let mut out = BytesMut::with_capacity(1 << 20);
-    let mut res = Result { packets: 0, bytes: 0, elapsed: Duration::ZERO };
+    let mut res = Result {
+        packets: 0,
+        bytes: 0,
+        elapsed: Duration::ZERO,
+    };
     while res.elapsed < budget {
         let mut wire = BytesMut::new();
         for _ in 0..BATCH_PACKETS {
             let (op, len) = server_len(&mut m);
-            ws.encode(op, &body[..len], &mut wire).expect("server-size body");
+            ws.encode(op, &body[..len], &mut wire)
+                .expect("server-size body");
         }
         let start = Instant::now();
         for chunk in wire.chunks(READ_CHUNK_BYTES) {
@@ -133,7 +146,10 @@ fn world_to_client(key: &SessionKey, budget: Duration) -> Result {
             while let Decoded::Packet(p) = gateway_in.decode().expect("valid stream") {
                 res.bytes += p.body.len() as u64 + 4;
                 res.packets += 1;
-                gateway_out.frame(p.opcode, p.body).expect("fits").write_to(&mut out);
+                gateway_out
+                    .frame(p.opcode, p.body)
+                    .expect("fits")
+                    .write_to(&mut out);
             }
             black_box(&out);
             out.clear();
