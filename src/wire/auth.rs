@@ -385,6 +385,11 @@ pub enum AuthResponse {
         /// Free migration flag.
         free_migration: u8,
     },
+    /// A queue position update (the short form a worldserver sends while the player waits).
+    QueueUpdate {
+        /// Position in the queue.
+        position: u32,
+    },
     /// A failure: one result byte.
     Failed(AuthResult),
 }
@@ -424,6 +429,11 @@ impl AuthResponse {
                 out.put_u32_le(*position);
                 out.put_u8(*free_migration);
             }
+            Self::QueueUpdate { position } => {
+                out.put_u8(AuthResult::WAIT_QUEUE.0);
+                out.put_u32_le(*position);
+                out.put_u8(0);
+            }
             Self::Failed(code) => out.put_u8(code.0),
         }
     }
@@ -442,6 +452,9 @@ impl AuthResponse {
         };
         Ok(match code {
             AuthResult::OK => Self::Ok(billing(&mut r)?),
+            AuthResult::WAIT_QUEUE if r.remaining() == 5 => Self::QueueUpdate {
+                position: r.u32("queue_position")?,
+            },
             AuthResult::WAIT_QUEUE => Self::Queued {
                 billing: billing(&mut r)?,
                 position: r.u32("queue_position")?,
