@@ -7,4 +7,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cluster;
+pub mod config;
+pub mod driver;
+pub mod peers;
+pub mod runtime;
+pub mod session;
 pub mod wire;

@@ -1,0 +1,85 @@
+//! The cluster as the gateway sees it: worldservers and which maps they own. Sans-IO.
+//!
+//! This slice holds the identities the session core and the seams share; health, hysteresis
+//! and the selection policy arrive with the cluster-routing work.
+
+use std::fmt;
+
+/// A worldserver's registry id (ToCloud9 `Server.ID`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WorldserverId(pub String);
+
+impl fmt::Debug for WorldserverId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for WorldserverId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where to reach a worldserver: what a placement answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorldserverRef {
+    /// Registry id.
+    pub id: WorldserverId,
+    /// Game address, `host:port`, cluster mode (plain TCP).
+    pub address: String,
+}
+
+/// A worldserver as the registry lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorldserverInfo {
+    /// Id and address.
+    pub server: WorldserverRef,
+    /// Maps it owns; empty means every map.
+    pub maps: Vec<u32>,
+}
+
+impl WorldserverInfo {
+    /// Whether this worldserver serves `map`.
+    pub fn serves(&self, map: u32) -> bool {
+        self.maps.is_empty() || self.maps.contains(&map)
+    }
+}
+
+/// The first worldserver, in registry order, that serves `map`: a worldserver that lists the
+/// map wins over one that serves every map.
+pub fn owner_of(servers: &[WorldserverInfo], map: u32) -> Option<&WorldserverInfo> {
+    servers
+        .iter()
+        .find(|w| w.maps.contains(&map))
+        .or_else(|| servers.iter().find(|w| w.maps.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ws(id: &str, maps: &[u32]) -> WorldserverInfo {
+        WorldserverInfo {
+            server: WorldserverRef {
+                id: WorldserverId(id.into()),
+                address: format!("{id}:1"),
+            },
+            maps: maps.to_vec(),
+        }
+    }
+
+    #[test]
+    fn explicit_owner_beats_all_maps_node() {
+        let servers = [ws("all", &[]), ws("kalimdor", &[1]), ws("ek", &[0])];
+        assert_eq!(
+            owner_of(&servers, 1).map(|w| w.server.id.0.as_str()),
+            Some("kalimdor")
+        );
+        assert_eq!(
+            owner_of(&servers, 571).map(|w| w.server.id.0.as_str()),
+            Some("all")
+        );
+        assert!(owner_of(&servers[1..], 571).is_none());
+    }
+}

@@ -1,0 +1,61 @@
+//! Per-session limits and deadlines. Every wait and buffer of the session core is bounded by
+//! one of these, named with its unit.
+
+use serde::Deserialize;
+
+/// Limits of one client session.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Realm id, compared with nothing yet; echoed into registry calls.
+    pub realm_id: u32,
+    /// From accept to a verified CMSG_AUTH_SESSION (account lookup included).
+    pub pre_auth_timeout_ms: u64,
+    /// Bytes a client may send ahead while its auth session is being checked.
+    pub pre_auth_buffer_max_bytes: usize,
+    /// Cap on a client's inflated addon block.
+    pub addon_inflated_max_bytes: usize,
+    /// How long a characters-service answer may take before the client gets a failure.
+    pub service_timeout_ms: u64,
+    /// Connecting to a worldserver and receiving its SMSG_AUTH_CHALLENGE.
+    pub world_handshake_timeout_ms: u64,
+    /// After PLAYER_LOGIN with no answer, nudge the worldserver with CMSG_KEEP_ALIVE (its
+    /// parser leaves bytes that arrived with the auth session unread until more arrive).
+    pub world_login_nudge_ms: u64,
+    /// Nudges at most.
+    pub world_login_nudges_max: u32,
+    /// From placement to the first SMSG_TIME_SYNC_REQ on the worldserver.
+    pub world_login_timeout_ms: u64,
+    /// From TC9_CMSG_PREPARE_FOR_REDIRECT to TC9_SMSG_READY_FOR_REDIRECT.
+    pub redirect_ready_timeout_ms: u64,
+    /// Client packets held while switching worldservers.
+    pub switch_buffer_max_packets: usize,
+    /// Client bytes held while switching worldservers.
+    pub switch_buffer_max_bytes: usize,
+    /// Largest worldserver packet body accepted.
+    pub world_body_max_bytes: usize,
+    /// A politely closing session (shutdown) waits this long for the worldserver's
+    /// SMSG_LOGOUT_COMPLETE before closing anyway.
+    pub logout_timeout_ms: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            realm_id: 1,
+            pre_auth_timeout_ms: 30_000,
+            pre_auth_buffer_max_bytes: 16 * 1024,
+            addon_inflated_max_bytes: 64 * 1024,
+            service_timeout_ms: 5_000,
+            world_handshake_timeout_ms: 5_000,
+            world_login_nudge_ms: 250,
+            world_login_nudges_max: 4,
+            world_login_timeout_ms: 15_000,
+            redirect_ready_timeout_ms: 10_000,
+            switch_buffer_max_packets: 512,
+            switch_buffer_max_bytes: 512 * 1024,
+            world_body_max_bytes: 4 * 1024 * 1024,
+            logout_timeout_ms: 2_000,
+        }
+    }
+}

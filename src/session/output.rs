@@ -1,0 +1,225 @@
+//! What the session core asks of the world: bytes to send, seam calls, connections to open
+//! and close, and events for metrics and transcripts.
+
+use bytes::Bytes;
+
+use super::records::{AccountId, CharacterGuid};
+use crate::cluster::{WorldserverId, WorldserverRef};
+use crate::wire::auth::AuthResult;
+use crate::wire::packets::LoginFailure;
+
+/// Identifies one worldserver connection of a session (a session has at most two: the one it
+/// leaves and the one it joins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkId(pub u64);
+
+/// Correlates a seam request with its answer; stale answers are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// One thing for the driver to do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Write these bytes to the client (already framed and encrypted).
+    Client(Bytes),
+    /// Write these bytes to a worldserver connection, as one write.
+    World {
+        /// Which connection.
+        link: LinkId,
+        /// Framed bytes.
+        bytes: Bytes,
+    },
+    /// Look up an account by name; answer with `Session::handle_account`.
+    LookupAccount {
+        /// Request id.
+        request: RequestId,
+        /// Account name as the client sent it.
+        name: String,
+    },
+    /// List an account's characters; answer with `Session::handle_characters`.
+    ListCharacters {
+        /// Request id.
+        request: RequestId,
+        /// The account.
+        account: AccountId,
+    },
+    /// Look up a name; answer with `Session::handle_name`.
+    QueryName {
+        /// The guid the client asked about.
+        guid: CharacterGuid,
+    },
+    /// Choose a worldserver for a character on a map; answer with `Session::handle_placement`.
+    Place {
+        /// Request id.
+        request: RequestId,
+        /// The character.
+        guid: CharacterGuid,
+        /// The map it is on or going to.
+        map: u32,
+    },
+    /// Open a connection; answer with `Session::handle_world_connected`.
+    Connect {
+        /// The id the connection will carry.
+        link: LinkId,
+        /// Where to.
+        worldserver: WorldserverRef,
+    },
+    /// Close a worldserver connection (after writing what was queued for it).
+    CloseWorld {
+        /// Which connection.
+        link: LinkId,
+    },
+    /// Close the client connection (after writing what was queued for it). Final.
+    CloseClient {
+        /// Why.
+        reason: CloseReason,
+    },
+    /// Something worth counting or tracing.
+    Event(SessionEvent),
+}
+
+/// Who is to blame for a session ending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Culprit {
+    /// The client misbehaved or left.
+    Client,
+    /// A worldserver failed.
+    Worldserver,
+    /// A cluster service (accounts, characters, registry) failed.
+    Service,
+    /// The gateway itself (shutdown).
+    Gateway,
+}
+
+/// Why a client connection was closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The client closed its connection.
+    ClientGone,
+    /// The client broke the protocol.
+    ClientProtocol(String),
+    /// Authentication refused with this code.
+    AuthRejected(AuthResult),
+    /// No valid auth session before the deadline.
+    PreAuthTimeout,
+    /// The client sent more than the switch buffer holds while changing worldservers.
+    SwitchBufferOverflow,
+    /// A cluster service did not answer in time or failed.
+    ServiceUnavailable(String),
+    /// The worldserver connection was lost or misbehaved and the session cannot go on.
+    WorldLost {
+        /// Which worldserver.
+        worldserver: WorldserverId,
+        /// What happened.
+        detail: String,
+    },
+    /// The gateway is shutting down.
+    Shutdown,
+}
+
+impl CloseReason {
+    /// Who is to blame.
+    pub fn culprit(&self) -> Culprit {
+        match self {
+            Self::ClientGone
+            | Self::ClientProtocol(_)
+            | Self::AuthRejected(_)
+            | Self::PreAuthTimeout
+            | Self::SwitchBufferOverflow => Culprit::Client,
+            Self::ServiceUnavailable(_) => Culprit::Service,
+            Self::WorldLost { .. } => Culprit::Worldserver,
+            Self::Shutdown => Culprit::Gateway,
+        }
+    }
+
+    /// Whether the player may simply log in again.
+    pub fn retryable(&self) -> bool {
+        !matches!(self, Self::ClientProtocol(_) | Self::AuthRejected(_))
+    }
+}
+
+/// Events for metrics and transcripts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionEvent {
+    /// The auth session verified.
+    Authenticated {
+        /// The account.
+        account: AccountId,
+    },
+    /// A login began for a character on a map.
+    LoginStarted {
+        /// The character.
+        guid: CharacterGuid,
+        /// Its map.
+        map: u32,
+    },
+    /// PLAYER_LOGIN was sent to a worldserver.
+    LoginSent {
+        /// Where.
+        worldserver: WorldserverId,
+    },
+    /// The worldserver was nudged because PLAYER_LOGIN got no answer in time.
+    LoginNudged {
+        /// Where.
+        worldserver: WorldserverId,
+    },
+    /// The character is in world (first SMSG_TIME_SYNC_REQ).
+    EnteredWorld {
+        /// Where.
+        worldserver: WorldserverId,
+        /// From PLAYER_LOGIN (client) to in world.
+        took_ms: u64,
+    },
+    /// The login failed; the client got SMSG_CHARACTER_LOGIN_FAILED.
+    LoginFailed {
+        /// The code sent.
+        code: LoginFailure,
+        /// Why.
+        detail: String,
+    },
+    /// A map change needs another worldserver: the redirect began.
+    HandoffStarted {
+        /// Old worldserver.
+        from: WorldserverId,
+        /// New worldserver.
+        to: WorldserverId,
+        /// Destination map.
+        map: u32,
+    },
+    /// The player is in world on the new worldserver.
+    HandoffCompleted {
+        /// Old worldserver.
+        from: WorldserverId,
+        /// New worldserver.
+        to: WorldserverId,
+        /// From the client's MSG_MOVE_WORLDPORT_ACK to in world.
+        took_ms: u64,
+    },
+    /// The old worldserver did not release the player; the player stays where it is.
+    HandoffAbandoned {
+        /// Worldserver the player stays on.
+        on: WorldserverId,
+        /// Why.
+        detail: String,
+    },
+    /// The player logged out to the character screen.
+    LoggedOut,
+    /// The session ended.
+    Closed {
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Packets a session moved since the last `Session::take_counters`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counters {
+    /// Packets decoded from the client.
+    pub client_packets_in: u64,
+    /// Packets sent to the client (forwarded or rendered).
+    pub client_packets_out: u64,
+    /// Packets decoded from worldservers.
+    pub world_packets_in: u64,
+    /// Packets sent to worldservers.
+    pub world_packets_out: u64,
+}

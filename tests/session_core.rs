@@ -1,0 +1,887 @@
+//! The sans-IO session core driven by hand: a test client with its own ciphers on one side,
+//! a scripted worldserver on the other, time jumped to the next deadline. No sockets.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use waygate::cluster::{WorldserverId, WorldserverRef};
+use waygate::session::{
+    AccountId, AccountRecord, CharacterGuid, CharacterRecord, CloseReason, LinkId, NameRecord,
+    Output, Phase, RequestId, Session, SessionConfig, SessionEvent, SessionId,
+};
+use waygate::wire::auth::{
+    AddonList, AuthChallenge, AuthResponse, AuthResult, AuthSession, AuthSessionFields,
+    compute_digest,
+};
+use waygate::wire::packets::{
+    CharEnum, CharacterLoginFailed, LoginFailure, MapPosition, NameQuery, NameQueryResponse,
+    NewWorld, Ping, PlayerLogin, Pong, Position, ReadyForRedirect, TimeSyncReq, WirePacket,
+};
+use waygate::wire::{
+    ClientCiphers, ClientHeaderDecoder, ClientHeaderEncoder, Decoded, Opcode, Packet,
+    ServerHeaderDecoder, ServerHeaderEncoder, SessionKey,
+};
+
+const SERVER_SEED: u32 = 0xDEAD_BEEF;
+const ALICE: AccountId = AccountId(1);
+const ALICE_CHAR: u64 = 11;
+const BOB_CHAR: u64 = 22;
+
+fn key() -> SessionKey {
+    SessionKey([0x42; 40])
+}
+
+fn alice() -> AccountRecord {
+    AccountRecord {
+        id: ALICE,
+        name: "ALICE".into(),
+        session_key: key(),
+        banned: false,
+        locked: false,
+    }
+}
+
+fn character(guid: u64, account: AccountId, name: &str, map: u32) -> CharacterRecord {
+    CharacterRecord {
+        guid: CharacterGuid(guid),
+        account,
+        name: name.into(),
+        race: 1,
+        class: 1,
+        gender: 0,
+        level: 10,
+        appearance: [0; 5],
+        map,
+        zone: 12,
+        x: 1.0,
+        y: 2.0,
+        z: 3.0,
+        guild_id: 0,
+    }
+}
+
+fn ws(id: &str) -> WorldserverRef {
+    WorldserverRef {
+        id: WorldserverId(id.into()),
+        address: format!("127.0.0.1:{}", 9000 + id.len()),
+    }
+}
+
+/// A worldserver connection as the test sees it.
+struct World {
+    link: LinkId,
+    from_gateway: ClientHeaderDecoder,
+    to_gateway: ServerHeaderEncoder,
+    received: Vec<Packet>,
+    writes: usize,
+    closed: bool,
+}
+
+struct Harness {
+    s: Session,
+    now: Duration,
+    client_out: ClientHeaderEncoder,
+    client_in: ServerHeaderDecoder,
+    client_got: Vec<Packet>,
+    worlds: Vec<World>,
+    lookups: Vec<(RequestId, String)>,
+    listings: Vec<RequestId>,
+    names: Vec<CharacterGuid>,
+    placements: Vec<(RequestId, u32)>,
+    connects: Vec<(LinkId, WorldserverRef)>,
+    events: Vec<SessionEvent>,
+    closed: Option<CloseReason>,
+}
+
+impl Harness {
+    fn new(cfg: SessionConfig) -> Self {
+        let mut h = Self {
+            s: Session::new(
+                SessionId(1),
+                Duration::ZERO,
+                cfg,
+                SERVER_SEED,
+                [7; 32],
+                1_700_000_000,
+            ),
+            now: Duration::ZERO,
+            client_out: ClientHeaderEncoder::plain(),
+            client_in: ServerHeaderDecoder::for_gateway(1 << 24),
+            client_got: Vec::new(),
+            worlds: Vec::new(),
+            lookups: Vec::new(),
+            listings: Vec::new(),
+            names: Vec::new(),
+            placements: Vec::new(),
+            connects: Vec::new(),
+            events: Vec::new(),
+            closed: None,
+        };
+        h.pump();
+        h
+    }
+
+    /// Drains the session's outputs into the test's view of the world.
+    fn pump(&mut self) {
+        while let Some(out) = self.s.poll_output() {
+            match out {
+                Output::Client(bytes) => {
+                    self.client_in.extend(&bytes);
+                    while let Decoded::Packet(p) =
+                        self.client_in.decode().expect("client stream decrypts")
+                    {
+                        self.client_got.push(p);
+                    }
+                }
+                Output::World { link, bytes } => {
+                    if bytes.is_empty() {
+                        continue;
+                    }
+                    let w = self.world(link);
+                    w.writes += 1;
+                    w.from_gateway.extend(&bytes);
+                    while let Decoded::Packet(p) =
+                        w.from_gateway.decode().expect("world stream decodes")
+                    {
+                        w.received.push(p);
+                    }
+                }
+                Output::LookupAccount { request, name } => self.lookups.push((request, name)),
+                Output::ListCharacters { request, .. } => self.listings.push(request),
+                Output::QueryName { guid } => self.names.push(guid),
+                Output::Place { request, map, .. } => self.placements.push((request, map)),
+                Output::Connect { link, worldserver } => {
+                    self.worlds.push(World {
+                        link,
+                        from_gateway: ClientHeaderDecoder::for_gateway(),
+                        to_gateway: ServerHeaderEncoder::plain(),
+                        received: Vec::new(),
+                        writes: 0,
+                        closed: false,
+                    });
+                    self.connects.push((link, worldserver));
+                }
+                Output::CloseWorld { link } => self.world(link).closed = true,
+                Output::CloseClient { reason } => self.closed = Some(reason),
+                Output::Event(e) => self.events.push(e),
+            }
+        }
+    }
+
+    fn world(&mut self, link: LinkId) -> &mut World {
+        self.worlds
+            .iter_mut()
+            .find(|w| w.link == link)
+            .expect("known link")
+    }
+
+    fn client_send(&mut self, opcode: Opcode, body: &[u8]) {
+        let mut wire = BytesMut::new();
+        self.client_out
+            .encode(opcode, body, &mut wire)
+            .expect("fits");
+        self.s.handle_client_bytes(self.now, &wire);
+        self.pump();
+    }
+
+    fn client_send_packet<P: WirePacket>(&mut self, p: &P) {
+        self.client_send(P::OPCODE, &p.to_body());
+    }
+
+    fn world_send(&mut self, link: LinkId, opcode: Opcode, body: &[u8]) {
+        let mut wire = BytesMut::new();
+        self.world(link)
+            .to_gateway
+            .encode(opcode, body, &mut wire)
+            .expect("fits");
+        self.s.handle_world_bytes(self.now, link, &wire);
+        self.pump();
+    }
+
+    fn world_send_packet<P: WirePacket>(&mut self, link: LinkId, p: &P) {
+        self.world_send(link, P::OPCODE, &p.to_body());
+    }
+
+    fn advance_to_deadline(&mut self) {
+        let at = self.s.poll_timeout().expect("a deadline is armed");
+        self.now = self.now.max(at);
+        self.s.handle_timeout(self.now);
+        self.pump();
+    }
+
+    fn client_opcodes(&self) -> Vec<Opcode> {
+        self.client_got.iter().map(|p| p.opcode).collect()
+    }
+
+    fn last_client(&self, opcode: Opcode) -> Option<&Packet> {
+        self.client_got.iter().rev().find(|p| p.opcode == opcode)
+    }
+
+    /// Sends the auth session, with `digest_key` used for the digest.
+    fn send_auth_session(&mut self, account: &str, digest_key: &SessionKey) -> Bytes {
+        let challenge = self.client_got.first().expect("challenge").clone();
+        assert_eq!(challenge.opcode, Opcode::SMSG_AUTH_CHALLENGE);
+        let challenge = AuthChallenge::decode(&challenge.body).expect("challenge decodes");
+        let body = AuthSession::encode(&AuthSessionFields {
+            account: account.into(),
+            client_seed: 77,
+            realm_id: 1,
+            digest: compute_digest(account, 77, challenge.server_seed, digest_key),
+            addon_block: AddonList::default().encode_block(),
+        });
+        self.client_send(Opcode::CMSG_AUTH_SESSION, &body);
+        body
+    }
+
+    fn answer_account(&mut self, record: Option<AccountRecord>) {
+        let (request, _) = self.lookups.last().cloned().expect("account lookup asked");
+        if let Some(r) = &record {
+            // From here on both directions are encrypted.
+            let c = ClientCiphers::new(&r.session_key);
+            self.client_out.start_cipher(c.outbound);
+            self.client_in.start_cipher(c.inbound);
+        }
+        self.s.handle_account(self.now, request, Ok(record));
+        self.pump();
+    }
+
+    fn authenticate(&mut self) {
+        self.send_auth_session("ALICE", &key());
+        self.answer_account(Some(alice()));
+        assert_eq!(self.s.phase(), Phase::CharacterScreen);
+    }
+
+    fn answer_characters(&mut self) {
+        let request = *self.listings.last().expect("listing asked");
+        let list = vec![
+            character(ALICE_CHAR, ALICE, "Alice", 0),
+            character(BOB_CHAR, AccountId(2), "Bob", 0),
+        ];
+        self.s.handle_characters(self.now, request, Ok(list));
+        self.pump();
+    }
+
+    fn answer_placement(&mut self, server: Option<WorldserverRef>) {
+        let (request, _) = *self.placements.last().expect("placement asked");
+        self.s.handle_placement(self.now, request, Ok(server));
+        self.pump();
+    }
+
+    fn connected(&mut self) -> LinkId {
+        let (link, _) = self.connects.last().cloned().expect("connect asked");
+        self.s.handle_world_connected(self.now, link, Ok(()));
+        self.pump();
+        link
+    }
+
+    fn challenge_from_world(&mut self, link: LinkId) {
+        let mut body = BytesMut::new();
+        AuthChallenge {
+            server_seed: 5,
+            seed_bytes: [1; 32],
+        }
+        .encode(&mut body);
+        self.world_send(link, Opcode::SMSG_AUTH_CHALLENGE, &body);
+    }
+
+    /// From the character screen to in world on `server`.
+    fn enter_world(&mut self, server: WorldserverRef) -> LinkId {
+        self.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+        if !self.listings.is_empty() && self.placements.is_empty() {
+            self.answer_characters();
+        }
+        self.answer_placement(Some(server));
+        let link = self.connected();
+        self.challenge_from_world(link);
+        self.world_send(link, Opcode::MSG_SET_DUNGEON_DIFFICULTY, &[0; 12]);
+        self.world_send_packet(link, &TimeSyncReq { counter: 0 });
+        assert_eq!(self.s.phase(), Phase::InWorld);
+        link
+    }
+}
+
+fn authed() -> Harness {
+    let mut h = Harness::new(SessionConfig::default());
+    h.authenticate();
+    h
+}
+
+#[test]
+fn challenge_is_sent_plain_at_once() {
+    let h = Harness::new(SessionConfig::default());
+    assert_eq!(h.client_opcodes(), vec![Opcode::SMSG_AUTH_CHALLENGE]);
+    let c = AuthChallenge::decode(&h.client_got[0].body).expect("decodes");
+    assert_eq!(c.server_seed, SERVER_SEED);
+    assert_eq!(h.s.phase(), Phase::ExpectAuthSession);
+}
+
+#[test]
+fn good_auth_gets_ok_addon_info_cache_version_and_tutorials() {
+    let h = authed();
+    assert_eq!(
+        h.client_opcodes(),
+        vec![
+            Opcode::SMSG_AUTH_CHALLENGE,
+            Opcode::SMSG_AUTH_RESPONSE,
+            Opcode::SMSG_ADDON_INFO,
+            Opcode::SMSG_CLIENTCACHE_VERSION,
+            Opcode::SMSG_TUTORIAL_FLAGS
+        ]
+    );
+    let ok = AuthResponse::decode(&h.client_got[1].body).expect("decodes");
+    assert!(matches!(ok, AuthResponse::Ok(b) if b.expansion == 2));
+    assert!(
+        h.events
+            .contains(&SessionEvent::Authenticated { account: ALICE })
+    );
+}
+
+fn assert_auth_rejected(h: &Harness, code: AuthResult) {
+    let p = h
+        .last_client(Opcode::SMSG_AUTH_RESPONSE)
+        .expect("a response");
+    assert_eq!(
+        AuthResponse::decode(&p.body),
+        Ok(AuthResponse::Failed(code))
+    );
+    assert_eq!(h.closed, Some(CloseReason::AuthRejected(code)));
+    assert_eq!(h.s.phase(), Phase::Closed);
+}
+
+#[test]
+fn wrong_digest_is_refused_and_closed() {
+    let mut h = Harness::new(SessionConfig::default());
+    h.send_auth_session("ALICE", &SessionKey([0x43; 40]));
+    // The refusal goes out with a plain header: the cipher never started.
+    h.s.handle_account(h.now, h.lookups[0].0, Ok(Some(alice())));
+    h.pump();
+    assert_auth_rejected(&h, AuthResult::FAILED);
+}
+
+#[test]
+fn unknown_account_is_refused_and_closed() {
+    let mut h = Harness::new(SessionConfig::default());
+    h.send_auth_session("NOBODY", &key());
+    h.answer_account(None);
+    assert_auth_rejected(&h, AuthResult::UNKNOWN_ACCOUNT);
+}
+
+#[test]
+fn banned_and_locked_accounts_get_their_codes() {
+    for (banned, locked, code) in [
+        (true, false, AuthResult::BANNED),
+        (false, true, AuthResult::LOCKED_ENFORCED),
+    ] {
+        let mut h = Harness::new(SessionConfig::default());
+        h.send_auth_session("ALICE", &key());
+        let record = AccountRecord {
+            banned,
+            locked,
+            ..alice()
+        };
+        h.s.handle_account(h.now, h.lookups[0].0, Ok(Some(record)));
+        h.pump();
+        assert_auth_rejected(&h, code);
+    }
+}
+
+#[test]
+fn packet_before_auth_session_closes() {
+    let mut h = Harness::new(SessionConfig::default());
+    h.client_send_packet(&Ping {
+        seq: 1,
+        latency_ms: 0,
+    });
+    assert!(matches!(h.closed, Some(CloseReason::ClientProtocol(_))));
+    assert!(h.lookups.is_empty());
+}
+
+#[test]
+fn garbage_closes_the_client_only() {
+    let mut h = Harness::new(SessionConfig::default());
+    h.s.handle_client_bytes(h.now, &[0xFF; 64]);
+    h.pump();
+    assert!(matches!(h.closed, Some(CloseReason::ClientProtocol(_))));
+}
+
+#[test]
+fn pre_auth_deadline_closes() {
+    let mut h = Harness::new(SessionConfig::default());
+    h.advance_to_deadline();
+    assert_eq!(h.closed, Some(CloseReason::PreAuthTimeout));
+    assert_eq!(
+        h.now,
+        Duration::from_millis(SessionConfig::default().pre_auth_timeout_ms)
+    );
+}
+
+#[test]
+fn pipelined_packets_behind_the_auth_session_decrypt_after_the_lookup() {
+    let mut h = Harness::new(SessionConfig::default());
+    let challenge = AuthChallenge::decode(&h.client_got[0].body).expect("challenge");
+    let body = AuthSession::encode(&AuthSessionFields {
+        account: "ALICE".into(),
+        client_seed: 9,
+        realm_id: 1,
+        digest: compute_digest("ALICE", 9, challenge.server_seed, &key()),
+        addon_block: AddonList::default().encode_block(),
+    });
+    let mut wire = BytesMut::new();
+    h.client_out
+        .encode(Opcode::CMSG_AUTH_SESSION, &body, &mut wire)
+        .expect("fits");
+    let c = ClientCiphers::new(&key());
+    h.client_out.start_cipher(c.outbound);
+    h.client_in.start_cipher(c.inbound);
+    h.client_out
+        .encode(
+            Opcode::CMSG_PING,
+            &Ping {
+                seq: 5,
+                latency_ms: 0,
+            }
+            .to_body(),
+            &mut wire,
+        )
+        .expect("fits");
+    h.s.handle_client_bytes(h.now, &wire);
+    h.pump();
+    assert_eq!(h.s.phase(), Phase::AwaitAccount);
+    h.s.handle_account(h.now, h.lookups[0].0, Ok(Some(alice())));
+    h.pump();
+    let pong = h
+        .last_client(Opcode::SMSG_PONG)
+        .expect("the pipelined ping is answered");
+    assert_eq!(Pong::decode(&pong.body), Ok(Pong { seq: 5 }));
+}
+
+#[test]
+fn char_enum_lists_only_the_accounts_characters() {
+    let mut h = authed();
+    h.client_send(Opcode::CMSG_CHAR_ENUM, &[]);
+    h.answer_characters();
+    let list = CharEnum::decode(&h.last_client(Opcode::SMSG_CHAR_ENUM).expect("enum").body)
+        .expect("decodes");
+    let guids: Vec<u64> = list.characters.iter().map(|c| c.guid).collect();
+    assert_eq!(guids, vec![ALICE_CHAR]);
+}
+
+#[test]
+fn login_of_another_accounts_character_is_refused_without_a_worldserver() {
+    let mut h = authed();
+    h.client_send_packet(&PlayerLogin { guid: BOB_CHAR });
+    h.answer_characters();
+    let failed = h
+        .last_client(Opcode::SMSG_CHARACTER_LOGIN_FAILED)
+        .expect("refused");
+    assert_eq!(
+        CharacterLoginFailed::decode(&failed.body),
+        Ok(CharacterLoginFailed {
+            reason: LoginFailure::NO_CHARACTER
+        })
+    );
+    assert!(h.placements.is_empty() && h.connects.is_empty());
+    assert_eq!(h.s.phase(), Phase::CharacterScreen);
+}
+
+#[test]
+fn login_replays_auth_then_logs_in_as_separate_writes() {
+    let mut h = authed();
+    h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+    h.answer_characters();
+    assert_eq!(h.placements.last().map(|p| p.1), Some(0));
+    h.answer_placement(Some(ws("ws-1")));
+    let link = h.connected();
+    assert_eq!(h.world(link).writes, 0, "nothing before the challenge");
+    h.challenge_from_world(link);
+    let w = h.world(link);
+    assert_eq!(w.writes, 2, "auth session and login are two writes");
+    assert_eq!(w.received[0].opcode, Opcode::CMSG_AUTH_SESSION);
+    assert_eq!(w.received[1].opcode, Opcode::CMSG_PLAYER_LOGIN);
+    assert_eq!(
+        PlayerLogin::decode(&w.received[1].body),
+        Ok(PlayerLogin { guid: ALICE_CHAR })
+    );
+    let login_sequence = [
+        Opcode::MSG_SET_DUNGEON_DIFFICULTY,
+        Opcode::SMSG_LOGIN_VERIFY_WORLD,
+        Opcode::SMSG_MOTD,
+    ];
+    for op in login_sequence {
+        h.world_send(link, op, &[1, 2, 3, 4]);
+    }
+    assert_eq!(h.s.phase(), Phase::EnteringWorld);
+    h.world_send_packet(link, &TimeSyncReq { counter: 0 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+    let tail: Vec<Opcode> = h.client_opcodes().into_iter().rev().take(4).rev().collect();
+    assert_eq!(&tail[..3], &login_sequence);
+    assert_eq!(tail[3], Opcode::SMSG_TIME_SYNC_REQ);
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::EnteredWorld { .. }))
+    );
+}
+
+#[test]
+fn replayed_auth_session_is_the_clients_bytes() {
+    let mut h = Harness::new(SessionConfig::default());
+    let sent = h.send_auth_session("ALICE", &key());
+    h.answer_account(Some(alice()));
+    let link = h.enter_world(ws("ws-1"));
+    assert_eq!(h.world(link).received[0].body, sent);
+}
+
+#[test]
+fn silent_worldserver_is_nudged_with_keep_alive() {
+    let mut h = authed();
+    h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+    h.answer_characters();
+    h.answer_placement(Some(ws("ws-1")));
+    let link = h.connected();
+    h.challenge_from_world(link);
+    h.advance_to_deadline();
+    assert_eq!(
+        h.world(link).received.last().map(|p| p.opcode),
+        Some(Opcode::CMSG_KEEP_ALIVE)
+    );
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::LoginNudged { .. }))
+    );
+    // An answer stops the nudging.
+    h.world_send(link, Opcode::MSG_SET_DUNGEON_DIFFICULTY, &[0; 12]);
+    let keep_alives = |h: &mut Harness| {
+        h.world(link)
+            .received
+            .iter()
+            .filter(|p| p.opcode == Opcode::CMSG_KEEP_ALIVE)
+            .count()
+    };
+    let before = keep_alives(&mut h);
+    let nudge_at = h.now + Duration::from_millis(SessionConfig::default().world_login_nudge_ms);
+    h.now = nudge_at;
+    h.s.handle_timeout(h.now);
+    h.pump();
+    assert_eq!(keep_alives(&mut h), before);
+}
+
+#[test]
+fn worldserver_closing_during_load_is_a_login_failure() {
+    let mut h = authed();
+    h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+    h.answer_characters();
+    h.answer_placement(Some(ws("ws-1")));
+    let link = h.connected();
+    h.challenge_from_world(link);
+    h.s.handle_world_closed(h.now, link);
+    h.pump();
+    let failed = h
+        .last_client(Opcode::SMSG_CHARACTER_LOGIN_FAILED)
+        .expect("told");
+    assert_eq!(
+        CharacterLoginFailed::decode(&failed.body),
+        Ok(CharacterLoginFailed {
+            reason: LoginFailure::FAILED
+        })
+    );
+    assert_eq!(h.s.phase(), Phase::CharacterScreen);
+    assert!(h.closed.is_none());
+}
+
+#[test]
+fn no_worldserver_for_the_map_is_no_world() {
+    let mut h = authed();
+    h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+    h.answer_characters();
+    h.answer_placement(None);
+    let failed = h
+        .last_client(Opcode::SMSG_CHARACTER_LOGIN_FAILED)
+        .expect("told");
+    assert_eq!(failed.body[..], [LoginFailure::NO_WORLD.0]);
+    assert!(h.connects.is_empty());
+}
+
+#[test]
+fn name_query_while_entering_is_answered_by_the_gateway() {
+    let mut h = authed();
+    h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+    h.answer_characters();
+    h.client_send_packet(&NameQuery { guid: ALICE_CHAR });
+    let own = h
+        .last_client(Opcode::SMSG_NAME_QUERY_RESPONSE)
+        .expect("answered");
+    assert!(
+        matches!(NameQueryResponse::decode(&own.body), Ok(NameQueryResponse::Found { name, .. }) if name == "Alice")
+    );
+    h.client_send_packet(&NameQuery { guid: 999 });
+    assert_eq!(h.names, vec![CharacterGuid(999)]);
+    h.s.handle_name(
+        h.now,
+        CharacterGuid(999),
+        Ok(Some(NameRecord {
+            guid: CharacterGuid(999),
+            name: "Zed".into(),
+            race: 2,
+            gender: 1,
+            class: 3,
+        })),
+    );
+    h.pump();
+    let other = h
+        .last_client(Opcode::SMSG_NAME_QUERY_RESPONSE)
+        .expect("answered");
+    assert!(
+        matches!(NameQueryResponse::decode(&other.body), Ok(NameQueryResponse::Found { name, .. }) if name == "Zed")
+    );
+}
+
+#[test]
+fn proxying_keeps_order_and_bodies_both_ways() {
+    let mut h = authed();
+    let link = h.enter_world(ws("ws-1"));
+    let before = h.world(link).received.len();
+    for i in 0..200u32 {
+        h.client_send(Opcode::MSG_MOVE_HEARTBEAT, &i.to_le_bytes());
+        h.world_send(link, Opcode::MSG_MOVE_HEARTBEAT, &(i + 1000).to_le_bytes());
+    }
+    let to_world: Vec<Bytes> = h.world(link).received[before..]
+        .iter()
+        .map(|p| p.body.clone())
+        .collect();
+    let expected: Vec<Bytes> = (0..200u32)
+        .map(|i| Bytes::copy_from_slice(&i.to_le_bytes()))
+        .collect();
+    assert_eq!(to_world, expected);
+    let to_client: Vec<Bytes> = h
+        .client_got
+        .iter()
+        .filter(|p| p.opcode == Opcode::MSG_MOVE_HEARTBEAT)
+        .map(|p| p.body.clone())
+        .collect();
+    let expected: Vec<Bytes> = (0..200u32)
+        .map(|i| Bytes::copy_from_slice(&(i + 1000).to_le_bytes()))
+        .collect();
+    assert_eq!(to_client, expected);
+}
+
+fn new_world(map: u32) -> NewWorld {
+    NewWorld(MapPosition {
+        map,
+        position: Position {
+            x: 1.0,
+            y: 2.0,
+            z: 3.0,
+            orientation: 0.0,
+        },
+    })
+}
+
+#[test]
+fn map_change_to_another_owner_redirects_with_held_packets_in_order() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    h.world_send_packet(old, &new_world(1));
+    assert_eq!(h.s.phase(), Phase::Transferring);
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    assert_eq!(h.s.phase(), Phase::AwaitTransferPlacement);
+    assert_eq!(h.placements.last().map(|p| p.1), Some(1));
+    h.answer_placement(Some(ws("ws-22")));
+    let old_rx: Vec<Opcode> = h
+        .world(old)
+        .received
+        .iter()
+        .rev()
+        .take(2)
+        .rev()
+        .map(|p| p.opcode)
+        .collect();
+    assert_eq!(
+        old_rx,
+        vec![
+            Opcode::MSG_MOVE_WORLDPORT_ACK,
+            Opcode::TC9_CMSG_PREPARE_FOR_REDIRECT
+        ]
+    );
+    assert_eq!(h.s.phase(), Phase::AwaitRedirectReady);
+    // The old worldserver re-runs its login sequence after the ack: none of it reaches the client.
+    let client_before = h.client_got.len();
+    h.world_send(old, Opcode::SMSG_LOGIN_VERIFY_WORLD, &[0; 20]);
+    assert_eq!(h.client_got.len(), client_before);
+    // Client packets during the switch are held.
+    for i in 0..5u32 {
+        h.client_send(Opcode::MSG_MOVE_HEARTBEAT, &i.to_le_bytes());
+    }
+    h.world_send_packet(old, &ReadyForRedirect { status: 0 });
+    assert!(
+        h.world(old).closed,
+        "the released worldserver's connection closes"
+    );
+    let new = h.connected();
+    h.challenge_from_world(new);
+    h.world_send(new, Opcode::SMSG_LOGIN_VERIFY_WORLD, &[1; 20]);
+    assert!(
+        h.world(new)
+            .received
+            .iter()
+            .all(|p| p.opcode != Opcode::MSG_MOVE_HEARTBEAT)
+    );
+    h.world_send_packet(new, &TimeSyncReq { counter: 0 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+    assert_eq!(h.s.worldserver().map(|w| w.id.0.as_str()), Some("ws-22"));
+    let held: Vec<Bytes> = h
+        .world(new)
+        .received
+        .iter()
+        .filter(|p| p.opcode == Opcode::MSG_MOVE_HEARTBEAT)
+        .map(|p| p.body.clone())
+        .collect();
+    let expected: Vec<Bytes> = (0..5u32)
+        .map(|i| Bytes::copy_from_slice(&i.to_le_bytes()))
+        .collect();
+    assert_eq!(held, expected);
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::HandoffCompleted { .. }))
+    );
+    assert_eq!(h.s.map(), Some(1));
+}
+
+#[test]
+fn map_change_on_the_same_owner_just_forwards_the_ack() {
+    let mut h = authed();
+    let link = h.enter_world(ws("ws-1"));
+    h.world_send_packet(link, &new_world(1));
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    h.answer_placement(Some(ws("ws-1")));
+    assert_eq!(h.s.phase(), Phase::InWorld);
+    assert_eq!(
+        h.world(link).received.last().map(|p| p.opcode),
+        Some(Opcode::MSG_MOVE_WORLDPORT_ACK)
+    );
+    assert_eq!(h.connects.len(), 1);
+}
+
+#[test]
+fn refused_redirect_keeps_the_player_where_it_is() {
+    let mut h = authed();
+    let link = h.enter_world(ws("ws-1"));
+    h.world_send_packet(link, &new_world(1));
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    h.answer_placement(Some(ws("ws-22")));
+    h.client_send(Opcode::MSG_MOVE_HEARTBEAT, &[9]);
+    h.world_send_packet(link, &ReadyForRedirect { status: 1 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+    assert_eq!(
+        h.world(link).received.last().map(|p| p.body.clone()),
+        Some(Bytes::from_static(&[9]))
+    );
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::HandoffAbandoned { .. }))
+    );
+    assert_eq!(
+        h.connects.len(),
+        1,
+        "no second worldserver while the first holds the player"
+    );
+}
+
+#[test]
+fn switch_buffer_overflow_closes_cleanly() {
+    let cfg = SessionConfig {
+        switch_buffer_max_packets: 3,
+        ..SessionConfig::default()
+    };
+    let mut h = Harness::new(cfg);
+    h.authenticate();
+    let link = h.enter_world(ws("ws-1"));
+    h.world_send_packet(link, &new_world(1));
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    for i in 0..4u8 {
+        h.client_send(Opcode::MSG_MOVE_HEARTBEAT, &[i]);
+    }
+    assert_eq!(h.closed, Some(CloseReason::SwitchBufferOverflow));
+    assert!(h.world(link).closed);
+}
+
+#[test]
+fn worldserver_loss_in_world_closes_with_its_name() {
+    let mut h = authed();
+    let link = h.enter_world(ws("ws-1"));
+    h.s.handle_world_closed(h.now, link);
+    h.pump();
+    assert!(
+        matches!(&h.closed, Some(CloseReason::WorldLost { worldserver, .. }) if worldserver.0 == "ws-1")
+    );
+}
+
+#[test]
+fn logout_complete_closes_the_worldserver_and_returns_to_the_character_screen() {
+    let mut h = authed();
+    let link = h.enter_world(ws("ws-1"));
+    h.client_send(Opcode::CMSG_LOGOUT_REQUEST, &[]);
+    assert_eq!(
+        h.world(link).received.last().map(|p| p.opcode),
+        Some(Opcode::CMSG_LOGOUT_REQUEST)
+    );
+    h.world_send(link, Opcode::SMSG_LOGOUT_COMPLETE, &[]);
+    assert!(h.world(link).closed);
+    assert_eq!(h.s.phase(), Phase::CharacterScreen);
+    assert_eq!(
+        h.client_got.last().map(|p| p.opcode),
+        Some(Opcode::SMSG_LOGOUT_COMPLETE)
+    );
+}
+
+#[test]
+fn client_disconnect_closes_the_worldserver() {
+    let mut h = authed();
+    let link = h.enter_world(ws("ws-1"));
+    h.s.handle_client_closed(h.now);
+    h.pump();
+    assert!(h.world(link).closed);
+    assert_eq!(h.closed, Some(CloseReason::ClientGone));
+}
+
+#[test]
+fn shutdown_logs_the_player_out_then_closes() {
+    let mut h = authed();
+    let link = h.enter_world(ws("ws-1"));
+    h.s.begin_shutdown(h.now);
+    h.pump();
+    assert_eq!(
+        h.world(link).received.last().map(|p| p.opcode),
+        Some(Opcode::CMSG_LOGOUT_REQUEST)
+    );
+    assert!(h.closed.is_none());
+    h.world_send(link, Opcode::SMSG_LOGOUT_COMPLETE, &[]);
+    assert_eq!(h.closed, Some(CloseReason::Shutdown));
+}
+
+#[test]
+fn shutdown_closes_after_the_logout_deadline() {
+    let mut h = authed();
+    h.enter_world(ws("ws-1"));
+    h.s.begin_shutdown(h.now);
+    h.pump();
+    h.advance_to_deadline();
+    assert_eq!(h.closed, Some(CloseReason::Shutdown));
+}
+
+#[test]
+fn cluster_opcodes_from_a_client_close_it() {
+    let mut h = authed();
+    let link = h.enter_world(ws("ws-1"));
+    h.client_send(Opcode::TC9_CMSG_PREPARE_FOR_REDIRECT, &[]);
+    assert!(matches!(h.closed, Some(CloseReason::ClientProtocol(_))));
+    assert!(
+        h.world(link)
+            .received
+            .iter()
+            .all(|p| p.opcode != Opcode::TC9_CMSG_PREPARE_FOR_REDIRECT)
+    );
+}
