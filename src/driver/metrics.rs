@@ -1,0 +1,219 @@
+//! Gateway counters and latency histograms, shared by every session task.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::session::{Counters, Culprit, SessionEvent};
+
+/// Latency samples kept per histogram; later samples replace earlier ones round-robin, so
+/// memory stays bounded on a long-running gateway.
+const HISTOGRAM_SAMPLES_MAX: usize = 65_536;
+
+/// A bounded latency histogram (milliseconds).
+#[derive(Debug, Default)]
+pub struct Histogram {
+    samples: Vec<u64>,
+    count: u64,
+}
+
+impl Histogram {
+    /// Records one sample.
+    pub fn record(&mut self, ms: u64) {
+        if self.samples.len() < HISTOGRAM_SAMPLES_MAX {
+            self.samples.push(ms);
+        } else {
+            let at = (self.count % HISTOGRAM_SAMPLES_MAX as u64) as usize;
+            self.samples[at] = ms;
+        }
+        self.count += 1;
+    }
+
+    /// The `p`-th percentile (0..=100) of the kept samples, if any.
+    pub fn percentile(&self, p: u32) -> Option<u64> {
+        if self.samples.is_empty() {
+            return None;
+        }
+        let mut sorted = self.samples.clone();
+        sorted.sort_unstable();
+        let rank = (u64::from(p.min(100)) * (sorted.len() as u64 - 1)).div_ceil(100);
+        sorted.get(rank as usize).copied()
+    }
+
+    /// Samples recorded, all time.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+/// Everything the gateway counts.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Sessions started.
+    pub sessions: AtomicU64,
+    /// Connections refused at the cap.
+    pub refused: AtomicU64,
+    /// Characters that entered the world.
+    pub logins: AtomicU64,
+    /// Logins answered with SMSG_CHARACTER_LOGIN_FAILED.
+    pub login_failures: AtomicU64,
+    /// Completed worldserver handoffs.
+    pub handoffs: AtomicU64,
+    /// Handoffs abandoned (the old worldserver kept the player).
+    pub handoffs_abandoned: AtomicU64,
+    /// Sessions closed, by culprit: client, worldserver, service, gateway.
+    pub closed: [AtomicU64; 4],
+    /// Packets decoded from clients.
+    pub client_packets_in: AtomicU64,
+    /// Packets sent to clients.
+    pub client_packets_out: AtomicU64,
+    /// Packets decoded from worldservers.
+    pub world_packets_in: AtomicU64,
+    /// Packets sent to worldservers.
+    pub world_packets_out: AtomicU64,
+    /// Bytes read from clients.
+    pub client_bytes_in: AtomicU64,
+    /// Login time, PLAYER_LOGIN to in world.
+    pub login_ms: Mutex<Histogram>,
+    /// Handoff time, worldport ack to in world on the new worldserver.
+    pub handoff_ms: Mutex<Histogram>,
+}
+
+/// A point-in-time copy of [`Metrics`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetricsSnapshot {
+    /// Sessions started.
+    pub sessions: u64,
+    /// Connections refused at the cap.
+    pub refused: u64,
+    /// Characters that entered the world.
+    pub logins: u64,
+    /// Login failures.
+    pub login_failures: u64,
+    /// Completed handoffs.
+    pub handoffs: u64,
+    /// Abandoned handoffs.
+    pub handoffs_abandoned: u64,
+    /// Sessions closed by the client, a worldserver, a service, the gateway.
+    pub closed: [u64; 4],
+    /// Packets from clients.
+    pub client_packets_in: u64,
+    /// Packets to clients.
+    pub client_packets_out: u64,
+    /// Packets from worldservers.
+    pub world_packets_in: u64,
+    /// Packets to worldservers.
+    pub world_packets_out: u64,
+    /// Login p50/p99 (ms).
+    pub login_p50_ms: Option<u64>,
+    /// Login p99 (ms).
+    pub login_p99_ms: Option<u64>,
+    /// Handoff p50 (ms).
+    pub handoff_p50_ms: Option<u64>,
+    /// Handoff p99 (ms).
+    pub handoff_p99_ms: Option<u64>,
+}
+
+fn lock(h: &Mutex<Histogram>) -> std::sync::MutexGuard<'_, Histogram> {
+    h.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Metrics {
+    /// Counts one session event.
+    pub fn record(&self, e: &SessionEvent) {
+        super::log_event(e);
+        match e {
+            SessionEvent::EnteredWorld { took_ms, .. } => {
+                self.logins.fetch_add(1, Ordering::Relaxed);
+                lock(&self.login_ms).record(*took_ms);
+            }
+            SessionEvent::LoginFailed { .. } => {
+                self.login_failures.fetch_add(1, Ordering::Relaxed);
+            }
+            SessionEvent::HandoffCompleted { took_ms, .. } => {
+                self.handoffs.fetch_add(1, Ordering::Relaxed);
+                lock(&self.handoff_ms).record(*took_ms);
+            }
+            SessionEvent::HandoffAbandoned { .. } => {
+                self.handoffs_abandoned.fetch_add(1, Ordering::Relaxed);
+            }
+            SessionEvent::Closed { reason } => {
+                let at = match reason.culprit() {
+                    Culprit::Client => 0,
+                    Culprit::Worldserver => 1,
+                    Culprit::Service => 2,
+                    Culprit::Gateway => 3,
+                };
+                self.closed[at].fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
+
+    /// Adds a session's packet counters.
+    pub fn absorb(&self, c: Counters) {
+        self.client_packets_in
+            .fetch_add(c.client_packets_in, Ordering::Relaxed);
+        self.client_packets_out
+            .fetch_add(c.client_packets_out, Ordering::Relaxed);
+        self.world_packets_in
+            .fetch_add(c.world_packets_in, Ordering::Relaxed);
+        self.world_packets_out
+            .fetch_add(c.world_packets_out, Ordering::Relaxed);
+    }
+
+    /// Copies everything out.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let login = lock(&self.login_ms);
+        let handoff = lock(&self.handoff_ms);
+        MetricsSnapshot {
+            sessions: get(&self.sessions),
+            refused: get(&self.refused),
+            logins: get(&self.logins),
+            login_failures: get(&self.login_failures),
+            handoffs: get(&self.handoffs),
+            handoffs_abandoned: get(&self.handoffs_abandoned),
+            closed: [
+                get(&self.closed[0]),
+                get(&self.closed[1]),
+                get(&self.closed[2]),
+                get(&self.closed[3]),
+            ],
+            client_packets_in: get(&self.client_packets_in),
+            client_packets_out: get(&self.client_packets_out),
+            world_packets_in: get(&self.world_packets_in),
+            world_packets_out: get(&self.world_packets_out),
+            login_p50_ms: login.percentile(50),
+            login_p99_ms: login.percentile(99),
+            handoff_p50_ms: handoff.percentile(50),
+            handoff_p99_ms: handoff.percentile(99),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_of_known_samples() {
+        let mut h = Histogram::default();
+        assert_eq!(h.percentile(50), None);
+        for ms in 1..=100 {
+            h.record(ms);
+        }
+        assert_eq!(h.percentile(50), Some(51));
+        assert_eq!(h.percentile(99), Some(100));
+        assert_eq!(h.percentile(0), Some(1));
+    }
+
+    #[test]
+    fn histogram_memory_is_bounded() {
+        let mut h = Histogram::default();
+        for ms in 0..(HISTOGRAM_SAMPLES_MAX as u64 + 10) {
+            h.record(ms);
+        }
+        assert_eq!(h.samples.len(), HISTOGRAM_SAMPLES_MAX);
+        assert_eq!(h.count(), HISTOGRAM_SAMPLES_MAX as u64 + 10);
+    }
+}

@@ -1,0 +1,441 @@
+//! Async glue: the accept loop and one task per client connection that feeds the sans-IO
+//! [`Session`] and carries its outputs out. Written against tokio names only, so it runs on
+//! tokio in production and inside madsim unchanged.
+//!
+//! Per connection, one task owns the client socket, the session's worldserver sockets (at
+//! most two: the one it leaves and the one it joins) and a bounded channel on which seam
+//! calls and connection attempts, each spawned as its own task, answer. Reading pauses while
+//! a write is in progress, so a slow client slows only its own worldserver reads.
+
+mod metrics;
+
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
+
+pub use metrics::{Metrics, MetricsSnapshot};
+
+use crate::cluster::WorldserverRef;
+use crate::runtime::{Entropy, Seams};
+use crate::session::{
+    AccountRecord, CharacterGuid, CharacterRecord, LinkId, NameRecord, Output, RequestId,
+    SeamError, Session, SessionConfig, SessionEvent, SessionId,
+};
+
+/// Bytes read from a socket at once.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// Seam answers and connection results a session can have in flight; a session never has
+/// more than a handful outstanding, name queries included (they are capped at 32).
+const SEAM_CHANNEL_CAPACITY: usize = 64;
+
+/// Gateway-wide settings the driver needs.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// Per-session limits.
+    pub session: SessionConfig,
+    /// Client connections at once.
+    pub max_connections: usize,
+    /// A client or worldserver write that takes longer closes that connection.
+    pub write_timeout_ms: u64,
+    /// How long `serve` waits for sessions to close after shutdown begins.
+    pub shutdown_timeout_ms: u64,
+}
+
+/// A gateway: its seams, settings, RNG and metrics. Shared by all connection tasks.
+pub struct Gateway {
+    seams: Seams,
+    cfg: DriverConfig,
+    entropy: std::sync::Mutex<Entropy>,
+    metrics: Arc<Metrics>,
+    next_session: AtomicU64,
+    open_sessions: AtomicUsize,
+}
+
+/// What `serve` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeReport {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections refused at the cap.
+    pub refused: u64,
+    /// Sessions still open when the shutdown deadline passed.
+    pub abandoned: usize,
+}
+
+impl Gateway {
+    /// A gateway over these seams.
+    pub fn new(seams: Seams, cfg: DriverConfig, entropy: Entropy) -> Arc<Self> {
+        Arc::new(Self {
+            seams,
+            cfg,
+            entropy: std::sync::Mutex::new(entropy),
+            metrics: Arc::new(Metrics::default()),
+            next_session: AtomicU64::new(1),
+            open_sessions: AtomicUsize::new(0),
+        })
+    }
+
+    /// The gateway's counters and histograms.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Client connections open now.
+    pub fn open_sessions(&self) -> usize {
+        self.open_sessions.load(Ordering::Relaxed)
+    }
+
+    fn draw_seeds(&self) -> (u32, [u8; 32]) {
+        let mut bytes = [0u8; 32];
+        let mut rng = self
+            .entropy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seed = rng.next_u32();
+        rng.fill(&mut bytes);
+        (seed, bytes)
+    }
+}
+
+/// Accepts clients until `shutdown` turns true, then asks every session to close politely
+/// and waits for them, at most `shutdown_timeout_ms`.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) -> io::Result<ServeReport> {
+    let mut report = ServeReport {
+        accepted: 0,
+        refused: 0,
+        abandoned: 0,
+    };
+    // Each session task holds a clone; when all are gone, `done_rx` yields None.
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            biased;
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    break; // the sender is gone: treat as shutdown
+                }
+            }
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // Out of file descriptors and the like: log and keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                };
+                if gateway.open_sessions() >= gateway.cfg.max_connections {
+                    report.refused += 1;
+                    gateway.metrics.refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%peer, cap = gateway.cfg.max_connections, "connection cap reached, refusing");
+                    drop(stream);
+                    continue;
+                }
+                report.accepted += 1;
+                let _ = stream.set_nodelay(true);
+                let gw = gateway.clone();
+                let done = done_tx.clone();
+                let shutdown = shutdown.clone();
+                gateway.open_sessions.fetch_add(1, Ordering::Relaxed);
+                let id = SessionId(gateway.next_session.fetch_add(1, Ordering::Relaxed));
+                let span = tracing::info_span!("session", id = id.0, %peer);
+                tokio::spawn(async move {
+                    run_connection(&gw, id, stream, shutdown).instrument(span).await;
+                    gw.open_sessions.fetch_sub(1, Ordering::Relaxed);
+                    drop(done);
+                });
+            }
+        }
+    }
+    drop(listener);
+    drop(done_tx);
+    let deadline = Duration::from_millis(gateway.cfg.shutdown_timeout_ms);
+    if tokio::time::timeout(deadline, done_rx.recv())
+        .await
+        .is_err()
+    {
+        report.abandoned = gateway.open_sessions();
+        tracing::warn!(
+            open = report.abandoned,
+            "shutdown deadline passed with sessions still open"
+        );
+    }
+    Ok(report)
+}
+
+/// A seam answer or connection result, routed back to the session task.
+enum Answer {
+    Account(RequestId, Result<Option<AccountRecord>, SeamError>),
+    Characters(RequestId, Result<Vec<CharacterRecord>, SeamError>),
+    Name(CharacterGuid, Result<Option<NameRecord>, SeamError>),
+    Placement(RequestId, Result<Option<WorldserverRef>, SeamError>),
+    Connected(LinkId, io::Result<TcpStream>),
+}
+
+struct WorldSocket {
+    link: LinkId,
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+/// Serves one client connection until its session closes.
+async fn run_connection(
+    gw: &Gateway,
+    id: SessionId,
+    mut client: TcpStream,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let clock = gw.seams.clock;
+    let (seed, seed_bytes) = gw.draw_seeds();
+    let mut session = Session::new(
+        id,
+        clock.now(),
+        gw.cfg.session.clone(),
+        seed,
+        seed_bytes,
+        clock.unix_secs(),
+    );
+    let (tx, mut rx) = mpsc::channel::<Answer>(SEAM_CHANNEL_CAPACITY);
+    let mut worlds: [Option<WorldSocket>; 2] = [None, None];
+    let mut client_buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let mut shutting_down = false;
+    gw.metrics.sessions.fetch_add(1, Ordering::Relaxed);
+
+    loop {
+        // Carry out everything the session asked for, in order.
+        let mut client_closed = false;
+        while let Some(out) = session.poll_output() {
+            match out {
+                Output::Client(bytes) => {
+                    if write_with_deadline(&mut client, &bytes, gw.cfg.write_timeout_ms)
+                        .await
+                        .is_err()
+                    {
+                        session.handle_client_closed(clock.now());
+                    }
+                }
+                Output::World { link, bytes } => {
+                    if bytes.is_empty() {
+                        continue;
+                    }
+                    let Some(w) = worlds.iter_mut().flatten().find(|w| w.link == link) else {
+                        continue;
+                    };
+                    if write_with_deadline(&mut w.stream, &bytes, gw.cfg.write_timeout_ms)
+                        .await
+                        .is_err()
+                    {
+                        close_world(&mut worlds, link);
+                        session.handle_world_closed(clock.now(), link);
+                    }
+                }
+                Output::LookupAccount { request, name } => {
+                    let tx = tx.clone();
+                    let accounts = gw.seams.accounts.clone();
+                    tokio::spawn(async move {
+                        let r = accounts.lookup(&name).await;
+                        let _ = tx.send(Answer::Account(request, r)).await;
+                    });
+                }
+                Output::ListCharacters { request, account } => {
+                    let tx = tx.clone();
+                    let characters = gw.seams.characters.clone();
+                    tokio::spawn(async move {
+                        let r = characters.list(account).await;
+                        let _ = tx.send(Answer::Characters(request, r)).await;
+                    });
+                }
+                Output::QueryName { guid } => {
+                    let tx = tx.clone();
+                    let characters = gw.seams.characters.clone();
+                    tokio::spawn(async move {
+                        let r = characters.name(guid).await;
+                        let _ = tx.send(Answer::Name(guid, r)).await;
+                    });
+                }
+                Output::Place { request, guid, map } => {
+                    let tx = tx.clone();
+                    let registry = gw.seams.registry.clone();
+                    tokio::spawn(async move {
+                        let r = registry.place(guid, map).await;
+                        let _ = tx.send(Answer::Placement(request, r)).await;
+                    });
+                }
+                Output::Connect { link, worldserver } => {
+                    let tx = tx.clone();
+                    let net = gw.seams.net.clone();
+                    tokio::spawn(async move {
+                        let r = net.connect(&worldserver.address).await;
+                        let _ = tx.send(Answer::Connected(link, r)).await;
+                    });
+                }
+                Output::CloseWorld { link } => close_world(&mut worlds, link),
+                Output::CloseClient { reason } => {
+                    tracing::info!(?reason, culprit = ?reason.culprit(), "session closed");
+                    client_closed = true;
+                }
+                Output::Event(e) => gw.metrics.record(&e),
+            }
+        }
+        gw.metrics.absorb(session.take_counters());
+        if client_closed {
+            break;
+        }
+
+        let deadline = session.poll_timeout().map(|at| clock.instant_at(at));
+        let (w0, w1) = {
+            let [a, b] = &mut worlds;
+            (a.as_mut(), b.as_mut())
+        };
+        tokio::select! {
+            biased;
+            changed = shutdown.changed(), if !shutting_down => {
+                let _ = changed;
+                shutting_down = true;
+                session.begin_shutdown(clock.now());
+            }
+            answer = rx.recv() => {
+                // `tx` lives in this function, so the channel never closes here.
+                if let Some(answer) = answer {
+                    deliver(&mut session, &mut worlds, clock.now(), answer);
+                }
+            }
+            r = read_some(w0) => on_world_read(&mut session, &mut worlds, clock.now(), 0, r),
+            r = read_some(w1) => on_world_read(&mut session, &mut worlds, clock.now(), 1, r),
+            r = client.read_buf(&mut client_buf) => {
+                match r {
+                    Ok(0) | Err(_) => session.handle_client_closed(clock.now()),
+                    Ok(_) => {
+                        gw.metrics.client_bytes_in.fetch_add(client_buf.len() as u64, Ordering::Relaxed);
+                        session.handle_client_bytes(clock.now(), &client_buf);
+                        client_buf.clear();
+                    }
+                }
+            }
+            () = sleep_until_opt(deadline) => session.handle_timeout(clock.now()),
+        }
+    }
+    let _ = client.shutdown().await;
+}
+
+/// Reads from one world slot; pends forever for an empty slot so the select ignores it.
+async fn read_some(slot: Option<&mut WorldSocket>) -> io::Result<usize> {
+    match slot {
+        Some(w) => {
+            w.buf.reserve(READ_CHUNK_BYTES);
+            w.stream.read_buf(&mut w.buf).await
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn on_world_read(
+    session: &mut Session,
+    worlds: &mut [Option<WorldSocket>; 2],
+    now: Duration,
+    slot: usize,
+    r: io::Result<usize>,
+) {
+    let Some(w) = worlds[slot].as_mut() else {
+        return;
+    };
+    let link = w.link;
+    match r {
+        Ok(0) | Err(_) => {
+            worlds[slot] = None;
+            session.handle_world_closed(now, link);
+        }
+        Ok(_) => {
+            let data = w.buf.split();
+            session.handle_world_bytes(now, link, &data);
+        }
+    }
+}
+
+fn deliver(
+    session: &mut Session,
+    worlds: &mut [Option<WorldSocket>; 2],
+    now: Duration,
+    answer: Answer,
+) {
+    match answer {
+        Answer::Account(r, result) => session.handle_account(now, r, result),
+        Answer::Characters(r, result) => session.handle_characters(now, r, result),
+        Answer::Name(guid, result) => session.handle_name(now, guid, result),
+        Answer::Placement(r, result) => session.handle_placement(now, r, result),
+        Answer::Connected(link, Ok(stream)) => {
+            if let Some(slot) = worlds.iter_mut().find(|s| s.is_none()) {
+                *slot = Some(WorldSocket {
+                    link,
+                    stream,
+                    buf: BytesMut::with_capacity(READ_CHUNK_BYTES),
+                });
+                session.handle_world_connected(now, link, Ok(()));
+            } else {
+                // Both slots busy: the session never asks for a third link, so this is a
+                // stale answer; dropping the stream closes it.
+                session.handle_world_connected(now, link, Err("no free link slot".into()));
+            }
+        }
+        Answer::Connected(link, Err(e)) => {
+            session.handle_world_connected(now, link, Err(e.to_string()))
+        }
+    }
+}
+
+fn close_world(worlds: &mut [Option<WorldSocket>; 2], link: LinkId) {
+    for slot in worlds.iter_mut() {
+        if slot.as_ref().is_some_and(|w| w.link == link) {
+            *slot = None; // dropping the stream closes the connection
+        }
+    }
+}
+
+async fn write_with_deadline(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    timeout_ms: u64,
+) -> io::Result<()> {
+    let write = async {
+        stream.write_all(bytes).await?;
+        stream.flush().await
+    };
+    match tokio::time::timeout(Duration::from_millis(timeout_ms), write).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "write deadline passed",
+        )),
+    }
+}
+
+/// Logs a session event at a level that fits it.
+pub fn log_event(e: &SessionEvent) {
+    match e {
+        SessionEvent::LoginFailed { .. } | SessionEvent::HandoffAbandoned { .. } => {
+            tracing::warn!(event = ?e)
+        }
+        _ => tracing::debug!(event = ?e),
+    }
+}

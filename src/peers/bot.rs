@@ -1,0 +1,1 @@
+//! Bot client (in progress).

@@ -1,0 +1,13 @@
+//! Protocol peers of the gateway, written against tokio names so they run on real sockets
+//! (tests, `waygate demo`, `ci/bench`) and on madsim's simulated sockets unchanged:
+//!
+//! - [`worldserver`]: a fake ToCloud9 cluster-mode AzerothCore worldserver that reproduces
+//!   PROTOCOL.md section 3, awkward behaviours included, with fault knobs;
+//! - [`bot`]: a game client that runs the full handshake with the header cipher, plays a
+//!   script, and checks independently that every header it receives decrypts.
+//!
+//! They live in the library rather than in `sim/` because the `waygate demo` command of the
+//! root binary runs them, and `sim` depends on this crate.
+
+pub mod bot;
+pub mod worldserver;

@@ -1,0 +1,1 @@
+//! Fake cluster-mode worldserver (in progress).

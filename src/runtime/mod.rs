@@ -1,0 +1,177 @@
+//! The seams: everything the world does to the gateway comes through here (DESIGN.md
+//! section 2). One implementation over tokio names serves production and, with tokio
+//! declared as `madsim-tokio`, the simulator unchanged.
+//!
+//! - [`Clock`]: monotonic time since an origin, wall time, deadlines.
+//! - [`Net`]: outbound connections (inbound ones come from the listener handed to `serve`).
+//! - [`Accounts`], [`Characters`], [`Registry`]: cluster services, as boxed futures so the
+//!   driver can hold them behind `Arc<dyn _>`.
+//! - [`Entropy`]: the one seeded RNG of a component.
+//! - [`StaticCluster`]: accounts, characters and worldservers from the config file (the
+//!   embedded default; no external service).
+
+#![allow(clippy::disallowed_methods)] // the seams are where the clock is read
+
+mod static_cluster;
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{Rng, SeedableRng};
+use tokio::net::TcpStream;
+
+pub use static_cluster::StaticCluster;
+
+use crate::cluster::WorldserverRef;
+use crate::session::{
+    AccountId, AccountRecord, CharacterGuid, CharacterRecord, NameRecord, SeamError,
+};
+
+/// A future a seam returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Monotonic and wall time. Cloning shares the origin.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    origin: tokio::time::Instant,
+}
+
+impl Clock {
+    /// A clock whose origin is now.
+    pub fn new() -> Self {
+        Self {
+            origin: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Time since the origin: the `now` every sans-IO call takes.
+    pub fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+
+    /// The instant `at` (since the origin) as a tokio instant, for `sleep_until`.
+    pub fn instant_at(&self, at: Duration) -> tokio::time::Instant {
+        self.origin + at
+    }
+
+    /// Seconds since the Unix epoch, saturated to `u32`.
+    pub fn unix_secs(&self) -> u32 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+            .unwrap_or(0)
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Outbound byte streams.
+pub trait Net: Send + Sync {
+    /// Opens a TCP connection to `address` (`host:port`).
+    fn connect<'a>(&'a self, address: &'a str) -> BoxFuture<'a, io::Result<TcpStream>>;
+}
+
+/// [`Net`] over tokio's (or, under madsim, the simulator's) TCP.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokioNet;
+
+impl Net for TokioNet {
+    fn connect<'a>(&'a self, address: &'a str) -> BoxFuture<'a, io::Result<TcpStream>> {
+        Box::pin(async move {
+            let stream = TcpStream::connect(address).await?;
+            stream.set_nodelay(true)?;
+            Ok(stream)
+        })
+    }
+}
+
+/// Accounts: name -> session key, bans, locks.
+pub trait Accounts: Send + Sync {
+    /// Looks an account up by the name the client sent. `Ok(None)`: no such account.
+    fn lookup<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<AccountRecord>, SeamError>>;
+}
+
+/// The characters part of the cluster services.
+pub trait Characters: Send + Sync {
+    /// The account's characters on this realm.
+    fn list(&self, account: AccountId) -> BoxFuture<'_, Result<Vec<CharacterRecord>, SeamError>>;
+    /// A character's name, for name queries.
+    fn name(&self, guid: CharacterGuid) -> BoxFuture<'_, Result<Option<NameRecord>, SeamError>>;
+}
+
+/// The cluster registry: who serves which map.
+pub trait Registry: Send + Sync {
+    /// A worldserver for `guid` on `map`. `Ok(None)`: nobody serves the map now.
+    fn place(
+        &self,
+        guid: CharacterGuid,
+        map: u32,
+    ) -> BoxFuture<'_, Result<Option<WorldserverRef>, SeamError>>;
+}
+
+/// The services a gateway runs on.
+#[derive(Clone)]
+pub struct Seams {
+    /// Time.
+    pub clock: Clock,
+    /// Outbound connections.
+    pub net: Arc<dyn Net>,
+    /// Accounts.
+    pub accounts: Arc<dyn Accounts>,
+    /// Characters.
+    pub characters: Arc<dyn Characters>,
+    /// Registry.
+    pub registry: Arc<dyn Registry>,
+}
+
+/// The one RNG of a component, seeded once.
+#[derive(Debug, Clone)]
+pub struct Entropy {
+    rng: ChaCha8Rng,
+}
+
+impl Entropy {
+    /// A reproducible generator (simulation, tests, demo).
+    pub fn seeded(seed: u64) -> Self {
+        Self {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// A generator seeded from the operating system: production. The auth challenge's server
+    /// seed must be unpredictable, or a captured auth session could be replayed.
+    pub fn from_os() -> io::Result<Self> {
+        use std::io::Read;
+        let mut seed = [0u8; 32];
+        std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
+        Ok(Self {
+            rng: ChaCha8Rng::from_seed(seed),
+        })
+    }
+
+    /// A random `u32`.
+    pub fn next_u32(&mut self) -> u32 {
+        self.rng.next_u32()
+    }
+
+    /// A random `u64`.
+    pub fn next_u64(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
+    /// Fills `out` with random bytes.
+    pub fn fill(&mut self, out: &mut [u8]) {
+        self.rng.fill_bytes(out);
+    }
+}
