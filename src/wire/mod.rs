@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod codec;
 pub mod crypt;
+pub mod dump;
 pub mod frame;
 pub mod opcode;
 pub mod packets;
