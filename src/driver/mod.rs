@@ -48,9 +48,13 @@ pub struct DriverConfig {
     pub shutdown_timeout_ms: u64,
 }
 
+/// Sees every session event as it happens (the simulator's transcript, tests).
+pub type EventObserver = Arc<dyn Fn(SessionId, &SessionEvent) + Send + Sync>;
+
 /// A gateway: its seams, settings, RNG and metrics. Shared by all connection tasks.
 pub struct Gateway {
     seams: Seams,
+    observer: Option<EventObserver>,
     cfg: DriverConfig,
     entropy: std::sync::Mutex<Entropy>,
     metrics: Arc<Metrics>,
@@ -72,8 +76,19 @@ pub struct ServeReport {
 impl Gateway {
     /// A gateway over these seams.
     pub fn new(seams: Seams, cfg: DriverConfig, entropy: Entropy) -> Arc<Self> {
+        Self::with_observer(seams, cfg, entropy, None)
+    }
+
+    /// A gateway whose session events also go to `observer`.
+    pub fn with_observer(
+        seams: Seams,
+        cfg: DriverConfig,
+        entropy: Entropy,
+        observer: Option<EventObserver>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             seams,
+            observer,
             cfg,
             entropy: std::sync::Mutex::new(entropy),
             metrics: Arc::new(Metrics::default()),
@@ -288,7 +303,12 @@ async fn run_connection(
                     tracing::info!(?reason, culprit = ?reason.culprit(), "session closed");
                     client_closed = true;
                 }
-                Output::Event(e) => gw.metrics.record(&e),
+                Output::Event(e) => {
+                    if let Some(observe) = &gw.observer {
+                        observe(id, &e);
+                    }
+                    gw.metrics.record(&e);
+                }
             }
         }
         gw.metrics.absorb(session.take_counters());

@@ -1,0 +1,165 @@
+//! `waygate-sim`: run one scenario with one seed, or sweep them all. Built with
+//! `RUSTFLAGS="--cfg madsim"` (see `ci/sim`); a normal build only explains that.
+//!
+//! - `waygate-sim run SCENARIO --seed N [--transcript]` prints `trace-hash: <hex>`;
+//! - `waygate-sim sweep [--seeds N] [--first-seed N] [--threads N] [--scenario NAME]` ends
+//!   with `sim: scenarios=S seeds=N failures=F nondeterministic=D`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: waygate-sim run SCENARIO --seed N [--transcript] [--scenarios DIR]
+       waygate-sim sweep [--seeds N] [--first-seed N] [--threads N] [--scenario NAME] [--scenarios DIR]";
+
+/// Parsed command line.
+#[derive(Debug)]
+struct Args {
+    command: String,
+    scenario: Option<String>,
+    seed: Option<u64>,
+    seeds: u64,
+    first_seed: u64,
+    threads: usize,
+    transcript: bool,
+    dir: PathBuf,
+}
+
+fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
+    let command = it.next().ok_or("no command")?;
+    let mut a = Args {
+        command,
+        scenario: None,
+        seed: None,
+        seeds: 8,
+        first_seed: 1,
+        threads: 2,
+        transcript: false,
+        dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios")),
+    };
+    let num = |v: Option<String>, flag: &str| -> Result<u64, String> {
+        v.and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("{flag} takes a number"))
+    };
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--seed" => a.seed = Some(num(it.next(), "--seed")?),
+            "--seeds" => a.seeds = num(it.next(), "--seeds")?,
+            "--first-seed" => a.first_seed = num(it.next(), "--first-seed")?,
+            "--threads" => a.threads = num(it.next(), "--threads")? as usize,
+            "--scenario" => a.scenario = Some(it.next().ok_or("--scenario takes a name")?),
+            "--scenarios" => a.dir = PathBuf::from(it.next().ok_or("--scenarios takes a dir")?),
+            "--transcript" => a.transcript = true,
+            other if a.command == "run" && a.scenario.is_none() && !other.starts_with('-') => {
+                a.scenario = Some(other.to_owned())
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("waygate-sim: {e}\n{USAGE}");
+            return ExitCode::from(64);
+        }
+    };
+    real_main(args)
+}
+
+#[cfg(not(madsim))]
+fn real_main(args: Args) -> ExitCode {
+    let _ = args;
+    eprintln!("waygate-sim must be built with RUSTFLAGS=\"--cfg madsim\": use ci/sim");
+    ExitCode::from(2)
+}
+
+#[cfg(madsim)]
+fn real_main(args: Args) -> ExitCode {
+    use waygate_sim::scenario::{Scenario, list};
+
+    let load = |name: &str| Scenario::load(&args.dir, name);
+    match args.command.as_str() {
+        "run" => {
+            let (Some(name), Some(seed)) = (args.scenario.as_deref(), args.seed) else {
+                eprintln!("waygate-sim: run needs SCENARIO and --seed N\n{USAGE}");
+                return ExitCode::from(64);
+            };
+            let scenario = match load(name) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("waygate-sim: {e}");
+                    return ExitCode::from(64);
+                }
+            };
+            let outcome = waygate_sim::sweep::run_caught(&scenario, seed);
+            if args.transcript {
+                for line in &outcome.transcript {
+                    println!("{line}");
+                }
+            }
+            println!("trace-hash: {:016x}", outcome.hash);
+            if outcome.failures.is_empty() {
+                println!("sim: {name} seed={seed} ok");
+                ExitCode::SUCCESS
+            } else {
+                for f in &outcome.failures {
+                    println!("failure: {f}");
+                }
+                println!("replay: ci/sim --replay {name} {seed}");
+                ExitCode::from(1)
+            }
+        }
+        "sweep" => {
+            let names = match &args.scenario {
+                Some(n) => vec![n.clone()],
+                None => match list(&args.dir) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        eprintln!("waygate-sim: {e}");
+                        return ExitCode::from(64);
+                    }
+                },
+            };
+            let mut scenarios = Vec::new();
+            for n in &names {
+                match load(n) {
+                    Ok(s) => scenarios.push(s),
+                    Err(e) => {
+                        eprintln!("waygate-sim: {e}");
+                        return ExitCode::from(64);
+                    }
+                }
+            }
+            let report =
+                waygate_sim::sweep::sweep(&scenarios, args.first_seed, args.seeds, args.threads);
+            let commit = option_env!("WAYGATE_COMMIT").unwrap_or("working tree");
+            for (name, seed, failures) in &report.failures {
+                println!("FAIL {name} seed={seed}: {}", failures.join("; "));
+                println!("  replay: ci/sim --replay {name} {seed}   (commit {commit})");
+            }
+            for (name, seed, a, b) in &report.nondeterministic {
+                println!("NONDETERMINISTIC {name} seed={seed}: {a:016x} then {b:016x}");
+                println!("  replay: ci/sim --replay {name} {seed}   (commit {commit})");
+            }
+            println!(
+                "sim: scenarios={} seeds={} failures={} nondeterministic={}",
+                report.scenarios,
+                report.seeds,
+                report.failures.len(),
+                report.nondeterministic.len()
+            );
+            if report.failures.is_empty() && report.nondeterministic.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        other => {
+            eprintln!("waygate-sim: unknown command `{other}`\n{USAGE}");
+            ExitCode::from(64)
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Scenario files (`scenarios/*.toml`): topology, bots and their scripts, a fault timeline
+//! in virtual time, and expectations.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use waygate::session::SessionConfig;
+
+/// One scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Name (the file stem).
+    pub name: String,
+    /// What it shows.
+    pub description: String,
+    /// Virtual time the whole run may take; past it the run fails.
+    pub time_limit_ms: u64,
+    /// Liveness bound: every bot must have finished its script by then.
+    pub slo_ms: u64,
+    /// Session limits for the gateway under test.
+    #[serde(default)]
+    pub session: SessionConfig,
+    /// Worldservers.
+    pub worldservers: Vec<WorldserverSpec>,
+    /// Groups of bots.
+    pub bots: Vec<BotGroup>,
+    /// Faults, in virtual time.
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    /// What must hold at the end.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// A fake worldserver in the topology.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorldserverSpec {
+    /// Registry id.
+    pub id: String,
+    /// Maps it owns; empty means every map.
+    #[serde(default)]
+    pub maps: Vec<u32>,
+    /// Network latency added to its packets.
+    #[serde(default)]
+    pub latency_ms: u64,
+}
+
+/// A group of bots with one script.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotGroup {
+    /// How many.
+    pub count: u32,
+    /// The map their characters start on.
+    pub map: u32,
+    /// Each bot starts at an offset drawn from the seed in `[0, start_spread_ms)`.
+    #[serde(default)]
+    pub start_spread_ms: u64,
+    /// What each bot does.
+    pub script: Vec<Step>,
+}
+
+/// A bot script step (see `waygate::peers::bot::BotStep`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// Handshake with the cipher.
+    Authenticate,
+    /// Account data times, character list, realm split.
+    CharacterScreen,
+    /// Log in and wait until in world.
+    EnterWorld,
+    /// Movement packets at an interval.
+    Chatter {
+        /// How many.
+        packets: u32,
+        /// Between two.
+        interval_ms: u64,
+        /// Body size.
+        #[serde(default = "default_body_bytes")]
+        body_bytes: usize,
+    },
+    /// Teleport to a map (possibly owned by another worldserver).
+    ChangeMap {
+        /// Destination map.
+        map: u32,
+        /// Destination.
+        x: f32,
+        /// Destination.
+        y: f32,
+        /// Destination.
+        z: f32,
+    },
+    /// Log out to the character screen.
+    Logout,
+    /// Drop the connection.
+    Disconnect,
+}
+
+fn default_body_bytes() -> usize {
+    32
+}
+
+/// A fault at a point in virtual time.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// When.
+    pub at_ms: u64,
+    /// What.
+    #[serde(flatten)]
+    pub kind: FaultKind,
+}
+
+/// Fault kinds.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "fault", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultKind {
+    /// The worldserver's world loop slows down.
+    SlowWorld {
+        /// Which worldserver.
+        target: String,
+        /// Extra time per world update.
+        world_update_ms: u64,
+    },
+    /// The worldserver stops accepting logins (world closed).
+    RefuseLogins {
+        /// Which worldserver.
+        target: String,
+        /// Refuse or accept again.
+        refuse: bool,
+    },
+}
+
+/// What must hold at the end of a run.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Bots that must finish their script without an error (default: all).
+    pub bots_ok: Option<u32>,
+    /// Logins completed, counted by the bots.
+    pub logins: Option<u32>,
+    /// Handoffs completed, counted by the bots.
+    pub handoffs: Option<u32>,
+}
+
+/// A scenario file that cannot be used.
+#[derive(Debug)]
+pub struct ScenarioError(pub String);
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Scenario {
+    /// Parses a scenario's text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ScenarioError> {
+        let s: Scenario =
+            toml::from_str(text).map_err(|e| ScenarioError(format!("{origin}: {e}")))?;
+        if s.worldservers.is_empty() {
+            return Err(ScenarioError(format!("{origin}: no worldservers")));
+        }
+        if s.bots.iter().map(|g| g.count).sum::<u32>() == 0 {
+            return Err(ScenarioError(format!("{origin}: no bots")));
+        }
+        if s.slo_ms > s.time_limit_ms {
+            return Err(ScenarioError(format!(
+                "{origin}: slo_ms exceeds time_limit_ms"
+            )));
+        }
+        Ok(s)
+    }
+
+    /// Loads `dir/<name>.toml`.
+    pub fn load(dir: &Path, name: &str) -> Result<Self, ScenarioError> {
+        let path = dir.join(format!("{name}.toml"));
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ScenarioError(format!("{}: {e}", path.display())))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Bots in all groups.
+    pub fn bot_count(&self) -> u32 {
+        self.bots.iter().map(|g| g.count).sum()
+    }
+}
+
+/// The scenario names in `dir`, sorted.
+pub fn list(dir: &Path) -> Result<Vec<String>, ScenarioError> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| ScenarioError(format!("{}: {e}", dir.display())))?;
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter_map(|p: PathBuf| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    Ok(names)
+}

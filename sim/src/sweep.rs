@@ -1,0 +1,101 @@
+//! Seed sweeps: every scenario over many seeds, two runs at a time, with a determinism
+//! self-check on a share of the seeds.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::runner::{Outcome, run};
+use crate::scenario::Scenario;
+
+/// One seed out of this many is run twice and must give the same transcript hash.
+pub const RECHECK_ONE_IN: u64 = 4;
+
+/// What a sweep found.
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    /// Scenarios swept.
+    pub scenarios: usize,
+    /// Seeds per scenario.
+    pub seeds: u64,
+    /// Runs whose checkers failed (or that panicked).
+    pub failures: Vec<(String, u64, Vec<String>)>,
+    /// Runs whose second run hashed differently.
+    pub nondeterministic: Vec<(String, u64, u64, u64)>,
+    /// Runs made, rechecks included.
+    pub runs: usize,
+}
+
+/// Runs one seed, turning a panic (a time limit passed, a deadlock, a bug) into a failure.
+pub fn run_caught(scenario: &Scenario, seed: u64) -> Outcome {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| run(scenario, seed))) {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "panic".into());
+            Outcome {
+                scenario: scenario.name.clone(),
+                seed,
+                transcript: Vec::new(),
+                hash: 0,
+                failures: vec![format!("run panicked: {msg}")],
+            }
+        }
+    }
+}
+
+/// Sweeps `scenarios` over seeds `first_seed..first_seed + seeds` on `threads` threads.
+pub fn sweep(scenarios: &[Scenario], first_seed: u64, seeds: u64, threads: usize) -> SweepReport {
+    let jobs: Vec<(usize, u64)> = (0..scenarios.len())
+        .flat_map(|s| (first_seed..first_seed + seeds).map(move |seed| (s, seed)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let report = Mutex::new(SweepReport {
+        scenarios: scenarios.len(),
+        seeds,
+        ..SweepReport::default()
+    });
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(s, seed)) = jobs.get(i) else {
+                        return;
+                    };
+                    let scenario = &scenarios[s];
+                    let first = run_caught(scenario, seed);
+                    let recheck = (seed % RECHECK_ONE_IN == 0).then(|| run_caught(scenario, seed));
+                    let mut r = report
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    r.runs += 1;
+                    if let Some(second) = recheck {
+                        r.runs += 1;
+                        if second.hash != first.hash {
+                            r.nondeterministic.push((
+                                scenario.name.clone(),
+                                seed,
+                                first.hash,
+                                second.hash,
+                            ));
+                        }
+                    }
+                    if !first.failures.is_empty() {
+                        r.failures
+                            .push((scenario.name.clone(), seed, first.failures));
+                    }
+                }
+            });
+        }
+    });
+    let mut r = report
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    r.failures.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    r.nondeterministic.sort();
+    r
+}
