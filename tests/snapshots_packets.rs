@@ -104,7 +104,7 @@ fn character(guid: u64, name: &str, race: u8, class: u8, map: u32) -> CharacterR
 #[test]
 fn char_enum_three_characters() {
     let e = CharEnum {
-        characters: vec![
+        characters: [
             character(1, "Alice", 1, 1, 0),
             character(2, "Brannoc", 3, 2, 0),
             character(3, "Thrall", 2, 7, 1),
