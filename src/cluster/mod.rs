@@ -1,7 +1,12 @@
 //! The cluster as the gateway sees it: worldservers and which maps they own. Sans-IO.
 //!
-//! This slice holds the identities the session core and the seams share; health, hysteresis
-//! and the selection policy arrive with the cluster-routing work.
+//! - identities and map ownership (this file);
+//! - [`view`]: the cluster view with an explicit health state per worldserver (hysteresis,
+//!   staleness) and the selection policy;
+//! - [`backoff`]: the checked retry/backoff policy.
+
+pub mod backoff;
+pub mod view;
 
 use std::fmt;
 

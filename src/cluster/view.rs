@@ -1,0 +1,442 @@
+//! The gateway's view of the cluster: worldservers, their maps and an explicit health state
+//! with hysteresis, plus the selection policy. Sans-IO: observations and registry answers
+//! come in with `now`; nothing is read from a clock.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{WorldserverId, WorldserverInfo, WorldserverRef};
+use crate::wire::packets::LoginFailure;
+
+/// A worldserver's health as the gateway sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Health {
+    /// Takes new players.
+    Admitting,
+    /// Keeps its players and its maps, admits nobody new (world loop slow, probes failing).
+    Degraded,
+    /// Its players are being moved away; admits nobody.
+    Draining,
+    /// Gone.
+    Down,
+}
+
+/// One observation of a worldserver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// It answered and its world loop is within bounds.
+    Healthy,
+    /// It answered slowly, or its world-update time is over the bound.
+    Slow,
+    /// It did not answer (connect failed, metrics timed out).
+    Failed,
+    /// Its process is confirmed gone (the registry or an operator says so).
+    ConfirmedDown,
+}
+
+/// Hysteresis thresholds: health never flips on one probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthPolicy {
+    /// Consecutive bad probes (slow or failed) that take an Admitting worldserver to Degraded.
+    pub bad_probes_to_degrade: u32,
+    /// Consecutive failed probes that take a worldserver to Down.
+    pub failed_probes_to_down: u32,
+    /// Consecutive healthy probes that bring a Degraded or Down worldserver back to Admitting.
+    pub good_probes_to_admit: u32,
+    /// With no registry answer for this long, the view is stale: no new placements.
+    pub registry_stale_after_ms: u64,
+}
+
+impl Default for HealthPolicy {
+    fn default() -> Self {
+        Self {
+            bad_probes_to_degrade: 3,
+            failed_probes_to_down: 6,
+            good_probes_to_admit: 3,
+            registry_stale_after_ms: 30_000,
+        }
+    }
+}
+
+/// What the gateway knows of one worldserver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorldserverState {
+    /// Identity, address and maps.
+    pub info: WorldserverInfo,
+    /// Health.
+    pub health: Health,
+    /// Players the gateway has placed there and not yet moved away.
+    pub players: u32,
+    bad_streak: u32,
+    failed_streak: u32,
+    good_streak: u32,
+    draining: bool,
+}
+
+/// A placement request: pure input of the selection policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacementRequest {
+    /// The map the character is on or going to.
+    pub map: u32,
+    /// The worldserver the registry binds the player's group to, if any.
+    pub sticky: Option<WorldserverId>,
+    /// Worldservers not to use (for example the one being left).
+    pub exclude: Vec<WorldserverId>,
+}
+
+/// The policy's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Place the player here.
+    Place(WorldserverRef),
+    /// Nobody can take the player now, but someone may soon: wait (with backoff) and ask again.
+    Wait(&'static str),
+    /// Nobody serves the map at all: fail the login with this code.
+    Refuse(LoginFailure),
+}
+
+/// The cluster view.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterView {
+    policy: HealthPolicy,
+    servers: BTreeMap<WorldserverId, WorldserverState>,
+    refreshed_at: Option<Duration>,
+}
+
+impl ClusterView {
+    /// An empty view.
+    pub fn new(policy: HealthPolicy) -> Self {
+        Self {
+            policy,
+            servers: BTreeMap::new(),
+            refreshed_at: None,
+        }
+    }
+
+    /// The registry answered with the current list. Known worldservers keep their health and
+    /// counters; new ones start Admitting; ones missing from the list are Down.
+    pub fn apply_registry(&mut self, now: Duration, list: &[WorldserverInfo]) {
+        for info in list {
+            self.servers
+                .entry(info.server.id.clone())
+                .and_modify(|s| s.info = info.clone())
+                .or_insert_with(|| WorldserverState {
+                    info: info.clone(),
+                    health: Health::Admitting,
+                    players: 0,
+                    bad_streak: 0,
+                    failed_streak: 0,
+                    good_streak: 0,
+                    draining: false,
+                });
+        }
+        for (id, s) in self.servers.iter_mut() {
+            if !list.iter().any(|i| &i.server.id == id) {
+                s.health = Health::Down;
+            }
+        }
+        self.refreshed_at = Some(now);
+    }
+
+    /// Whether the view is too old to place anyone.
+    pub fn is_stale(&self, now: Duration) -> bool {
+        match self.refreshed_at {
+            None => true,
+            Some(at) => {
+                now.saturating_sub(at) > Duration::from_millis(self.policy.registry_stale_after_ms)
+            }
+        }
+    }
+
+    /// One observation of a worldserver. Returns the health after it.
+    pub fn observe(&mut self, id: &WorldserverId, probe: Probe) -> Option<Health> {
+        let p = self.policy;
+        let s = self.servers.get_mut(id)?;
+        match probe {
+            Probe::Healthy => {
+                s.bad_streak = 0;
+                s.failed_streak = 0;
+                s.good_streak = s.good_streak.saturating_add(1);
+                if matches!(s.health, Health::Degraded | Health::Down)
+                    && s.good_streak >= p.good_probes_to_admit
+                {
+                    s.health = Health::Admitting;
+                }
+            }
+            Probe::Slow | Probe::Failed => {
+                s.good_streak = 0;
+                s.bad_streak = s.bad_streak.saturating_add(1);
+                if probe == Probe::Failed {
+                    s.failed_streak = s.failed_streak.saturating_add(1);
+                } else {
+                    s.failed_streak = 0;
+                }
+                if s.failed_streak >= p.failed_probes_to_down {
+                    s.health = Health::Down;
+                } else if s.health == Health::Admitting && s.bad_streak >= p.bad_probes_to_degrade {
+                    s.health = Health::Degraded;
+                }
+            }
+            Probe::ConfirmedDown => {
+                s.good_streak = 0;
+                s.health = Health::Down;
+            }
+        }
+        if s.draining && s.health != Health::Down {
+            s.health = Health::Draining;
+        }
+        Some(s.health)
+    }
+
+    /// An operator (or the registry) starts or stops draining a worldserver.
+    pub fn set_draining(&mut self, id: &WorldserverId, draining: bool) {
+        if let Some(s) = self.servers.get_mut(id) {
+            s.draining = draining;
+            if draining && s.health != Health::Down {
+                s.health = Health::Draining;
+            } else if !draining && s.health == Health::Draining {
+                s.health = Health::Admitting;
+            }
+        }
+    }
+
+    /// A player was placed on, or left, a worldserver.
+    pub fn count_player(&mut self, id: &WorldserverId, joined: bool) {
+        if let Some(s) = self.servers.get_mut(id) {
+            s.players = if joined {
+                s.players.saturating_add(1)
+            } else {
+                s.players.saturating_sub(1)
+            };
+        }
+    }
+
+    /// A worldserver's state.
+    pub fn get(&self, id: &WorldserverId) -> Option<&WorldserverState> {
+        self.servers.get(id)
+    }
+
+    /// All worldservers, ordered by id.
+    pub fn servers(&self) -> impl Iterator<Item = &WorldserverState> {
+        self.servers.values()
+    }
+
+    /// The selection policy, a pure function of the view and the request:
+    /// 1. a stale view places nobody (wait);
+    /// 2. among Admitting worldservers that list the map, the sticky one if it is among them,
+    ///    else the least loaded (ties: lowest id);
+    /// 3. else the least loaded Admitting worldserver that serves every map;
+    /// 4. else wait if some owner may come back (Degraded, Draining, Down), or refuse with
+    ///    NO_WORLD when nobody serves the map at all.
+    pub fn select(&self, now: Duration, req: &PlacementRequest) -> Selection {
+        if self.is_stale(now) {
+            return Selection::Wait("registry view is stale");
+        }
+        let usable = |s: &&WorldserverState| {
+            s.health == Health::Admitting && !req.exclude.contains(&s.info.server.id)
+        };
+        let owners: Vec<&WorldserverState> = self
+            .servers
+            .values()
+            .filter(|s| s.info.maps.contains(&req.map))
+            .collect();
+        let least_loaded = |list: Vec<&WorldserverState>| {
+            list.into_iter()
+                .min_by(|a, b| (a.players, &a.info.server.id).cmp(&(b.players, &b.info.server.id)))
+                .map(|s| s.info.server.clone())
+        };
+        let admitting_owners: Vec<&WorldserverState> =
+            owners.iter().copied().filter(usable).collect();
+        if let Some(sticky) = &req.sticky
+            && let Some(s) = admitting_owners
+                .iter()
+                .find(|s| &s.info.server.id == sticky)
+        {
+            return Selection::Place(s.info.server.clone());
+        }
+        if let Some(s) = least_loaded(admitting_owners) {
+            return Selection::Place(s);
+        }
+        let all_maps: Vec<&WorldserverState> = self
+            .servers
+            .values()
+            .filter(|s| s.info.maps.is_empty())
+            .collect();
+        if let Some(s) = least_loaded(all_maps.iter().copied().filter(usable).collect()) {
+            return Selection::Place(s);
+        }
+        if owners.is_empty() && all_maps.is_empty() {
+            Selection::Refuse(LoginFailure::NO_WORLD)
+        } else {
+            Selection::Wait("no admitting worldserver serves the map")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn info(id: &str, maps: &[u32]) -> WorldserverInfo {
+        WorldserverInfo {
+            server: WorldserverRef {
+                id: WorldserverId(id.into()),
+                address: format!("{id}:1"),
+            },
+            maps: maps.to_vec(),
+        }
+    }
+
+    fn id(s: &str) -> WorldserverId {
+        WorldserverId(s.into())
+    }
+
+    fn req(map: u32) -> PlacementRequest {
+        PlacementRequest {
+            map,
+            sticky: None,
+            exclude: vec![],
+        }
+    }
+
+    const NOW: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn one_bad_probe_never_flips_health() {
+        let mut v = ClusterView::new(HealthPolicy::default());
+        v.apply_registry(NOW, &[info("a", &[0])]);
+        assert_eq!(v.observe(&id("a"), Probe::Failed), Some(Health::Admitting));
+        assert_eq!(v.observe(&id("a"), Probe::Healthy), Some(Health::Admitting));
+        assert_eq!(v.observe(&id("a"), Probe::Slow), Some(Health::Admitting));
+        assert_eq!(v.observe(&id("a"), Probe::Slow), Some(Health::Admitting));
+        assert_eq!(v.observe(&id("a"), Probe::Slow), Some(Health::Degraded));
+        // Coming back takes m good probes in a row.
+        assert_eq!(v.observe(&id("a"), Probe::Healthy), Some(Health::Degraded));
+        assert_eq!(v.observe(&id("a"), Probe::Healthy), Some(Health::Degraded));
+        assert_eq!(v.observe(&id("a"), Probe::Healthy), Some(Health::Admitting));
+        for _ in 0..5 {
+            v.observe(&id("a"), Probe::Failed);
+        }
+        assert_eq!(v.observe(&id("a"), Probe::Failed), Some(Health::Down));
+    }
+
+    #[test]
+    fn degraded_owner_falls_back_to_an_all_maps_node() {
+        let mut v = ClusterView::new(HealthPolicy::default());
+        v.apply_registry(NOW, &[info("ek", &[0]), info("any", &[])]);
+        assert_eq!(
+            v.select(NOW, &req(0)),
+            Selection::Place(info("ek", &[0]).server)
+        );
+        for _ in 0..3 {
+            v.observe(&id("ek"), Probe::Slow);
+        }
+        assert_eq!(
+            v.select(NOW, &req(0)),
+            Selection::Place(info("any", &[]).server)
+        );
+    }
+
+    #[test]
+    fn nobody_admitting_waits_and_nobody_serving_refuses() {
+        let mut v = ClusterView::new(HealthPolicy::default());
+        v.apply_registry(NOW, &[info("ek", &[0])]);
+        v.set_draining(&id("ek"), true);
+        assert!(matches!(v.select(NOW, &req(0)), Selection::Wait(_)));
+        assert_eq!(
+            v.select(NOW, &req(1)),
+            Selection::Refuse(LoginFailure::NO_WORLD)
+        );
+    }
+
+    #[test]
+    fn stale_view_places_nobody() {
+        let mut v = ClusterView::new(HealthPolicy::default());
+        v.apply_registry(NOW, &[info("ek", &[0])]);
+        let later =
+            NOW + Duration::from_millis(HealthPolicy::default().registry_stale_after_ms + 1);
+        assert!(matches!(v.select(later, &req(0)), Selection::Wait(_)));
+        v.apply_registry(later, &[info("ek", &[0])]);
+        assert!(matches!(v.select(later, &req(0)), Selection::Place(_)));
+    }
+
+    #[test]
+    fn sticky_group_binding_wins_among_admitting_owners() {
+        let mut v = ClusterView::new(HealthPolicy::default());
+        v.apply_registry(NOW, &[info("a", &[0]), info("b", &[0])]);
+        v.count_player(&id("b"), true);
+        assert_eq!(
+            v.select(NOW, &req(0)),
+            Selection::Place(info("a", &[0]).server)
+        );
+        let sticky = PlacementRequest {
+            sticky: Some(id("b")),
+            ..req(0)
+        };
+        assert_eq!(
+            v.select(NOW, &sticky),
+            Selection::Place(info("b", &[0]).server)
+        );
+    }
+
+    fn health() -> impl Strategy<Value = Option<Probe>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(Probe::Slow)),
+            Just(Some(Probe::Failed)),
+            Just(Some(Probe::ConfirmedDown)),
+        ]
+    }
+
+    proptest! {
+        /// Never a Degraded, Draining or Down choice while an Admitting one could serve; always
+        /// an owner of the map or an all-maps node.
+        #[test]
+        fn selection_is_safe(
+            servers in prop::collection::vec(
+                (prop::collection::vec(0u32..4, 0..3), health(), any::<bool>(), 0u32..50),
+                1..7,
+            ),
+            map in 0u32..5,
+        ) {
+            let mut v = ClusterView::new(HealthPolicy::default());
+            let infos: Vec<WorldserverInfo> = servers
+                .iter()
+                .enumerate()
+                .map(|(i, (maps, ..))| info(&format!("w{i}"), maps))
+                .collect();
+            v.apply_registry(NOW, &infos);
+            for (i, (_, probe, drain, players)) in servers.iter().enumerate() {
+                let wid = id(&format!("w{i}"));
+                if let Some(p) = probe {
+                    for _ in 0..10 {
+                        v.observe(&wid, *p);
+                    }
+                }
+                v.set_draining(&wid, *drain);
+                for _ in 0..*players {
+                    v.count_player(&wid, true);
+                }
+            }
+            let serves = |s: &WorldserverState| s.info.maps.contains(&map) || s.info.maps.is_empty();
+            let any_admitting = v.servers().any(|s| serves(s) && s.health == Health::Admitting);
+            match v.select(NOW, &req(map)) {
+                Selection::Place(chosen) => {
+                    let s = v.get(&chosen.id).expect("chosen exists");
+                    prop_assert_eq!(s.health, Health::Admitting);
+                    prop_assert!(serves(s), "chosen does not serve the map");
+                    // An explicit owner that admits is always preferred to an all-maps node.
+                    let owner_admits = v.servers().any(|s| s.info.maps.contains(&map) && s.health == Health::Admitting);
+                    if owner_admits {
+                        prop_assert!(s.info.maps.contains(&map));
+                    }
+                }
+                Selection::Wait(_) | Selection::Refuse(_) => prop_assert!(!any_admitting),
+            }
+        }
+    }
+}
