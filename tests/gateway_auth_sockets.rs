@@ -179,6 +179,8 @@ async fn wrong_digest_gets_a_failure_code_and_a_close() {
     let addr = start_gateway(100, SessionConfig::default()).await;
     let mut c = RawClient::connect(addr).await;
     c.auth("ALICE", &SessionKey([8; 40])).await;
+    // Encrypted with the stored key, as AzerothCore does; the test knows that key.
+    c.start_cipher(&key());
     expect_refusal(&mut c, AuthResult::FAILED).await;
 }
 
@@ -190,6 +192,7 @@ async fn unknown_and_banned_accounts_get_their_codes() {
     expect_refusal(&mut c, AuthResult::UNKNOWN_ACCOUNT).await;
     let mut c = RawClient::connect(addr).await;
     c.auth("BANNED", &key()).await;
+    c.start_cipher(&key());
     expect_refusal(&mut c, AuthResult::BANNED).await;
 }
 

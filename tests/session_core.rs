@@ -352,14 +352,13 @@ fn assert_auth_rejected(h: &Harness, code: AuthResult) {
 fn wrong_digest_is_refused_and_closed() {
     let mut h = Harness::new(SessionConfig::default());
     h.send_auth_session("ALICE", &SessionKey([0x43; 40]));
-    // The refusal goes out with a plain header: the cipher never started.
-    h.s.handle_account(h.now, h.lookups[0].0, Ok(Some(alice())));
-    h.pump();
+    // The refusal is encrypted with the stored key, as AzerothCore does.
+    h.answer_account(Some(alice()));
     assert_auth_rejected(&h, AuthResult::FAILED);
 }
 
 #[test]
-fn unknown_account_is_refused_and_closed() {
+fn unknown_account_is_refused_in_the_clear_and_closed() {
     let mut h = Harness::new(SessionConfig::default());
     h.send_auth_session("NOBODY", &key());
     h.answer_account(None);
@@ -379,8 +378,7 @@ fn banned_and_locked_accounts_get_their_codes() {
             locked,
             ..alice()
         };
-        h.s.handle_account(h.now, h.lookups[0].0, Ok(Some(record)));
-        h.pump();
+        h.answer_account(Some(record));
         assert_auth_rejected(&h, code);
     }
 }

@@ -331,6 +331,12 @@ impl Session {
             }
             Ok(Some(r)) => r,
         };
+        // As AzerothCore does: once the account is known, the cipher starts with the stored
+        // key, so every later answer (a refusal included) has an encrypted header. A client
+        // holding the same key can read why it was refused.
+        let ciphers = ServerCiphers::new(&record.session_key);
+        self.client_out.start_cipher(ciphers.outbound);
+        self.client_in.start_cipher(ciphers.inbound);
         if !auth.verify(self.server_seed, &record.session_key) {
             return self.reject_auth(AuthResult::FAILED, "digest mismatch".into());
         }
@@ -344,9 +350,6 @@ impl Session {
             .addons(self.cfg.addon_inflated_max_bytes)
             .map(|list| list.addons.len())
             .unwrap_or(0);
-        let ciphers = ServerCiphers::new(&record.session_key);
-        self.client_out.start_cipher(ciphers.outbound);
-        self.client_in.start_cipher(ciphers.inbound);
         self.send_client(&AuthResponseBody(AuthResponse::ok()));
         self.send_client(&AddonInfoBody(AddonInfo {
             answers: (0..addon_answers)
