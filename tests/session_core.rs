@@ -712,10 +712,11 @@ fn map_change_to_another_owner_redirects_with_held_packets_in_order() {
         h.client_send(Opcode::MSG_MOVE_HEARTBEAT, &i.to_le_bytes());
     }
     h.world_send_packet(old, &ReadyForRedirect { status: 0 });
-    assert!(
-        h.world(old).closed,
-        "the released worldserver's connection closes"
-    );
+    // Saved, but the player leaves the old world only with the kick: no login elsewhere yet.
+    assert_eq!(h.s.phase(), Phase::AwaitRelease);
+    assert_eq!(h.connects.len(), 1);
+    h.s.handle_world_closed(h.now, old);
+    h.pump();
     let new = h.connected();
     h.challenge_from_world(new);
     h.world_send(new, Opcode::SMSG_LOGIN_VERIFY_WORLD, &[1; 20]);
@@ -882,4 +883,26 @@ fn cluster_opcodes_from_a_client_close_it() {
             .iter()
             .all(|p| p.opcode != Opcode::TC9_CMSG_PREPARE_FOR_REDIRECT)
     );
+}
+
+#[test]
+fn a_late_kick_is_not_waited_for_past_the_release_deadline() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    h.world_send_packet(old, &new_world(1));
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    h.answer_placement(Some(ws("ws-22")));
+    h.world_send_packet(old, &ReadyForRedirect { status: 0 });
+    let ready_at = h.now;
+    h.advance_to_deadline();
+    assert_eq!(
+        h.now - ready_at,
+        Duration::from_millis(SessionConfig::default().redirect_release_timeout_ms)
+    );
+    assert!(
+        h.world(old).closed,
+        "the gateway closes the old link itself"
+    );
+    assert_eq!(h.connects.len(), 2, "and moves on to the new owner");
+    assert_eq!(h.s.phase(), Phase::EnteringWorld);
 }

@@ -28,6 +28,9 @@ pub struct SessionConfig {
     pub world_login_timeout_ms: u64,
     /// From TC9_CMSG_PREPARE_FOR_REDIRECT to TC9_SMSG_READY_FOR_REDIRECT.
     pub redirect_ready_timeout_ms: u64,
+    /// From READY_FOR_REDIRECT to the old worldserver closing the connection (its kick comes
+    /// about 100 ms after READY); past this the gateway closes it itself.
+    pub redirect_release_timeout_ms: u64,
     /// Client packets held while switching worldservers.
     pub switch_buffer_max_packets: usize,
     /// Client bytes held while switching worldservers.
@@ -52,6 +55,7 @@ impl Default for SessionConfig {
             world_login_nudges_max: 4,
             world_login_timeout_ms: 15_000,
             redirect_ready_timeout_ms: 10_000,
+            redirect_release_timeout_ms: 2_000,
             switch_buffer_max_packets: 512,
             switch_buffer_max_bytes: 512 * 1024,
             world_body_max_bytes: 4 * 1024 * 1024,

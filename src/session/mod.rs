@@ -77,6 +77,8 @@ pub enum Phase {
     AwaitTransferPlacement,
     /// TC9_CMSG_PREPARE_FOR_REDIRECT sent; waiting for TC9_SMSG_READY_FOR_REDIRECT.
     AwaitRedirectReady,
+    /// READY received; waiting for the old worldserver to kick the player (close the link).
+    AwaitRelease,
     /// Shutting down: logout requested from the worldserver.
     LoggingOut,
     /// Done.
@@ -132,6 +134,12 @@ enum State {
         target: WorldserverRef,
         started: Duration,
     },
+    AwaitRelease {
+        map: u32,
+        target: WorldserverRef,
+        started: Duration,
+        from: WorldserverRef,
+    },
     LoggingOut,
     Closed,
 }
@@ -144,10 +152,11 @@ enum Timer {
     LoginNudge,
     WorldLogin,
     RedirectReady,
+    RedirectRelease,
     Logout,
 }
 
-const TIMERS: usize = 7;
+const TIMERS: usize = 8;
 
 impl Timer {
     fn index(self) -> usize {
@@ -265,6 +274,7 @@ impl Session {
             State::Transferring { .. } => Phase::Transferring,
             State::AwaitTransferPlacement { .. } => Phase::AwaitTransferPlacement,
             State::AwaitRedirectReady { .. } => Phase::AwaitRedirectReady,
+            State::AwaitRelease { .. } => Phase::AwaitRelease,
             State::LoggingOut => Phase::LoggingOut,
             State::Closed => Phase::Closed,
         }
@@ -576,6 +586,7 @@ impl Session {
             Timer::LoginNudge,
             Timer::WorldLogin,
             Timer::RedirectReady,
+            Timer::RedirectRelease,
             Timer::Logout,
         ] {
             if matches!(self.timers[timer.index()], Some(at) if at <= now) {
@@ -674,7 +685,9 @@ impl Session {
                     self.forward_to_world(p);
                 }
             }
-            State::AwaitTransferPlacement { .. } | State::AwaitRedirectReady { .. } => {
+            State::AwaitTransferPlacement { .. }
+            | State::AwaitRedirectReady { .. }
+            | State::AwaitRelease { .. } => {
                 if p.opcode == Opcode::CMSG_PING {
                     self.pong(&p);
                 } else {
@@ -1051,9 +1064,38 @@ impl Session {
         let Some(from) = self.link_server(link) else {
             return;
         };
-        // Released: the old worldserver saved the player and kicks it; closing now is safe.
-        self.active = None;
-        self.drop_link(link);
+        // Saved. The worldserver kicks the player about 100 ms later; closing the socket
+        // before that would leave the player in world as an offline session (60 s linger)
+        // while it logs in elsewhere. So the new worldserver is contacted only once the old
+        // one has closed the link, or the release deadline passed.
+        self.arm(
+            Timer::RedirectRelease,
+            now,
+            self.cfg.redirect_release_timeout_ms,
+        );
+        self.state = State::AwaitRelease {
+            map,
+            target,
+            started,
+            from,
+        };
+    }
+
+    /// The old worldserver released the player: log in on the new one.
+    fn released(&mut self, now: Duration) {
+        self.disarm(Timer::RedirectRelease);
+        let State::AwaitRelease {
+            map,
+            target,
+            started,
+            from,
+        } = std::mem::replace(&mut self.state, State::Closed)
+        else {
+            return;
+        };
+        if let Some(old) = self.active.take() {
+            self.drop_link(old);
+        }
         self.arm(Timer::WorldLogin, now, self.cfg.world_login_timeout_ms);
         self.state = State::EnteringWorld(Entering {
             kind: EnterKind::Handoff { from },
@@ -1088,6 +1130,8 @@ impl Session {
                     format!("{}: {detail}", server.id),
                 );
             }
+            // The kick after READY: the player is released.
+            State::AwaitRelease { .. } if was_active => self.released(now),
             _ if was_active => {
                 self.close(CloseReason::WorldLost {
                     worldserver: server.id,
@@ -1204,6 +1248,12 @@ impl Session {
             Timer::RedirectReady => {
                 if matches!(self.state, State::AwaitRedirectReady { .. }) {
                     self.abandon_redirect("READY_FOR_REDIRECT timed out".into());
+                }
+            }
+            Timer::RedirectRelease => {
+                if matches!(self.state, State::AwaitRelease { .. }) {
+                    // READY said the player is saved and released; the kick is late.
+                    self.released(now);
                 }
             }
             Timer::Logout => {
