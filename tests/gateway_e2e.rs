@@ -1,0 +1,342 @@
+//! End to end on real loopback sockets: bot -> gateway -> fake cluster-mode worldservers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::net::{TcpListener, TcpStream};
+use waygate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef};
+use waygate::driver::{DriverConfig, Gateway, serve};
+use waygate::peers::bot::{BotConfig, BotError, BotReport, BotStep, run_bot};
+use waygate::peers::worldserver::{
+    FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, Presence,
+};
+use waygate::runtime::{Clock, Entropy, Seams, StaticCluster, TokioNet};
+use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionConfig};
+use waygate::wire::packets::{LoginFailure, Position};
+use waygate::wire::{Opcode, SessionKey};
+
+/// Every wait in this file is bounded by this.
+const WAIT: Duration = Duration::from_secs(20);
+
+const ALICE: u64 = 1;
+const BOB: u64 = 2;
+
+fn key(i: u8) -> SessionKey {
+    SessionKey([i; 40])
+}
+
+struct Cluster {
+    gateway: std::net::SocketAddr,
+    worlds: Vec<FakeWorldserver>,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// Two worldservers: ws-ek owns map 0, ws-kal map 1. Alice (account A) and Bob (account B).
+async fn cluster() -> Cluster {
+    let characters = vec![
+        FakeCharacter {
+            guid: ALICE,
+            account: "A".into(),
+            name: "Alice".into(),
+            map: 0,
+            position: Position::default(),
+            loads: true,
+        },
+        FakeCharacter {
+            guid: BOB,
+            account: "B".into(),
+            name: "Bob".into(),
+            map: 0,
+            position: Position::default(),
+            loads: true,
+        },
+    ];
+    let mut worlds = Vec::new();
+    let mut infos = Vec::new();
+    for (id, maps) in [("ws-ek", vec![0]), ("ws-kal", vec![1])] {
+        let fake = FakeWorldserver::new(FakeWorldConfig {
+            id: id.into(),
+            accounts: vec!["A".into(), "B".into()],
+            characters: characters.clone(),
+            timing: FakeTiming::default(),
+            echo_opcode: None,
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let serving = fake.clone();
+        tokio::spawn(async move {
+            let _ = serving.serve(listener).await;
+        });
+        infos.push(WorldserverInfo {
+            server: WorldserverRef {
+                id: WorldserverId(id.into()),
+                address: addr.to_string(),
+            },
+            maps,
+        });
+        worlds.push(fake);
+    }
+    let record = |guid: u64, account: u32, name: &str| CharacterRecord {
+        guid: CharacterGuid(guid),
+        account: AccountId(account),
+        name: name.into(),
+        race: 1,
+        class: 1,
+        gender: 0,
+        level: 10,
+        appearance: [0; 5],
+        map: 0,
+        zone: 12,
+        x: 0.0,
+        y: 0.0,
+        z: 0.0,
+        guild_id: 0,
+    };
+    let account = |id: u32, name: &str, k: u8| AccountRecord {
+        id: AccountId(id),
+        name: name.into(),
+        session_key: key(k),
+        banned: false,
+        locked: false,
+    };
+    let cluster = Arc::new(StaticCluster::new(
+        vec![account(1, "A", 1), account(2, "B", 2)],
+        vec![record(ALICE, 1, "Alice"), record(BOB, 2, "Bob")],
+        infos,
+    ));
+    let seams = Seams {
+        clock: Clock::new(),
+        net: Arc::new(TokioNet),
+        accounts: cluster.clone(),
+        characters: cluster.clone(),
+        registry: cluster,
+    };
+    let gateway = Gateway::new(
+        seams,
+        DriverConfig {
+            session: SessionConfig::default(),
+            max_connections: 100,
+            write_timeout_ms: 5_000,
+            shutdown_timeout_ms: 1_000,
+        },
+        Entropy::seeded(7),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(serve(gateway, listener, rx));
+    Cluster {
+        gateway: addr,
+        worlds,
+        _stop: stop,
+    }
+}
+
+fn alice(script: Vec<BotStep>) -> BotConfig {
+    BotConfig {
+        account: "A".into(),
+        session_key: key(1),
+        realm_id: 1,
+        seed: 1,
+        character: ALICE,
+        script,
+        step_timeout_ms: 10_000,
+        max_body_bytes: 1 << 22,
+    }
+}
+
+async fn play(c: &Cluster, cfg: BotConfig) -> (BotReport, Result<(), BotError>) {
+    let stream = TcpStream::connect(c.gateway).await.expect("connect");
+    tokio::time::timeout(WAIT, run_bot(stream, cfg))
+        .await
+        .expect("bot finishes in time")
+}
+
+/// Waits (bounded) until `cond` holds.
+async fn until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_packets_each_way_arrive_intact_and_in_order() {
+    let c = cluster().await;
+    let mut script = vec![
+        BotStep::Authenticate,
+        BotStep::CharacterScreen,
+        BotStep::EnterWorld,
+    ];
+    let body = |i: u32, len: usize| -> Bytes {
+        let mut v = i.to_le_bytes().to_vec();
+        v.resize(len.max(4), (i % 251) as u8);
+        v.into()
+    };
+    let sent: Vec<Bytes> = (0..1_000u32)
+        .map(|i| {
+            body(
+                i,
+                if i == 500 {
+                    10_000
+                } else {
+                    8 + (i as usize % 64)
+                },
+            )
+        })
+        .collect();
+    for b in &sent {
+        script.push(BotStep::Send {
+            opcode: Opcode::MSG_MOVE_HEARTBEAT,
+            body: b.clone(),
+        });
+    }
+    script.push(BotStep::ExpectPackets {
+        opcode: Opcode::SMSG_MESSAGECHAT,
+        count: 1_000,
+    });
+    let ek = c.worlds[0].clone();
+    let pushed: Vec<Bytes> = (0..1_000u32)
+        .map(|i| {
+            body(
+                i,
+                if i == 700 {
+                    40 * 1024
+                } else {
+                    16 + (i as usize % 200)
+                },
+            )
+        })
+        .collect();
+    let to_push = pushed.clone();
+    let pusher = tokio::spawn(async move {
+        until("Alice in world on ws-ek", || {
+            ek.presence(ALICE) == Presence::InWorld
+        })
+        .await;
+        for b in to_push {
+            assert!(ek.push(ALICE, Opcode::SMSG_MESSAGECHAT, b));
+        }
+    });
+    let (report, result) = play(&c, alice(script)).await;
+    result.expect("the bot's script completes");
+    pusher.await.expect("pusher");
+    let got: Vec<Bytes> = report
+        .received
+        .iter()
+        .filter(|(op, _)| *op == Opcode::SMSG_MESSAGECHAT)
+        .map(|(_, b)| b.clone())
+        .collect();
+    assert_eq!(got.len(), 1_000);
+    assert!(
+        got == pushed,
+        "server packets arrive intact and in order (40 KiB one included)"
+    );
+    let ek = &c.worlds[0];
+    until("the world handled every client packet", || {
+        ek.received(ALICE)
+            .iter()
+            .filter(|(op, _)| *op == Opcode::MSG_MOVE_HEARTBEAT)
+            .count()
+            == 1_000
+    })
+    .await;
+    let world_got: Vec<Bytes> = ek
+        .received(ALICE)
+        .into_iter()
+        .filter(|(op, _)| *op == Opcode::MSG_MOVE_HEARTBEAT)
+        .map(|(_, b)| b)
+        .collect();
+    assert!(
+        world_got == sent,
+        "client packets arrive intact and in order (10,000-byte one included)"
+    );
+}
+
+#[tokio::test]
+async fn map_change_moves_the_bot_between_worldservers() {
+    let c = cluster().await;
+    let script = vec![
+        BotStep::Authenticate,
+        BotStep::CharacterScreen,
+        BotStep::EnterWorld,
+        BotStep::ChangeMap {
+            map: 1,
+            x: 1.0,
+            y: 2.0,
+            z: 3.0,
+        },
+        BotStep::Chatter {
+            packets: 3,
+            interval_ms: 10,
+            body_bytes: 32,
+        },
+        BotStep::Logout,
+    ];
+    let (report, result) = play(&c, alice(script)).await;
+    result.expect("the bot's script completes");
+    assert_eq!((report.logins, report.handoffs), (1, 1));
+    let (ek, kal) = (&c.worlds[0], &c.worlds[1]);
+    assert_eq!(
+        ek.presence(ALICE),
+        Presence::Absent,
+        "released by the old worldserver"
+    );
+    assert!(
+        kal.received(ALICE)
+            .iter()
+            .any(|(op, _)| *op == Opcode::MSG_MOVE_HEARTBEAT)
+    );
+    assert!(
+        kal.received(ALICE)
+            .iter()
+            .any(|(op, _)| *op == Opcode::CMSG_LOGOUT_REQUEST)
+    );
+}
+
+#[tokio::test]
+async fn login_of_another_accounts_character_fails_without_a_worldserver() {
+    let c = cluster().await;
+    let mut cfg = alice(vec![
+        BotStep::Authenticate,
+        BotStep::CharacterScreen,
+        BotStep::EnterWorld,
+    ]);
+    cfg.character = BOB;
+    // The character screen step insists the character is listed; skip it for this attack.
+    cfg.script = vec![BotStep::Authenticate, BotStep::EnterWorld];
+    let (report, result) = play(&c, cfg).await;
+    assert!(
+        matches!(result, Err(BotError::LoginFailed(code)) if code == LoginFailure::NO_CHARACTER.0)
+    );
+    assert_eq!(report.login_failed, Some(LoginFailure::NO_CHARACTER.0));
+    for w in &c.worlds {
+        assert_eq!(w.connections(), 0, "no worldserver was contacted");
+        assert_eq!(w.presence(BOB), Presence::Absent);
+    }
+}
+
+#[tokio::test]
+async fn logout_and_disconnect_close_the_worldserver_connection() {
+    let c = cluster().await;
+    let script = vec![
+        BotStep::Authenticate,
+        BotStep::CharacterScreen,
+        BotStep::EnterWorld,
+        BotStep::Disconnect,
+    ];
+    let (_, result) = play(&c, alice(script)).await;
+    result.expect("script");
+    let ek = c.worlds[0].clone();
+    until("the gateway closed its worldserver connection", || {
+        ek.connections() == 0
+    })
+    .await;
+    // An unclean close in world leaves the player lingering, as the real server does.
+    assert_eq!(ek.presence(ALICE), Presence::Lingering);
+}
