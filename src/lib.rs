@@ -9,6 +9,7 @@
 
 pub mod cluster;
 pub mod config;
+pub mod demo;
 pub mod driver;
 pub mod peers;
 pub mod runtime;

@@ -189,7 +189,29 @@ async fn wait_for_signal() {
 }
 
 fn waygate_demo(bots: usize) -> ExitCode {
-    let _ = bots;
-    eprintln!("waygate: demo is not built yet");
-    ExitCode::from(EXIT_FAILURE)
+    init_tracing("text", "warn");
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("waygate: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match runtime.block_on(waygate::demo::run(bots)) {
+        Ok(summary) => {
+            print!("{}", summary.table());
+            if summary.bots_ok == summary.bots {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_FAILURE)
+            }
+        }
+        Err(e) => {
+            eprintln!("waygate: demo could not start: {e}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
 }

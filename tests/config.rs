@@ -68,7 +68,7 @@ fn bad_worldserver_address_is_named() {
 #[test]
 fn wrong_type_is_named() {
     let text = EXAMPLE.replace(
-        "world_login_nudge_ms = 250",
+        "world_login_nudge_ms = 50",
         "world_login_nudge_ms = \"soon\"",
     );
     assert!(

@@ -20,7 +20,8 @@ pub struct SessionConfig {
     /// Connecting to a worldserver and receiving its SMSG_AUTH_CHALLENGE.
     pub world_handshake_timeout_ms: u64,
     /// After PLAYER_LOGIN with no answer, nudge the worldserver with CMSG_KEEP_ALIVE (its
-    /// parser leaves bytes that arrived with the auth session unread until more arrive).
+    /// parser leaves bytes that arrived with the auth session unread until more arrive); each
+    /// further nudge waits twice as long.
     pub world_login_nudge_ms: u64,
     /// Nudges at most.
     pub world_login_nudges_max: u32,
@@ -51,8 +52,8 @@ impl Default for SessionConfig {
             addon_inflated_max_bytes: 64 * 1024,
             service_timeout_ms: 5_000,
             world_handshake_timeout_ms: 5_000,
-            world_login_nudge_ms: 250,
-            world_login_nudges_max: 4,
+            world_login_nudge_ms: 50,
+            world_login_nudges_max: 6,
             world_login_timeout_ms: 15_000,
             redirect_ready_timeout_ms: 10_000,
             redirect_release_timeout_ms: 2_000,

@@ -1237,7 +1237,12 @@ impl Session {
                 let nudges = nudges + 1;
                 self.set_step(EnterStep::LoginSent { nudges });
                 if nudges < self.cfg.world_login_nudges_max {
-                    self.arm(Timer::LoginNudge, now, self.cfg.world_login_nudge_ms);
+                    // Doubling: a worldserver whose account lookup is slow is not flooded.
+                    let after = self
+                        .cfg
+                        .world_login_nudge_ms
+                        .saturating_mul(1 << nudges.min(16));
+                    self.arm(Timer::LoginNudge, now, after);
                 }
             }
             Timer::WorldLogin => {
