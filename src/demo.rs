@@ -298,7 +298,8 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
     let mut sent = 0;
     let mut received = 0;
     for j in joins {
-        match tokio::time::timeout_at(deadline, j).await {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, j).await {
             Ok(Ok((report, r))) => {
                 sent += report.packets_sent;
                 received += report.packets_received;

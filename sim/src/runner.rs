@@ -442,6 +442,12 @@ async fn drive(
     {
         fail(format!("{handoffs} handoffs, expected {want}"));
     }
+    // What each worldserver saw, in its own order, after the run's own lines.
+    for (id, fake) in &worlds {
+        for e in fake.events() {
+            transcript.push(Duration::from_millis(e.at_ms), id, &e.what);
+        }
+    }
     transcript.push(
         at(),
         "sim",

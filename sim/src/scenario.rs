@@ -201,3 +201,32 @@ pub fn list(dir: &Path) -> Result<Vec<String>, ScenarioError> {
     names.sort();
     Ok(names)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+    }
+
+    #[test]
+    fn every_scenario_file_parses_and_is_named_after_its_file() {
+        let names = list(&dir()).expect("scenarios dir");
+        assert!(names.len() >= 2);
+        for name in names {
+            let s = Scenario::load(&dir(), &name).expect("parses");
+            assert_eq!(s.name, name);
+        }
+    }
+
+    #[test]
+    fn bad_scenarios_are_refused_with_the_reason() {
+        let e = Scenario::parse("name = 1", "x").expect_err("bad");
+        assert!(e.0.starts_with("x:"));
+        let text = std::fs::read_to_string(dir().join("login_logout.toml")).expect("read");
+        let e = Scenario::parse(&text.replace("slo_ms = 60_000", "slo_ms = 600_000"), "y")
+            .expect_err("slo over limit");
+        assert!(e.0.contains("slo_ms"));
+    }
+}

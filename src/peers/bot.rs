@@ -562,7 +562,8 @@ impl Bot {
             }
             let buf = self.dec.buffer_mut();
             buf.reserve(READ_CHUNK_BYTES);
-            match tokio::time::timeout_at(until, self.stream.read_buf(buf)).await {
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.stream.read_buf(buf)).await {
                 Err(_) => return Ok(None),
                 Ok(Ok(0)) => return Err(BotError::Closed { step: step.into() }),
                 Ok(Ok(_)) => {}
