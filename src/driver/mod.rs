@@ -29,8 +29,11 @@ use crate::session::{
     SeamError, Session, SessionConfig, SessionEvent, SessionId,
 };
 
-/// Bytes read from a socket at once.
+/// Bytes read from a socket at once, at most.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// A client's first read buffer: idle sessions stay small; a read that fills it grows it to
+/// `READ_CHUNK_BYTES` for good.
+const CLIENT_READ_START_BYTES: usize = 1024;
 /// Seam answers and connection results a session can have in flight; a session never has
 /// more than a handful outstanding, name queries included (they are capped at 32).
 const SEAM_CHANNEL_CAPACITY: usize = 64;
@@ -226,7 +229,7 @@ async fn run_connection(
     );
     let (tx, mut rx) = mpsc::channel::<Answer>(SEAM_CHANNEL_CAPACITY);
     let mut worlds: [Option<WorldSocket>; 2] = [None, None];
-    let mut client_buf = BytesMut::with_capacity(READ_CHUNK_BYTES);
+    let mut client_buf = BytesMut::with_capacity(CLIENT_READ_START_BYTES);
     let mut shutting_down = false;
     gw.metrics.sessions.fetch_add(1, Ordering::Relaxed);
 
@@ -339,10 +342,14 @@ async fn run_connection(
             r = client.read_buf(&mut client_buf) => {
                 match r {
                     Ok(0) | Err(_) => session.handle_client_closed(clock.now()),
-                    Ok(_) => {
-                        gw.metrics.client_bytes_in.fetch_add(client_buf.len() as u64, Ordering::Relaxed);
+                    Ok(n) => {
+                        gw.metrics.client_bytes_in.fetch_add(n as u64, Ordering::Relaxed);
                         session.handle_client_bytes(clock.now(), &client_buf);
+                        let full = client_buf.len() == client_buf.capacity();
                         client_buf.clear();
+                        if full && client_buf.capacity() < READ_CHUNK_BYTES {
+                            client_buf.reserve(READ_CHUNK_BYTES);
+                        }
                     }
                 }
             }

@@ -76,6 +76,16 @@ pub enum BotStep {
         /// How many.
         count: u32,
     },
+    /// Echo load for benchmarks: movement packets with a sequence number, at most `window` in
+    /// flight, each answered by a worldserver that echoes them; records round-trip times.
+    EchoLoad {
+        /// Packets to send.
+        packets: u32,
+        /// Packets in flight at most.
+        window: u32,
+        /// Body size (at least 8).
+        body_bytes: usize,
+    },
     /// CMSG_LOGOUT_REQUEST, wait for SMSG_LOGOUT_COMPLETE.
     Logout,
     /// Close the socket at once.
@@ -124,6 +134,10 @@ pub struct BotReport {
     pub auth_result: Option<u8>,
     /// SMSG_CHARACTER_LOGIN_FAILED code, if a login failed.
     pub login_failed: Option<u8>,
+    /// Round-trip times of echo-load packets, in microseconds (at most 131,072 kept).
+    pub echo_rtt_us: Vec<u64>,
+    /// When the echo load started and ended.
+    pub echo_span: Option<(tokio::time::Instant, tokio::time::Instant)>,
 }
 
 /// Why a bot stopped. Every variant names the step it happened in.
@@ -238,6 +252,11 @@ impl Bot {
                 }
                 Ok(())
             }
+            BotStep::EchoLoad {
+                packets,
+                window,
+                body_bytes,
+            } => self.echo_load(*packets, *window, *body_bytes).await,
             BotStep::Logout => {
                 self.send(Opcode::CMSG_LOGOUT_REQUEST, &[])?;
                 self.flush("logout").await?;
@@ -405,6 +424,60 @@ impl Bot {
         Ok(())
     }
 
+    async fn echo_load(
+        &mut self,
+        packets: u32,
+        window: u32,
+        body_bytes: usize,
+    ) -> Result<(), BotError> {
+        const STEP: &str = "echo load";
+        /// A marker that tells echo-load bodies from movement chatter.
+        const ECHO_MARK: u32 = 0xEC40_EC40;
+        let mut sent_at: VecDeque<tokio::time::Instant> = VecDeque::new();
+        let load_started = tokio::time::Instant::now();
+        let mut next = 0u32;
+        let mut done = 0u32;
+        while done < packets {
+            while next < packets && next - done < window.max(1) {
+                let mut body = BytesMut::with_capacity(body_bytes.max(8));
+                body.put_u32_le(ECHO_MARK);
+                body.put_u32_le(next);
+                body.resize(body_bytes.max(8), 0);
+                self.send(Opcode::MSG_MOVE_HEARTBEAT, &body)?;
+                sent_at.push_back(tokio::time::Instant::now());
+                next += 1;
+            }
+            self.flush(STEP).await?;
+            // Wait for one packet, then take everything else already received, so the next
+            // window refill goes out as one write.
+            let first = self.recv(STEP).await?;
+            let mut batch = vec![first];
+            while let Some(p) = self.take_buffered(STEP)? {
+                batch.push(p);
+            }
+            for p in batch {
+                let mut r = crate::wire::codec::Reader::new(&p.body);
+                if p.opcode != Opcode::MSG_MOVE_HEARTBEAT || r.u32("mark").ok() != Some(ECHO_MARK) {
+                    continue;
+                }
+                let seq = r.u32("seq").unwrap_or(u32::MAX);
+                if seq != done {
+                    return Err(self.protocol(STEP, format!("echo {seq} arrived, expected {done}")));
+                }
+                if let Some(t) = sent_at.pop_front()
+                    && self.report.echo_rtt_us.len() < RECEIVED_LOG_MAX * 16
+                {
+                    self.report
+                        .echo_rtt_us
+                        .push(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX));
+                }
+                done += 1;
+            }
+        }
+        self.report.echo_span = Some((load_started, tokio::time::Instant::now()));
+        Ok(())
+    }
+
     async fn change_map(&mut self, map: u32, x: f32, y: f32, z: f32) -> Result<(), BotError> {
         const STEP: &str = "change map";
         let mut chat = BytesMut::new();
@@ -521,44 +594,10 @@ impl Bot {
         until: tokio::time::Instant,
     ) -> Result<Option<Packet>, BotError> {
         loop {
-            match self.dec.decode() {
-                Ok(Decoded::Packet(p)) => {
-                    let index = self.report.packets_received;
-                    self.report.packets_received += 1;
-                    if p.opcode.0 >= NUM_MSG_TYPES {
-                        return Err(BotError::HeaderDidNotDecrypt {
-                            step: step.into(),
-                            index,
-                            detail: format!("opcode {} is not a client-facing opcode", p.opcode),
-                        });
-                    }
-                    if self.report.received.len() == RECEIVED_LOG_MAX {
-                        self.report.received.pop_front();
-                    }
-                    self.report.received.push_back((p.opcode, p.body.clone()));
-                    if p.opcode == Opcode::SMSG_TIME_SYNC_REQ
-                        && let Ok(req) = TimeSyncReq::decode(&p.body)
-                    {
-                        let resp = TimeSyncResp {
-                            counter: req.counter,
-                            client_ticks_ms: millis(self.started.elapsed()) as u32,
-                        };
-                        self.send(TimeSyncResp::OPCODE, &resp.to_body())?;
-                        self.flush(step).await?;
-                    }
-                    return Ok(Some(p));
-                }
-                Ok(Decoded::NeedMore(_)) => {}
-                Err(
-                    e @ (FrameError::ServerSize { .. } | FrameError::ServerBodyTooLarge { .. }),
-                ) => {
-                    return Err(BotError::HeaderDidNotDecrypt {
-                        step: step.into(),
-                        index: self.report.packets_received,
-                        detail: e.to_string(),
-                    });
-                }
-                Err(e) => return Err(self.protocol(step, e.to_string())),
+            if let Some(p) = self.take_buffered(step)? {
+                // A time-sync answer may be queued.
+                self.flush(step).await?;
+                return Ok(Some(p));
             }
             let buf = self.dec.buffer_mut();
             buf.reserve(READ_CHUNK_BYTES);
@@ -574,6 +613,47 @@ impl Bot {
                     });
                 }
             }
+        }
+    }
+
+    /// The next packet already received, if a whole one is buffered. Checks its header,
+    /// logs it and queues the answer to a time sync (sent with the next flush).
+    fn take_buffered(&mut self, step: &str) -> Result<Option<Packet>, BotError> {
+        match self.dec.decode() {
+            Ok(Decoded::Packet(p)) => {
+                let index = self.report.packets_received;
+                self.report.packets_received += 1;
+                if p.opcode.0 >= NUM_MSG_TYPES {
+                    return Err(BotError::HeaderDidNotDecrypt {
+                        step: step.into(),
+                        index,
+                        detail: format!("opcode {} is not a client-facing opcode", p.opcode),
+                    });
+                }
+                if self.report.received.len() == RECEIVED_LOG_MAX {
+                    self.report.received.pop_front();
+                }
+                self.report.received.push_back((p.opcode, p.body.clone()));
+                if p.opcode == Opcode::SMSG_TIME_SYNC_REQ
+                    && let Ok(req) = TimeSyncReq::decode(&p.body)
+                {
+                    let resp = TimeSyncResp {
+                        counter: req.counter,
+                        client_ticks_ms: millis(self.started.elapsed()) as u32,
+                    };
+                    self.send(TimeSyncResp::OPCODE, &resp.to_body())?;
+                }
+                Ok(Some(p))
+            }
+            Ok(Decoded::NeedMore(_)) => Ok(None),
+            Err(e @ (FrameError::ServerSize { .. } | FrameError::ServerBodyTooLarge { .. })) => {
+                Err(BotError::HeaderDidNotDecrypt {
+                    step: step.into(),
+                    index: self.report.packets_received,
+                    detail: e.to_string(),
+                })
+            }
+            Err(e) => Err(self.protocol(step, e.to_string())),
         }
     }
 
