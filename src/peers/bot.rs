@@ -645,7 +645,17 @@ impl Bot {
                 }
                 Ok(Some(p))
             }
-            Ok(Decoded::NeedMore(_)) => Ok(None),
+            Ok(Decoded::NeedMore(_)) => match self.dec.pending_header() {
+                // A header is judged as soon as it is decrypted, before its body arrives.
+                Some((opcode, _)) if opcode.0 >= NUM_MSG_TYPES => {
+                    Err(BotError::HeaderDidNotDecrypt {
+                        step: step.into(),
+                        index: self.report.packets_received,
+                        detail: format!("opcode {opcode} is not a client-facing opcode"),
+                    })
+                }
+                _ => Ok(None),
+            },
             Err(e @ (FrameError::ServerSize { .. } | FrameError::ServerBodyTooLarge { .. })) => {
                 Err(BotError::HeaderDidNotDecrypt {
                     step: step.into(),

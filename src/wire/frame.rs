@@ -356,6 +356,15 @@ impl ServerHeaderDecoder {
         result
     }
 
+    /// The header being waited on: its opcode and body length, once the whole header is
+    /// decoded but the body is not complete. Lets a reader judge a header before its body.
+    pub fn pending_header(&self) -> Option<(Opcode, usize)> {
+        match self.state {
+            ServerState::Body { opcode, len } => Some((opcode, len)),
+            _ => None,
+        }
+    }
+
     fn take_decrypted<const N: usize>(&mut self) -> [u8; N] {
         let mut h = [0u8; N];
         h.copy_from_slice(&self.buf[..N]);
