@@ -144,13 +144,22 @@ fn serve_command(path: PathBuf) -> ExitCode {
                 return ExitCode::from(EXIT_FAILURE);
             }
         };
-        tracing::info!(listen = %cfg.gateway.listen, realm = cfg.gateway.realm_id, "waygate serving");
+        // Signal handlers are installed before the gateway says it is serving, so a SIGTERM
+        // that follows the "serving" line is always a polite shutdown.
+        let signals = match Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("waygate: cannot install signal handlers: {e}");
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
-            wait_for_signal().await;
+            signals.wait().await;
             tracing::info!("shutdown requested: refusing new clients, logging players out");
             let _ = stop_tx.send(true);
         });
+        tracing::info!(listen = %cfg.gateway.listen, realm = cfg.gateway.realm_id, "waygate serving");
         match serve(gateway, listener, stop_rx).await {
             Ok(report) => {
                 tracing::info!(?report, "waygate stopped");
@@ -164,27 +173,34 @@ fn serve_command(path: PathBuf) -> ExitCode {
     })
 }
 
-/// SIGTERM or Ctrl-C.
-async fn wait_for_signal() {
+/// SIGTERM or Ctrl-C, registered up front.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    biased;
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?,
+        })
+    }
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        {
+            let mut term = self.term;
+            tokio::select! {
+                biased;
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
             }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
