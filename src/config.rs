@@ -165,6 +165,10 @@ impl Config {
                 g.log_format
             )));
         }
+        self.session
+            .recovery_backoff
+            .check()
+            .map_err(|e| ConfigError(format!("session.recovery_backoff: {e}")))?;
         let mut names = BTreeSet::new();
         for (i, a) in self.accounts.iter().enumerate() {
             if a.name.is_empty() || a.name.len() > crate::wire::auth::ACCOUNT_NAME_MAX_BYTES {

@@ -103,6 +103,7 @@ impl Harness {
                 SERVER_SEED,
                 [7; 32],
                 1_700_000_000,
+                99,
             ),
             now: Duration::ZERO,
             client_out: ClientHeaderEncoder::plain(),
@@ -808,11 +809,143 @@ fn switch_buffer_overflow_closes_cleanly() {
 }
 
 #[test]
-fn worldserver_loss_in_world_closes_with_its_name() {
+fn worldserver_loss_in_world_reattaches_on_the_same_worldserver() {
     let mut h = authed();
-    let link = h.enter_world(ws("ws-1"));
-    h.s.handle_world_closed(h.now, link);
+    let old = h.enter_world(ws("ws-1"));
+    h.world_send_packet(
+        old,
+        &waygate::wire::packets::LoginVerifyWorld(MapPosition {
+            map: 0,
+            position: Position {
+                x: 5.0,
+                y: 6.0,
+                z: 7.0,
+                orientation: 0.5,
+            },
+        }),
+    );
+    h.s.handle_world_closed(h.now, old);
     h.pump();
+    assert!(
+        h.closed.is_none(),
+        "the session survives a lost worldserver"
+    );
+    assert!(
+        h.client_got
+            .iter()
+            .any(|p| p.opcode == Opcode::SMSG_MESSAGECHAT),
+        "the player is told"
+    );
+    let loading = h
+        .last_client(Opcode::SMSG_NEW_WORLD)
+        .expect("a loading screen");
+    assert_eq!(
+        NewWorld::decode(&loading.body).map(|n| n.0.position.x),
+        Ok(5.0)
+    );
+    let (link, target) = h.connects.last().cloned().expect("reconnect asked");
+    assert_eq!(
+        target.id.0, "ws-1",
+        "back to the same worldserver: re-attach is always safe"
+    );
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    h.client_send(Opcode::MSG_MOVE_HEARTBEAT, &[1]);
+    h.s.handle_world_connected(h.now, link, Ok(()));
+    h.pump();
+    h.challenge_from_world(link);
+    h.world_send_packet(link, &TimeSyncReq { counter: 0 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+    let got: Vec<Opcode> = h.world(link).received.iter().map(|p| p.opcode).collect();
+    assert!(
+        !got.contains(&Opcode::MSG_MOVE_WORLDPORT_ACK),
+        "the synthetic loading screen's ack is the gateway's"
+    );
+    assert_eq!(
+        got.last(),
+        Some(&Opcode::MSG_MOVE_HEARTBEAT),
+        "held packets follow"
+    );
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::Recovered { attempts: 1, .. }))
+    );
+}
+
+#[test]
+fn recovery_waits_out_the_linger_before_going_elsewhere() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    let lost_at = h.now;
+    h.s.handle_world_closed(h.now, old);
+    h.pump();
+    let linger = Duration::from_millis(SessionConfig::default().world_linger_ms);
+    let backoff = SessionConfig::default().recovery_backoff;
+    let mut last_try = h.now;
+    // The same worldserver refuses connections for the whole linger.
+    while h.placements.len() == 1 {
+        let (link, target) = h.connects.last().cloned().expect("an attempt");
+        if h.now < lost_at + linger {
+            assert_eq!(
+                target.id.0, "ws-1",
+                "never another worldserver within the linger"
+            );
+        }
+        h.s.handle_world_connected(h.now, link, Err("refused".into()));
+        h.pump();
+        assert!(h.closed.is_none());
+        h.advance_to_deadline();
+        let waited = h.now - last_try;
+        assert!(
+            waited >= Duration::from_millis(backoff.min_ms)
+                && waited <= Duration::from_millis(backoff.max_ms)
+        );
+        last_try = h.now;
+    }
+    assert!(
+        h.now >= lost_at + linger,
+        "placement elsewhere only after the linger"
+    );
+    h.answer_placement(Some(ws("ws-22")));
+    let (link, target) = h.connects.last().cloned().expect("connect");
+    assert_eq!(target.id.0, "ws-22");
+    h.s.handle_world_connected(h.now, link, Ok(()));
+    h.pump();
+    h.challenge_from_world(link);
+    h.world_send_packet(link, &TimeSyncReq { counter: 0 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+}
+
+#[test]
+fn recovery_gives_up_at_its_deadline() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    h.s.handle_world_closed(h.now, old);
+    h.pump();
+    let deadline =
+        h.now + Duration::from_millis(SessionConfig::default().recovery_backoff.deadline_ms);
+    let mut rounds = 0;
+    while h.closed.is_none() {
+        rounds += 1;
+        assert!(rounds < 1_000, "recovery must end");
+        if let Some((request, _)) = h
+            .placements
+            .last()
+            .cloned()
+            .filter(|_| h.s.poll_timeout().is_some())
+        {
+            h.s.handle_placement(h.now, request, Ok(None));
+            h.pump();
+        }
+        if let Some((link, _)) = h.connects.last().cloned() {
+            h.s.handle_world_connected(h.now, link, Err("refused".into()));
+            h.pump();
+        }
+        if h.closed.is_none() {
+            h.advance_to_deadline();
+        }
+    }
+    assert!(h.now <= deadline, "closed by the deadline");
     assert!(
         matches!(&h.closed, Some(CloseReason::WorldLost { worldserver, .. }) if worldserver.0 == "ws-1")
     );

@@ -60,6 +60,10 @@ pub struct Metrics {
     pub handoffs: AtomicU64,
     /// Handoffs abandoned (the old worldserver kept the player).
     pub handoffs_abandoned: AtomicU64,
+    /// Worldserver connections lost in world.
+    pub world_losses: AtomicU64,
+    /// Players back in world after a loss.
+    pub recoveries: AtomicU64,
     /// Sessions closed, by culprit: client, worldserver, service, gateway.
     pub closed: [AtomicU64; 4],
     /// Packets decoded from clients.
@@ -93,6 +97,10 @@ pub struct MetricsSnapshot {
     pub handoffs: u64,
     /// Abandoned handoffs.
     pub handoffs_abandoned: u64,
+    /// Worldserver connections lost in world.
+    pub world_losses: u64,
+    /// Recoveries completed.
+    pub recoveries: u64,
     /// Sessions closed by the client, a worldserver, a service, the gateway.
     pub closed: [u64; 4],
     /// Packets from clients.
@@ -136,6 +144,12 @@ impl Metrics {
             SessionEvent::HandoffAbandoned { .. } => {
                 self.handoffs_abandoned.fetch_add(1, Ordering::Relaxed);
             }
+            SessionEvent::RecoveryStarted { .. } => {
+                self.world_losses.fetch_add(1, Ordering::Relaxed);
+            }
+            SessionEvent::Recovered { .. } => {
+                self.recoveries.fetch_add(1, Ordering::Relaxed);
+            }
             SessionEvent::Closed { reason } => {
                 let at = match reason.culprit() {
                     Culprit::Client => 0,
@@ -173,6 +187,8 @@ impl Metrics {
             login_failures: get(&self.login_failures),
             handoffs: get(&self.handoffs),
             handoffs_abandoned: get(&self.handoffs_abandoned),
+            world_losses: get(&self.world_losses),
+            recoveries: get(&self.recoveries),
             closed: [
                 get(&self.closed[0]),
                 get(&self.closed[1]),

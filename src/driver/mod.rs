@@ -110,7 +110,8 @@ impl Gateway {
         self.open_sessions.load(Ordering::Relaxed)
     }
 
-    fn draw_seeds(&self) -> (u32, [u8; 32]) {
+    /// The challenge seed, its 32 bytes, and the seed of the session's own RNG.
+    fn draw_seeds(&self) -> (u32, [u8; 32], u64) {
         let mut bytes = [0u8; 32];
         let mut rng = self
             .entropy
@@ -118,7 +119,7 @@ impl Gateway {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let seed = rng.next_u32();
         rng.fill(&mut bytes);
-        (seed, bytes)
+        (seed, bytes, rng.next_u64())
     }
 }
 
@@ -218,7 +219,7 @@ async fn run_connection(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let clock = gw.seams.clock;
-    let (seed, seed_bytes) = gw.draw_seeds();
+    let (seed, seed_bytes, rng_seed) = gw.draw_seeds();
     let mut session = Session::new(
         id,
         clock.now(),
@@ -226,6 +227,7 @@ async fn run_connection(
         seed,
         seed_bytes,
         clock.unix_secs(),
+        rng_seed,
     );
     let (tx, mut rx) = mpsc::channel::<Answer>(SEAM_CHANNEL_CAPACITY);
     let mut worlds: [Option<WorldSocket>; 2] = [None, None];

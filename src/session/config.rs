@@ -3,8 +3,10 @@
 
 use serde::Deserialize;
 
+use crate::cluster::backoff::Backoff;
+
 /// Limits of one client session.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
     /// Realm id, compared with nothing yet; echoed into registry calls.
@@ -38,6 +40,13 @@ pub struct SessionConfig {
     pub switch_buffer_max_bytes: usize,
     /// Largest worldserver packet body accepted.
     pub world_body_max_bytes: usize,
+    /// A worldserver keeps an in-world player this long after the gateway's connection drops
+    /// (PROTOCOL.md section 3). Until it has passed, a lost player is only ever logged back in
+    /// on the same worldserver (re-attach), never elsewhere.
+    pub world_linger_ms: u64,
+    /// Reconnecting after a worldserver connection was lost in world: bounded, jittered
+    /// backoff; its deadline is the whole recovery's.
+    pub recovery_backoff: Backoff,
     /// A politely closing session (shutdown) waits this long for the worldserver's
     /// SMSG_LOGOUT_COMPLETE before closing anyway.
     pub logout_timeout_ms: u64,
@@ -61,6 +70,15 @@ impl Default for SessionConfig {
             switch_buffer_max_bytes: 512 * 1024,
             world_body_max_bytes: 4 * 1024 * 1024,
             logout_timeout_ms: 2_000,
+            world_linger_ms: 60_000,
+            recovery_backoff: Backoff {
+                min_ms: 250,
+                max_ms: 5_000,
+                multiplier: 2.0,
+                jitter: 0.5,
+                max_attempts: 64,
+                deadline_ms: 120_000,
+            },
         }
     }
 }

@@ -31,6 +31,7 @@ pub use records::{
 };
 
 use crate::cluster::WorldserverRef;
+use crate::cluster::backoff::{Retry, RetryDecision};
 use crate::wire::auth::{AuthChallenge, AuthResponse, AuthResult, AuthSession, CLIENT_BUILD};
 use crate::wire::packets::{
     ACCOUNT_DATA_GLOBAL_MASK, AccountDataTimes, AddonAnswer, AddonInfo, CharCreateResult,
@@ -42,6 +43,8 @@ use crate::wire::{
     ClientHeaderDecoder, ClientHeaderEncoder, Decoded, Opcode, Packet, ServerCiphers,
     ServerHeaderDecoder, ServerHeaderEncoder,
 };
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
 
 /// Identifies a session in logs, metrics and transcripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -96,12 +99,23 @@ enum EnterStep {
     },
     /// The worldserver is sending the login sequence.
     Loading,
+    /// Recovery: waiting for the next attempt (`Timer::Retry`).
+    Backoff,
 }
 
 #[derive(Debug, Clone)]
 enum EnterKind {
     Login,
-    Handoff { from: WorldserverRef },
+    Handoff {
+        from: WorldserverRef,
+    },
+    /// The worldserver connection was lost in world: log back in, on the same worldserver
+    /// until its linger has passed.
+    Recovery {
+        from: WorldserverRef,
+        lost_at: Duration,
+        retry: Retry,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -153,10 +167,11 @@ enum Timer {
     WorldLogin,
     RedirectReady,
     RedirectRelease,
+    Retry,
     Logout,
 }
 
-const TIMERS: usize = 8;
+const TIMERS: usize = 9;
 
 impl Timer {
     fn index(self) -> usize {
@@ -200,6 +215,8 @@ pub struct Session {
     character: Option<CharacterRecord>,
     login_requested_at: Duration,
     map: Option<u32>,
+    position: Option<crate::wire::packets::MapPosition>,
+    rng: ChaCha8Rng,
     links: Vec<Link>,
     active: Option<LinkId>,
     next_id: u64,
@@ -213,7 +230,8 @@ pub struct Session {
 impl Session {
     /// Starts a session for a freshly accepted client and queues SMSG_AUTH_CHALLENGE.
     /// `server_seed` and `seed_bytes` come from the caller's seeded RNG; `unix_time` is the
-    /// wall clock at accept (for SMSG_ACCOUNT_DATA_TIMES).
+    /// wall clock at accept (for SMSG_ACCOUNT_DATA_TIMES); `rng_seed` seeds the session's own
+    /// RNG (backoff jitter).
     pub fn new(
         id: SessionId,
         now: Duration,
@@ -221,6 +239,7 @@ impl Session {
         server_seed: u32,
         seed_bytes: [u8; 32],
         unix_time: u32,
+        rng_seed: u64,
     ) -> Self {
         let mut s = Self {
             id,
@@ -240,6 +259,8 @@ impl Session {
             character: None,
             login_requested_at: now,
             map: None,
+            position: None,
+            rng: ChaCha8Rng::seed_from_u64(rng_seed),
             links: Vec::new(),
             active: None,
             next_id: 1,
@@ -587,6 +608,7 @@ impl Session {
             Timer::WorldLogin,
             Timer::RedirectReady,
             Timer::RedirectRelease,
+            Timer::Retry,
             Timer::Logout,
         ] {
             if matches!(self.timers[timer.index()], Some(at) if at <= now) {
@@ -655,6 +677,11 @@ impl Session {
                 let link_ready = matches!(e.step, EnterStep::LoginSent { .. } | EnterStep::Loading);
                 if p.opcode == Opcode::CMSG_NAME_QUERY {
                     self.on_name_query(&p);
+                } else if p.opcode == Opcode::MSG_MOVE_WORLDPORT_ACK
+                    && matches!(e.kind, EnterKind::Recovery { .. })
+                {
+                    // The client finished the loading screen the gateway showed it; the
+                    // worldserver it logs in to expects no ack.
                 } else if p.opcode == Opcode::CMSG_PING && link_ready {
                     self.forward_to_link(e.link, p);
                 } else if p.opcode == Opcode::CMSG_PING {
@@ -663,7 +690,10 @@ impl Session {
                     self.hold(p);
                 }
             }
-            State::InWorld => self.forward_to_world(p),
+            State::InWorld => {
+                self.track_movement(&p);
+                self.forward_to_world(p);
+            }
             State::Transferring { map } => {
                 let map = *map;
                 if p.opcode == Opcode::MSG_MOVE_WORLDPORT_ACK {
@@ -919,7 +949,7 @@ impl Session {
 
     fn on_entering_packet(&mut self, now: Duration, link: LinkId, step: EnterStep, p: Packet) {
         match step {
-            EnterStep::AwaitPlacement(_) | EnterStep::Connecting => {}
+            EnterStep::AwaitPlacement(_) | EnterStep::Connecting | EnterStep::Backoff => {}
             EnterStep::AwaitChallenge => {
                 if p.opcode != Opcode::SMSG_AUTH_CHALLENGE {
                     return self.on_world_lost(
@@ -974,6 +1004,12 @@ impl Session {
                 self.send_client_raw(p.opcode, p.body);
                 self.enter_world(now, link);
             }
+            Opcode::SMSG_LOGIN_VERIFY_WORLD => {
+                if let Ok(v) = crate::wire::packets::LoginVerifyWorld::decode(&p.body) {
+                    self.position = Some(v.0);
+                }
+                self.send_client_raw(p.opcode, p.body);
+            }
             _ => self.send_client_raw(p.opcode, p.body),
         }
     }
@@ -999,6 +1035,22 @@ impl Session {
                 to: server.id,
                 took_ms: millis(now.saturating_sub(e.started)),
             }),
+            EnterKind::Recovery {
+                from,
+                lost_at,
+                retry,
+            } => {
+                self.disarm(Timer::Retry);
+                self.send_client(&crate::wire::packets::SystemMessage {
+                    text: "Reconnected to the world.".into(),
+                });
+                self.event(SessionEvent::Recovered {
+                    from: from.id,
+                    to: server.id,
+                    attempts: retry.attempts(),
+                    took_ms: millis(now.saturating_sub(lost_at)),
+                });
+            }
         }
         self.release_held();
     }
@@ -1009,7 +1061,14 @@ impl Session {
                 if let Ok(nw) = crate::wire::packets::NewWorld::decode(&p.body)
                     && !matches!(self.state, State::LoggingOut)
                 {
+                    self.position = Some(nw.0);
                     self.state = State::Transferring { map: nw.0.map };
+                }
+                self.send_client_raw(p.opcode, p.body);
+            }
+            Opcode::SMSG_LOGIN_VERIFY_WORLD => {
+                if let Ok(v) = crate::wire::packets::LoginVerifyWorld::decode(&p.body) {
+                    self.position = Some(v.0);
                 }
                 self.send_client_raw(p.opcode, p.body);
             }
@@ -1132,6 +1191,14 @@ impl Session {
             }
             // The kick after READY: the player is released.
             State::AwaitRelease { .. } if was_active => self.released(now),
+            State::InWorld
+            | State::Transferring { .. }
+            | State::AwaitTransferPlacement { .. }
+            | State::AwaitRedirectReady { .. }
+                if was_active =>
+            {
+                self.start_recovery(now, server, detail)
+            }
             _ if was_active => {
                 self.close(CloseReason::WorldLost {
                     worldserver: server.id,
@@ -1142,11 +1209,154 @@ impl Session {
         }
     }
 
-    fn fail_entering(&mut self, _now: Duration, code: LoginFailure, detail: String) {
-        let State::EnteringWorld(e) = std::mem::replace(&mut self.state, State::CharacterScreen)
+    /// The connection to the player's worldserver was lost in world. The worldserver may keep
+    /// the player in world for its linger, and a partition looks exactly like a crash: so the
+    /// player goes back to the same worldserver (re-attach) until the linger has passed, and
+    /// only then anywhere that serves the map.
+    fn start_recovery(&mut self, now: Duration, from: WorldserverRef, detail: String) {
+        let showing_world = matches!(self.state, State::InWorld);
+        let map = self.position.map(|p| p.map).or(self.map).unwrap_or(0);
+        for t in [Timer::Service, Timer::RedirectReady, Timer::RedirectRelease] {
+            self.disarm(t);
+        }
+        self.event(SessionEvent::RecoveryStarted {
+            from: from.id.clone(),
+            detail,
+        });
+        self.send_client(&crate::wire::packets::SystemMessage {
+            text: "Lost the connection to the world server; reconnecting...".into(),
+        });
+        if showing_world && let Some(at) = self.position {
+            // A loading screen while the gateway reconnects.
+            self.send_client(&crate::wire::packets::NewWorld(at));
+        }
+        let retry = Retry::start(self.cfg.recovery_backoff, now);
+        self.state = State::EnteringWorld(Entering {
+            kind: EnterKind::Recovery {
+                from: from.clone(),
+                lost_at: now,
+                retry,
+            },
+            map,
+            started: now,
+            step: EnterStep::Connecting,
+            link: None,
+        });
+        self.timers[Timer::Retry.index()] = Some(retry.deadline());
+        self.connect(now, from);
+    }
+
+    /// The backoff wait is over (or the recovery deadline passed).
+    fn retry_recovery(&mut self, now: Duration) {
+        let State::EnteringWorld(e) = &self.state else {
+            return;
+        };
+        let EnterKind::Recovery {
+            from,
+            lost_at,
+            retry,
+        } = &e.kind
         else {
             return;
         };
+        if e.step != EnterStep::Backoff {
+            // The overall deadline passed while an attempt was running.
+            if now >= retry.deadline() {
+                let worldserver = from.id.clone();
+                self.close(CloseReason::WorldLost {
+                    worldserver,
+                    detail: "recovery deadline passed".into(),
+                });
+            }
+            return;
+        }
+        let (from, lost_at, map) = (from.clone(), *lost_at, e.map);
+        self.timers[Timer::Retry.index()] = Some(retry.deadline());
+        if now.saturating_sub(lost_at) >= Duration::from_millis(self.cfg.world_linger_ms) {
+            // The old worldserver has let the player go: anywhere that serves the map.
+            let guid = self
+                .character
+                .as_ref()
+                .map(|c| c.guid)
+                .unwrap_or(CharacterGuid(0));
+            let request = self.next_request();
+            self.push(Output::Place { request, guid, map });
+            self.arm(Timer::Service, now, self.cfg.service_timeout_ms);
+            self.set_step(EnterStep::AwaitPlacement(request));
+        } else {
+            self.connect(now, from);
+        }
+    }
+
+    /// Keeps the cached position current from the client's own movement packets.
+    fn track_movement(&mut self, p: &Packet) {
+        let movement = matches!(p.opcode, Opcode::MSG_MOVE_HEARTBEAT | Opcode::MSG_MOVE_STOP);
+        let Some(pos) = self.position.as_mut() else {
+            return;
+        };
+        if !movement {
+            return;
+        }
+        let mut r = crate::wire::codec::Reader::new(&p.body);
+        let parsed = (|| {
+            r.packed_guid("guid").ok()?;
+            r.u32("flags").ok()?;
+            r.u16("flags2").ok()?;
+            r.u32("time").ok()?;
+            Some([
+                r.f32("x").ok()?,
+                r.f32("y").ok()?,
+                r.f32("z").ok()?,
+                r.f32("o").ok()?,
+            ])
+        })();
+        if let Some([x, y, z, o]) = parsed
+            && [x, y, z, o].iter().all(|v| v.is_finite())
+        {
+            pos.position = crate::wire::packets::Position {
+                x,
+                y,
+                z,
+                orientation: o,
+            };
+        }
+    }
+
+    fn fail_entering(&mut self, now: Duration, code: LoginFailure, detail: String) {
+        let State::EnteringWorld(mut e) =
+            std::mem::replace(&mut self.state, State::CharacterScreen)
+        else {
+            return;
+        };
+        if let EnterKind::Recovery { from, retry, .. } = &mut e.kind {
+            if let Some(link) = e.link.take() {
+                self.drop_link(link);
+            }
+            for t in [
+                Timer::Service,
+                Timer::WorldHandshake,
+                Timer::LoginNudge,
+                Timer::WorldLogin,
+            ] {
+                self.disarm(t);
+            }
+            match retry.failed(now, &mut self.rng) {
+                RetryDecision::RetryAt(at) => {
+                    self.timers[Timer::Retry.index()] = Some(at);
+                    e.step = EnterStep::Backoff;
+                    self.state = State::EnteringWorld(e);
+                }
+                RetryDecision::GiveUp => {
+                    let attempts = retry.attempts();
+                    let worldserver = from.id.clone();
+                    self.close(CloseReason::WorldLost {
+                        worldserver,
+                        detail: format!("recovery gave up after {attempts} attempts: {detail}"),
+                    });
+                }
+            }
+            return;
+        }
         if let Some(link) = e.link {
             self.drop_link(link);
         }
@@ -1166,6 +1376,7 @@ impl Session {
                 self.send_client(&CharacterLoginFailed { reason: code });
                 self.event(SessionEvent::LoginFailed { code, detail });
             }
+            EnterKind::Recovery { .. } => unreachable!("handled above"),
             EnterKind::Handoff { from } => {
                 // The old worldserver released the player; with no new one the session ends.
                 self.close(CloseReason::WorldLost {
@@ -1255,6 +1466,7 @@ impl Session {
                     self.abandon_redirect("READY_FOR_REDIRECT timed out".into());
                 }
             }
+            Timer::Retry => self.retry_recovery(now),
             Timer::RedirectRelease => {
                 if matches!(self.state, State::AwaitRelease { .. }) {
                     // READY said the player is saved and released; the kick is late.

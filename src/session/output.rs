@@ -202,6 +202,24 @@ pub enum SessionEvent {
         /// Why.
         detail: String,
     },
+    /// The worldserver connection was lost in world; the gateway reconnects.
+    RecoveryStarted {
+        /// The lost worldserver.
+        from: WorldserverId,
+        /// What happened.
+        detail: String,
+    },
+    /// The player is back in world after a lost connection.
+    Recovered {
+        /// The lost worldserver.
+        from: WorldserverId,
+        /// Where the player is now (the same one, re-attached, unless its linger passed).
+        to: WorldserverId,
+        /// Attempts it took.
+        attempts: u32,
+        /// From the loss to in world.
+        took_ms: u64,
+    },
     /// The player logged out to the character screen.
     LoggedOut,
     /// The session ended.

@@ -996,3 +996,55 @@ impl AddonInfo {
         Ok(Self { answers })
     }
 }
+
+/// SMSG_MESSAGECHAT of type SYSTEM (0x00): the yellow system line in the chat frame.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SystemMessage {
+    /// The text.
+    pub text: String,
+}
+
+/// Longest chat text accepted (bytes, NUL excluded).
+pub const CHAT_TEXT_MAX_BYTES: usize = 4096;
+
+impl WirePacket for SystemMessage {
+    const OPCODE: Opcode = Opcode::SMSG_MESSAGECHAT;
+    fn encode(&self, out: &mut BytesMut) {
+        out.put_u8(0); // CHAT_MSG_SYSTEM
+        out.put_u32_le(0); // LANG_UNIVERSAL
+        out.put_u64_le(0); // sender
+        out.put_u32_le(0); // flags
+        out.put_u64_le(0); // receiver
+        let text = &self.text.as_bytes()[..self.text.len().min(CHAT_TEXT_MAX_BYTES)];
+        let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+        out.put_u32_le(end as u32 + 1);
+        out.put_slice(&text[..end]);
+        out.put_u8(0);
+        out.put_u8(0); // chat tag
+    }
+    fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(body);
+        let kind = r.u8("type")?;
+        if kind != 0 {
+            return Err(DecodeError::InvalidValue {
+                field: "type",
+                value: u64::from(kind),
+            });
+        }
+        r.u32("language")?;
+        r.u64("sender")?;
+        r.u32("flags")?;
+        r.u64("receiver")?;
+        let len = r.u32("text_len")? as usize;
+        if len == 0 || len > CHAT_TEXT_MAX_BYTES + 1 {
+            return Err(DecodeError::TooLarge {
+                field: "text_len",
+                value: len as u64,
+                limit: CHAT_TEXT_MAX_BYTES as u64 + 1,
+            });
+        }
+        let text = r.cstr("text", len - 1)?.to_owned();
+        r.u8("chat_tag")?;
+        Ok(Self { text })
+    }
+}
