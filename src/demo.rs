@@ -74,6 +74,11 @@ impl DemoSummary {
             "  handoffs              {:>8} ({} abandoned)",
             m.handoffs, m.handoffs_abandoned
         );
+        let _ = writeln!(
+            t,
+            "  worldserver losses    {:>8} ({} recovered)",
+            m.world_losses, m.recoveries
+        );
         let _ = writeln!(t, "  packets client->world {:>8}", m.world_packets_out);
         let _ = writeln!(t, "  packets world->client {:>8}", m.client_packets_out);
         let _ = writeln!(

@@ -138,6 +138,9 @@ pub struct BotReport {
     pub echo_rtt_us: Vec<u64>,
     /// When the echo load started and ended.
     pub echo_span: Option<(tokio::time::Instant, tokio::time::Instant)>,
+    /// Loading screens the bot did not ask for (the gateway recovering a lost worldserver),
+    /// each answered with MSG_MOVE_WORLDPORT_ACK.
+    pub unsolicited_loading_screens: u32,
 }
 
 /// Why a bot stopped. Every variant names the step it happened in.
@@ -200,6 +203,8 @@ struct Bot {
     report: BotReport,
     out: BytesMut,
     started: tokio::time::Instant,
+    /// A `.tele` is under way: SMSG_NEW_WORLD is the step's own business.
+    expect_new_world: bool,
 }
 
 /// Plays `config.script` over `stream` (connected to a gateway). Always returns the report,
@@ -215,6 +220,7 @@ pub async fn run_bot(stream: TcpStream, config: BotConfig) -> (BotReport, Result
         report: BotReport::default(),
         out: BytesMut::new(),
         started: tokio::time::Instant::now(),
+        expect_new_world: false,
     };
     let script = bot.cfg.script.clone();
     let mut result = Ok(());
@@ -486,9 +492,12 @@ impl Bot {
         chat.put_cstr(&format!(".tele {map} {x} {y} {z}"));
         self.send(Opcode::CMSG_MESSAGECHAT, &chat)?;
         self.flush(STEP).await?;
+        self.expect_new_world = true;
         let p = self
             .recv_until(STEP, |p| p.opcode == Opcode::SMSG_NEW_WORLD)
-            .await?;
+            .await;
+        self.expect_new_world = false;
+        let p = p?;
         let arrived = NewWorld::decode(&p.body)
             .map_err(|e| self.protocol(STEP, format!("NEW_WORLD: {e}")))?;
         if arrived.0.map != map {
@@ -642,6 +651,11 @@ impl Bot {
                         client_ticks_ms: millis(self.started.elapsed()) as u32,
                     };
                     self.send(TimeSyncResp::OPCODE, &resp.to_body())?;
+                }
+                if p.opcode == Opcode::SMSG_NEW_WORLD && !self.expect_new_world {
+                    // A loading screen nobody asked for: load, and say so.
+                    self.report.unsolicited_loading_screens += 1;
+                    self.send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[])?;
                 }
                 Ok(Some(p))
             }
