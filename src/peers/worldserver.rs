@@ -318,8 +318,15 @@ impl FakeWorldserver {
         for tx in conns {
             let _ = tx.try_send(Command::Drop);
         }
-        let _ = self.stop.send(true);
+        self.stop.send_replace(true);
         self.event("crash".into());
+    }
+
+    /// The process comes back after a crash (empty: nobody in world); call `serve` again.
+    pub fn revive(&self) {
+        self.lock().crashed = false;
+        self.stop.send_replace(false);
+        self.event("restarted".into());
     }
 
     /// The registry took `map` away: its players get warnings, then an unsolicited
