@@ -191,6 +191,7 @@ async fn drive(
 
     // Worldservers.
     let mut worlds = Vec::new();
+    let mut nodes = Vec::new();
     let mut infos = Vec::new();
     for (i, spec) in scenario.worldservers.iter().enumerate() {
         let fake = FakeWorldserver::new(FakeWorldConfig {
@@ -210,6 +211,7 @@ async fn drive(
         let serving = fake.clone();
         let t = transcript.clone();
         let id = spec.id.clone();
+        nodes.push(node.clone());
         node.spawn(async move {
             match tokio::net::TcpListener::bind(addr).await {
                 Ok(listener) => {
@@ -304,15 +306,18 @@ async fn drive(
     // Faults on the timeline.
     for fault in scenario.faults.clone() {
         let target = match &fault.kind {
-            FaultKind::SlowWorld { target, .. } | FaultKind::RefuseLogins { target, .. } => {
-                target.clone()
-            }
+            FaultKind::SlowWorld { target, .. }
+            | FaultKind::RefuseLogins { target, .. }
+            | FaultKind::Crash { target }
+            | FaultKind::Restart { target } => target.clone(),
         };
-        let Some((_, fake)) = worlds.iter().find(|(id, _)| *id == target) else {
+        let Some(at_index) = worlds.iter().position(|(id, _)| *id == target) else {
             fail(format!("fault targets unknown worldserver {target}"));
             continue;
         };
-        let fake = fake.clone();
+        let fake = worlds[at_index].1.clone();
+        let node = nodes[at_index].clone();
+        let addr = SocketAddr::new(world_ip(at_index), WORLD_PORT);
         let t = transcript.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(fault.at_ms)).await;
@@ -322,6 +327,16 @@ async fn drive(
                     world_update_ms, ..
                 } => fake.set_world_update_ms(world_update_ms),
                 FaultKind::RefuseLogins { refuse, .. } => fake.set_refuse_logins(refuse),
+                FaultKind::Crash { .. } => fake.crash(),
+                FaultKind::Restart { .. } => {
+                    fake.revive();
+                    let serving = fake.clone();
+                    node.spawn(async move {
+                        if let Ok(listener) = tokio::net::TcpListener::bind(addr).await {
+                            let _ = serving.serve(listener).await;
+                        }
+                    });
+                }
             }
         });
     }

@@ -103,9 +103,8 @@ fn default_body_bytes() -> usize {
     32
 }
 
-/// A fault at a point in virtual time.
+/// A fault at a point in virtual time. (Unknown keys are refused by the flattened kind.)
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Fault {
     /// When.
     pub at_ms: u64,
@@ -124,6 +123,16 @@ pub enum FaultKind {
         target: String,
         /// Extra time per world update.
         world_update_ms: u64,
+    },
+    /// The worldserver process dies: every connection drops, nothing lingers.
+    Crash {
+        /// Which worldserver.
+        target: String,
+    },
+    /// A crashed worldserver comes back, empty.
+    Restart {
+        /// Which worldserver.
+        target: String,
     },
     /// The worldserver stops accepting logins (world closed).
     RefuseLogins {

@@ -1342,9 +1342,15 @@ impl Session {
             }
             match retry.failed(now, &mut self.rng) {
                 RetryDecision::RetryAt(at) => {
+                    let attempts = retry.attempts() - 1;
                     self.timers[Timer::Retry.index()] = Some(at);
                     e.step = EnterStep::Backoff;
                     self.state = State::EnteringWorld(e);
+                    self.event(SessionEvent::RecoveryAttemptFailed {
+                        attempts,
+                        detail,
+                        retry_in_ms: millis(at.saturating_sub(now)),
+                    });
                 }
                 RetryDecision::GiveUp => {
                     let attempts = retry.attempts();

@@ -209,6 +209,15 @@ pub enum SessionEvent {
         /// What happened.
         detail: String,
     },
+    /// One recovery attempt failed; the next comes after a backoff wait.
+    RecoveryAttemptFailed {
+        /// Attempts so far.
+        attempts: u32,
+        /// What failed.
+        detail: String,
+        /// The wait before the next attempt.
+        retry_in_ms: u64,
+    },
     /// The player is back in world after a lost connection.
     Recovered {
         /// The lost worldserver.
