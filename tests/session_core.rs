@@ -1039,3 +1039,22 @@ fn a_late_kick_is_not_waited_for_past_the_release_deadline() {
     assert_eq!(h.connects.len(), 2, "and moves on to the new owner");
     assert_eq!(h.s.phase(), Phase::EnteringWorld);
 }
+
+#[test]
+fn a_silent_worldserver_is_treated_as_lost() {
+    let mut h = authed();
+    let link = h.enter_world(ws("ws-1"));
+    let silent_from = h.now;
+    h.advance_to_deadline();
+    assert_eq!(
+        h.now - silent_from,
+        Duration::from_millis(SessionConfig::default().world_silence_timeout_ms)
+    );
+    assert!(h.world(link).closed, "the silent link is dropped");
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::RecoveryStarted { .. }))
+    );
+    assert_eq!(h.connects.last().map(|c| c.1.id.0.as_str()), Some("ws-1"));
+}

@@ -309,7 +309,9 @@ async fn drive(
             FaultKind::SlowWorld { target, .. }
             | FaultKind::RefuseLogins { target, .. }
             | FaultKind::Crash { target }
-            | FaultKind::Restart { target } => target.clone(),
+            | FaultKind::Restart { target }
+            | FaultKind::Partition { target }
+            | FaultKind::Heal { target } => target.clone(),
         };
         let Some(at_index) = worlds.iter().position(|(id, _)| *id == target) else {
             fail(format!("fault targets unknown worldserver {target}"));
@@ -328,6 +330,8 @@ async fn drive(
                 } => fake.set_world_update_ms(world_update_ms),
                 FaultKind::RefuseLogins { refuse, .. } => fake.set_refuse_logins(refuse),
                 FaultKind::Crash { .. } => fake.crash(),
+                FaultKind::Partition { .. } => madsim::net::NetSim::current().clog_node(node.id()),
+                FaultKind::Heal { .. } => madsim::net::NetSim::current().unclog_node(node.id()),
                 FaultKind::Restart { .. } => {
                     fake.revive();
                     let serving = fake.clone();

@@ -129,6 +129,17 @@ pub enum FaultKind {
         /// Which worldserver.
         target: String,
     },
+    /// The network between the worldserver and everyone else stops carrying packets (no
+    /// close is seen; madsim delays, never drops).
+    Partition {
+        /// Which worldserver.
+        target: String,
+    },
+    /// The partition heals.
+    Heal {
+        /// Which worldserver.
+        target: String,
+    },
     /// A crashed worldserver comes back, empty.
     Restart {
         /// Which worldserver.

@@ -40,6 +40,9 @@ pub struct SessionConfig {
     pub switch_buffer_max_bytes: usize,
     /// Largest worldserver packet body accepted.
     pub world_body_max_bytes: usize,
+    /// No byte from the worldserver for this long while in world (it sends a time sync every
+    /// 10 s) means the link is dead, as after a partition: recovery starts.
+    pub world_silence_timeout_ms: u64,
     /// A worldserver keeps an in-world player this long after the gateway's connection drops
     /// (PROTOCOL.md section 3). Until it has passed, a lost player is only ever logged back in
     /// on the same worldserver (re-attach), never elsewhere.
@@ -70,6 +73,7 @@ impl Default for SessionConfig {
             switch_buffer_max_bytes: 512 * 1024,
             world_body_max_bytes: 4 * 1024 * 1024,
             logout_timeout_ms: 2_000,
+            world_silence_timeout_ms: 30_000,
             world_linger_ms: 60_000,
             recovery_backoff: Backoff {
                 min_ms: 250,

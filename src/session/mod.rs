@@ -168,10 +168,11 @@ enum Timer {
     RedirectReady,
     RedirectRelease,
     Retry,
+    WorldSilence,
     Logout,
 }
 
-const TIMERS: usize = 9;
+const TIMERS: usize = 10;
 
 impl Timer {
     fn index(self) -> usize {
@@ -609,6 +610,7 @@ impl Session {
             Timer::RedirectReady,
             Timer::RedirectRelease,
             Timer::Retry,
+            Timer::WorldSilence,
             Timer::Logout,
         ] {
             if matches!(self.timers[timer.index()], Some(at) if at <= now) {
@@ -934,6 +936,9 @@ impl Session {
         if Some(link) != self.active {
             return; // an old link being closed: nothing from it reaches the client
         }
+        // Anything from the worldserver proves the link alive (it sends a time sync every
+        // 10 s in world).
+        self.arm(Timer::WorldSilence, now, self.cfg.world_silence_timeout_ms);
         match &self.state {
             State::InWorld | State::Transferring { .. } | State::LoggingOut => {
                 self.on_in_world_packet(now, p)
@@ -1022,6 +1027,7 @@ impl Session {
         self.disarm(Timer::WorldHandshake);
         self.active = Some(link);
         self.map = Some(e.map);
+        self.arm(Timer::WorldSilence, now, self.cfg.world_silence_timeout_ms);
         let Some(server) = self.link_server(link) else {
             return;
         };
@@ -1473,6 +1479,14 @@ impl Session {
                 }
             }
             Timer::Retry => self.retry_recovery(now),
+            Timer::WorldSilence => {
+                // A partition looks like this: no close, no bytes. Treat it as a loss.
+                if let Some(link) = self.active
+                    && matches!(self.state, State::InWorld | State::Transferring { .. })
+                {
+                    self.on_world_lost(now, link, "worldserver silent".into());
+                }
+            }
             Timer::RedirectRelease => {
                 if matches!(self.state, State::AwaitRelease { .. }) {
                     // READY said the player is saved and released; the kick is late.
