@@ -287,11 +287,16 @@ async fn run_connection(
                         let _ = tx.send(Answer::Name(guid, r)).await;
                     });
                 }
-                Output::Place { request, guid, map } => {
+                Output::Place {
+                    request,
+                    guid,
+                    map,
+                    exclude,
+                } => {
                     let tx = tx.clone();
                     let registry = gw.seams.registry.clone();
                     tokio::spawn(async move {
-                        let r = registry.place(guid, map).await;
+                        let r = registry.place(guid, map, &exclude).await;
                         let _ = tx.send(Answer::Placement(request, r)).await;
                     });
                 }

@@ -26,7 +26,7 @@ use tokio::net::TcpStream;
 
 pub use static_cluster::StaticCluster;
 
-use crate::cluster::WorldserverRef;
+use crate::cluster::{WorldserverId, WorldserverRef};
 use crate::session::{
     AccountId, AccountRecord, CharacterGuid, CharacterRecord, NameRecord, SeamError,
 };
@@ -112,12 +112,14 @@ pub trait Characters: Send + Sync {
 
 /// The cluster registry: who serves which map.
 pub trait Registry: Send + Sync {
-    /// A worldserver for `guid` on `map`. `Ok(None)`: nobody serves the map now.
-    fn place(
-        &self,
+    /// A worldserver for `guid` on `map`, none of `exclude`. `Ok(None)`: nobody serves the
+    /// map now.
+    fn place<'a>(
+        &'a self,
         guid: CharacterGuid,
         map: u32,
-    ) -> BoxFuture<'_, Result<Option<WorldserverRef>, SeamError>>;
+        exclude: &'a [WorldserverId],
+    ) -> BoxFuture<'a, Result<Option<WorldserverRef>, SeamError>>;
 }
 
 /// The services a gateway runs on.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{Accounts, BoxFuture, Characters, Registry};
-use crate::cluster::{WorldserverInfo, WorldserverRef, owner_of};
+use crate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef, owner_of};
 use crate::session::{
     AccountId, AccountRecord, CharacterGuid, CharacterRecord, NameRecord, SeamError,
 };
@@ -68,12 +68,19 @@ impl Characters for StaticCluster {
 }
 
 impl Registry for StaticCluster {
-    fn place(
-        &self,
+    fn place<'a>(
+        &'a self,
         _guid: CharacterGuid,
         map: u32,
-    ) -> BoxFuture<'_, Result<Option<WorldserverRef>, SeamError>> {
-        let found = owner_of(&self.worldservers, map).map(|w| w.server.clone());
+        exclude: &'a [WorldserverId],
+    ) -> BoxFuture<'a, Result<Option<WorldserverRef>, SeamError>> {
+        let candidates: Vec<WorldserverInfo> = self
+            .worldservers
+            .iter()
+            .filter(|w| !exclude.contains(&w.server.id))
+            .cloned()
+            .collect();
+        let found = owner_of(&candidates, map).map(|w| w.server.clone());
         Box::pin(async move { Ok(found) })
     }
 }

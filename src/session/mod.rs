@@ -15,6 +15,7 @@
 //!
 //! States are named after what they wait for; see [`Phase`].
 
+mod canary;
 mod config;
 mod output;
 mod records;
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
+pub use canary::Canary;
 pub use config::SessionConfig;
 pub use output::{CloseReason, Counters, Culprit, LinkId, Output, RequestId, SessionEvent};
 pub use records::{
@@ -705,7 +707,12 @@ impl Session {
                         .map(|c| c.guid)
                         .unwrap_or(CharacterGuid(0));
                     let request = self.next_request();
-                    self.push(Output::Place { request, guid, map });
+                    self.push(Output::Place {
+                        request,
+                        guid,
+                        map,
+                        exclude: Vec::new(),
+                    });
                     self.arm(Timer::Service, now, self.cfg.service_timeout_ms);
                     self.state = State::AwaitTransferPlacement {
                         map,
@@ -887,7 +894,12 @@ impl Session {
             .map(|c| c.guid)
             .unwrap_or(CharacterGuid(0));
         let request = self.next_request();
-        self.push(Output::Place { request, guid, map });
+        self.push(Output::Place {
+            request,
+            guid,
+            map,
+            exclude: Vec::new(),
+        });
         self.arm(Timer::Service, now, self.cfg.service_timeout_ms);
         self.arm(Timer::WorldLogin, now, self.cfg.world_login_timeout_ms);
         self.state = State::EnteringWorld(Entering {
@@ -944,6 +956,9 @@ impl Session {
                 self.on_in_world_packet(now, p)
             }
             State::AwaitRedirectReady { .. } if p.opcode == Opcode::TC9_SMSG_READY_FOR_REDIRECT => {
+                if self.canary(Canary::LeakClusterOpcode) {
+                    self.send_client_raw(p.opcode, p.body.clone());
+                }
                 self.on_redirect_ready(now, link, p)
             }
             // While switching, the old worldserver's packets are dropped: the client must see
@@ -1129,6 +1144,15 @@ impl Session {
         let Some(from) = self.link_server(link) else {
             return;
         };
+        if self.canary(Canary::CloseBeforeKick) {
+            self.state = State::AwaitRelease {
+                map,
+                target,
+                started,
+                from,
+            };
+            return self.released(now);
+        }
         // Saved. The worldserver kicks the player about 100 ms later; closing the socket
         // before that would leave the player in world as an offline session (60 s linger)
         // while it logs in elsewhere. So the new worldserver is contacted only once the old
@@ -1220,6 +1244,12 @@ impl Session {
     /// player goes back to the same worldserver (re-attach) until the linger has passed, and
     /// only then anywhere that serves the map.
     fn start_recovery(&mut self, now: Duration, from: WorldserverRef, detail: String) {
+        if self.canary(Canary::ReuseDeadLink) {
+            // Keeps writing to a connection that no longer exists.
+            self.active = Some(LinkId(u64::MAX));
+            self.state = State::InWorld;
+            return;
+        }
         let showing_world = matches!(self.state, State::InWorld);
         let map = self.position.map(|p| p.map).or(self.map).unwrap_or(0);
         for t in [Timer::Service, Timer::RedirectReady, Timer::RedirectRelease] {
@@ -1278,7 +1308,9 @@ impl Session {
         }
         let (from, lost_at, map) = (from.clone(), *lost_at, e.map);
         self.timers[Timer::Retry.index()] = Some(retry.deadline());
-        if now.saturating_sub(lost_at) >= Duration::from_millis(self.cfg.world_linger_ms) {
+        let linger_passed =
+            now.saturating_sub(lost_at) >= Duration::from_millis(self.cfg.world_linger_ms);
+        if linger_passed || self.canary(Canary::SkipLinger) {
             // The old worldserver has let the player go: anywhere that serves the map.
             let guid = self
                 .character
@@ -1286,7 +1318,13 @@ impl Session {
                 .map(|c| c.guid)
                 .unwrap_or(CharacterGuid(0));
             let request = self.next_request();
-            self.push(Output::Place { request, guid, map });
+            // Not the worldserver that was lost: it stayed unreachable for the whole linger.
+            self.push(Output::Place {
+                request,
+                guid,
+                map,
+                exclude: vec![from.id.clone()],
+            });
             self.arm(Timer::Service, now, self.cfg.service_timeout_ms);
             self.set_step(EnterStep::AwaitPlacement(request));
         } else {
@@ -1346,7 +1384,20 @@ impl Session {
             ] {
                 self.disarm(t);
             }
-            match retry.failed(now, &mut self.rng) {
+            let decision = retry.failed(now, &mut self.rng);
+            #[cfg(feature = "canaries")]
+            let decision = match decision {
+                RetryDecision::RetryAt(_) if self.cfg.canary == Some(Canary::UncappedBackoff) => {
+                    let wait = self
+                        .cfg
+                        .recovery_backoff
+                        .min_ms
+                        .saturating_mul(1 << retry.attempts().min(30));
+                    RetryDecision::RetryAt(now + Duration::from_millis(wait))
+                }
+                other => other,
+            };
+            match decision {
                 RetryDecision::RetryAt(at) => {
                     let attempts = retry.attempts() - 1;
                     self.timers[Timer::Retry.index()] = Some(at);
@@ -1661,6 +1712,17 @@ impl Session {
 
     fn next_request(&mut self) -> RequestId {
         RequestId(self.next_id())
+    }
+
+    /// Whether a planted bug is switched on (never, without the `canaries` feature).
+    #[cfg(feature = "canaries")]
+    fn canary(&self, c: Canary) -> bool {
+        self.cfg.canary == Some(c)
+    }
+
+    #[cfg(not(feature = "canaries"))]
+    fn canary(&self, _c: Canary) -> bool {
+        false
     }
 
     fn elapsed_secs(&self, now: Duration) -> u32 {

@@ -56,6 +56,8 @@ pub enum Output {
         guid: CharacterGuid,
         /// The map it is on or going to.
         map: u32,
+        /// Worldservers not to choose.
+        exclude: Vec<WorldserverId>,
     },
     /// Open a connection; answer with `Session::handle_world_connected`.
     Connect {
