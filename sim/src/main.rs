@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: waygate-sim run SCENARIO --seed N [--transcript] [--scenarios DIR]
-       waygate-sim sweep [--seeds N] [--first-seed N] [--threads N] [--scenario NAME] [--scenarios DIR]";
+       waygate-sim sweep [--seeds N] [--first-seed N] [--threads N] [--scenario NAME] [--scenarios DIR] [--canaries]";
 
 /// Parsed command line.
 #[derive(Debug)]
@@ -21,6 +21,7 @@ struct Args {
     first_seed: u64,
     threads: usize,
     transcript: bool,
+    canaries: bool,
     dir: PathBuf,
 }
 
@@ -34,6 +35,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         first_seed: 1,
         threads: 2,
         transcript: false,
+        canaries: false,
         dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios")),
     };
     let num = |v: Option<String>, flag: &str| -> Result<u64, String> {
@@ -49,6 +51,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--scenario" => a.scenario = Some(it.next().ok_or("--scenario takes a name")?),
             "--scenarios" => a.dir = PathBuf::from(it.next().ok_or("--scenarios takes a dir")?),
             "--transcript" => a.transcript = true,
+            "--canaries" => a.canaries = true,
             other if a.command == "run" && a.scenario.is_none() && !other.starts_with('-') => {
                 a.scenario = Some(other.to_owned())
             }
@@ -133,6 +136,9 @@ fn real_main(args: Args) -> ExitCode {
                     }
                 }
             }
+            if args.canaries {
+                return canary_sweep(&scenarios, &args);
+            }
             let report =
                 waygate_sim::sweep::sweep(&scenarios, args.first_seed, args.seeds, args.threads);
             let commit = option_env!("WAYGATE_COMMIT").unwrap_or("working tree");
@@ -162,4 +168,40 @@ fn real_main(args: Args) -> ExitCode {
             ExitCode::from(64)
         }
     }
+}
+
+#[cfg(all(madsim, feature = "canaries"))]
+fn canary_sweep(scenarios: &[waygate_sim::scenario::Scenario], args: &Args) -> ExitCode {
+    let reports =
+        waygate_sim::sweep::sweep_canaries(scenarios, args.first_seed, args.seeds, args.threads);
+    let mut missed = 0;
+    for r in &reports {
+        let share = r.caught_seeds as f64 * 100.0 / r.seeds.max(1) as f64;
+        println!(
+            "canary {:<20} caught on {:>4}/{} seeds ({share:5.1}%)  e.g. {}",
+            r.canary.name(),
+            r.caught_seeds,
+            r.seeds,
+            r.example.as_deref().unwrap_or("-")
+        );
+        if r.caught_seeds == 0 {
+            missed += 1;
+        }
+    }
+    println!(
+        "sim: canaries={} caught={} missed={missed}",
+        reports.len(),
+        reports.len() - missed
+    );
+    if missed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+#[cfg(all(madsim, not(feature = "canaries")))]
+fn canary_sweep(_: &[waygate_sim::scenario::Scenario], _: &Args) -> ExitCode {
+    eprintln!("waygate-sim: built without the canaries feature");
+    ExitCode::from(2)
 }

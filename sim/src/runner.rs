@@ -16,7 +16,7 @@ use waygate::driver::{DriverConfig, Gateway, serve};
 use waygate::peers::bot::{BotConfig, BotReport, BotStep, run_bot};
 use waygate::peers::worldserver::{FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver};
 use waygate::runtime::{Clock, Entropy, Seams, StaticCluster, TokioNet};
-use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord};
+use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionEvent};
 use waygate::wire::SessionKey;
 use waygate::wire::packets::Position;
 
@@ -108,8 +108,29 @@ fn to_bot_step(step: &Step) -> BotStep {
     }
 }
 
+/// A planted bug to switch on for a run (only with the `canaries` feature).
+#[cfg(feature = "canaries")]
+pub type CanaryChoice = Option<waygate::session::Canary>;
+/// A planted bug to switch on for a run (only with the `canaries` feature).
+#[cfg(not(feature = "canaries"))]
+pub type CanaryChoice = Option<std::convert::Infallible>;
+
 /// Runs `scenario` with `seed` in a fresh runtime on the calling thread.
 pub fn run(scenario: &Scenario, seed: u64) -> Outcome {
+    run_with(scenario, seed, None)
+}
+
+/// Runs `scenario` with `seed`, optionally with a planted bug switched on.
+pub fn run_with(scenario: &Scenario, seed: u64, canary: CanaryChoice) -> Outcome {
+    #[allow(unused_mut)]
+    let mut scenario = scenario.clone();
+    #[cfg(feature = "canaries")]
+    {
+        scenario.session.canary = canary;
+    }
+    #[cfg(not(feature = "canaries"))]
+    let _ = canary;
+    let scenario = &scenario;
     let mut rt = Runtime::with_seed_and_config(seed, madsim::Config::default());
     rt.set_time_limit(Duration::from_millis(scenario.time_limit_ms));
     let transcript = Transcript::default();
@@ -266,6 +287,7 @@ async fn drive(
     {
         let t = transcript.clone();
         let session_cfg = scenario.session.clone();
+        let observer_fail = fail.clone();
         let seams_cluster = cluster.clone();
         let gw_node = handle
             .create_node()
@@ -281,6 +303,8 @@ async fn drive(
                 registry: seams_cluster,
             };
             let observer_t = t.clone();
+            let observer_fail = observer_fail.clone();
+            let backoff = session_cfg.recovery_backoff;
             let gateway = Gateway::with_observer(
                 seams,
                 DriverConfig {
@@ -291,7 +315,22 @@ async fn drive(
                 },
                 Entropy::seeded(seed),
                 Some(Arc::new(move |id, e| {
-                    observer_t.push(at(), &format!("gw/s{}", id.0), format!("{e:?}"))
+                    observer_t.push(at(), &format!("gw/s{}", id.0), format!("{e:?}"));
+                    // Retries and delays stay within the policy.
+                    if let SessionEvent::RecoveryAttemptFailed {
+                        attempts,
+                        retry_in_ms,
+                        ..
+                    } = e
+                        && (*retry_in_ms < backoff.min_ms
+                            || *retry_in_ms > backoff.max_ms
+                            || *attempts > backoff.max_attempts)
+                    {
+                        observer_fail(format!(
+                            "session {}: retry {attempts} after {retry_in_ms} ms is outside the policy {}..={} ms, {} attempts",
+                            id.0, backoff.min_ms, backoff.max_ms, backoff.max_attempts
+                        ));
+                    }
                 })),
             );
             match tokio::net::TcpListener::bind(gateway_addr).await {

@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::runner::{Outcome, run};
+use crate::runner::{CanaryChoice, Outcome, run_with};
 use crate::scenario::Scenario;
 
 /// One seed out of this many is run twice and must give the same transcript hash.
@@ -28,7 +28,12 @@ pub struct SweepReport {
 
 /// Runs one seed, turning a panic (a time limit passed, a deadlock, a bug) into a failure.
 pub fn run_caught(scenario: &Scenario, seed: u64) -> Outcome {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| run(scenario, seed))) {
+    run_caught_with(scenario, seed, None)
+}
+
+/// [`run_caught`] with a planted bug switched on.
+pub fn run_caught_with(scenario: &Scenario, seed: u64, canary: CanaryChoice) -> Outcome {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| run_with(scenario, seed, canary))) {
         Ok(outcome) => outcome,
         Err(panic) => {
             let msg = panic
@@ -98,4 +103,74 @@ pub fn sweep(scenarios: &[Scenario], first_seed: u64, seeds: u64, threads: usize
     r.failures.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     r.nondeterministic.sort();
     r
+}
+
+/// One canary's sweep: over how many seeds at least one scenario caught it.
+#[cfg(feature = "canaries")]
+#[derive(Debug)]
+pub struct CanaryReport {
+    /// The planted bug.
+    pub canary: waygate::session::Canary,
+    /// Seeds on which some scenario failed.
+    pub caught_seeds: u64,
+    /// Seeds run.
+    pub seeds: u64,
+    /// One failure message, for the table.
+    pub example: Option<String>,
+}
+
+/// Runs every canary over every scenario and seed.
+#[cfg(feature = "canaries")]
+pub fn sweep_canaries(
+    scenarios: &[Scenario],
+    first_seed: u64,
+    seeds: u64,
+    threads: usize,
+) -> Vec<CanaryReport> {
+    use waygate::session::Canary;
+    let jobs: Vec<(usize, usize, u64)> = (0..Canary::ALL.len())
+        .flat_map(|c| {
+            (first_seed..first_seed + seeds)
+                .flat_map(move |seed| (0..scenarios.len()).map(move |s| (c, s, seed)))
+        })
+        .collect();
+    let next = AtomicUsize::new(0);
+    // (canary, seed) -> first failure
+    let caught: Mutex<std::collections::BTreeMap<(usize, u64), String>> = Mutex::default();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(c, s, seed)) = jobs.get(i) else {
+                        return;
+                    };
+                    let outcome = run_caught_with(&scenarios[s], seed, Some(Canary::ALL[c]));
+                    if let Some(f) = outcome.failures.first() {
+                        caught
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .entry((c, seed))
+                            .or_insert_with(|| format!("{}: {f}", scenarios[s].name));
+                    }
+                }
+            });
+        }
+    });
+    let caught = caught
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Canary::ALL
+        .iter()
+        .enumerate()
+        .map(|(c, canary)| CanaryReport {
+            canary: *canary,
+            caught_seeds: caught.keys().filter(|(k, _)| *k == c).count() as u64,
+            seeds,
+            example: caught
+                .iter()
+                .find(|((k, _), _)| *k == c)
+                .map(|(_, v)| v.clone()),
+        })
+        .collect()
 }

@@ -50,6 +50,10 @@ pub struct SessionConfig {
     /// Reconnecting after a worldserver connection was lost in world: bounded, jittered
     /// backoff; its deadline is the whole recovery's.
     pub recovery_backoff: Backoff,
+    /// The planted bug to switch on (simulator canaries only).
+    #[cfg(feature = "canaries")]
+    #[serde(skip)]
+    pub canary: Option<super::Canary>,
     /// A politely closing session (shutdown) waits this long for the worldserver's
     /// SMSG_LOGOUT_COMPLETE before closing anyway.
     pub logout_timeout_ms: u64,
@@ -73,6 +77,8 @@ impl Default for SessionConfig {
             switch_buffer_max_bytes: 512 * 1024,
             world_body_max_bytes: 4 * 1024 * 1024,
             logout_timeout_ms: 2_000,
+            #[cfg(feature = "canaries")]
+            canary: None,
             world_silence_timeout_ms: 30_000,
             world_linger_ms: 60_000,
             recovery_backoff: Backoff {

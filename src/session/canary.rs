@@ -1,0 +1,43 @@
+//! Deliberately planted bugs, compiled in only with the `canaries` cargo feature. The
+//! simulator runs each one over its sweep (`ci/sim --canaries`) and must catch every one: a
+//! canary that is never caught means a checker is dead.
+
+/// A planted bug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Canary {
+    /// After a lost connection, log in elsewhere without waiting for the old worldserver's
+    /// linger (dual presence while a partition hides the old session).
+    SkipLinger,
+    /// Close the old worldserver's connection as soon as READY arrives, before its kick (the
+    /// player lingers there while it logs in on the new one).
+    CloseBeforeKick,
+    /// Recovery backoff that doubles past its cap.
+    UncappedBackoff,
+    /// Forward the cluster's TC9_SMSG_READY_FOR_REDIRECT to the game client.
+    LeakClusterOpcode,
+    /// After a lost connection, keep the dead link as the player's worldserver and never
+    /// reconnect.
+    ReuseDeadLink,
+}
+
+impl Canary {
+    /// Every canary.
+    pub const ALL: [Canary; 5] = [
+        Canary::SkipLinger,
+        Canary::CloseBeforeKick,
+        Canary::UncappedBackoff,
+        Canary::LeakClusterOpcode,
+        Canary::ReuseDeadLink,
+    ];
+
+    /// A short name for tables and command lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Canary::SkipLinger => "skip-linger",
+            Canary::CloseBeforeKick => "close-before-kick",
+            Canary::UncappedBackoff => "uncapped-backoff",
+            Canary::LeakClusterOpcode => "leak-cluster-opcode",
+            Canary::ReuseDeadLink => "reuse-dead-link",
+        }
+    }
+}
