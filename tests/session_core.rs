@@ -88,6 +88,7 @@ struct Harness {
     listings: Vec<RequestId>,
     names: Vec<CharacterGuid>,
     placements: Vec<(RequestId, u32)>,
+    excluded: Vec<Vec<WorldserverId>>,
     connects: Vec<(LinkId, WorldserverRef)>,
     events: Vec<SessionEvent>,
     closed: Option<CloseReason>,
@@ -114,6 +115,7 @@ impl Harness {
             listings: Vec::new(),
             names: Vec::new(),
             placements: Vec::new(),
+            excluded: Vec::new(),
             connects: Vec::new(),
             events: Vec::new(),
             closed: None,
@@ -150,7 +152,15 @@ impl Harness {
                 Output::LookupAccount { request, name } => self.lookups.push((request, name)),
                 Output::ListCharacters { request, .. } => self.listings.push(request),
                 Output::QueryName { guid } => self.names.push(guid),
-                Output::Place { request, map, .. } => self.placements.push((request, map)),
+                Output::Place {
+                    request,
+                    map,
+                    exclude,
+                    ..
+                } => {
+                    self.placements.push((request, map));
+                    self.excluded.push(exclude);
+                }
                 Output::Connect { link, worldserver } => {
                     self.worlds.push(World {
                         link,
@@ -1057,4 +1067,81 @@ fn a_silent_worldserver_is_treated_as_lost() {
             .any(|e| matches!(e, SessionEvent::RecoveryStarted { .. }))
     );
     assert_eq!(h.connects.last().map(|c| c.1.id.0.as_str()), Some("ws-1"));
+}
+
+/// After the old worldserver let the player go (its kick closed the link), another
+/// worldserver for the same map, with a loading screen in between.
+fn finish_move_elsewhere(h: &mut Harness, old: LinkId) {
+    assert_eq!(h.s.phase(), Phase::AwaitRelease);
+    assert_eq!(h.connects.len(), 1, "nothing elsewhere before the release");
+    h.s.handle_world_closed(h.now, old);
+    h.pump();
+    assert_eq!(
+        h.excluded
+            .last()
+            .map(|e| e.iter().map(|w| w.0.clone()).collect::<Vec<_>>()),
+        Some(vec!["ws-1".to_owned()])
+    );
+    assert!(
+        h.last_client(Opcode::SMSG_NEW_WORLD).is_some(),
+        "a loading screen"
+    );
+    h.answer_placement(Some(ws("ws-22")));
+    let link = h.connected();
+    h.challenge_from_world(link);
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    h.world_send_packet(link, &TimeSyncReq { counter: 0 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+    assert_eq!(h.s.worldserver().map(|w| w.id.0.as_str()), Some("ws-22"));
+    assert!(
+        h.world(link)
+            .received
+            .iter()
+            .all(|p| p.opcode != Opcode::MSG_MOVE_WORLDPORT_ACK),
+        "the loading screen's ack stays with the gateway"
+    );
+}
+
+#[test]
+fn unsolicited_ready_moves_the_player_after_the_kick() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    h.world_send_packet(old, &ReadyForRedirect { status: 0 });
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        SessionEvent::RedirectRequested {
+            reason: "worldserver",
+            ..
+        }
+    )));
+    finish_move_elsewhere(&mut h, old);
+}
+
+#[test]
+fn unsolicited_ready_with_status_1_changes_nothing() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    h.world_send_packet(old, &ReadyForRedirect { status: 1 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+}
+
+#[test]
+fn draining_moves_the_player_off_its_worldserver() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    h.s.handle_drain(h.now, &WorldserverId("ws-other".into()));
+    h.pump();
+    assert_eq!(
+        h.s.phase(),
+        Phase::InWorld,
+        "another worldserver's drain is not ours"
+    );
+    h.s.handle_drain(h.now, &WorldserverId("ws-1".into()));
+    h.pump();
+    assert_eq!(
+        h.world(old).received.last().map(|p| p.opcode),
+        Some(Opcode::TC9_CMSG_PREPARE_FOR_REDIRECT)
+    );
+    h.world_send_packet(old, &ReadyForRedirect { status: 0 });
+    finish_move_elsewhere(&mut h, old);
 }

@@ -22,7 +22,9 @@ use tracing::Instrument;
 
 pub use metrics::{Metrics, MetricsSnapshot};
 
-use crate::cluster::WorldserverRef;
+use std::collections::BTreeSet;
+
+use crate::cluster::{WorldserverId, WorldserverRef};
 use crate::runtime::{Entropy, Seams};
 use crate::session::{
     AccountRecord, CharacterGuid, CharacterRecord, LinkId, NameRecord, Output, RequestId,
@@ -63,6 +65,12 @@ pub struct Gateway {
     metrics: Arc<Metrics>,
     next_session: AtomicU64,
     open_sessions: AtomicUsize,
+    /// Worldservers being drained: their players are moved away, nobody new is placed there.
+    draining: std::sync::Mutex<BTreeSet<WorldserverId>>,
+    /// Wakes every session when `draining` changes. A `Notify` wakes waiters in the order
+    /// they registered; tokio's `watch` picks a waiter shard with a thread-local RNG, which
+    /// made the simulator's wake order differ between two runs of one seed in one thread.
+    drain_changed: tokio::sync::Notify,
 }
 
 /// What `serve` did.
@@ -97,12 +105,34 @@ impl Gateway {
             metrics: Arc::new(Metrics::default()),
             next_session: AtomicU64::new(1),
             open_sessions: AtomicUsize::new(0),
+            draining: std::sync::Mutex::new(BTreeSet::new()),
+            drain_changed: tokio::sync::Notify::new(),
         })
     }
 
     /// The gateway's counters and histograms.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// Starts or stops draining a worldserver: every player on it is moved to another
+    /// worldserver for the same map, and no placement chooses it meanwhile.
+    pub fn set_draining(&self, worldserver: &WorldserverId, draining: bool) {
+        {
+            let mut set = self.draining_set();
+            if draining {
+                set.insert(worldserver.clone());
+            } else {
+                set.remove(worldserver);
+            }
+        }
+        self.drain_changed.notify_waiters();
+    }
+
+    fn draining_set(&self) -> std::sync::MutexGuard<'_, BTreeSet<WorldserverId>> {
+        self.draining
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Client connections open now.
@@ -291,8 +321,9 @@ async fn run_connection(
                     request,
                     guid,
                     map,
-                    exclude,
+                    mut exclude,
                 } => {
+                    exclude.extend(gw.draining_set().iter().cloned());
                     let tx = tx.clone();
                     let registry = gw.seams.registry.clone();
                     tokio::spawn(async move {
@@ -325,6 +356,17 @@ async fn run_connection(
         if client_closed {
             break;
         }
+        // A player on a draining worldserver is moved off it.
+        let on_draining = session
+            .worldserver()
+            .map(|w| w.id.clone())
+            .filter(|id| gw.draining_set().contains(id));
+        if let Some(id) = on_draining {
+            session.handle_drain(clock.now(), &id);
+            if session.has_output() {
+                continue;
+            }
+        }
 
         let deadline = session.poll_timeout().map(|at| clock.instant_at(at));
         let (w0, w1) = {
@@ -338,6 +380,7 @@ async fn run_connection(
                 shutting_down = true;
                 session.begin_shutdown(clock.now());
             }
+            () = gw.drain_changed.notified() => {}
             answer = rx.recv() => {
                 // `tx` lives in this function, so the channel never closes here.
                 if let Some(answer) = answer {

@@ -147,12 +147,12 @@ enum State {
     },
     AwaitRedirectReady {
         map: u32,
-        target: WorldserverRef,
+        target: Option<WorldserverRef>,
         started: Duration,
     },
     AwaitRelease {
         map: u32,
-        target: WorldserverRef,
+        target: Option<WorldserverRef>,
         started: Duration,
         from: WorldserverRef,
     },
@@ -512,7 +512,7 @@ impl Session {
                         );
                         self.state = State::AwaitRedirectReady {
                             map,
-                            target,
+                            target: Some(target),
                             started,
                         };
                     }
@@ -627,6 +627,11 @@ impl Session {
         std::mem::take(&mut self.counters)
     }
 
+    /// Whether `poll_output` has something.
+    pub fn has_output(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// The next thing to do, in order.
     pub fn poll_output(&mut self) -> Option<Output> {
         Some(match self.pending.pop_front()? {
@@ -681,9 +686,7 @@ impl Session {
                 let link_ready = matches!(e.step, EnterStep::LoginSent { .. } | EnterStep::Loading);
                 if p.opcode == Opcode::CMSG_NAME_QUERY {
                     self.on_name_query(&p);
-                } else if p.opcode == Opcode::MSG_MOVE_WORLDPORT_ACK
-                    && matches!(e.kind, EnterKind::Recovery { .. })
-                {
+                } else if p.opcode == Opcode::MSG_MOVE_WORLDPORT_ACK {
                     // The client finished the loading screen the gateway showed it; the
                     // worldserver it logs in to expects no ack.
                 } else if p.opcode == Opcode::CMSG_PING && link_ready {
@@ -1107,15 +1110,29 @@ impl Session {
                 }
             }
             Opcode::TC9_SMSG_READY_FOR_REDIRECT => {
-                // Unsolicited: the registry moved the map away. Moving the player is the
-                // cluster-routing work; until then the player is told and disconnected
-                // cleanly rather than left on a worldserver that is kicking it.
-                let server = self.worldserver().cloned();
-                if let Some(server) = server {
-                    self.close(CloseReason::WorldLost {
-                        worldserver: server.id,
-                        detail: "worldserver-initiated redirect is not supported yet".into(),
+                // Unsolicited: the registry moved the map away and the worldserver saved the
+                // player; its kick follows. Status 1 changes nothing.
+                let released = crate::wire::packets::ReadyForRedirect::decode(&p.body)
+                    .is_ok_and(|r| r.status == 0);
+                if let (true, State::InWorld, Some(from)) =
+                    (released, &self.state, self.worldserver().cloned())
+                {
+                    let map = self.position.map(|p| p.map).or(self.map).unwrap_or(0);
+                    self.event(SessionEvent::RedirectRequested {
+                        from: from.id.clone(),
+                        reason: "worldserver",
                     });
+                    self.arm(
+                        Timer::RedirectRelease,
+                        now,
+                        self.cfg.redirect_release_timeout_ms,
+                    );
+                    self.state = State::AwaitRelease {
+                        map,
+                        target: None,
+                        started: now,
+                        from,
+                    };
                 }
             }
             _ => {
@@ -1186,6 +1203,7 @@ impl Session {
             self.drop_link(old);
         }
         self.arm(Timer::WorldLogin, now, self.cfg.world_login_timeout_ms);
+        let exclude = vec![from.id.clone()];
         self.state = State::EnteringWorld(Entering {
             kind: EnterKind::Handoff { from },
             map,
@@ -1193,7 +1211,57 @@ impl Session {
             step: EnterStep::Connecting,
             link: None,
         });
-        self.connect(now, target);
+        match target {
+            Some(target) => self.connect(now, target),
+            None => {
+                // Moved away without a map change of its own (the worldserver asked, or it
+                // drains): a loading screen at the cached position while the gateway finds
+                // another worldserver for the map.
+                if let Some(at) = self.cached_position() {
+                    self.send_client(&crate::wire::packets::NewWorld(at));
+                }
+                let guid = self
+                    .character
+                    .as_ref()
+                    .map(|c| c.guid)
+                    .unwrap_or(CharacterGuid(0));
+                let request = self.next_request();
+                self.push(Output::Place {
+                    request,
+                    guid,
+                    map,
+                    exclude,
+                });
+                self.arm(Timer::Service, now, self.cfg.service_timeout_ms);
+                self.set_step(EnterStep::AwaitPlacement(request));
+            }
+        }
+    }
+
+    /// The gateway moves the player off a worldserver that is draining: PREPARE, READY, the
+    /// kick, then another worldserver for the same map.
+    pub fn handle_drain(&mut self, now: Duration, worldserver: &crate::cluster::WorldserverId) {
+        if !matches!(self.state, State::InWorld)
+            || self.worldserver().is_none_or(|w| &w.id != worldserver)
+        {
+            return;
+        }
+        let map = self.position.map(|p| p.map).or(self.map).unwrap_or(0);
+        self.send_active_world(&crate::wire::packets::PrepareForRedirect);
+        self.arm(
+            Timer::RedirectReady,
+            now,
+            self.cfg.redirect_ready_timeout_ms,
+        );
+        self.event(SessionEvent::RedirectRequested {
+            from: worldserver.clone(),
+            reason: "draining",
+        });
+        self.state = State::AwaitRedirectReady {
+            map,
+            target: None,
+            started: now,
+        };
     }
 
     fn abandon_redirect(&mut self, detail: String) {
@@ -1262,7 +1330,7 @@ impl Session {
         self.send_client(&crate::wire::packets::SystemMessage {
             text: "Lost the connection to the world server; reconnecting...".into(),
         });
-        if showing_world && let Some(at) = self.position {
+        if showing_world && let Some(at) = self.cached_position() {
             // A loading screen while the gateway reconnects.
             self.send_client(&crate::wire::packets::NewWorld(at));
         }
@@ -1330,6 +1398,24 @@ impl Session {
         } else {
             self.connect(now, from);
         }
+    }
+
+    /// Where the player is, as far as the gateway knows: the last position the worldserver
+    /// or the client's movement said, else the character record's.
+    fn cached_position(&self) -> Option<crate::wire::packets::MapPosition> {
+        self.position.or_else(|| {
+            self.character
+                .as_ref()
+                .map(|c| crate::wire::packets::MapPosition {
+                    map: self.map.unwrap_or(c.map),
+                    position: crate::wire::packets::Position {
+                        x: c.x,
+                        y: c.y,
+                        z: c.z,
+                        orientation: 0.0,
+                    },
+                })
+        })
     }
 
     /// Keeps the cached position current from the client's own movement packets.

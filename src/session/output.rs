@@ -188,6 +188,13 @@ pub enum SessionEvent {
         /// Destination map.
         map: u32,
     },
+    /// The player must leave its worldserver without a map change of its own.
+    RedirectRequested {
+        /// The worldserver being left.
+        from: WorldserverId,
+        /// `worldserver` (an unsolicited READY_FOR_REDIRECT) or `draining`.
+        reason: &'static str,
+    },
     /// The player is in world on the new worldserver.
     HandoffCompleted {
         /// Old worldserver.
