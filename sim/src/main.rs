@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: waygate-sim run SCENARIO --seed N [--transcript] [--scenarios DIR]
+const USAGE: &str = "usage: waygate-sim run SCENARIO --seed N [--transcript] [--twice] [--scenarios DIR]
        waygate-sim sweep [--seeds N] [--first-seed N] [--threads N] [--scenario NAME] [--scenarios DIR] [--canaries]";
 
 /// Parsed command line.
@@ -22,6 +22,7 @@ struct Args {
     threads: usize,
     transcript: bool,
     canaries: bool,
+    twice: bool,
     dir: PathBuf,
 }
 
@@ -36,6 +37,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         threads: 2,
         transcript: false,
         canaries: false,
+        twice: false,
         dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios")),
     };
     let num = |v: Option<String>, flag: &str| -> Result<u64, String> {
@@ -52,6 +54,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--scenarios" => a.dir = PathBuf::from(it.next().ok_or("--scenarios takes a dir")?),
             "--transcript" => a.transcript = true,
             "--canaries" => a.canaries = true,
+            "--twice" => a.twice = true,
             other if a.command == "run" && a.scenario.is_none() && !other.starts_with('-') => {
                 a.scenario = Some(other.to_owned())
             }
@@ -98,6 +101,25 @@ fn real_main(args: Args) -> ExitCode {
                 }
             };
             let outcome = waygate_sim::sweep::run_caught(&scenario, seed);
+            if args.twice {
+                // The determinism self-check of a sweep, on one seed: where do two runs in
+                // one thread part ways?
+                let again = waygate_sim::sweep::run_caught(&scenario, seed);
+                let first_diff = outcome
+                    .transcript
+                    .iter()
+                    .zip(&again.transcript)
+                    .position(|(a, b)| a != b);
+                match first_diff {
+                    None if outcome.hash == again.hash => println!("twice: identical"),
+                    None => println!("twice: one transcript is a prefix of the other"),
+                    Some(i) => {
+                        println!("twice: first difference at line {i}:");
+                        println!("  first:  {}", outcome.transcript[i]);
+                        println!("  second: {}", again.transcript[i]);
+                    }
+                }
+            }
             if args.transcript {
                 for line in &outcome.transcript {
                     println!("{line}");

@@ -219,7 +219,11 @@ async fn drive(
             id: spec.id.clone(),
             accounts: plans.iter().map(|p| account_name(p.index)).collect(),
             characters: characters.clone(),
-            timing: FakeTiming::default(),
+            timing: FakeTiming {
+                map_reassign_warning_ms: 5_000,
+                map_reassign_second_warning_ms: 4_000,
+                ..FakeTiming::default()
+            },
             echo_opcode: None,
         });
         fake.set_latency_ms(spec.latency_ms);
@@ -283,11 +287,16 @@ async fn drive(
         .collect();
     let cluster = Arc::new(StaticCluster::new(accounts, records, infos));
     let gateway_addr = SocketAddr::new(gateway_ip(), GATEWAY_PORT);
-    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let gateway_slot: Arc<Mutex<Option<Arc<Gateway>>>> = Arc::default();
+    // The sender lives as long as the runtime: dropping it at the end of the run would start
+    // a shutdown whose wake-ups race the end of the run.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    std::mem::forget(stop_tx);
     {
         let t = transcript.clone();
         let session_cfg = scenario.session.clone();
         let observer_fail = fail.clone();
+        let slot = gateway_slot.clone();
         let seams_cluster = cluster.clone();
         let gw_node = handle
             .create_node()
@@ -333,6 +342,7 @@ async fn drive(
                     }
                 })),
             );
+            *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(gateway.clone());
             match tokio::net::TcpListener::bind(gateway_addr).await {
                 Ok(listener) => {
                     let _ = serve(gateway, listener, stop_rx).await;
@@ -350,7 +360,9 @@ async fn drive(
             | FaultKind::Crash { target }
             | FaultKind::Restart { target }
             | FaultKind::Partition { target }
-            | FaultKind::Heal { target } => target.clone(),
+            | FaultKind::Heal { target }
+            | FaultKind::Drain { target }
+            | FaultKind::ReassignMap { target, .. } => target.clone(),
         };
         let Some(at_index) = worlds.iter().position(|(id, _)| *id == target) else {
             fail(format!("fault targets unknown worldserver {target}"));
@@ -360,6 +372,7 @@ async fn drive(
         let node = nodes[at_index].clone();
         let addr = SocketAddr::new(world_ip(at_index), WORLD_PORT);
         let t = transcript.clone();
+        let gateway_slot = gateway_slot.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(fault.at_ms)).await;
             t.push(at(), "fault", format!("{:?}", fault.kind));
@@ -369,6 +382,16 @@ async fn drive(
                 } => fake.set_world_update_ms(world_update_ms),
                 FaultKind::RefuseLogins { refuse, .. } => fake.set_refuse_logins(refuse),
                 FaultKind::Crash { .. } => fake.crash(),
+                FaultKind::Drain { target } => {
+                    let gw = gateway_slot
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .clone();
+                    if let Some(gw) = gw {
+                        gw.set_draining(&WorldserverId(target), true);
+                    }
+                }
+                FaultKind::ReassignMap { map, .. } => fake.reassign_map(map),
                 FaultKind::Partition { .. } => madsim::net::NetSim::current().clog_node(node.id()),
                 FaultKind::Heal { .. } => madsim::net::NetSim::current().unclog_node(node.id()),
                 FaultKind::Restart { .. } => {

@@ -140,6 +140,19 @@ pub enum FaultKind {
         /// Which worldserver.
         target: String,
     },
+    /// The gateway starts draining the worldserver: its players are moved away.
+    Drain {
+        /// Which worldserver.
+        target: String,
+    },
+    /// The registry takes a map away from the worldserver: it warns its players, then sends
+    /// an unsolicited READY_FOR_REDIRECT (shortened warning in the simulator: 5 s).
+    ReassignMap {
+        /// Which worldserver.
+        target: String,
+        /// The map.
+        map: u32,
+    },
     /// A crashed worldserver comes back, empty.
     Restart {
         /// Which worldserver.

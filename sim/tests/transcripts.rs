@@ -14,7 +14,11 @@ fn transcript(name: &str, seed: u64) -> String {
     let scenario = Scenario::load(&dir, name).expect("scenario");
     let outcome = run(&scenario, seed);
     assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
-    format!("trace-hash: {:016x}\n{}\n", outcome.hash, outcome.transcript.join("\n"))
+    format!(
+        "trace-hash: {:016x}\n{}\n",
+        outcome.hash,
+        outcome.transcript.join("\n")
+    )
 }
 
 fn snap(name: &str, text: String) {
@@ -25,10 +29,16 @@ fn snap(name: &str, text: String) {
 
 #[test]
 fn login_logout_seed_7() {
-    snap("transcript_login_logout_seed_7", transcript("login_logout", 7));
+    snap(
+        "transcript_login_logout_seed_7",
+        transcript("login_logout", 7),
+    );
 }
 
 #[test]
 fn map_change_handoff_seed_7() {
-    snap("transcript_map_change_handoff_seed_7", transcript("map_change_handoff", 7));
+    snap(
+        "transcript_map_change_handoff_seed_7",
+        transcript("map_change_handoff", 7),
+    );
 }
