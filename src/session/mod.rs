@@ -704,19 +704,7 @@ impl Session {
             State::Transferring { map } => {
                 let map = *map;
                 if p.opcode == Opcode::MSG_MOVE_WORLDPORT_ACK {
-                    let guid = self
-                        .character
-                        .as_ref()
-                        .map(|c| c.guid)
-                        .unwrap_or(CharacterGuid(0));
-                    let request = self.next_request();
-                    self.push(Output::Place {
-                        request,
-                        guid,
-                        map,
-                        exclude: Vec::new(),
-                    });
-                    self.arm(Timer::Service, now, self.cfg.service_timeout_ms);
+                    let request = self.request_placement(now, map, Vec::new());
                     self.state = State::AwaitTransferPlacement {
                         map,
                         request,
@@ -844,6 +832,30 @@ impl Session {
         }
     }
 
+    /// Asks the registry for a worldserver for the character on `map`, under the service
+    /// deadline.
+    fn request_placement(
+        &mut self,
+        now: Duration,
+        map: u32,
+        exclude: Vec<crate::cluster::WorldserverId>,
+    ) -> RequestId {
+        let guid = self
+            .character
+            .as_ref()
+            .map(|c| c.guid)
+            .unwrap_or(CharacterGuid(0));
+        let request = self.next_request();
+        self.push(Output::Place {
+            request,
+            guid,
+            map,
+            exclude,
+        });
+        self.arm(Timer::Service, now, self.cfg.service_timeout_ms);
+        request
+    }
+
     fn request_characters(&mut self, now: Duration) {
         if self.characters_request.is_some() {
             return;
@@ -891,19 +903,7 @@ impl Session {
     }
 
     fn begin_entering(&mut self, now: Duration, kind: EnterKind, map: u32) {
-        let guid = self
-            .character
-            .as_ref()
-            .map(|c| c.guid)
-            .unwrap_or(CharacterGuid(0));
-        let request = self.next_request();
-        self.push(Output::Place {
-            request,
-            guid,
-            map,
-            exclude: Vec::new(),
-        });
-        self.arm(Timer::Service, now, self.cfg.service_timeout_ms);
+        let request = self.request_placement(now, map, Vec::new());
         self.arm(Timer::WorldLogin, now, self.cfg.world_login_timeout_ms);
         self.state = State::EnteringWorld(Entering {
             kind,
@@ -1220,19 +1220,7 @@ impl Session {
                 if let Some(at) = self.cached_position() {
                     self.send_client(&crate::wire::packets::NewWorld(at));
                 }
-                let guid = self
-                    .character
-                    .as_ref()
-                    .map(|c| c.guid)
-                    .unwrap_or(CharacterGuid(0));
-                let request = self.next_request();
-                self.push(Output::Place {
-                    request,
-                    guid,
-                    map,
-                    exclude,
-                });
-                self.arm(Timer::Service, now, self.cfg.service_timeout_ms);
+                let request = self.request_placement(now, map, exclude);
                 self.set_step(EnterStep::AwaitPlacement(request));
             }
         }
@@ -1380,20 +1368,8 @@ impl Session {
             now.saturating_sub(lost_at) >= Duration::from_millis(self.cfg.world_linger_ms);
         if linger_passed || self.canary(Canary::SkipLinger) {
             // The old worldserver has let the player go: anywhere that serves the map.
-            let guid = self
-                .character
-                .as_ref()
-                .map(|c| c.guid)
-                .unwrap_or(CharacterGuid(0));
-            let request = self.next_request();
             // Not the worldserver that was lost: it stayed unreachable for the whole linger.
-            self.push(Output::Place {
-                request,
-                guid,
-                map,
-                exclude: vec![from.id.clone()],
-            });
-            self.arm(Timer::Service, now, self.cfg.service_timeout_ms);
+            let request = self.request_placement(now, map, vec![from.id.clone()]);
             self.set_step(EnterStep::AwaitPlacement(request));
         } else {
             self.connect(now, from);
