@@ -18,7 +18,7 @@ use crate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef};
 use crate::driver::{DriverConfig, Gateway, MetricsSnapshot, serve};
 use crate::peers::bot::{BotConfig, BotReport, BotStep, run_bot};
 use crate::peers::worldserver::{FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver};
-use crate::runtime::{Clock, Entropy, Seams, StaticCluster, TokioNet};
+use crate::runtime::{Entropy, Seams, StaticCluster};
 use crate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionConfig};
 use crate::wire::SessionKey;
 use crate::wire::packets::Position;
@@ -217,13 +217,7 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
             .collect(),
         infos,
     ));
-    let seams = Seams {
-        clock: Clock::new(),
-        net: Arc::new(TokioNet),
-        accounts: cluster.clone(),
-        characters: cluster.clone(),
-        registry: cluster,
-    };
+    let seams = Seams::embedded(cluster);
     let gateway = Gateway::new(
         seams,
         DriverConfig {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use waygate::config::{Config, ConfigError};
 use waygate::driver::{DriverConfig, Gateway, serve};
-use waygate::runtime::{Clock, Entropy, Seams, TokioNet};
+use waygate::runtime::{Entropy, Seams};
 
 /// Exit code for a usage or config error (EX_USAGE).
 const EXIT_USAGE: u8 = 64;
@@ -120,13 +120,7 @@ fn serve_command(path: PathBuf) -> ExitCode {
             }
         };
         let cluster = Arc::new(cfg.cluster());
-        let seams = Seams {
-            clock: Clock::new(),
-            net: Arc::new(TokioNet),
-            accounts: cluster.clone(),
-            characters: cluster.clone(),
-            registry: cluster,
-        };
+        let seams = Seams::embedded(cluster);
         let gateway = Gateway::new(
             seams,
             DriverConfig {

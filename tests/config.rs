@@ -157,5 +157,9 @@ fn binary_serves_and_stops_on_sigterm() {
 #[test]
 fn bad_backoff_policy_is_named() {
     let text = EXAMPLE.replace("max_ms = 5000", "max_ms = 10");
-    assert!(error_of(&text).contains("session.recovery_backoff"), "{}", error_of(&text));
+    assert!(
+        error_of(&text).contains("session.recovery_backoff"),
+        "{}",
+        error_of(&text)
+    );
 }

@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use waygate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef};
 use waygate::driver::{DriverConfig, Gateway, serve};
-use waygate::runtime::{Clock, Entropy, Seams, StaticCluster, TokioNet};
+use waygate::runtime::{Entropy, Seams, StaticCluster};
 use waygate::session::{AccountId, AccountRecord, SessionConfig};
 use waygate::wire::auth::{
     AddonList, AuthChallenge, AuthResponse, AuthResult, AuthSession, AuthSessionFields,
@@ -53,13 +53,7 @@ async fn start_gateway(max_connections: usize, session: SessionConfig) -> std::n
             maps: vec![],
         }],
     ));
-    let seams = Seams {
-        clock: Clock::new(),
-        net: Arc::new(TokioNet),
-        accounts: cluster.clone(),
-        characters: cluster.clone(),
-        registry: cluster,
-    };
+    let seams = Seams::embedded(cluster);
     let gateway = Gateway::new(
         seams,
         DriverConfig {

@@ -11,7 +11,7 @@ use waygate::peers::bot::{BotConfig, BotError, BotReport, BotStep, run_bot};
 use waygate::peers::worldserver::{
     FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, Presence,
 };
-use waygate::runtime::{Clock, Entropy, Seams, StaticCluster, TokioNet};
+use waygate::runtime::{Entropy, Seams, StaticCluster};
 use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionConfig};
 use waygate::wire::packets::{LoginFailure, Position};
 use waygate::wire::{Opcode, SessionKey};
@@ -105,13 +105,7 @@ async fn cluster() -> Cluster {
         vec![record(ALICE, 1, "Alice"), record(BOB, 2, "Bob")],
         infos,
     ));
-    let seams = Seams {
-        clock: Clock::new(),
-        net: Arc::new(TokioNet),
-        accounts: cluster.clone(),
-        characters: cluster.clone(),
-        registry: cluster,
-    };
+    let seams = Seams::embedded(cluster);
     let gateway = Gateway::new(
         seams,
         DriverConfig {

@@ -26,7 +26,7 @@ use waygate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef};
 use waygate::driver::{DriverConfig, Gateway, serve};
 use waygate::peers::bot::{BotConfig, BotStep, run_bot};
 use waygate::peers::worldserver::{FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver};
-use waygate::runtime::{Clock, Entropy, Seams, StaticCluster, TokioNet};
+use waygate::runtime::{Entropy, Seams, StaticCluster};
 use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionConfig};
 use waygate::wire::auth::{
     AddonList, AuthChallenge, AuthSession, AuthSessionFields, compute_digest,
@@ -91,13 +91,7 @@ fn cluster(n: usize, worlds: Vec<WorldserverInfo>) -> Arc<StaticCluster> {
 
 fn gateway(cluster: Arc<StaticCluster>, max_connections: usize) -> Arc<Gateway> {
     Gateway::new(
-        Seams {
-            clock: Clock::new(),
-            net: Arc::new(TokioNet),
-            accounts: cluster.clone(),
-            characters: cluster.clone(),
-            registry: cluster,
-        },
+        Seams::embedded(cluster),
         DriverConfig {
             session: SessionConfig::default(),
             max_connections,

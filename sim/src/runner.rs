@@ -15,7 +15,7 @@ use waygate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef};
 use waygate::driver::{DriverConfig, Gateway, serve};
 use waygate::peers::bot::{BotConfig, BotReport, BotStep, run_bot};
 use waygate::peers::worldserver::{FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver};
-use waygate::runtime::{Clock, Entropy, Seams, StaticCluster, TokioNet};
+use waygate::runtime::{Entropy, Seams, StaticCluster};
 use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionEvent};
 use waygate::wire::SessionKey;
 use waygate::wire::packets::Position;
@@ -304,13 +304,7 @@ async fn drive(
             .ip(gateway_ip())
             .build();
         gw_node.spawn(async move {
-            let seams = Seams {
-                clock: Clock::new(),
-                net: Arc::new(TokioNet),
-                accounts: seams_cluster.clone(),
-                characters: seams_cluster.clone(),
-                registry: seams_cluster,
-            };
+            let seams = Seams::embedded(seams_cluster);
             let observer_t = t.clone();
             let observer_fail = observer_fail.clone();
             let backoff = session_cfg.recovery_backoff;

@@ -137,6 +137,20 @@ pub struct Seams {
     pub registry: Arc<dyn Registry>,
 }
 
+impl Seams {
+    /// The embedded default: accounts, characters and the registry from one
+    /// [`StaticCluster`], tokio's clock and network.
+    pub fn embedded(cluster: Arc<StaticCluster>) -> Self {
+        Self {
+            clock: Clock::new(),
+            net: Arc::new(TokioNet),
+            accounts: cluster.clone(),
+            characters: cluster.clone(),
+            registry: cluster,
+        }
+    }
+}
+
 /// The one RNG of a component, seeded once.
 #[derive(Debug, Clone)]
 pub struct Entropy {
