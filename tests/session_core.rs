@@ -1145,3 +1145,57 @@ fn draining_moves_the_player_off_its_worldserver() {
     h.world_send_packet(old, &ReadyForRedirect { status: 0 });
     finish_move_elsewhere(&mut h, old);
 }
+
+#[test]
+fn an_abandoned_redirect_delivers_what_the_worldserver_sent_meanwhile() {
+    let mut h = authed();
+    let link = h.enter_world(ws("ws-1"));
+    h.world_send_packet(link, &new_world(1));
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    // The worldserver talks while the gateway asks who owns the map and prepares the move.
+    h.world_send(link, Opcode::SMSG_INIT_WORLD_STATES, &[1]);
+    h.answer_placement(Some(ws("ws-22")));
+    h.world_send(link, Opcode::SMSG_COMPRESSED_UPDATE_OBJECT, &[2]);
+    h.world_send_packet(link, &TimeSyncReq { counter: 0 });
+    let before = h.client_got.len();
+    h.world_send_packet(link, &ReadyForRedirect { status: 1 });
+    let after: Vec<(Opcode, Bytes)> = h.client_got[before..]
+        .iter()
+        .map(|p| (p.opcode, p.body.clone()))
+        .collect();
+    assert_eq!(
+        after.iter().map(|p| p.0).collect::<Vec<_>>(),
+        vec![
+            Opcode::SMSG_INIT_WORLD_STATES,
+            Opcode::SMSG_COMPRESSED_UPDATE_OBJECT,
+            Opcode::SMSG_TIME_SYNC_REQ
+        ],
+        "held in order, delivered when the player stays"
+    );
+    assert!(
+        after
+            .iter()
+            .all(|p| p.0 != Opcode::TC9_SMSG_READY_FOR_REDIRECT)
+    );
+}
+
+#[test]
+fn a_completed_redirect_drops_what_the_old_worldserver_sent() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    h.world_send_packet(old, &new_world(1));
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    h.answer_placement(Some(ws("ws-22")));
+    h.world_send(old, Opcode::SMSG_INIT_WORLD_STATES, &[1]);
+    h.world_send_packet(old, &ReadyForRedirect { status: 0 });
+    h.s.handle_world_closed(h.now, old);
+    h.pump();
+    let new = h.connected();
+    h.challenge_from_world(new);
+    h.world_send_packet(new, &TimeSyncReq { counter: 0 });
+    assert!(
+        h.client_got
+            .iter()
+            .all(|p| p.body[..] != [1][..] || p.opcode != Opcode::SMSG_INIT_WORLD_STATES)
+    );
+}

@@ -225,6 +225,11 @@ pub struct Session {
     next_id: u64,
     held: VecDeque<Packet>,
     held_bytes: usize,
+    /// Packets from the current worldserver held while the gateway decides whether the player
+    /// leaves it: dropped if it does, delivered in order if it stays.
+    world_held: VecDeque<Packet>,
+    world_held_bytes: usize,
+    world_held_overflowed: bool,
     timers: [Option<Duration>; TIMERS],
     pending: VecDeque<Pending>,
     counters: Counters,
@@ -269,6 +274,9 @@ impl Session {
             next_id: 1,
             held: VecDeque::new(),
             held_bytes: 0,
+            world_held: VecDeque::new(),
+            world_held_bytes: 0,
+            world_held_overflowed: false,
             timers: [None; TIMERS],
             pending: VecDeque::new(),
             counters: Counters::default(),
@@ -522,6 +530,7 @@ impl Session {
                         self.forward_to_world(ack);
                         self.state = State::InWorld;
                         self.release_held();
+                        self.release_world_held(now);
                     }
                 }
             }
@@ -964,8 +973,12 @@ impl Session {
                 }
                 self.on_redirect_ready(now, link, p)
             }
-            // While switching, the old worldserver's packets are dropped: the client must see
-            // one consistent world.
+            // While the gateway decides whether the player leaves, the current worldserver's
+            // packets wait: the client must see one consistent world.
+            State::AwaitTransferPlacement { .. } | State::AwaitRedirectReady { .. } => {
+                self.hold_world(p)
+            }
+            // Released: nothing more from the old worldserver reaches the client.
             _ => {}
         }
     }
@@ -1148,7 +1161,7 @@ impl Session {
             .unwrap_or(1);
         self.disarm(Timer::RedirectReady);
         if status != 0 {
-            return self.abandon_redirect(format!("READY_FOR_REDIRECT status {status}"));
+            return self.abandon_redirect(now, format!("READY_FOR_REDIRECT status {status}"));
         }
         let State::AwaitRedirectReady {
             map,
@@ -1202,6 +1215,9 @@ impl Session {
         if let Some(old) = self.active.take() {
             self.drop_link(old);
         }
+        self.world_held.clear();
+        self.world_held_bytes = 0;
+        self.world_held_overflowed = false;
         self.arm(Timer::WorldLogin, now, self.cfg.world_login_timeout_ms);
         let exclude = vec![from.id.clone()];
         self.state = State::EnteringWorld(Entering {
@@ -1252,12 +1268,45 @@ impl Session {
         };
     }
 
-    fn abandon_redirect(&mut self, detail: String) {
+    fn abandon_redirect(&mut self, now: Duration, detail: String) {
         if let Some(on) = self.worldserver().cloned() {
             self.event(SessionEvent::HandoffAbandoned { on: on.id, detail });
         }
         self.state = State::InWorld;
         self.release_held();
+        self.release_world_held(now);
+    }
+
+    /// Holds a packet of the worldserver the player may be leaving. Past the switch bounds
+    /// the oldest are dropped and the fact remembered: a player who then stays is told the
+    /// truth by a reconnect rather than shown a world with a hole in it.
+    fn hold_world(&mut self, p: Packet) {
+        let bytes = p.body.len() + 4;
+        if self.world_held.len() >= self.cfg.switch_buffer_max_packets
+            || self.world_held_bytes + bytes > self.cfg.switch_buffer_max_bytes
+        {
+            if let Some(old) = self.world_held.pop_front() {
+                self.world_held_bytes -= old.body.len() + 4;
+            }
+            self.world_held_overflowed = true;
+        }
+        self.world_held_bytes += bytes;
+        self.world_held.push_back(p);
+    }
+
+    /// The player stays on its worldserver: what it sent meanwhile goes to the client in order.
+    fn release_world_held(&mut self, now: Duration) {
+        self.world_held_bytes = 0;
+        if std::mem::take(&mut self.world_held_overflowed) {
+            self.world_held.clear();
+            if let Some(server) = self.worldserver().cloned() {
+                self.start_recovery(now, server, "held worldserver packets overflowed".into());
+            }
+            return;
+        }
+        while let Some(p) = self.world_held.pop_front() {
+            self.on_in_world_packet(now, p);
+        }
     }
 
     fn on_world_lost(&mut self, now: Duration, link: LinkId, detail: String) {
@@ -1539,6 +1588,7 @@ impl Session {
                     {
                         self.forward_to_world(ack);
                         self.release_held();
+                        self.release_world_held(now);
                     }
                 }
                 _ if self.characters_request.is_some() => self.close(
@@ -1588,7 +1638,7 @@ impl Session {
             }
             Timer::RedirectReady => {
                 if matches!(self.state, State::AwaitRedirectReady { .. }) {
-                    self.abandon_redirect("READY_FOR_REDIRECT timed out".into());
+                    self.abandon_redirect(now, "READY_FOR_REDIRECT timed out".into());
                 }
             }
             Timer::Retry => self.retry_recovery(now),
