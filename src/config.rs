@@ -131,6 +131,9 @@ pub struct Config {
     /// `[session]`: per-session limits and deadlines.
     #[serde(default)]
     pub session: SessionConfig,
+    /// `[cluster]`: health hysteresis, registry refresh and staleness.
+    #[serde(default)]
+    pub cluster: crate::driver::ClusterConfig,
     /// `[[accounts]]`.
     #[serde(default)]
     pub accounts: Vec<AccountEntry>,
@@ -169,6 +172,10 @@ impl Config {
             .recovery_backoff
             .check()
             .map_err(|e| ConfigError(format!("session.recovery_backoff: {e}")))?;
+        self.session
+            .placement_backoff
+            .check()
+            .map_err(|e| ConfigError(format!("session.placement_backoff: {e}")))?;
         let mut names = BTreeSet::new();
         for (i, a) in self.accounts.iter().enumerate() {
             if a.name.is_empty() || a.name.len() > crate::wire::auth::ACCOUNT_NAME_MAX_BYTES {

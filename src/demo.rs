@@ -225,6 +225,7 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
             max_connections: bots + 16,
             write_timeout_ms: 10_000,
             shutdown_timeout_ms: 5_000,
+            cluster: Default::default(),
         },
         Entropy::from_os()?,
     );

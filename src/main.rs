@@ -128,6 +128,7 @@ fn serve_command(path: PathBuf) -> ExitCode {
                 max_connections: cfg.gateway.max_connections,
                 write_timeout_ms: cfg.gateway.client_write_timeout_ms,
                 shutdown_timeout_ms: cfg.gateway.shutdown_timeout_ms,
+                cluster: cfg.cluster,
             },
             entropy,
         );

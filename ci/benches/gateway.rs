@@ -97,6 +97,7 @@ fn gateway(cluster: Arc<StaticCluster>, max_connections: usize) -> Arc<Gateway> 
             max_connections,
             write_timeout_ms: 30_000,
             shutdown_timeout_ms: 1_000,
+            cluster: Default::default(),
         },
         Entropy::seeded(42),
     )

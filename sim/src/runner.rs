@@ -307,6 +307,7 @@ async fn drive(
             let seams = Seams::embedded(seams_cluster);
             let observer_t = t.clone();
             let observer_fail = observer_fail.clone();
+            let observer_slot = slot.clone();
             let backoff = session_cfg.recovery_backoff;
             let gateway = Gateway::with_observer(
                 seams,
@@ -315,10 +316,25 @@ async fn drive(
                     max_connections: 10_000,
                     write_timeout_ms: 10_000,
                     shutdown_timeout_ms: 5_000,
+                    cluster: Default::default(),
                 },
                 Entropy::seeded(seed),
                 Some(Arc::new(move |id, e| {
                     observer_t.push(at(), &format!("gw/s{}", id.0), format!("{e:?}"));
+                    // No new placement on a worldserver that is not admitting.
+                    if let SessionEvent::Placed { worldserver } = e {
+                        let gw = observer_slot
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .clone();
+                        let health = gw.and_then(|g| g.view().get(worldserver).map(|s| s.health));
+                        if health != Some(waygate::cluster::view::Health::Admitting) {
+                            observer_fail(format!(
+                                "session {}: placed on {worldserver} while {health:?}",
+                                id.0
+                            ));
+                        }
+                    }
                     // Retries and delays stay within the policy.
                     if let SessionEvent::RecoveryAttemptFailed {
                         attempts,

@@ -24,7 +24,8 @@ pub use metrics::{Metrics, MetricsSnapshot};
 
 use std::collections::BTreeSet;
 
-use crate::cluster::{WorldserverId, WorldserverRef};
+use crate::cluster::WorldserverId;
+use crate::cluster::view::{ClusterView, HealthPolicy, PlacementRequest, Probe, Selection};
 use crate::runtime::{Entropy, Seams};
 use crate::session::{
     AccountRecord, CharacterGuid, CharacterRecord, LinkId, NameRecord, Output, RequestId,
@@ -51,6 +52,30 @@ pub struct DriverConfig {
     pub write_timeout_ms: u64,
     /// How long `serve` waits for sessions to close after shutdown begins.
     pub shutdown_timeout_ms: u64,
+    /// The cluster view: health hysteresis, registry refresh and staleness.
+    pub cluster: ClusterConfig,
+}
+
+/// How the gateway keeps its view of the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// Health hysteresis and registry staleness.
+    pub health: HealthPolicy,
+    /// How often the registry is asked for the worldservers.
+    pub registry_refresh_ms: u64,
+    /// A login or move slower than this counts as a slow probe of the worldserver.
+    pub slow_login_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            health: HealthPolicy::default(),
+            registry_refresh_ms: 5_000,
+            slow_login_ms: 2_000,
+        }
+    }
 }
 
 /// Sees every session event as it happens (the simulator's transcript, tests).
@@ -71,6 +96,8 @@ pub struct Gateway {
     /// they registered; tokio's `watch` picks a waiter shard with a thread-local RNG, which
     /// made the simulator's wake order differ between two runs of one seed in one thread.
     drain_changed: tokio::sync::Notify,
+    /// Worldservers, their maps and health, as this gateway sees them.
+    view: std::sync::Mutex<ClusterView>,
 }
 
 /// What `serve` did.
@@ -97,6 +124,7 @@ impl Gateway {
         entropy: Entropy,
         observer: Option<EventObserver>,
     ) -> Arc<Self> {
+        let health = cfg.cluster.health;
         Arc::new(Self {
             seams,
             observer,
@@ -107,6 +135,7 @@ impl Gateway {
             open_sessions: AtomicUsize::new(0),
             draining: std::sync::Mutex::new(BTreeSet::new()),
             drain_changed: tokio::sync::Notify::new(),
+            view: std::sync::Mutex::new(ClusterView::new(health)),
         })
     }
 
@@ -127,6 +156,45 @@ impl Gateway {
             }
         }
         self.drain_changed.notify_waiters();
+    }
+
+    /// The cluster view.
+    pub fn view(&self) -> std::sync::MutexGuard<'_, ClusterView> {
+        self.view
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Asks the registry for the worldservers; the view keeps serving the last answer (until
+    /// it goes stale) when the registry does not answer.
+    pub async fn refresh_registry(&self) {
+        match self.seams.registry.worldservers().await {
+            Ok(list) => self.view().apply_registry(self.seams.clock.now(), &list),
+            Err(e) => tracing::warn!(error = %e, "registry refresh failed; serving the last view"),
+        }
+    }
+
+    /// What a session event says about a worldserver's health: a login or move that took
+    /// longer than `slow_login_ms` is a slow probe, a prompt one a healthy probe.
+    fn observe_health(&self, e: &SessionEvent) {
+        let (server, took_ms) = match e {
+            SessionEvent::EnteredWorld {
+                worldserver,
+                took_ms,
+            } => (worldserver, *took_ms),
+            SessionEvent::HandoffCompleted { to, took_ms, .. } => (to, *took_ms),
+            _ => return,
+        };
+        let probe = if took_ms > self.cfg.cluster.slow_login_ms {
+            Probe::Slow
+        } else {
+            Probe::Healthy
+        };
+        let before = self.view().get(server).map(|s| s.health);
+        let after = self.view().observe(server, probe);
+        if before != after {
+            tracing::info!(worldserver = %server, ?before, ?after, "worldserver health changed");
+        }
     }
 
     fn draining_set(&self) -> std::sync::MutexGuard<'_, BTreeSet<WorldserverId>> {
@@ -165,6 +233,18 @@ pub async fn serve(
         refused: 0,
         abandoned: 0,
     };
+    gateway.refresh_registry().await;
+    let refresher = Arc::downgrade(&gateway);
+    let refresh_every = Duration::from_millis(gateway.cfg.cluster.registry_refresh_ms);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(refresh_every).await;
+            let Some(gw) = refresher.upgrade() else {
+                return;
+            };
+            gw.refresh_registry().await;
+        }
+    });
     // Each session task holds a clone; when all are gone, `done_rx` yields None.
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
     loop {
@@ -231,7 +311,6 @@ enum Answer {
     Account(RequestId, Result<Option<AccountRecord>, SeamError>),
     Characters(RequestId, Result<Vec<CharacterRecord>, SeamError>),
     Name(CharacterGuid, Result<Option<NameRecord>, SeamError>),
-    Placement(RequestId, Result<Option<WorldserverRef>, SeamError>),
     Connected(LinkId, io::Result<TcpStream>),
 }
 
@@ -263,6 +342,7 @@ async fn run_connection(
     let mut worlds: [Option<WorldSocket>; 2] = [None, None];
     let mut client_buf = BytesMut::with_capacity(CLIENT_READ_START_BYTES);
     let mut shutting_down = false;
+    let mut placed_on: Option<WorldserverId> = None;
     gw.metrics.sessions.fetch_add(1, Ordering::Relaxed);
 
     loop {
@@ -319,17 +399,42 @@ async fn run_connection(
                 }
                 Output::Place {
                     request,
-                    guid,
+                    guid: _,
                     map,
                     mut exclude,
                 } => {
+                    // The selection policy over the gateway's own view of the cluster.
                     exclude.extend(gw.draining_set().iter().cloned());
-                    let tx = tx.clone();
-                    let registry = gw.seams.registry.clone();
-                    tokio::spawn(async move {
-                        let r = registry.place(guid, map, &exclude).await;
-                        let _ = tx.send(Answer::Placement(request, r)).await;
-                    });
+                    let now = clock.now();
+                    let selection = gw.view().select(
+                        now,
+                        &PlacementRequest {
+                            map,
+                            sticky: None,
+                            exclude,
+                        },
+                    );
+                    #[cfg(feature = "canaries")]
+                    let selection = if gw.cfg.session.canary
+                        == Some(crate::session::Canary::PlaceOnDegraded)
+                    {
+                        let servers: Vec<_> = gw.view().servers().map(|s| s.info.clone()).collect();
+                        crate::cluster::owner_of(&servers, map)
+                            .map(|w| Selection::Place(w.server.clone()))
+                            .unwrap_or(selection)
+                    } else {
+                        selection
+                    };
+                    let answer = match selection {
+                        Selection::Place(server) => Ok(Some(server)),
+                        Selection::Refuse(_) => Ok(None),
+                        Selection::Wait(reason) => Err(SeamError {
+                            service: "placement",
+                            detail: reason.into(),
+                            retryable: true,
+                        }),
+                    };
+                    session.handle_placement(now, request, answer);
                 }
                 Output::Connect { link, worldserver } => {
                     let tx = tx.clone();
@@ -348,12 +453,27 @@ async fn run_connection(
                     if let Some(observe) = &gw.observer {
                         observe(id, &e);
                     }
+                    gw.observe_health(&e);
                     gw.metrics.record(&e);
                 }
             }
         }
         gw.metrics.absorb(session.take_counters());
+        let now_on = session.worldserver().map(|w| w.id.clone());
+        if now_on != placed_on {
+            let mut view = gw.view();
+            if let Some(old) = &placed_on {
+                view.count_player(old, false);
+            }
+            if let Some(new) = &now_on {
+                view.count_player(new, true);
+            }
+            placed_on = now_on;
+        }
         if client_closed {
+            if let Some(old) = &placed_on {
+                gw.view().count_player(old, false);
+            }
             break;
         }
         // A player on a draining worldserver is moved off it.
@@ -460,7 +580,6 @@ fn deliver(
         Answer::Account(r, result) => session.handle_account(now, r, result),
         Answer::Characters(r, result) => session.handle_characters(now, r, result),
         Answer::Name(guid, result) => session.handle_name(now, guid, result),
-        Answer::Placement(r, result) => session.handle_placement(now, r, result),
         Answer::Connected(link, Ok(stream)) => {
             if let Some(slot) = worlds.iter_mut().find(|s| s.is_none()) {
                 *slot = Some(WorldSocket {

@@ -26,7 +26,7 @@ use tokio::net::TcpStream;
 
 pub use static_cluster::StaticCluster;
 
-use crate::cluster::{WorldserverId, WorldserverRef};
+use crate::cluster::WorldserverInfo;
 use crate::session::{
     AccountId, AccountRecord, CharacterGuid, CharacterRecord, NameRecord, SeamError,
 };
@@ -110,16 +110,11 @@ pub trait Characters: Send + Sync {
     fn name(&self, guid: CharacterGuid) -> BoxFuture<'_, Result<Option<NameRecord>, SeamError>>;
 }
 
-/// The cluster registry: who serves which map.
+/// The cluster registry: which worldservers exist and which maps they own. The gateway keeps
+/// its own view of their health and chooses among them (`cluster::view`).
 pub trait Registry: Send + Sync {
-    /// A worldserver for `guid` on `map`, none of `exclude`. `Ok(None)`: nobody serves the
-    /// map now.
-    fn place<'a>(
-        &'a self,
-        guid: CharacterGuid,
-        map: u32,
-        exclude: &'a [WorldserverId],
-    ) -> BoxFuture<'a, Result<Option<WorldserverRef>, SeamError>>;
+    /// Every worldserver of the realm, in registry order.
+    fn worldservers(&self) -> BoxFuture<'_, Result<Vec<WorldserverInfo>, SeamError>>;
 }
 
 /// The services a gateway runs on.

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{Accounts, BoxFuture, Characters, Registry};
-use crate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef, owner_of};
+use crate::cluster::WorldserverInfo;
 use crate::session::{
     AccountId, AccountRecord, CharacterGuid, CharacterRecord, NameRecord, SeamError,
 };
@@ -68,19 +68,8 @@ impl Characters for StaticCluster {
 }
 
 impl Registry for StaticCluster {
-    fn place<'a>(
-        &'a self,
-        _guid: CharacterGuid,
-        map: u32,
-        exclude: &'a [WorldserverId],
-    ) -> BoxFuture<'a, Result<Option<WorldserverRef>, SeamError>> {
-        let candidates: Vec<WorldserverInfo> = self
-            .worldservers
-            .iter()
-            .filter(|w| !exclude.contains(&w.server.id))
-            .cloned()
-            .collect();
-        let found = owner_of(&candidates, map).map(|w| w.server.clone());
-        Box::pin(async move { Ok(found) })
+    fn worldservers(&self) -> BoxFuture<'_, Result<Vec<WorldserverInfo>, SeamError>> {
+        let list = self.worldservers.clone();
+        Box::pin(async move { Ok(list) })
     }
 }

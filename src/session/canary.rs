@@ -18,16 +18,19 @@ pub enum Canary {
     /// After a lost connection, keep the dead link as the player's worldserver and never
     /// reconnect.
     ReuseDeadLink,
+    /// Place new players on the map's first owner whatever its health.
+    PlaceOnDegraded,
 }
 
 impl Canary {
     /// Every canary.
-    pub const ALL: [Canary; 5] = [
+    pub const ALL: [Canary; 6] = [
         Canary::SkipLinger,
         Canary::CloseBeforeKick,
         Canary::UncappedBackoff,
         Canary::LeakClusterOpcode,
         Canary::ReuseDeadLink,
+        Canary::PlaceOnDegraded,
     ];
 
     /// A short name for tables and command lines.
@@ -38,6 +41,7 @@ impl Canary {
             Canary::UncappedBackoff => "uncapped-backoff",
             Canary::LeakClusterOpcode => "leak-cluster-opcode",
             Canary::ReuseDeadLink => "reuse-dead-link",
+            Canary::PlaceOnDegraded => "place-on-degraded",
         }
     }
 }

@@ -47,6 +47,9 @@ pub struct SessionConfig {
     /// (PROTOCOL.md section 3). Until it has passed, a lost player is only ever logged back in
     /// on the same worldserver (re-attach), never elsewhere.
     pub world_linger_ms: u64,
+    /// Placement while nobody can take the player (owners degraded or draining, registry view
+    /// stale): bounded backoff; past its deadline the login fails with NO_WORLD.
+    pub placement_backoff: Backoff,
     /// Reconnecting after a worldserver connection was lost in world: bounded, jittered
     /// backoff; its deadline is the whole recovery's.
     pub recovery_backoff: Backoff,
@@ -81,6 +84,14 @@ impl Default for SessionConfig {
             canary: None,
             world_silence_timeout_ms: 30_000,
             world_linger_ms: 60_000,
+            placement_backoff: Backoff {
+                min_ms: 250,
+                max_ms: 2_000,
+                multiplier: 2.0,
+                jitter: 0.5,
+                max_attempts: 20,
+                deadline_ms: 12_000,
+            },
             recovery_backoff: Backoff {
                 min_ms: 250,
                 max_ms: 5_000,

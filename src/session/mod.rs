@@ -127,6 +127,8 @@ struct Entering {
     started: Duration,
     step: EnterStep,
     link: Option<LinkId>,
+    /// Placement retries while no worldserver can take the player (login and handoff).
+    placement_retry: Option<Retry>,
 }
 
 #[derive(Debug, Clone)]
@@ -483,12 +485,18 @@ impl Session {
             State::EnteringWorld(e) if e.step == EnterStep::AwaitPlacement(request) => {
                 self.disarm(Timer::Service);
                 match result {
-                    Ok(Some(server)) => self.connect(now, server),
+                    Ok(Some(server)) => {
+                        self.event(SessionEvent::Placed {
+                            worldserver: server.id.clone(),
+                        });
+                        self.connect(now, server)
+                    }
                     Ok(None) => self.fail_entering(
                         now,
                         LoginFailure::NO_WORLD,
                         "no worldserver serves the map".into(),
                     ),
+                    Err(e) if e.retryable => self.wait_for_placement(now, e.detail),
                     Err(e) => self.fail_entering(now, LoginFailure::NO_WORLD, e.to_string()),
                 }
             }
@@ -920,6 +928,7 @@ impl Session {
             started: now,
             step: EnterStep::AwaitPlacement(request),
             link: None,
+            placement_retry: None,
         });
     }
 
@@ -1226,6 +1235,7 @@ impl Session {
             started,
             step: EnterStep::Connecting,
             link: None,
+            placement_retry: None,
         });
         match target {
             Some(target) => self.connect(now, target),
@@ -1382,6 +1392,7 @@ impl Session {
             started: now,
             step: EnterStep::Connecting,
             link: None,
+            placement_retry: None,
         });
         self.timers[Timer::Retry.index()] = Some(retry.deadline());
         self.connect(now, from);
@@ -1392,6 +1403,18 @@ impl Session {
         let State::EnteringWorld(e) = &self.state else {
             return;
         };
+        if !matches!(e.kind, EnterKind::Recovery { .. }) {
+            if e.step == EnterStep::Backoff {
+                let map = e.map;
+                let exclude = match &e.kind {
+                    EnterKind::Handoff { from } => vec![from.id.clone()],
+                    _ => Vec::new(),
+                };
+                let request = self.request_placement(now, map, exclude);
+                self.set_step(EnterStep::AwaitPlacement(request));
+            }
+            return;
+        }
         let EnterKind::Recovery {
             from,
             lost_at,
@@ -1441,6 +1464,33 @@ impl Session {
                     },
                 })
         })
+    }
+
+    /// Nobody can take the player now but someone may soon (every owner degraded or
+    /// draining, the registry view stale): ask again with backoff until the placement
+    /// deadline, then fail with NO_WORLD. A recovery uses its own retry instead.
+    fn wait_for_placement(&mut self, now: Duration, detail: String) {
+        let State::EnteringWorld(e) = &mut self.state else {
+            return;
+        };
+        if matches!(e.kind, EnterKind::Recovery { .. }) {
+            return self.fail_entering(now, LoginFailure::NO_WORLD, detail);
+        }
+        let policy = self.cfg.placement_backoff;
+        let retry = e
+            .placement_retry
+            .get_or_insert_with(|| Retry::start(policy, now));
+        match retry.failed(now, &mut self.rng) {
+            RetryDecision::RetryAt(at) => {
+                e.step = EnterStep::Backoff;
+                self.timers[Timer::Retry.index()] = Some(at);
+                self.event(SessionEvent::PlacementWaiting {
+                    detail,
+                    retry_in_ms: millis(at.saturating_sub(now)),
+                });
+            }
+            RetryDecision::GiveUp => self.fail_entering(now, LoginFailure::NO_WORLD, detail),
+        }
     }
 
     /// Keeps the cached position current from the client's own movement packets.

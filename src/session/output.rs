@@ -155,6 +155,11 @@ pub enum SessionEvent {
         /// Its map.
         map: u32,
     },
+    /// The registry view chose a worldserver for a new placement.
+    Placed {
+        /// The choice.
+        worldserver: WorldserverId,
+    },
     /// PLAYER_LOGIN was sent to a worldserver.
     LoginSent {
         /// Where.
@@ -210,6 +215,13 @@ pub enum SessionEvent {
         on: WorldserverId,
         /// Why.
         detail: String,
+    },
+    /// No worldserver can take the player now; the placement is asked again after a wait.
+    PlacementWaiting {
+        /// Why.
+        detail: String,
+        /// The wait.
+        retry_in_ms: u64,
     },
     /// The worldserver connection was lost in world; the gateway reconnects.
     RecoveryStarted {
