@@ -61,6 +61,7 @@ async fn start_gateway(max_connections: usize, session: SessionConfig) -> std::n
             max_connections,
             write_timeout_ms: 5_000,
             shutdown_timeout_ms: 1_000,
+            cluster: Default::default(),
         },
         Entropy::seeded(1),
     );

@@ -113,6 +113,7 @@ async fn cluster() -> Cluster {
             max_connections: 100,
             write_timeout_ms: 5_000,
             shutdown_timeout_ms: 1_000,
+            cluster: Default::default(),
         },
         Entropy::seeded(7),
     );
