@@ -1199,3 +1199,41 @@ fn a_completed_redirect_drops_what_the_old_worldserver_sent() {
             .all(|p| p.body[..] != [1][..] || p.opcode != Opcode::SMSG_INIT_WORLD_STATES)
     );
 }
+
+#[test]
+fn a_failed_handoff_tries_another_worldserver() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    h.world_send_packet(old, &new_world(1));
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    h.answer_placement(Some(ws("ws-22")));
+    h.world_send_packet(old, &ReadyForRedirect { status: 0 });
+    h.s.handle_world_closed(h.now, old);
+    h.pump();
+    let (link, target) = h
+        .connects
+        .last()
+        .cloned()
+        .expect("connect to the new owner");
+    assert_eq!(target.id.0, "ws-22");
+    h.s.handle_world_connected(h.now, link, Err("refused".into()));
+    h.pump();
+    assert!(
+        h.closed.is_none(),
+        "a failed new worldserver is not the end of the session"
+    );
+    h.advance_to_deadline();
+    let excluded: Vec<String> = h
+        .excluded
+        .last()
+        .expect("placement asked")
+        .iter()
+        .map(|w| w.0.clone())
+        .collect();
+    assert_eq!(excluded, vec!["ws-22".to_owned(), "ws-1".to_owned()]);
+    h.answer_placement(Some(ws("ws-333")));
+    let link = h.connected();
+    h.challenge_from_world(link);
+    h.world_send_packet(link, &TimeSyncReq { counter: 0 });
+    assert_eq!(h.s.worldserver().map(|w| w.id.0.as_str()), Some("ws-333"));
+}

@@ -110,6 +110,8 @@ enum EnterKind {
     Login,
     Handoff {
         from: WorldserverRef,
+        /// New worldservers that failed this move; later placements avoid them.
+        tried: Vec<crate::cluster::WorldserverId>,
     },
     /// The worldserver connection was lost in world: log back in, on the same worldserver
     /// until its linger has passed.
@@ -129,6 +131,8 @@ struct Entering {
     link: Option<LinkId>,
     /// Placement retries while no worldserver can take the player (login and handoff).
     placement_retry: Option<Retry>,
+    /// The worldserver being connected to or logged in on.
+    target: Option<crate::cluster::WorldserverId>,
 }
 
 #[derive(Debug, Clone)]
@@ -929,6 +933,7 @@ impl Session {
             step: EnterStep::AwaitPlacement(request),
             link: None,
             placement_retry: None,
+            target: None,
         });
     }
 
@@ -943,6 +948,7 @@ impl Session {
         if let State::EnteringWorld(e) = &mut self.state {
             e.step = EnterStep::Connecting;
             e.link = Some(link);
+            e.target = Some(server.id.clone());
         }
         self.push(Output::Connect {
             link,
@@ -1076,7 +1082,7 @@ impl Session {
                 worldserver: server.id,
                 took_ms: millis(now.saturating_sub(self.login_requested_at)),
             }),
-            EnterKind::Handoff { from } => self.event(SessionEvent::HandoffCompleted {
+            EnterKind::Handoff { from, .. } => self.event(SessionEvent::HandoffCompleted {
                 from: from.id,
                 to: server.id,
                 took_ms: millis(now.saturating_sub(e.started)),
@@ -1230,12 +1236,16 @@ impl Session {
         self.arm(Timer::WorldLogin, now, self.cfg.world_login_timeout_ms);
         let exclude = vec![from.id.clone()];
         self.state = State::EnteringWorld(Entering {
-            kind: EnterKind::Handoff { from },
+            kind: EnterKind::Handoff {
+                from,
+                tried: Vec::new(),
+            },
             map,
             started,
             step: EnterStep::Connecting,
             link: None,
             placement_retry: None,
+            target: None,
         });
         match target {
             Some(target) => self.connect(now, target),
@@ -1393,6 +1403,7 @@ impl Session {
             step: EnterStep::Connecting,
             link: None,
             placement_retry: None,
+            target: None,
         });
         self.timers[Timer::Retry.index()] = Some(retry.deadline());
         self.connect(now, from);
@@ -1407,7 +1418,11 @@ impl Session {
             if e.step == EnterStep::Backoff {
                 let map = e.map;
                 let exclude = match &e.kind {
-                    EnterKind::Handoff { from } => vec![from.id.clone()],
+                    EnterKind::Handoff { from, tried } => {
+                        let mut exclude = tried.clone();
+                        exclude.push(from.id.clone());
+                        exclude
+                    }
                     _ => Vec::new(),
                 };
                 let request = self.request_placement(now, map, exclude);
@@ -1489,7 +1504,17 @@ impl Session {
                     retry_in_ms: millis(at.saturating_sub(now)),
                 });
             }
-            RetryDecision::GiveUp => self.fail_entering(now, LoginFailure::NO_WORLD, detail),
+            RetryDecision::GiveUp => match &e.kind {
+                EnterKind::Handoff { from, .. } => {
+                    // The old worldserver released the player and nobody took it in time.
+                    let worldserver = from.id.clone();
+                    self.close(CloseReason::WorldLost {
+                        worldserver,
+                        detail: format!("handoff found no worldserver in time: {detail}"),
+                    });
+                }
+                _ => self.fail_entering(now, LoginFailure::NO_WORLD, detail),
+            },
         }
     }
 
@@ -1533,6 +1558,27 @@ impl Session {
         else {
             return;
         };
+        if let EnterKind::Handoff { tried, .. } = &mut e.kind {
+            // The old worldserver has let the player go; the new one failed. Another one,
+            // with backoff, until the placement deadline.
+            if let Some(failed) = e.target.take() {
+                tried.push(failed);
+            }
+            if let Some(link) = e.link.take() {
+                self.drop_link(link);
+            }
+            for t in [
+                Timer::Service,
+                Timer::WorldHandshake,
+                Timer::LoginNudge,
+                Timer::WorldLogin,
+            ] {
+                self.disarm(t);
+            }
+            self.state = State::EnteringWorld(e);
+            let _ = code;
+            return self.wait_for_placement(now, detail);
+        }
         if let EnterKind::Recovery { from, retry, .. } = &mut e.kind {
             if let Some(link) = e.link.take() {
                 self.drop_link(link);
@@ -1600,13 +1646,8 @@ impl Session {
                 self.send_client(&CharacterLoginFailed { reason: code });
                 self.event(SessionEvent::LoginFailed { code, detail });
             }
-            EnterKind::Recovery { .. } => unreachable!("handled above"),
-            EnterKind::Handoff { from } => {
-                // The old worldserver released the player; with no new one the session ends.
-                self.close(CloseReason::WorldLost {
-                    worldserver: from.id,
-                    detail: format!("handoff failed: {detail}"),
-                });
+            EnterKind::Recovery { .. } | EnterKind::Handoff { .. } => {
+                unreachable!("recoveries and handoffs retry above")
             }
         }
     }
