@@ -251,8 +251,12 @@ impl AddonList {
         Ok(Self { addons, time })
     }
 
-    /// Builds an addon block (u32 inflated size + zlib), as the client sends it.
+    /// Builds an addon block (u32 inflated size + zlib), as the client sends it. An empty list
+    /// with no time is the size-0 block.
     pub fn encode_block(&self) -> Bytes {
+        if self.addons.is_empty() && self.time.is_none() {
+            return Bytes::from_static(&[0, 0, 0, 0]);
+        }
         let mut inflated = BytesMut::new();
         inflated.put_u32_le(self.addons.len() as u32);
         for a in &self.addons {
@@ -261,7 +265,9 @@ impl AddonList {
             inflated.put_u32_le(a.crc);
             inflated.put_u32_le(a.unknown);
         }
-        inflated.put_u32_le(self.time.unwrap_or(0));
+        if let Some(time) = self.time {
+            inflated.put_u32_le(time);
+        }
         let zlib = miniz_oxide::deflate::compress_to_vec_zlib(&inflated, 6);
         let mut out = BytesMut::with_capacity(4 + zlib.len());
         out.put_u32_le(inflated.len() as u32);

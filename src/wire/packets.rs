@@ -1015,7 +1015,12 @@ impl WirePacket for SystemMessage {
         out.put_u64_le(0); // sender
         out.put_u32_le(0); // flags
         out.put_u64_le(0); // receiver
-        let text = &self.text.as_bytes()[..self.text.len().min(CHAT_TEXT_MAX_BYTES)];
+        // Cut at the cap on a character boundary, so the text stays UTF-8.
+        let mut cut = self.text.len().min(CHAT_TEXT_MAX_BYTES);
+        while !self.text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let text = &self.text.as_bytes()[..cut];
         let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
         out.put_u32_le(end as u32 + 1);
         out.put_slice(&text[..end]);
