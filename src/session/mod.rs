@@ -1558,39 +1558,29 @@ impl Session {
         else {
             return;
         };
+        // Whatever happens next, this attempt is over.
+        if let Some(link) = e.link.take() {
+            self.drop_link(link);
+        }
+        for t in [
+            Timer::Service,
+            Timer::WorldHandshake,
+            Timer::LoginNudge,
+            Timer::WorldLogin,
+        ] {
+            self.disarm(t);
+        }
         if let EnterKind::Handoff { tried, .. } = &mut e.kind {
             // The old worldserver has let the player go; the new one failed. Another one,
             // with backoff, until the placement deadline.
             if let Some(failed) = e.target.take() {
                 tried.push(failed);
             }
-            if let Some(link) = e.link.take() {
-                self.drop_link(link);
-            }
-            for t in [
-                Timer::Service,
-                Timer::WorldHandshake,
-                Timer::LoginNudge,
-                Timer::WorldLogin,
-            ] {
-                self.disarm(t);
-            }
             self.state = State::EnteringWorld(e);
             let _ = code;
             return self.wait_for_placement(now, detail);
         }
         if let EnterKind::Recovery { from, retry, .. } = &mut e.kind {
-            if let Some(link) = e.link.take() {
-                self.drop_link(link);
-            }
-            for t in [
-                Timer::Service,
-                Timer::WorldHandshake,
-                Timer::LoginNudge,
-                Timer::WorldLogin,
-            ] {
-                self.disarm(t);
-            }
             let decision = retry.failed(now, &mut self.rng);
             #[cfg(feature = "canaries")]
             let decision = match decision {
@@ -1626,17 +1616,6 @@ impl Session {
                 }
             }
             return;
-        }
-        if let Some(link) = e.link {
-            self.drop_link(link);
-        }
-        for t in [
-            Timer::Service,
-            Timer::WorldHandshake,
-            Timer::LoginNudge,
-            Timer::WorldLogin,
-        ] {
-            self.disarm(t);
         }
         match e.kind {
             EnterKind::Login => {
