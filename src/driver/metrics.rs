@@ -80,6 +80,31 @@ pub struct Metrics {
     pub login_ms: Mutex<Histogram>,
     /// Handoff time, worldport ack to in world on the new worldserver.
     pub handoff_ms: Mutex<Histogram>,
+    /// Moves off a worldserver without a map change of the player's own, by reason:
+    /// worldserver (unsolicited READY), draining, layer switch.
+    pub redirects_requested: [AtomicU64; 3],
+    /// New placements, by the chosen worldserver's health at the time: Admitting, Degraded,
+    /// Draining, Down (anything but the first is a bug the simulator looks for).
+    pub placements: [AtomicU64; 4],
+    /// Placement answers "nobody can take the player now, ask again".
+    pub placement_waits: AtomicU64,
+    /// Placement answers "nobody serves the map".
+    pub placement_refusals: AtomicU64,
+    /// Worldserver health transitions seen.
+    pub health_changes: AtomicU64,
+    /// Backoff waits (recovery attempts and placement retries), milliseconds.
+    pub backoff_wait_ms: Mutex<Histogram>,
+    /// Recovery time, connection lost to back in world.
+    pub recovery_ms: Mutex<Histogram>,
+}
+
+/// Index of a redirect reason in [`Metrics::redirects_requested`].
+fn redirect_slot(reason: &str) -> usize {
+    match reason {
+        "worldserver" => 0,
+        "draining" => 1,
+        _ => 2,
+    }
 }
 
 /// A point-in-time copy of [`Metrics`].
@@ -119,6 +144,26 @@ pub struct MetricsSnapshot {
     pub handoff_p50_ms: Option<u64>,
     /// Handoff p99 (ms).
     pub handoff_p99_ms: Option<u64>,
+    /// Redirects requested by the worldserver, by draining, by a layer switch.
+    pub redirects_requested: [u64; 3],
+    /// Placements on an Admitting, Degraded, Draining, Down worldserver.
+    pub placements: [u64; 4],
+    /// Placement waits.
+    pub placement_waits: u64,
+    /// Placement refusals.
+    pub placement_refusals: u64,
+    /// Health transitions.
+    pub health_changes: u64,
+    /// Backoff waits recorded.
+    pub backoff_waits: u64,
+    /// Backoff wait p50 (ms).
+    pub backoff_p50_ms: Option<u64>,
+    /// Backoff wait p99 (ms).
+    pub backoff_p99_ms: Option<u64>,
+    /// Recovery p50 (ms).
+    pub recovery_p50_ms: Option<u64>,
+    /// Recovery p99 (ms).
+    pub recovery_p99_ms: Option<u64>,
 }
 
 fn lock(h: &Mutex<Histogram>) -> std::sync::MutexGuard<'_, Histogram> {
@@ -147,8 +192,16 @@ impl Metrics {
             SessionEvent::RecoveryStarted { .. } => {
                 self.world_losses.fetch_add(1, Ordering::Relaxed);
             }
-            SessionEvent::Recovered { .. } => {
+            SessionEvent::Recovered { took_ms, .. } => {
                 self.recoveries.fetch_add(1, Ordering::Relaxed);
+                lock(&self.recovery_ms).record(*took_ms);
+            }
+            SessionEvent::RedirectRequested { reason, .. } => {
+                self.redirects_requested[redirect_slot(reason)].fetch_add(1, Ordering::Relaxed);
+            }
+            SessionEvent::RecoveryAttemptFailed { retry_in_ms, .. }
+            | SessionEvent::PlacementWaiting { retry_in_ms, .. } => {
+                lock(&self.backoff_wait_ms).record(*retry_in_ms);
             }
             SessionEvent::Closed { reason } => {
                 let at = match reason.culprit() {
@@ -180,6 +233,11 @@ impl Metrics {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let login = lock(&self.login_ms);
         let handoff = lock(&self.handoff_ms);
+        let backoff = lock(&self.backoff_wait_ms);
+        let recovery = lock(&self.recovery_ms);
+        let all = |a: &[AtomicU64]| -> Vec<u64> { a.iter().map(get).collect() };
+        let placements = all(&self.placements);
+        let redirects = all(&self.redirects_requested);
         MetricsSnapshot {
             sessions: get(&self.sessions),
             refused: get(&self.refused),
@@ -203,6 +261,16 @@ impl Metrics {
             login_p99_ms: login.percentile(99),
             handoff_p50_ms: handoff.percentile(50),
             handoff_p99_ms: handoff.percentile(99),
+            redirects_requested: [redirects[0], redirects[1], redirects[2]],
+            placements: [placements[0], placements[1], placements[2], placements[3]],
+            placement_waits: get(&self.placement_waits),
+            placement_refusals: get(&self.placement_refusals),
+            health_changes: get(&self.health_changes),
+            backoff_waits: backoff.count(),
+            backoff_p50_ms: backoff.percentile(50),
+            backoff_p99_ms: backoff.percentile(99),
+            recovery_p50_ms: recovery.percentile(50),
+            recovery_p99_ms: recovery.percentile(99),
         }
     }
 }

@@ -25,7 +25,9 @@ pub use metrics::{Metrics, MetricsSnapshot};
 use std::collections::BTreeSet;
 
 use crate::cluster::WorldserverId;
-use crate::cluster::view::{ClusterView, HealthPolicy, PlacementRequest, Probe, Selection};
+use crate::cluster::view::{
+    ClusterView, Health, HealthPolicy, PlacementRequest, Probe, Selection,
+};
 use crate::runtime::{Entropy, Seams};
 use crate::session::{
     AccountRecord, CharacterGuid, CharacterRecord, LinkId, NameRecord, Output, RequestId,
@@ -190,10 +192,41 @@ impl Gateway {
         } else {
             Probe::Healthy
         };
-        let before = self.view().get(server).map(|s| s.health);
-        let after = self.view().observe(server, probe);
+        self.probe(server, probe);
+    }
+
+    /// Feeds one observation of a worldserver to the view.
+    fn probe(&self, server: &WorldserverId, probe: Probe) {
+        let mut view = self.view();
+        let before = view.get(server).map(|s| s.health);
+        let after = view.observe(server, probe);
+        drop(view);
         if before != after {
+            self.metrics.health_changes.fetch_add(1, Ordering::Relaxed);
             tracing::info!(worldserver = %server, ?before, ?after, "worldserver health changed");
+        }
+    }
+
+    /// Counts a placement answer, by the chosen worldserver's health.
+    fn count_placement(&self, selection: &Selection) {
+        let m = &self.metrics;
+        match selection {
+            Selection::Place(server) => {
+                let health = self.view().get(&server.id).map(|s| s.health);
+                let at = match health {
+                    Some(Health::Admitting) => 0,
+                    Some(Health::Degraded) => 1,
+                    Some(Health::Draining) => 2,
+                    Some(Health::Down) | None => 3,
+                };
+                m.placements[at].fetch_add(1, Ordering::Relaxed);
+            }
+            Selection::Wait(_) => {
+                m.placement_waits.fetch_add(1, Ordering::Relaxed);
+            }
+            Selection::Refuse(_) => {
+                m.placement_refusals.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -311,7 +344,7 @@ enum Answer {
     Account(RequestId, Result<Option<AccountRecord>, SeamError>),
     Characters(RequestId, Result<Vec<CharacterRecord>, SeamError>),
     Name(CharacterGuid, Result<Option<NameRecord>, SeamError>),
-    Connected(LinkId, io::Result<TcpStream>),
+    Connected(LinkId, WorldserverId, io::Result<TcpStream>),
 }
 
 struct WorldSocket {
@@ -425,6 +458,7 @@ async fn run_connection(
                     } else {
                         selection
                     };
+                    gw.count_placement(&selection);
                     let answer = match selection {
                         Selection::Place(server) => Ok(Some(server)),
                         Selection::Refuse(_) => Ok(None),
@@ -441,7 +475,7 @@ async fn run_connection(
                     let net = gw.seams.net.clone();
                     tokio::spawn(async move {
                         let r = net.connect(&worldserver.address).await;
-                        let _ = tx.send(Answer::Connected(link, r)).await;
+                        let _ = tx.send(Answer::Connected(link, worldserver.id, r)).await;
                     });
                 }
                 Output::CloseWorld { link } => close_world(&mut worlds, link),
@@ -504,6 +538,10 @@ async fn run_connection(
             answer = rx.recv() => {
                 // `tx` lives in this function, so the channel never closes here.
                 if let Some(answer) = answer {
+                    if let Answer::Connected(_, server, Err(_)) = &answer {
+                        // A refused or unreachable worldserver is a failed probe.
+                        gw.probe(server, Probe::Failed);
+                    }
                     deliver(&mut session, &mut worlds, clock.now(), answer);
                 }
             }
@@ -580,7 +618,7 @@ fn deliver(
         Answer::Account(r, result) => session.handle_account(now, r, result),
         Answer::Characters(r, result) => session.handle_characters(now, r, result),
         Answer::Name(guid, result) => session.handle_name(now, guid, result),
-        Answer::Connected(link, Ok(stream)) => {
+        Answer::Connected(link, _, Ok(stream)) => {
             if let Some(slot) = worlds.iter_mut().find(|s| s.is_none()) {
                 *slot = Some(WorldSocket {
                     link,
@@ -594,7 +632,7 @@ fn deliver(
                 session.handle_world_connected(now, link, Err("no free link slot".into()));
             }
         }
-        Answer::Connected(link, Err(e)) => {
+        Answer::Connected(link, _, Err(e)) => {
             session.handle_world_connected(now, link, Err(e.to_string()))
         }
     }
