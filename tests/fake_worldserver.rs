@@ -948,6 +948,33 @@ async fn prepare_saves_answers_ready_0_and_kicks_100_ms_later() {
 }
 
 #[tokio::test]
+async fn a_stuck_save_leaves_prepare_unanswered_and_the_player_in_world() {
+    let f = fake(timing()).await;
+    f.ws.set_ignore_prepare(true);
+    let mut gw = Gw::connect(&f).await;
+    gw.enter("A", ALICE).await;
+    gw.send(Opcode::TC9_CMSG_PREPARE_FOR_REDIRECT, &[]).await;
+    loop {
+        match gw.next_within(Duration::from_millis(500)).await {
+            Next::Quiet => break,
+            Next::Packet(p) => assert_ne!(p.opcode, Opcode::TC9_SMSG_READY_FOR_REDIRECT),
+            other => panic!("expected the world to go on, got {other:?}"),
+        }
+    }
+    assert_eq!(f.ws.presence(ALICE), Presence::InWorld);
+    assert_eq!(count(&f.ws, |k| *k == WorldEventKind::PrepareIgnored), 1);
+    assert_eq!(count(&f.ws, |k| *k == WorldEventKind::Saving), 0);
+    // Unstuck, the next PREPARE is answered as usual.
+    f.ws.set_ignore_prepare(false);
+    gw.send(Opcode::TC9_CMSG_PREPARE_FOR_REDIRECT, &[]).await;
+    let seen = gw.until(Opcode::TC9_SMSG_READY_FOR_REDIRECT).await;
+    assert_eq!(
+        ReadyForRedirect::decode(&seen[seen.len() - 1].body),
+        Ok(ReadyForRedirect { status: 0 })
+    );
+}
+
+#[tokio::test]
 async fn the_kick_clock_stops_while_in_limbo() {
     let f = fake(timing()).await;
     let mut gw = Gw::connect(&f).await;

@@ -37,6 +37,7 @@
 //!   later. The kick is a player event: its clock stops while the player is in limbo. A
 //!   kicked player is gone at once. [`FakeWorldserver::reassign_map`] warns the players on a
 //!   map twice, then redirects them unsolicited (sooner on CMSG_TEXT_EMOTE 126, `/ready`).
+//!   [`FakeWorldserver::set_ignore_prepare`] leaves PREPARE unanswered (a stuck save).
 //! - **Disconnects.** A socket that closes while its player is in world (not kicked) leaves the
 //!   player lingering as an offline session for `linger_ms` (or until a pending redirect
 //!   kick), then saved and removed; a player loading or in limbo is dropped at once. An idle
@@ -306,6 +307,9 @@ pub enum WorldEventKind {
     },
     /// The player is being saved for a redirect.
     Saving,
+    /// TC9_CMSG_PREPARE_FOR_REDIRECT arrived and was left unanswered
+    /// ([`FakeWorldserver::set_ignore_prepare`]).
+    PrepareIgnored,
     /// TC9_SMSG_READY_FOR_REDIRECT was sent.
     ReadyForRedirect {
         /// 0 released, 1 nobody in world.
@@ -397,6 +401,7 @@ impl fmt::Display for WorldEventKind {
                 Ok(())
             }
             Self::Saving => write!(f, "saving for redirect"),
+            Self::PrepareIgnored => write!(f, "PREPARE_FOR_REDIRECT ignored"),
             Self::ReadyForRedirect {
                 status,
                 unsolicited,
@@ -468,6 +473,7 @@ struct Knobs {
     world_update_ms: AtomicU64,
     refuse_logins: AtomicBool,
     slow_logout: AtomicBool,
+    ignore_prepare: AtomicBool,
 }
 
 struct Inner {
@@ -656,6 +662,20 @@ impl FakeWorldserver {
             .knobs
             .world_update_ms
             .store(ms, Ordering::Relaxed);
+    }
+
+    /// The world-loop slowness set by [`FakeWorldserver::set_world_update_ms`].
+    pub fn world_update_ms(&self) -> u64 {
+        self.inner.knobs.world_update_ms.load(Ordering::Relaxed)
+    }
+
+    /// A stuck save: TC9_CMSG_PREPARE_FOR_REDIRECT is read and never answered (no READY, no
+    /// kick), as a worldserver whose character save hangs. The player stays in world.
+    pub fn set_ignore_prepare(&self, ignore: bool) {
+        self.inner
+            .knobs
+            .ignore_prepare
+            .store(ignore, Ordering::Relaxed);
     }
 
     /// World closed: auth sessions finishing their lookup from now on get 0x0E and a close.

@@ -1037,6 +1037,9 @@ impl Conn {
     }
 
     fn on_prepare(&mut self, p: &Packet, now: Instant) {
+        if self.ws.inner.knobs.ignore_prepare.load(Ordering::Relaxed) {
+            return self.event(self.ch.guid(), WorldEventKind::PrepareIgnored);
+        }
         match self.ch {
             CharStage::InWorld { guid } | CharStage::AwaitWorldportAck { guid, .. } => {
                 self.log(guid, p);
