@@ -299,6 +299,7 @@ impl Config {
                     address: w.address.clone(),
                 },
                 maps: w.maps.clone(),
+                world_update_p99_ms: None,
             })
             .collect();
         StaticCluster::new(accounts, characters, worldservers)

@@ -51,6 +51,7 @@ async fn start_gateway(max_connections: usize, session: SessionConfig) -> std::n
                 address: "127.0.0.1:1".into(),
             },
             maps: vec![],
+            world_update_p99_ms: None,
         }],
     ));
     let seams = Seams::embedded(cluster);

@@ -74,6 +74,7 @@ async fn cluster() -> Cluster {
                 address: addr.to_string(),
             },
             maps,
+            world_update_p99_ms: None,
         });
         worlds.push(fake);
     }

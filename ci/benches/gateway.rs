@@ -132,6 +132,7 @@ async fn gateway_run(clients: usize, packets: u32, window: u32, body: usize) -> 
             address: ws_addr.to_string(),
         },
         maps: vec![],
+        world_update_p99_ms: None,
     }];
     let gw = gateway(cluster(clients, worlds), clients + 16);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -42,6 +42,10 @@ pub struct WorldserverInfo {
     pub server: WorldserverRef,
     /// Maps it owns; empty means every map.
     pub maps: Vec<u32>,
+    /// The 99th percentile of its world-update time, as the registry last measured it
+    /// (ToCloud9's `GameServerDetailed.diff.percentile99`); `None` when the registry does not
+    /// know. A worldserver never calls itself slow, so this is how its world loop is judged.
+    pub world_update_p99_ms: Option<u32>,
 }
 
 impl WorldserverInfo {
@@ -71,6 +75,7 @@ mod tests {
                 address: format!("{id}:1"),
             },
             maps: maps.to_vec(),
+            world_update_p99_ms: None,
         }
     }
 

@@ -48,6 +48,9 @@ pub struct HealthPolicy {
     pub good_probes_to_admit: u32,
     /// With no registry answer for this long, the view is stale: no new placements.
     pub registry_stale_after_ms: u64,
+    /// A registry answer whose world-update p99 is over this is a slow probe, else a healthy
+    /// one.
+    pub slow_world_update_ms: u32,
 }
 
 impl Default for HealthPolicy {
@@ -57,6 +60,7 @@ impl Default for HealthPolicy {
             failed_probes_to_down: 6,
             good_probes_to_admit: 3,
             registry_stale_after_ms: 30_000,
+            slow_world_update_ms: 500,
         }
     }
 }
@@ -117,7 +121,8 @@ impl ClusterView {
     }
 
     /// The registry answered with the current list. Known worldservers keep their health and
-    /// counters; new ones start Admitting; ones missing from the list are Down.
+    /// counters; new ones start Admitting; ones missing from the list are Down. A measured
+    /// world-update time is one probe of each worldserver (slow over the policy's bound).
     pub fn apply_registry(&mut self, now: Duration, list: &[WorldserverInfo]) {
         for info in list {
             self.servers
@@ -136,6 +141,16 @@ impl ClusterView {
         for (id, s) in self.servers.iter_mut() {
             if !list.iter().any(|i| &i.server.id == id) {
                 s.health = Health::Down;
+            }
+        }
+        for info in list {
+            if let Some(p99) = info.world_update_p99_ms {
+                let probe = if p99 > self.policy.slow_world_update_ms {
+                    Probe::Slow
+                } else {
+                    Probe::Healthy
+                };
+                self.observe(&info.server.id, probe);
             }
         }
         self.refreshed_at = Some(now);
@@ -288,6 +303,7 @@ mod tests {
                 address: format!("{id}:1"),
             },
             maps: maps.to_vec(),
+            world_update_p99_ms: None,
         }
     }
 
@@ -362,6 +378,33 @@ mod tests {
         assert!(matches!(v.select(later, &req(0)), Selection::Wait(_)));
         v.apply_registry(later, &[info("ek", &[0])]);
         assert!(matches!(v.select(later, &req(0)), Selection::Place(_)));
+    }
+
+    #[test]
+    fn registry_world_update_time_degrades_and_restores_with_hysteresis() {
+        let p = HealthPolicy::default();
+        let mut v = ClusterView::new(p);
+        let measured = |ms: u32| {
+            let mut i = info("ek", &[0]);
+            i.world_update_p99_ms = Some(ms);
+            i
+        };
+        let slow = p.slow_world_update_ms + 1;
+        let health = |v: &ClusterView| v.get(&id("ek")).map(|s| s.health);
+        for n in 1..p.bad_probes_to_degrade {
+            v.apply_registry(NOW, &[measured(slow)]);
+            assert_eq!(health(&v), Some(Health::Admitting), "after {n} slow answers");
+        }
+        v.apply_registry(NOW, &[measured(slow)]);
+        assert_eq!(health(&v), Some(Health::Degraded));
+        // An answer without a measurement is no probe at all.
+        v.apply_registry(NOW, &[info("ek", &[0])]);
+        for _ in 1..p.good_probes_to_admit {
+            v.apply_registry(NOW, &[measured(p.slow_world_update_ms)]);
+            assert_eq!(health(&v), Some(Health::Degraded));
+        }
+        v.apply_registry(NOW, &[measured(p.slow_world_update_ms)]);
+        assert_eq!(health(&v), Some(Health::Admitting));
     }
 
     #[test]
