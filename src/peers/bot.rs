@@ -62,7 +62,8 @@ pub const PING_INTERVAL_MS: u64 = 30_000;
 /// SMSG_LOGOUT_COMPLETE: AzerothCore's 20-second logout. Added to the step timeout.
 pub const LOGOUT_DELAY_MS: u64 = 20_000;
 /// Movement block after the packed guid: u32 flags, u16 flags2, u32 time, f32 x, y, z, o,
-/// u32 fall time.
+/// u32 fall time. The bot's fall time is a sequence number (1, 2, ...), so a checker can tell
+/// whether each heartbeat reached exactly one worldserver, in order.
 pub const MOVEMENT_INFO_BYTES: usize = 30;
 /// The realm-split decision the stock client sends.
 const REALM_SPLIT_DECISION: u32 = 0xFFFF_FFFF;
@@ -135,6 +136,22 @@ pub enum BotStep {
         /// Destination z.
         z: f32,
     },
+    /// A player who quits in the middle of a map change: as [`BotStep::ChangeMap`] up to the
+    /// MSG_MOVE_WORLDPORT_ACK, then read (and answer) for a time drawn from the bot's RNG in
+    /// `[0, leave_within_ms)` and close the socket, whatever the gateway is doing by then.
+    /// Later steps fail.
+    AbandonChangeMap {
+        /// Destination map.
+        map: u32,
+        /// Destination x.
+        x: f32,
+        /// Destination y.
+        y: f32,
+        /// Destination z.
+        z: f32,
+        /// The close comes this long after the ack, at most.
+        leave_within_ms: u64,
+    },
     /// Read until `count` packets of `opcode` have arrived that no earlier `ExpectPackets`
     /// step claimed. Packets that arrived during earlier steps count, so a packet the server
     /// pushed while the bot was busy elsewhere is not missed. Each awaited packet has the
@@ -174,6 +191,7 @@ impl BotStep {
             Self::Chatter { .. } => "chatter",
             Self::Send { .. } => "send",
             Self::ChangeMap { .. } => "change map",
+            Self::AbandonChangeMap { .. } => "abandon change map",
             Self::ExpectPackets { .. } => "expect packets",
             Self::EchoLoad { .. } => "echo load",
             Self::Logout => "logout",
@@ -455,6 +473,8 @@ struct Bot {
     /// Packets per opcode claimed by `ExpectPackets` steps.
     claimed: BTreeMap<Opcode, u64>,
     walk: Walk,
+    /// Heartbeats sent so far (the last one's sequence number).
+    movement_seq: u32,
     /// A `.tele` is under way: its SMSG_NEW_WORLD is the step's own business.
     expect_new_world: bool,
 }
@@ -476,6 +496,7 @@ impl Bot {
             seen: BTreeMap::new(),
             claimed: BTreeMap::new(),
             walk: Walk::default(),
+            movement_seq: 0,
             expect_new_world: false,
         }
     }
@@ -509,15 +530,33 @@ impl Bot {
                 body_bytes,
             } => self.echo_load(name, *packets, *window, *body_bytes).await,
             BotStep::Logout => self.logout(name).await,
+            BotStep::AbandonChangeMap {
+                map,
+                x,
+                y,
+                z,
+                leave_within_ms,
+            } => {
+                self.teleport_until_ack(name, *map, *x, *y, *z).await?;
+                let linger = self.rng.next_u64() % (*leave_within_ms).max(1);
+                let until = later(Instant::now(), linger);
+                while self.next_packet(name, until).await?.is_some() {}
+                self.disconnect();
+                Ok(())
+            }
             BotStep::Disconnect => {
-                // Dropping the stream closes it, on real sockets and in madsim alike
-                // (madsim's shutdown is a no-op).
-                self.stream = None;
-                self.ping.stop();
-                self.out.clear();
+                self.disconnect();
                 Ok(())
             }
         }
+    }
+
+    /// Closes the socket at once. Dropping the stream closes it, on real sockets and in
+    /// madsim alike (madsim's shutdown is a no-op).
+    fn disconnect(&mut self) {
+        self.stream = None;
+        self.ping.stop();
+        self.out.clear();
     }
 
     async fn authenticate(&mut self, step: &str) -> Result<(), BotError> {
@@ -716,6 +755,25 @@ impl Bot {
         y: f32,
         z: f32,
     ) -> Result<(), BotError> {
+        let t0 = self.teleport_until_ack(step, map, x, y, z).await?;
+        let deadline = self.deadline();
+        self.await_packet(step, "SMSG_TIME_SYNC_REQ", deadline, &[TimeSyncReq::OPCODE])
+            .await?;
+        self.report.handoffs += 1;
+        self.report.handoff_ms.push(millis(t0.elapsed()));
+        Ok(())
+    }
+
+    /// The first half of a map change: `.tele`, SMSG_TRANSFER_PENDING, SMSG_NEW_WORLD, then
+    /// MSG_MOVE_WORLDPORT_ACK. Returns when the ack went out.
+    async fn teleport_until_ack(
+        &mut self,
+        step: &str,
+        map: u32,
+        x: f32,
+        y: f32,
+        z: f32,
+    ) -> Result<Instant, BotError> {
         let mut chat = BytesMut::new();
         chat.put_u32_le(CHAT_MSG_SAY);
         chat.put_u32_le(LANG_UNIVERSAL);
@@ -766,12 +824,7 @@ impl Bot {
         let t0 = Instant::now();
         self.send(step, Opcode::MSG_MOVE_WORLDPORT_ACK, &[])?;
         self.flush(step).await?;
-        let deadline = self.deadline();
-        self.await_packet(step, "SMSG_TIME_SYNC_REQ", deadline, &[TimeSyncReq::OPCODE])
-            .await?;
-        self.report.handoffs += 1;
-        self.report.handoff_ms.push(millis(t0.elapsed()));
-        Ok(())
+        Ok(t0)
     }
 
     /// `p` must be `want`; a transfer abort or the other transfer packet is an error.
@@ -931,7 +984,8 @@ impl Bot {
         b.put_f32_le(self.walk.y);
         b.put_f32_le(self.walk.z);
         b.put_f32_le(facing);
-        b.put_u32_le(0);
+        self.movement_seq = self.movement_seq.wrapping_add(1);
+        b.put_u32_le(self.movement_seq);
         if b.len() < len {
             b.resize(len, 0);
         }
