@@ -1147,6 +1147,95 @@ fn draining_moves_the_player_off_its_worldserver() {
 }
 
 #[test]
+fn a_layer_switch_moves_the_player_behind_a_loading_screen_after_the_kick() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    assert!(
+        !h.s.handle_layer_switch(h.now, ws("ws-1")),
+        "already on that worldserver"
+    );
+    assert!(h.s.handle_layer_switch(h.now, ws("ws-2")));
+    h.pump();
+    assert_eq!(h.s.phase(), Phase::AwaitRedirectReady);
+    assert!(
+        !h.s.handle_layer_switch(h.now, ws("ws-3")),
+        "one move at a time"
+    );
+    assert_eq!(
+        h.world(old).received.last().map(|p| p.opcode),
+        Some(Opcode::TC9_CMSG_PREPARE_FOR_REDIRECT)
+    );
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        SessionEvent::RedirectRequested {
+            reason: "layer switch",
+            ..
+        }
+    )));
+    // The client keeps moving during the switch: held, then sent to the new worldserver.
+    h.client_send(Opcode::MSG_MOVE_HEARTBEAT, &[7]);
+    h.world_send_packet(old, &ReadyForRedirect { status: 0 });
+    assert_eq!(h.s.phase(), Phase::AwaitRelease);
+    assert_eq!(h.connects.len(), 1, "nothing elsewhere before the release");
+    let screens = h
+        .client_opcodes()
+        .iter()
+        .filter(|o| **o == Opcode::SMSG_NEW_WORLD)
+        .count();
+    h.s.handle_world_closed(h.now, old);
+    h.pump();
+    assert_eq!(
+        h.client_opcodes()
+            .iter()
+            .filter(|o| **o == Opcode::SMSG_NEW_WORLD)
+            .count(),
+        screens + 1,
+        "a loading screen at the cached position"
+    );
+    let link = h.connected();
+    h.challenge_from_world(link);
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    h.world_send_packet(link, &TimeSyncReq { counter: 0 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+    assert_eq!(h.s.worldserver().map(|w| w.id.0.as_str()), Some("ws-2"));
+    let sent: Vec<Opcode> = h.world(link).received.iter().map(|p| p.opcode).collect();
+    assert!(
+        sent.contains(&Opcode::MSG_MOVE_HEARTBEAT),
+        "held packets follow"
+    );
+    assert!(!sent.contains(&Opcode::MSG_MOVE_WORLDPORT_ACK));
+    assert!(
+        h.world(old)
+            .received
+            .iter()
+            .all(|p| p.opcode != Opcode::MSG_MOVE_HEARTBEAT),
+        "nothing sent during the switch reached the old worldserver"
+    );
+}
+
+#[test]
+fn a_layer_switch_the_worldserver_refuses_keeps_the_player_where_it_is() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    assert!(h.s.handle_layer_switch(h.now, ws("ws-2")));
+    h.pump();
+    h.client_send(Opcode::MSG_MOVE_HEARTBEAT, &[7]);
+    h.world_send_packet(old, &ReadyForRedirect { status: 1 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+    assert_eq!(h.s.worldserver().map(|w| w.id.0.as_str()), Some("ws-1"));
+    assert_eq!(
+        h.world(old).received.last().map(|p| p.opcode),
+        Some(Opcode::MSG_MOVE_HEARTBEAT),
+        "held packets go to the worldserver that kept the player"
+    );
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::HandoffAbandoned { .. }))
+    );
+}
+
+#[test]
 fn an_abandoned_redirect_delivers_what_the_worldserver_sent_meanwhile() {
     let mut h = authed();
     let link = h.enter_world(ws("ws-1"));

@@ -22,15 +22,13 @@ use tracing::Instrument;
 
 pub use metrics::{Metrics, MetricsSnapshot};
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cluster::WorldserverId;
-use crate::cluster::view::{
-    ClusterView, Health, HealthPolicy, PlacementRequest, Probe, Selection,
-};
+use crate::cluster::view::{ClusterView, Health, HealthPolicy, PlacementRequest, Probe, Selection};
 use crate::runtime::{Entropy, Seams};
 use crate::session::{
-    AccountRecord, CharacterGuid, CharacterRecord, LinkId, NameRecord, Output, RequestId,
+    AccountRecord, CharacterGuid, CharacterRecord, LinkId, NameRecord, Output, Phase, RequestId,
     SeamError, Session, SessionConfig, SessionEvent, SessionId,
 };
 
@@ -68,6 +66,8 @@ pub struct ClusterConfig {
     pub registry_refresh_ms: u64,
     /// A login or move slower than this counts as a slow probe of the worldserver.
     pub slow_login_ms: u64,
+    /// A layer switch not begun within this long is forgotten.
+    pub layer_switch_request_ttl_ms: u64,
 }
 
 impl Default for ClusterConfig {
@@ -76,6 +76,7 @@ impl Default for ClusterConfig {
             health: HealthPolicy::default(),
             registry_refresh_ms: 5_000,
             slow_login_ms: 2_000,
+            layer_switch_request_ttl_ms: 30_000,
         }
     }
 }
@@ -97,9 +98,38 @@ pub struct Gateway {
     /// Wakes every session when `draining` changes. A `Notify` wakes waiters in the order
     /// they registered; tokio's `watch` picks a waiter shard with a thread-local RNG, which
     /// made the simulator's wake order differ between two runs of one seed in one thread.
-    drain_changed: tokio::sync::Notify,
+    moves_changed: tokio::sync::Notify,
     /// Worldservers, their maps and health, as this gateway sees them.
     view: std::sync::Mutex<ClusterView>,
+    /// Layer switches asked for and not yet begun: character, destination, when asked.
+    layer_switches: std::sync::Mutex<BTreeMap<CharacterGuid, (WorldserverId, Duration)>>,
+}
+
+/// Layer switches waiting at once, at most; more are refused.
+const LAYER_SWITCHES_PENDING_MAX: usize = 65_536;
+
+/// Why a layer switch was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LayerSwitchRefused {
+    /// The destination is not in the cluster view.
+    UnknownWorldserver(WorldserverId),
+    /// The destination admits nobody new now (retry later).
+    NotAdmitting(WorldserverId, Health),
+    /// Too many switches are waiting (retry later).
+    TooManyPending,
+}
+
+impl std::fmt::Display for LayerSwitchRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UnknownWorldserver(w) => write!(f, "layer switch to unknown worldserver {w}"),
+            Self::NotAdmitting(w, h) => write!(f, "layer switch to {w}, which is {h:?}"),
+            Self::TooManyPending => write!(
+                f,
+                "layer switch refused: {LAYER_SWITCHES_PENDING_MAX} already waiting"
+            ),
+        }
+    }
 }
 
 /// What `serve` did.
@@ -136,8 +166,9 @@ impl Gateway {
             next_session: AtomicU64::new(1),
             open_sessions: AtomicUsize::new(0),
             draining: std::sync::Mutex::new(BTreeSet::new()),
-            drain_changed: tokio::sync::Notify::new(),
+            moves_changed: tokio::sync::Notify::new(),
             view: std::sync::Mutex::new(ClusterView::new(health)),
+            layer_switches: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -157,7 +188,52 @@ impl Gateway {
                 set.remove(worldserver);
             }
         }
-        self.drain_changed.notify_waiters();
+        self.moves_changed.notify_waiters();
+    }
+
+    /// Moves a character to another worldserver for the same map (a layer switch, for
+    /// example to join its group's layer): the next time its session is in world on another
+    /// worldserver it is redirected there, behind a loading screen. A request not taken within
+    /// `layer_switch_request_ttl_ms` is forgotten (the character is not on this gateway, or
+    /// never got in world). Refused when the destination is unknown or not admitting.
+    pub fn switch_layer(
+        &self,
+        guid: CharacterGuid,
+        to: &WorldserverId,
+    ) -> Result<(), LayerSwitchRefused> {
+        let health = self.view().get(to).map(|s| s.health);
+        match health {
+            None => return Err(LayerSwitchRefused::UnknownWorldserver(to.clone())),
+            Some(Health::Admitting) => {}
+            Some(h) => return Err(LayerSwitchRefused::NotAdmitting(to.clone(), h)),
+        }
+        let now = self.seams.clock.now();
+        let ttl = Duration::from_millis(self.cfg.cluster.layer_switch_request_ttl_ms);
+        {
+            let mut pending = self.layer_switches_map();
+            pending.retain(|_, (_, at)| now.saturating_sub(*at) <= ttl);
+            if pending.len() >= LAYER_SWITCHES_PENDING_MAX && !pending.contains_key(&guid) {
+                return Err(LayerSwitchRefused::TooManyPending);
+            }
+            pending.insert(guid, (to.clone(), now));
+        }
+        self.moves_changed.notify_waiters();
+        Ok(())
+    }
+
+    /// Takes the layer switch waiting for `guid`, if one is and it is not too old.
+    fn take_layer_switch(&self, guid: CharacterGuid) -> Option<WorldserverId> {
+        let (to, at) = self.layer_switches_map().remove(&guid)?;
+        let ttl = Duration::from_millis(self.cfg.cluster.layer_switch_request_ttl_ms);
+        (self.seams.clock.now().saturating_sub(at) <= ttl).then_some(to)
+    }
+
+    fn layer_switches_map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, BTreeMap<CharacterGuid, (WorldserverId, Duration)>> {
+        self.layer_switches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The cluster view.
@@ -521,6 +597,31 @@ async fn run_connection(
                 continue;
             }
         }
+        // A layer switch asked for this character starts once it is in world.
+        if session.phase() == Phase::InWorld
+            && let Some(guid) = session.character()
+            && let Some(to) = gw.take_layer_switch(guid)
+        {
+            let target = {
+                let view = gw.view();
+                let map = session.map();
+                view.get(&to)
+                    .filter(|s| s.health == Health::Admitting)
+                    .filter(|s| map.is_some_and(|m| s.info.serves(m)))
+                    .map(|s| s.info.server.clone())
+            };
+            match target {
+                Some(target) => {
+                    if session.handle_layer_switch(clock.now(), target) {
+                        continue;
+                    }
+                }
+                None => tracing::warn!(
+                    worldserver = %to,
+                    "layer switch dropped: the destination no longer admits or serves the map"
+                ),
+            }
+        }
 
         let deadline = session.poll_timeout().map(|at| clock.instant_at(at));
         let (w0, w1) = {
@@ -534,7 +635,7 @@ async fn run_connection(
                 shutting_down = true;
                 session.begin_shutdown(clock.now());
             }
-            () = gw.drain_changed.notified() => {}
+            () = gw.moves_changed.notified() => {}
             answer = rx.recv() => {
                 // `tx` lives in this function, so the channel never closes here.
                 if let Some(answer) = answer {

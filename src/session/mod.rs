@@ -155,12 +155,16 @@ enum State {
         map: u32,
         target: Option<WorldserverRef>,
         started: Duration,
+        /// The client is in world (no map change of its own): show it a loading screen at
+        /// the cached position before the next worldserver's login.
+        loading_screen: bool,
     },
     AwaitRelease {
         map: u32,
         target: Option<WorldserverRef>,
         started: Duration,
         from: WorldserverRef,
+        loading_screen: bool,
     },
     LoggingOut,
     Closed,
@@ -534,6 +538,7 @@ impl Session {
                             map,
                             target: Some(target),
                             started,
+                            loading_screen: false,
                         };
                     }
                     _ => {
@@ -1160,6 +1165,7 @@ impl Session {
                         target: None,
                         started: now,
                         from,
+                        loading_screen: true,
                     };
                 }
             }
@@ -1182,6 +1188,7 @@ impl Session {
             map,
             target,
             started,
+            loading_screen,
         } = std::mem::replace(&mut self.state, State::Closed)
         else {
             return;
@@ -1195,6 +1202,7 @@ impl Session {
                 target,
                 started,
                 from,
+                loading_screen,
             };
             return self.released(now);
         }
@@ -1212,6 +1220,7 @@ impl Session {
             target,
             started,
             from,
+            loading_screen,
         };
     }
 
@@ -1223,6 +1232,7 @@ impl Session {
             target,
             started,
             from,
+            loading_screen,
         } = std::mem::replace(&mut self.state, State::Closed)
         else {
             return;
@@ -1247,15 +1257,16 @@ impl Session {
             placement_retry: None,
             target: None,
         });
+        if loading_screen && let Some(at) = self.cached_position() {
+            // Moved away without a map change of its own (the worldserver asked, it drains,
+            // or a layer switch): a loading screen at the cached position while the player
+            // logs in on the next worldserver.
+            self.send_client(&crate::wire::packets::NewWorld(at));
+        }
         match target {
             Some(target) => self.connect(now, target),
             None => {
-                // Moved away without a map change of its own (the worldserver asked, or it
-                // drains): a loading screen at the cached position while the gateway finds
-                // another worldserver for the map.
-                if let Some(at) = self.cached_position() {
-                    self.send_client(&crate::wire::packets::NewWorld(at));
-                }
+                // Whoever serves the map, but not the worldserver being left.
                 let request = self.request_placement(now, map, exclude);
                 self.set_step(EnterStep::AwaitPlacement(request));
             }
@@ -1285,7 +1296,44 @@ impl Session {
             map,
             target: None,
             started: now,
+            loading_screen: true,
         };
+    }
+
+    /// The gateway moves the player to another worldserver that serves the same map (a layer
+    /// switch, say to join a group's layer): PREPARE, READY, the kick, a loading screen at the
+    /// cached position, then a login on `target`. Ignored unless the player is in world on
+    /// another worldserver; returns whether the switch began.
+    pub fn handle_layer_switch(&mut self, now: Duration, target: WorldserverRef) -> bool {
+        let Some(from) = self.worldserver().cloned() else {
+            return false;
+        };
+        if !matches!(self.state, State::InWorld) || from.id == target.id {
+            return false;
+        }
+        let map = self.position.map(|p| p.map).or(self.map).unwrap_or(0);
+        self.send_active_world(&crate::wire::packets::PrepareForRedirect);
+        self.arm(
+            Timer::RedirectReady,
+            now,
+            self.cfg.redirect_ready_timeout_ms,
+        );
+        self.event(SessionEvent::RedirectRequested {
+            from: from.id,
+            reason: "layer switch",
+        });
+        self.state = State::AwaitRedirectReady {
+            map,
+            target: Some(target),
+            started: now,
+            loading_screen: true,
+        };
+        true
+    }
+
+    /// The character in play (or being logged in), if any.
+    pub fn character(&self) -> Option<CharacterGuid> {
+        self.character.as_ref().map(|c| c.guid)
     }
 
     fn abandon_redirect(&mut self, now: Duration, detail: String) {

@@ -197,7 +197,7 @@ pub enum SessionEvent {
     RedirectRequested {
         /// The worldserver being left.
         from: WorldserverId,
-        /// `worldserver` (an unsolicited READY_FOR_REDIRECT) or `draining`.
+        /// `worldserver` (an unsolicited READY_FOR_REDIRECT), `draining` or `layer switch`.
         reason: &'static str,
     },
     /// The player is in world on the new worldserver.
