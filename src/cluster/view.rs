@@ -393,7 +393,11 @@ mod tests {
         let health = |v: &ClusterView| v.get(&id("ek")).map(|s| s.health);
         for n in 1..p.bad_probes_to_degrade {
             v.apply_registry(NOW, &[measured(slow)]);
-            assert_eq!(health(&v), Some(Health::Admitting), "after {n} slow answers");
+            assert_eq!(
+                health(&v),
+                Some(Health::Admitting),
+                "after {n} slow answers"
+            );
         }
         v.apply_registry(NOW, &[measured(slow)]);
         assert_eq!(health(&v), Some(Health::Degraded));
