@@ -1214,6 +1214,50 @@ fn a_layer_switch_moves_the_player_behind_a_loading_screen_after_the_kick() {
 }
 
 #[test]
+fn a_map_change_whose_prepare_is_never_answered_moves_after_the_linger() {
+    let cfg = SessionConfig::default();
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    h.world_send_packet(old, &new_world(1));
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    h.answer_placement(Some(ws("ws-22")));
+    assert_eq!(h.s.phase(), Phase::AwaitRedirectReady);
+    let asked = h.now;
+    h.advance_to_deadline();
+    assert_eq!(
+        h.now - asked,
+        Duration::from_millis(cfg.redirect_ready_timeout_ms)
+    );
+    // The old worldserver does not own map 1: the player is not left there.
+    assert_eq!(h.s.phase(), Phase::AwaitRelease);
+    assert!(h.world(old).closed, "the gateway closed the old link");
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        SessionEvent::ReleaseForced { wait_ms, .. } if *wait_ms == cfg.world_linger_ms
+    )));
+    assert_eq!(h.connects.len(), 1, "no login elsewhere during the linger");
+    let closed_at = h.now;
+    h.advance_to_deadline();
+    assert_eq!(
+        h.now - closed_at,
+        Duration::from_millis(cfg.world_linger_ms)
+    );
+    let link = h.connected();
+    assert_eq!(
+        h.connects.last().map(|(_, w)| w.id.0.as_str()),
+        Some("ws-22")
+    );
+    h.challenge_from_world(link);
+    h.world_send_packet(link, &TimeSyncReq { counter: 0 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::HandoffCompleted { .. }))
+    );
+}
+
+#[test]
 fn a_layer_switch_the_worldserver_refuses_keeps_the_player_where_it_is() {
     let mut h = authed();
     let old = h.enter_world(ws("ws-1"));

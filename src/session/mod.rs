@@ -1336,6 +1336,48 @@ impl Session {
         self.character.as_ref().map(|c| c.guid)
     }
 
+    /// A map change whose old worldserver never answered PREPARE: the player cannot stay
+    /// there (it does not own the map), and cannot log in on the owner while the old one may
+    /// still hold it in world. So the gateway closes the old link itself and the login on
+    /// the owner waits out the old worldserver's linger, behind the loading screen the
+    /// client is already on.
+    fn force_release(&mut self, now: Duration) {
+        // In this state the active link is the one being left (its loss starts a recovery).
+        let Some(from) = self.worldserver().cloned() else {
+            return;
+        };
+        let State::AwaitRedirectReady {
+            map,
+            target,
+            started,
+            loading_screen,
+        } = std::mem::replace(&mut self.state, State::Closed)
+        else {
+            return;
+        };
+        if let Some(old) = self.active.take() {
+            self.drop_link(old);
+        }
+        self.disarm(Timer::WorldSilence);
+        let wait_ms = if self.canary(Canary::SkipLinger) {
+            0
+        } else {
+            self.cfg.world_linger_ms
+        };
+        self.event(SessionEvent::ReleaseForced {
+            from: from.id.clone(),
+            wait_ms,
+        });
+        self.arm(Timer::RedirectRelease, now, wait_ms);
+        self.state = State::AwaitRelease {
+            map,
+            target,
+            started,
+            from,
+            loading_screen,
+        };
+    }
+
     fn abandon_redirect(&mut self, now: Duration, detail: String) {
         if let Some(on) = self.worldserver().cloned() {
             self.event(SessionEvent::HandoffAbandoned { on: on.id, detail });
@@ -1754,11 +1796,16 @@ impl Session {
                     self.fail_entering(now, LoginFailure::FAILED, "login timed out".into());
                 }
             }
-            Timer::RedirectReady => {
-                if matches!(self.state, State::AwaitRedirectReady { .. }) {
-                    self.abandon_redirect(now, "READY_FOR_REDIRECT timed out".into());
+            Timer::RedirectReady => match &self.state {
+                State::AwaitRedirectReady {
+                    loading_screen: false,
+                    ..
+                } => self.force_release(now),
+                State::AwaitRedirectReady { .. } => {
+                    self.abandon_redirect(now, "READY_FOR_REDIRECT timed out".into())
                 }
-            }
+                _ => {}
+            },
             Timer::Retry => self.retry_recovery(now),
             Timer::WorldSilence => {
                 // A partition looks like this: no close, no bytes. Treat it as a loss.

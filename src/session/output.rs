@@ -216,6 +216,15 @@ pub enum SessionEvent {
         /// Why.
         detail: String,
     },
+    /// The old worldserver never answered PREPARE_FOR_REDIRECT for a map change: the gateway
+    /// closed the link and logs the player in on the map's owner once the old worldserver's
+    /// linger has passed.
+    ReleaseForced {
+        /// The worldserver left.
+        from: WorldserverId,
+        /// The wait before the login elsewhere.
+        wait_ms: u64,
+    },
     /// No worldserver can take the player now; the placement is asked again after a wait.
     PlacementWaiting {
         /// Why.
