@@ -7,6 +7,7 @@
 //! chance; sleeps only pace a client.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -634,6 +635,25 @@ async fn login_sequence_follows_azerothcore_order() {
         f.ws.received(ALICE),
         vec![(Opcode::CMSG_PLAYER_LOGIN, login(ALICE))]
     );
+}
+
+#[tokio::test]
+async fn the_packet_tap_sees_what_the_received_log_gets_in_order() {
+    let f = fake(timing()).await;
+    let seen: Arc<Mutex<Vec<(u64, Opcode)>>> = Arc::default();
+    let tap_seen = seen.clone();
+    f.ws.set_packet_tap(Some(Arc::new(move |guid, opcode, _body: &Bytes| {
+        tap_seen.lock().expect("tap lock").push((guid, opcode))
+    })));
+    let mut gw = Gw::connect(&f).await;
+    gw.enter("A", ALICE).await;
+    let logged: Vec<(u64, Opcode)> =
+        f.ws.received(ALICE)
+            .into_iter()
+            .map(|(o, _)| (ALICE, o))
+            .collect();
+    assert_eq!(*seen.lock().expect("tap lock"), logged);
+    assert_eq!(logged, vec![(ALICE, Opcode::CMSG_PLAYER_LOGIN)]);
 }
 
 #[tokio::test]

@@ -80,6 +80,11 @@ pub use packets::{LOGIN_PRELUDE, MAP_ENTRY};
 
 use world::{Command, SessionRow, World};
 
+/// Called with (character, opcode, body) for every client packet the world handles, in the
+/// order it handles them, under the fake's lock: keep it short and never call back into the
+/// fake.
+pub type PacketTap = Arc<dyn Fn(u64, Opcode, &Bytes) + Send + Sync>;
+
 /// Client packets kept per character for [`FakeWorldserver::received`] (oldest dropped).
 pub const RECEIVED_LOG_MAX_PACKETS: usize = 4_096;
 /// Events kept for [`FakeWorldserver::events`] (oldest dropped).
@@ -548,6 +553,7 @@ impl FakeWorldserver {
             online: BTreeMap::new(),
             offline: BTreeMap::new(),
             received: BTreeMap::new(),
+            tap: None,
             events: VecDeque::new(),
             rng: ChaCha8Rng::seed_from_u64(seed_of(&config.id)),
             next_conn: 1,
@@ -805,6 +811,12 @@ impl FakeWorldserver {
             .get(&guid)
             .map(|q| q.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Installs (or removes) the tap that sees every client packet logged for
+    /// [`FakeWorldserver::received`], as it is handled.
+    pub fn set_packet_tap(&self, tap: Option<PacketTap>) {
+        self.world().tap = tap;
     }
 
     /// What happened, oldest first (the last [`EVENT_LOG_MAX_EVENTS`]).

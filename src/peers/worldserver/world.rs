@@ -11,8 +11,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::{
-    EVENT_LOG_MAX_EVENTS, FakeCharacter, FakeCharacterStore, Presence, RECEIVED_LOG_MAX_PACKETS,
-    WorldEvent, WorldEventKind,
+    EVENT_LOG_MAX_EVENTS, FakeCharacter, FakeCharacterStore, PacketTap, Presence,
+    RECEIVED_LOG_MAX_PACKETS, WorldEvent, WorldEventKind,
 };
 use crate::wire::Opcode;
 use crate::wire::packets::MapPosition;
@@ -92,6 +92,8 @@ pub(super) struct World {
     /// Account -> its lingering character (one offline session per account).
     pub offline: BTreeMap<String, u64>,
     pub received: BTreeMap<u64, VecDeque<(Opcode, Bytes)>>,
+    /// Sees every logged client packet as it is handled (simulator checkers).
+    pub tap: Option<PacketTap>,
     pub events: VecDeque<WorldEvent>,
     pub rng: ChaCha8Rng,
     pub next_conn: ConnId,
@@ -133,6 +135,9 @@ impl World {
             log.pop_front();
         }
         log.push_back((opcode, body.clone()));
+        if let Some(tap) = &self.tap {
+            tap(guid, opcode, body);
+        }
     }
 
     pub fn is_killed(&self, conn: ConnId) -> bool {
