@@ -5,6 +5,7 @@
 //! Simulated addresses (10.77.x.y) exist only inside madsim: nothing leaves the process.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord,
 use waygate::wire::SessionKey;
 use waygate::wire::packets::Position;
 
-use crate::scenario::{FaultKind, Scenario, Step};
+use crate::scenario::{Fault, FaultKind, Scenario, Step, Swarm, WorldserverSpec};
 use crate::transcript::Transcript;
 
 /// Game port of every simulated node.
@@ -28,6 +29,9 @@ const GATEWAY_PORT: u16 = 8085;
 const WORLD_PORT: u16 = 9101;
 /// Checker sampling period for cluster-wide invariants (dual presence).
 const CHECK_EVERY_MS: u64 = 25;
+/// Once every bot has left, sessions and their worldserver connections must be gone within
+/// this long.
+const CLOSE_AFTER_CLIENT_MAX_MS: u64 = 1_000;
 
 /// What one run produced.
 #[derive(Debug, Clone)]
@@ -102,6 +106,19 @@ fn to_bot_step(step: &Step) -> BotStep {
             x: *x,
             y: *y,
             z: *z,
+        },
+        Step::AbandonChangeMap {
+            map,
+            x,
+            y,
+            z,
+            leave_within_ms,
+        } => BotStep::AbandonChangeMap {
+            map: *map,
+            x: *x,
+            y: *y,
+            z: *z,
+            leave_within_ms: *leave_within_ms,
         },
         Step::Logout => BotStep::Logout,
         Step::Disconnect => BotStep::Disconnect,
@@ -222,6 +239,8 @@ async fn drive(
             timing: FakeTiming {
                 map_reassign_warning_ms: 5_000,
                 map_reassign_second_warning_ms: 4_000,
+                // The worldservers keep a disconnected player as long as the gateway assumes.
+                linger_ms: scenario.session.world_linger_ms,
                 ..FakeTiming::default()
             },
             echo_opcode: None,
@@ -251,9 +270,43 @@ async fn drive(
                 address: addr.to_string(),
             },
             maps: spec.maps.clone(),
+            world_update_p99_ms: None,
         });
         worlds.push((spec.id.clone(), fake));
     }
+    // Safety checker: every heartbeat a bot sends reaches at most one worldserver, and the
+    // ones that arrive arrive in the order they were sent, across every switch.
+    let last_heartbeat: Arc<Mutex<std::collections::BTreeMap<u64, (u32, String)>>> = Arc::default();
+    for (id, fake) in &worlds {
+        let last = last_heartbeat.clone();
+        let fail = fail.clone();
+        let t = transcript.clone();
+        let id = id.clone();
+        fake.set_packet_tap(Some(Arc::new(move |guid, opcode, body| {
+            if opcode != waygate::wire::Opcode::MSG_MOVE_HEARTBEAT {
+                return;
+            }
+            let Some(seq) = heartbeat_seq(body) else {
+                return;
+            };
+            let mut last = last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((before, on)) = last.get(&guid)
+                && seq <= *before
+            {
+                let msg = format!(
+                    "character {guid}: heartbeat {seq} reached {id} after heartbeat {before} reached {on}"
+                );
+                t.push(at(), "checker", &msg);
+                fail(msg);
+            }
+            last.insert(guid, (seq, id.clone()));
+        })));
+    }
+    let registry = Arc::new(SimRegistry {
+        infos: infos.clone(),
+        fakes: worlds.iter().map(|(_, f)| f.clone()).collect(),
+        reachable: Arc::new(AtomicBool::new(true)),
+    });
 
     // The gateway under test, with the embedded registry.
     let accounts = plans
@@ -296,15 +349,20 @@ async fn drive(
         let t = transcript.clone();
         let session_cfg = scenario.session.clone();
         let observer_fail = fail.clone();
+        let logins_pending: Arc<Mutex<std::collections::BTreeSet<u64>>> = Arc::default();
         let slot = gateway_slot.clone();
         let seams_cluster = cluster.clone();
+        let seams_registry: Arc<dyn waygate::runtime::Registry> = registry.clone();
         let gw_node = handle
             .create_node()
             .name("gateway")
             .ip(gateway_ip())
             .build();
         gw_node.spawn(async move {
-            let seams = Seams::embedded(seams_cluster);
+            let seams = Seams {
+                registry: seams_registry,
+                ..Seams::embedded(seams_cluster)
+            };
             let observer_t = t.clone();
             let observer_fail = observer_fail.clone();
             let observer_slot = slot.clone();
@@ -321,6 +379,31 @@ async fn drive(
                 Entropy::seeded(seed),
                 Some(Arc::new(move |id, e| {
                     observer_t.push(at(), &format!("gw/s{}", id.0), format!("{e:?}"));
+                    // Every login ends in world or with a failure code the client sees.
+                    {
+                        let mut pending = logins_pending
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        match e {
+                            SessionEvent::LoginStarted { .. } => {
+                                pending.insert(id.0);
+                            }
+                            SessionEvent::EnteredWorld { .. } | SessionEvent::LoginFailed { .. } => {
+                                pending.remove(&id.0);
+                            }
+                            SessionEvent::Closed { reason } => {
+                                if pending.remove(&id.0)
+                                    && reason.culprit() != waygate::session::Culprit::Client
+                                {
+                                    observer_fail(format!(
+                                        "session {}: a login ended with the session closed ({reason:?}), neither in world nor with a failure code",
+                                        id.0
+                                    ));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
                     // No new placement on a worldserver that is not admitting.
                     if let SessionEvent::Placed { worldserver } = e {
                         let gw = observer_slot
@@ -362,57 +445,86 @@ async fn drive(
         });
     }
 
-    // Faults on the timeline.
-    for fault in scenario.faults.clone() {
-        let target = match &fault.kind {
-            FaultKind::SlowWorld { target, .. }
-            | FaultKind::RefuseLogins { target, .. }
-            | FaultKind::Crash { target }
-            | FaultKind::Restart { target }
-            | FaultKind::Partition { target }
-            | FaultKind::Heal { target }
-            | FaultKind::Drain { target }
-            | FaultKind::ReassignMap { target, .. } => target.clone(),
+    // Faults on the timeline, the scripted ones and those drawn from the seed.
+    let mut faults = scenario.faults.clone();
+    if let Some(swarm) = &scenario.swarm {
+        let drawn = swarm_faults(swarm, &scenario.worldservers, &mut rng);
+        for f in &drawn {
+            transcript.push(at(), "swarm", format!("at {}ms {:?}", f.at_ms, f.kind));
+        }
+        faults.extend(drawn);
+    }
+    for fault in faults {
+        let index = match fault.kind.target() {
+            None => None,
+            Some(target) => match worlds.iter().position(|(id, _)| id == target) {
+                Some(i) => Some(i),
+                None => {
+                    fail(format!("fault targets unknown worldserver {target}"));
+                    continue;
+                }
+            },
         };
-        let Some(at_index) = worlds.iter().position(|(id, _)| *id == target) else {
-            fail(format!("fault targets unknown worldserver {target}"));
-            continue;
-        };
-        let fake = worlds[at_index].1.clone();
-        let node = nodes[at_index].clone();
-        let addr = SocketAddr::new(world_ip(at_index), WORLD_PORT);
+        let target = index.map(|i| (worlds[i].1.clone(), nodes[i].clone(), i));
         let t = transcript.clone();
         let gateway_slot = gateway_slot.clone();
+        let registry = registry.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(fault.at_ms)).await;
             t.push(at(), "fault", format!("{:?}", fault.kind));
+            let gateway = || {
+                gateway_slot
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone()
+            };
+            if let FaultKind::Registry { reachable } = fault.kind {
+                registry.reachable.store(reachable, Ordering::Relaxed);
+                return;
+            }
+            let Some((fake, node, i)) = target else {
+                return;
+            };
+            let draining = matches!(fault.kind, FaultKind::Drain { .. });
             match fault.kind {
                 FaultKind::SlowWorld {
                     world_update_ms, ..
                 } => fake.set_world_update_ms(world_update_ms),
                 FaultKind::RefuseLogins { refuse, .. } => fake.set_refuse_logins(refuse),
+                FaultKind::IgnorePrepare { ignore, .. } => fake.set_ignore_prepare(ignore),
                 FaultKind::Crash { .. } => fake.crash(),
-                FaultKind::Drain { target } => {
-                    let gw = gateway_slot
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .clone();
-                    if let Some(gw) = gw {
-                        gw.set_draining(&WorldserverId(target), true);
+                FaultKind::Drain { target } | FaultKind::Undrain { target } => {
+                    if let Some(gw) = gateway() {
+                        gw.set_draining(&WorldserverId(target), draining);
+                    }
+                }
+                FaultKind::SwitchLayer { to, .. } => {
+                    let Some(gw) = gateway() else { return };
+                    for guid in fake.in_world_guids() {
+                        if let Err(e) =
+                            gw.switch_layer(CharacterGuid(guid), &WorldserverId(to.clone()))
+                        {
+                            t.push(at(), "fault", format!("guid {guid}: {e}"));
+                        }
                     }
                 }
                 FaultKind::ReassignMap { map, .. } => fake.reassign_map(map),
                 FaultKind::Partition { .. } => madsim::net::NetSim::current().clog_node(node.id()),
                 FaultKind::Heal { .. } => madsim::net::NetSim::current().unclog_node(node.id()),
                 FaultKind::Restart { .. } => {
+                    if !fake.is_down() {
+                        return;
+                    }
                     fake.revive();
                     let serving = fake.clone();
+                    let addr = SocketAddr::new(world_ip(i), WORLD_PORT);
                     node.spawn(async move {
                         if let Ok(listener) = tokio::net::TcpListener::bind(addr).await {
                             let _ = serving.serve(listener).await;
                         }
                     });
                 }
+                FaultKind::Registry { .. } => {}
             }
         });
     }
@@ -464,7 +576,7 @@ async fn drive(
             seed: seed.wrapping_add(plan.index as u64),
             character: plan.guid,
             script: plan.script,
-            step_timeout_ms: 20_000,
+            step_timeout_ms: scenario.bot_step_timeout_ms,
             max_body_bytes: 8 * 1024 * 1024,
         };
         joins.push(node.spawn(async move {
@@ -501,6 +613,42 @@ async fn drive(
         let _ = j.await;
     }
     checker_done.store(true, std::sync::atomic::Ordering::Relaxed);
+
+    // No session outlives its client, and no worldserver connection outlives its session.
+    let open_at_end = || {
+        let gw = gateway_slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let sessions = gw.map_or(0, |g| g.open_sessions());
+        let links: usize = worlds.iter().map(|(_, f)| f.connections()).sum();
+        (sessions, links)
+    };
+    let waited = tokio::time::Instant::now();
+    while open_at_end() != (0, 0)
+        && waited.elapsed() < Duration::from_millis(CLOSE_AFTER_CLIENT_MAX_MS)
+    {
+        tokio::time::sleep(Duration::from_millis(CHECK_EVERY_MS)).await;
+    }
+    let (sessions, links) = open_at_end();
+    if sessions > 0 || links > 0 {
+        let partitioned = scenario
+            .faults
+            .iter()
+            .filter(|f| matches!(f.kind, FaultKind::Partition { .. }))
+            .count()
+            > scenario
+                .faults
+                .iter()
+                .filter(|f| matches!(f.kind, FaultKind::Heal { .. }))
+                .count();
+        // A worldserver still partitioned at the end cannot see its sockets close.
+        if sessions > 0 || !partitioned {
+            fail(format!(
+                "{sessions} sessions and {links} worldserver connections still open {CLOSE_AFTER_CLIENT_MAX_MS} ms after every bot left"
+            ));
+        }
+    }
 
     // Liveness and expectations.
     let results = results
@@ -544,4 +692,158 @@ async fn drive(
         "sim",
         format!("end: bots_ok={ok} logins={logins} handoffs={handoffs}"),
     );
+}
+
+/// The registry as the simulator runs it: the scenario's worldservers, minus the ones that
+/// are down (ToCloud9's registry drops a worldserver whose health check fails), each with the
+/// world-update time its fake runs at; unreachable while a `registry` fault says so.
+struct SimRegistry {
+    infos: Vec<WorldserverInfo>,
+    fakes: Vec<FakeWorldserver>,
+    reachable: Arc<AtomicBool>,
+}
+
+/// World-update p99 of a fake whose loop is not slowed down.
+const BASE_WORLD_UPDATE_MS: u64 = 20;
+
+impl waygate::runtime::Registry for SimRegistry {
+    fn worldservers(
+        &self,
+    ) -> waygate::runtime::BoxFuture<'_, Result<Vec<WorldserverInfo>, waygate::session::SeamError>>
+    {
+        let answer = if self.reachable.load(Ordering::Relaxed) {
+            Ok(self
+                .infos
+                .iter()
+                .zip(&self.fakes)
+                .filter(|(_, fake)| !fake.is_down())
+                .map(|(info, fake)| WorldserverInfo {
+                    world_update_p99_ms: u32::try_from(
+                        BASE_WORLD_UPDATE_MS + fake.world_update_ms(),
+                    )
+                    .ok(),
+                    ..info.clone()
+                })
+                .collect())
+        } else {
+            Err(waygate::session::SeamError {
+                service: "registry",
+                detail: "unreachable (simulated outage)".into(),
+                retryable: true,
+            })
+        };
+        Box::pin(async move { answer })
+    }
+}
+
+/// Draws a swarm's faults: each one a fault and its heal, on a worldserver that is not a
+/// spare, inside the window. Ordered by time.
+fn swarm_faults(swarm: &Swarm, servers: &[WorldserverSpec], rng: &mut ChaCha8Rng) -> Vec<Fault> {
+    let targets: Vec<&WorldserverSpec> = servers
+        .iter()
+        .filter(|w| !swarm.spare.contains(&w.id))
+        .collect();
+    let mut out = Vec::new();
+    if targets.is_empty() {
+        return out;
+    }
+    let span = swarm.until_ms - swarm.from_ms;
+    for _ in 0..swarm.faults {
+        let w = targets[(rng.next_u64() % targets.len() as u64) as usize];
+        let target = w.id.clone();
+        let at_ms = swarm.from_ms + rng.next_u64() % span;
+        let heal_ms = at_ms + 1 + rng.next_u64() % swarm.fault_max_ms;
+        let (hit, heal) = match rng.next_u64() % 8 {
+            0 => (
+                FaultKind::SlowWorld {
+                    target: target.clone(),
+                    world_update_ms: 1_000 + rng.next_u64() % 2_000,
+                },
+                FaultKind::SlowWorld {
+                    target,
+                    world_update_ms: 0,
+                },
+            ),
+            1 => (
+                FaultKind::Crash {
+                    target: target.clone(),
+                },
+                FaultKind::Restart { target },
+            ),
+            2 => (
+                FaultKind::Partition {
+                    target: target.clone(),
+                },
+                FaultKind::Heal { target },
+            ),
+            3 => (
+                FaultKind::Drain {
+                    target: target.clone(),
+                },
+                FaultKind::Undrain { target },
+            ),
+            4 => (
+                FaultKind::RefuseLogins {
+                    target: target.clone(),
+                    refuse: true,
+                },
+                FaultKind::RefuseLogins {
+                    target,
+                    refuse: false,
+                },
+            ),
+            5 => (
+                FaultKind::IgnorePrepare {
+                    target: target.clone(),
+                    ignore: true,
+                },
+                FaultKind::IgnorePrepare {
+                    target,
+                    ignore: false,
+                },
+            ),
+            6 => {
+                // Its players go to another worldserver that serves their map.
+                let others: Vec<&WorldserverSpec> = servers
+                    .iter()
+                    .filter(|o| o.id != w.id && (o.maps.is_empty() || o.maps == w.maps))
+                    .collect();
+                if others.is_empty() {
+                    continue;
+                }
+                let to = others[(rng.next_u64() % others.len() as u64) as usize]
+                    .id
+                    .clone();
+                out.push(Fault {
+                    at_ms,
+                    kind: FaultKind::SwitchLayer { target, to },
+                });
+                continue;
+            }
+            _ => (
+                FaultKind::Registry { reachable: false },
+                FaultKind::Registry { reachable: true },
+            ),
+        };
+        out.push(Fault { at_ms, kind: hit });
+        out.push(Fault {
+            at_ms: heal_ms,
+            kind: heal,
+        });
+    }
+    out.sort_by_key(|f| f.at_ms);
+    out
+}
+
+/// The sequence number a bot puts in a heartbeat's fall-time field.
+fn heartbeat_seq(body: &[u8]) -> Option<u32> {
+    let mut r = waygate::wire::codec::Reader::new(body);
+    r.packed_guid("guid").ok()?;
+    r.u32("flags").ok()?;
+    r.u16("flags2").ok()?;
+    r.u32("time").ok()?;
+    for field in ["x", "y", "z", "o"] {
+        r.f32(field).ok()?;
+    }
+    r.u32("fall time").ok()
 }

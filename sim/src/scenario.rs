@@ -31,6 +31,35 @@ pub struct Scenario {
     /// What must hold at the end.
     #[serde(default)]
     pub expect: Expect,
+    /// Longest wait of a bot for any one awaited reply (a loading screen included).
+    #[serde(default = "default_bot_step_timeout_ms")]
+    pub bot_step_timeout_ms: u64,
+    /// Faults drawn from the seed, on top of `faults`.
+    #[serde(default)]
+    pub swarm: Option<Swarm>,
+}
+
+fn default_bot_step_timeout_ms() -> u64 {
+    20_000
+}
+
+/// Faults drawn from the seed: each hits a random worldserver at a random time inside the
+/// window and is healed (restart, heal, undrain, back to speed...) at most `fault_max_ms`
+/// later, so everything is healed by `until_ms + fault_max_ms`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Swarm {
+    /// How many faults.
+    pub faults: u32,
+    /// Window start.
+    pub from_ms: u64,
+    /// Window end.
+    pub until_ms: u64,
+    /// Longest fault.
+    pub fault_max_ms: u64,
+    /// Worldservers never faulted (the fallback that serves every map, say).
+    #[serde(default)]
+    pub spare: Vec<String>,
 }
 
 /// A fake worldserver in the topology.
@@ -60,6 +89,10 @@ pub struct BotGroup {
     pub start_spread_ms: u64,
     /// What each bot does.
     pub script: Vec<Step>,
+    /// A bot whose script fails reconnects and starts it again, this many times at most (a
+    /// player who logs back in).
+    #[serde(default)]
+    pub retries: u32,
 }
 
 /// A bot script step (see `waygate::peers::bot::BotStep`).
@@ -92,6 +125,20 @@ pub enum Step {
         y: f32,
         /// Destination.
         z: f32,
+    },
+    /// Teleport, and quit after the worldport ack (see
+    /// `waygate::peers::bot::BotStep::AbandonChangeMap`).
+    AbandonChangeMap {
+        /// Destination map.
+        map: u32,
+        /// Destination.
+        x: f32,
+        /// Destination.
+        y: f32,
+        /// Destination.
+        z: f32,
+        /// The close comes this long after the ack, at most (drawn from the bot's seed).
+        leave_within_ms: u64,
     },
     /// Log out to the character screen.
     Logout,
@@ -165,6 +212,51 @@ pub enum FaultKind {
         /// Refuse or accept again.
         refuse: bool,
     },
+    /// The gateway stops draining the worldserver.
+    Undrain {
+        /// Which worldserver.
+        target: String,
+    },
+    /// The worldserver's character saves hang: PREPARE_FOR_REDIRECT goes unanswered.
+    IgnorePrepare {
+        /// Which worldserver.
+        target: String,
+        /// Hang or answer again.
+        ignore: bool,
+    },
+    /// Every character in world on the worldserver is asked to switch to `to`'s layer of its
+    /// map.
+    SwitchLayer {
+        /// Which worldserver the players leave.
+        target: String,
+        /// Where they go.
+        to: String,
+    },
+    /// The registry stops (or starts again) answering.
+    Registry {
+        /// Whether it answers.
+        reachable: bool,
+    },
+}
+
+impl FaultKind {
+    /// The worldserver the fault hits, if it hits one.
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            Self::SlowWorld { target, .. }
+            | Self::RefuseLogins { target, .. }
+            | Self::IgnorePrepare { target, .. }
+            | Self::SwitchLayer { target, .. }
+            | Self::Crash { target }
+            | Self::Restart { target }
+            | Self::Partition { target }
+            | Self::Heal { target }
+            | Self::Drain { target }
+            | Self::Undrain { target }
+            | Self::ReassignMap { target, .. } => Some(target),
+            Self::Registry { .. } => None,
+        }
+    }
 }
 
 /// What must hold at the end of a run.
@@ -199,6 +291,13 @@ impl Scenario {
         }
         if s.bots.iter().map(|g| g.count).sum::<u32>() == 0 {
             return Err(ScenarioError(format!("{origin}: no bots")));
+        }
+        if let Some(w) = &s.swarm
+            && (w.faults == 0 || w.until_ms <= w.from_ms || w.fault_max_ms == 0)
+        {
+            return Err(ScenarioError(format!(
+                "{origin}: swarm needs faults > 0, until_ms > from_ms and fault_max_ms > 0"
+            )));
         }
         if s.slo_ms > s.time_limit_ms {
             return Err(ScenarioError(format!(
