@@ -89,6 +89,7 @@ struct Harness {
     names: Vec<CharacterGuid>,
     placements: Vec<(RequestId, u32)>,
     excluded: Vec<Vec<WorldserverId>>,
+    avoided: Vec<Vec<WorldserverId>>,
     connects: Vec<(LinkId, WorldserverRef)>,
     events: Vec<SessionEvent>,
     closed: Option<CloseReason>,
@@ -116,6 +117,7 @@ impl Harness {
             names: Vec::new(),
             placements: Vec::new(),
             excluded: Vec::new(),
+            avoided: Vec::new(),
             connects: Vec::new(),
             events: Vec::new(),
             closed: None,
@@ -156,10 +158,12 @@ impl Harness {
                     request,
                     map,
                     exclude,
+                    avoid,
                     ..
                 } => {
                     self.placements.push((request, map));
                     self.excluded.push(exclude);
+                    self.avoided.push(avoid);
                 }
                 Output::Connect { link, worldserver } => {
                     self.worlds.push(World {
@@ -1334,6 +1338,69 @@ fn a_completed_redirect_drops_what_the_old_worldserver_sent() {
 }
 
 #[test]
+fn a_login_whose_worldserver_fails_before_reading_it_goes_elsewhere() {
+    let mut h = authed();
+    h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+    h.answer_characters();
+    h.answer_placement(Some(ws("ws-1")));
+    let (link, _) = h.connects.last().cloned().expect("connect asked");
+    h.s.handle_world_connected(h.now, link, Err("connection refused".into()));
+    h.pump();
+    assert!(h.last_client(Opcode::SMSG_CHARACTER_LOGIN_FAILED).is_none());
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::PlacementWaiting { .. })),
+        "{:?}",
+        h.events
+    );
+    h.advance_to_deadline();
+    assert_eq!(
+        h.avoided
+            .last()
+            .map(|a| a.iter().map(|w| w.0.clone()).collect::<Vec<_>>()),
+        Some(vec!["ws-1".to_owned()])
+    );
+    // The next one refuses the replayed auth (world closed): it never read the login either.
+    h.answer_placement(Some(ws("ws-2")));
+    let link = h.connected();
+    h.challenge_from_world(link);
+    let mut refusal = BytesMut::new();
+    AuthResponse::Failed(AuthResult::REJECT).encode(&mut refusal);
+    h.world_send(link, Opcode::SMSG_AUTH_RESPONSE, &refusal);
+    assert!(h.last_client(Opcode::SMSG_CHARACTER_LOGIN_FAILED).is_none());
+    h.advance_to_deadline();
+    assert_eq!(
+        h.avoided
+            .last()
+            .map(|a| a.iter().map(|w| w.0.clone()).collect::<Vec<_>>()),
+        Some(vec!["ws-1".to_owned(), "ws-2".to_owned()])
+    );
+    h.answer_placement(Some(ws("ws-3")));
+    let link = h.connected();
+    h.challenge_from_world(link);
+    h.world_send_packet(link, &TimeSyncReq { counter: 0 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+    assert_eq!(h.s.worldserver().map(|w| w.id.0.as_str()), Some("ws-3"));
+}
+
+#[test]
+fn a_login_lost_after_player_login_is_not_retried_elsewhere() {
+    let mut h = authed();
+    h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+    h.answer_characters();
+    h.answer_placement(Some(ws("ws-1")));
+    let link = h.connected();
+    h.challenge_from_world(link);
+    // PLAYER_LOGIN went out; the worldserver may hold the character now.
+    h.s.handle_world_closed(h.now, link);
+    h.pump();
+    assert!(h.last_client(Opcode::SMSG_CHARACTER_LOGIN_FAILED).is_some());
+    assert_eq!(h.s.phase(), Phase::CharacterScreen);
+    assert_eq!(h.placements.len(), 1, "no placement elsewhere");
+}
+
+#[test]
 fn a_failed_handoff_tries_another_worldserver() {
     let mut h = authed();
     let old = h.enter_world(ws("ws-1"));
@@ -1363,7 +1430,19 @@ fn a_failed_handoff_tries_another_worldserver() {
         .iter()
         .map(|w| w.0.clone())
         .collect();
-    assert_eq!(excluded, vec!["ws-22".to_owned(), "ws-1".to_owned()]);
+    assert_eq!(excluded, vec!["ws-1".to_owned()], "the old one, for good");
+    let avoided: Vec<String> = h
+        .avoided
+        .last()
+        .expect("placement asked")
+        .iter()
+        .map(|w| w.0.clone())
+        .collect();
+    assert_eq!(
+        avoided,
+        vec!["ws-22".to_owned()],
+        "the failed one, if others can"
+    );
     h.answer_placement(Some(ws("ws-333")));
     let link = h.connected();
     h.challenge_from_world(link);

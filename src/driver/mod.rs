@@ -283,6 +283,35 @@ impl Gateway {
         }
     }
 
+    /// The selection policy, first without the worldservers to avoid, then (if nobody else
+    /// can take the character) with them.
+    fn select_avoiding(
+        &self,
+        now: Duration,
+        map: u32,
+        exclude: Vec<WorldserverId>,
+        avoid: Vec<WorldserverId>,
+    ) -> Selection {
+        let view = self.view();
+        let mut request = PlacementRequest {
+            map,
+            sticky: None,
+            exclude,
+        };
+        if avoid.is_empty() {
+            return view.select(now, &request);
+        }
+        let strict = request.exclude.len();
+        request.exclude.extend(avoid);
+        match view.select(now, &request) {
+            Selection::Place(s) => Selection::Place(s),
+            _ => {
+                request.exclude.truncate(strict);
+                view.select(now, &request)
+            }
+        }
+    }
+
     /// Counts a placement answer, by the chosen worldserver's health.
     fn count_placement(&self, selection: &Selection) {
         let m = &self.metrics;
@@ -511,18 +540,12 @@ async fn run_connection(
                     guid: _,
                     map,
                     mut exclude,
+                    avoid,
                 } => {
                     // The selection policy over the gateway's own view of the cluster.
                     exclude.extend(gw.draining_set().iter().cloned());
                     let now = clock.now();
-                    let selection = gw.view().select(
-                        now,
-                        &PlacementRequest {
-                            map,
-                            sticky: None,
-                            exclude,
-                        },
-                    );
+                    let selection = gw.select_avoiding(now, map, exclude, avoid);
                     #[cfg(feature = "canaries")]
                     let selection = if gw.cfg.session.canary
                         == Some(crate::session::Canary::PlaceOnDegraded)

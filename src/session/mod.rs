@@ -110,8 +110,6 @@ enum EnterKind {
     Login,
     Handoff {
         from: WorldserverRef,
-        /// New worldservers that failed this move; later placements avoid them.
-        tried: Vec<crate::cluster::WorldserverId>,
     },
     /// The worldserver connection was lost in world: log back in, on the same worldserver
     /// until its linger has passed.
@@ -133,6 +131,9 @@ struct Entering {
     placement_retry: Option<Retry>,
     /// The worldserver being connected to or logged in on.
     target: Option<crate::cluster::WorldserverId>,
+    /// Worldservers that failed this login or move; later placements avoid them while
+    /// another can take the player.
+    avoid: Vec<crate::cluster::WorldserverId>,
 }
 
 #[derive(Debug, Clone)]
@@ -866,6 +867,17 @@ impl Session {
         map: u32,
         exclude: Vec<crate::cluster::WorldserverId>,
     ) -> RequestId {
+        self.request_placement_avoiding(now, map, exclude, Vec::new())
+    }
+
+    /// As [`Session::request_placement`], preferring any worldserver but those in `avoid`.
+    fn request_placement_avoiding(
+        &mut self,
+        now: Duration,
+        map: u32,
+        exclude: Vec<crate::cluster::WorldserverId>,
+        avoid: Vec<crate::cluster::WorldserverId>,
+    ) -> RequestId {
         let guid = self
             .character
             .as_ref()
@@ -877,6 +889,7 @@ impl Session {
             guid,
             map,
             exclude,
+            avoid,
         });
         self.arm(Timer::Service, now, self.cfg.service_timeout_ms);
         request
@@ -939,6 +952,7 @@ impl Session {
             link: None,
             placement_retry: None,
             target: None,
+            avoid: Vec::new(),
         });
     }
 
@@ -964,6 +978,8 @@ impl Session {
             now,
             self.cfg.world_handshake_timeout_ms,
         );
+        // Every attempt has the whole login deadline, retries included.
+        self.arm(Timer::WorldLogin, now, self.cfg.world_login_timeout_ms);
     }
 
     // ----- worldserver side -------------------------------------------------------------
@@ -1042,6 +1058,8 @@ impl Session {
         match p.opcode {
             Opcode::SMSG_AUTH_RESPONSE => {
                 let code = AuthResponse::decode(&p.body);
+                // Refused at the handshake: the worldserver never read PLAYER_LOGIN.
+                self.set_step(EnterStep::AwaitChallenge);
                 self.drop_link(link);
                 self.fail_entering(
                     now,
@@ -1246,16 +1264,14 @@ impl Session {
         self.arm(Timer::WorldLogin, now, self.cfg.world_login_timeout_ms);
         let exclude = vec![from.id.clone()];
         self.state = State::EnteringWorld(Entering {
-            kind: EnterKind::Handoff {
-                from,
-                tried: Vec::new(),
-            },
+            kind: EnterKind::Handoff { from },
             map,
             started,
             step: EnterStep::Connecting,
             link: None,
             placement_retry: None,
             target: None,
+            avoid: Vec::new(),
         });
         if loading_screen && let Some(at) = self.cached_position() {
             // Moved away without a map change of its own (the worldserver asked, it drains,
@@ -1494,6 +1510,7 @@ impl Session {
             link: None,
             placement_retry: None,
             target: None,
+            avoid: Vec::new(),
         });
         self.timers[Timer::Retry.index()] = Some(retry.deadline());
         self.connect(now, from);
@@ -1508,14 +1525,11 @@ impl Session {
             if e.step == EnterStep::Backoff {
                 let map = e.map;
                 let exclude = match &e.kind {
-                    EnterKind::Handoff { from, tried } => {
-                        let mut exclude = tried.clone();
-                        exclude.push(from.id.clone());
-                        exclude
-                    }
+                    EnterKind::Handoff { from } => vec![from.id.clone()],
                     _ => Vec::new(),
                 };
-                let request = self.request_placement(now, map, exclude);
+                let avoid = e.avoid.clone();
+                let request = self.request_placement_avoiding(now, map, exclude, avoid);
                 self.set_step(EnterStep::AwaitPlacement(request));
             }
             return;
@@ -1648,6 +1662,9 @@ impl Session {
         else {
             return;
         };
+        // Before PLAYER_LOGIN was read the failed worldserver cannot hold the character, so
+        // a login may go elsewhere at once.
+        let before_login = matches!(e.step, EnterStep::Connecting | EnterStep::AwaitChallenge);
         // Whatever happens next, this attempt is over.
         if let Some(link) = e.link.take() {
             self.drop_link(link);
@@ -1660,11 +1677,16 @@ impl Session {
         ] {
             self.disarm(t);
         }
-        if let EnterKind::Handoff { tried, .. } = &mut e.kind {
-            // The old worldserver has let the player go; the new one failed. Another one,
-            // with backoff, until the placement deadline.
-            if let Some(failed) = e.target.take() {
-                tried.push(failed);
+        let login_elsewhere = matches!(e.kind, EnterKind::Login) && before_login;
+        if matches!(e.kind, EnterKind::Handoff { .. }) || login_elsewhere {
+            // A handoff: the old worldserver has let the player go and the new one failed.
+            // A login: the worldserver failed before it read PLAYER_LOGIN. Either way another
+            // worldserver (this one only if no other can), with backoff, until the
+            // placement deadline.
+            if let Some(failed) = e.target.take()
+                && !e.avoid.contains(&failed)
+            {
+                e.avoid.push(failed);
             }
             self.state = State::EnteringWorld(e);
             let _ = code;

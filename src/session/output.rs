@@ -58,6 +58,9 @@ pub enum Output {
         map: u32,
         /// Worldservers not to choose.
         exclude: Vec<WorldserverId>,
+        /// Worldservers to choose only when no other can take the character (they failed
+        /// it a moment ago).
+        avoid: Vec<WorldserverId>,
     },
     /// Open a connection; answer with `Session::handle_world_connected`.
     Connect {
