@@ -139,6 +139,7 @@ fn alice(script: Vec<BotStep>) -> BotConfig {
         script,
         step_timeout_ms: 10_000,
         max_body_bytes: 1 << 22,
+        movement_seq_start: 0,
     }
 }
 

@@ -161,6 +161,7 @@ async fn gateway_run(clients: usize, packets: u32, window: u32, body: usize) -> 
                 ],
                 step_timeout_ms: 60_000,
                 max_body_bytes: 1 << 20,
+                movement_seq_start: 0,
             };
             let (report, r) = run_bot(stream, cfg).await;
             if let Err(e) = r {

@@ -29,6 +29,10 @@ const GATEWAY_PORT: u16 = 8085;
 const WORLD_PORT: u16 = 9101;
 /// Checker sampling period for cluster-wide invariants (dual presence).
 const CHECK_EVERY_MS: u64 = 25;
+/// A bot that starts its script again waits this long first (a player reconnecting).
+const BOT_RETRY_PAUSE_MS: u64 = 2_000;
+/// Heartbeat sequence numbers of a bot's later attempts start this far apart.
+const BOT_ATTEMPT_SEQ_SPAN: u32 = 1_000_000;
 /// Once every bot has left, sessions and their worldserver connections must be gone within
 /// this long.
 const CLOSE_AFTER_CLIENT_MAX_MS: u64 = 1_000;
@@ -85,6 +89,7 @@ struct BotPlan {
     map: u32,
     start_ms: u64,
     script: Vec<BotStep>,
+    retries: u32,
 }
 
 fn to_bot_step(step: &Step) -> BotStep {
@@ -207,6 +212,7 @@ async fn drive(
                 map: group.map,
                 start_ms,
                 script: group.script.iter().map(to_bot_step).collect(),
+                retries: group.retries,
             });
         }
     }
@@ -578,27 +584,47 @@ async fn drive(
             script: plan.script,
             step_timeout_ms: scenario.bot_step_timeout_ms,
             max_body_bytes: 8 * 1024 * 1024,
+            movement_seq_start: 0,
         };
+        let retries = plan.retries;
         joins.push(node.spawn(async move {
             tokio::time::sleep(Duration::from_millis(plan.start_ms)).await;
-            t.push(at(), &who, "connects");
-            let outcome = match tokio::net::TcpStream::connect(gateway_addr).await {
-                Ok(stream) => {
-                    let (report, r) = run_bot(stream, config).await;
-                    (report, r.map_err(|e| e.to_string()))
+            let mut total = BotReport::default();
+            let mut attempt = 0u32;
+            let result = loop {
+                t.push(at(), &who, "connects");
+                let config = BotConfig {
+                    seed: config.seed.wrapping_add(u64::from(attempt) << 32),
+                    movement_seq_start: attempt.saturating_mul(BOT_ATTEMPT_SEQ_SPAN),
+                    ..config.clone()
+                };
+                let (report, r) = match tokio::net::TcpStream::connect(gateway_addr).await {
+                    Ok(stream) => {
+                        let (report, r) = run_bot(stream, config).await;
+                        (report, r.map_err(|e| e.to_string()))
+                    }
+                    Err(e) => (BotReport::default(), Err(format!("connect: {e}"))),
+                };
+                total.logins += report.logins;
+                total.handoffs += report.handoffs;
+                total.packets_sent += report.packets_sent;
+                total.packets_received += report.packets_received;
+                match r {
+                    Err(e) if attempt < retries => {
+                        t.push(at(), &who, format!("failed: {e}; starts again"));
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(BOT_RETRY_PAUSE_MS)).await;
+                    }
+                    r => break r,
                 }
-                Err(e) => (BotReport::default(), Err(format!("connect: {e}"))),
             };
-            match &outcome.1 {
+            match &result {
                 Ok(()) => t.push(
                     at(),
                     &who,
                     format!(
                         "done: logins={} handoffs={} sent={} received={}",
-                        outcome.0.logins,
-                        outcome.0.handoffs,
-                        outcome.0.packets_sent,
-                        outcome.0.packets_received
+                        total.logins, total.handoffs, total.packets_sent, total.packets_received
                     ),
                 ),
                 Err(e) => t.push(at(), &who, format!("failed: {e}")),
@@ -606,7 +632,7 @@ async fn drive(
             results
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push((plan.index, outcome.0, outcome.1, at()));
+                .push((plan.index, total, result, at()));
         }));
     }
     for j in joins {

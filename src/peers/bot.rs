@@ -219,6 +219,9 @@ pub struct BotConfig {
     pub step_timeout_ms: u64,
     /// Largest server body accepted; a header announcing more fails the header check.
     pub max_body_bytes: usize,
+    /// Heartbeat sequence numbers start after this one (a player's later connections
+    /// continue the count, so a checker can tell them apart).
+    pub movement_seq_start: u32,
 }
 
 impl BotConfig {
@@ -239,6 +242,7 @@ impl BotConfig {
             script,
             step_timeout_ms: DEFAULT_STEP_TIMEOUT_MS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            movement_seq_start: 0,
         }
     }
 }
@@ -481,6 +485,7 @@ struct Bot {
 
 impl Bot {
     fn new(stream: TcpStream, cfg: BotConfig) -> Self {
+        let seq_start = cfg.movement_seq_start;
         Self {
             stream: Some(stream),
             dec: ServerHeaderDecoder::for_gateway(cfg.max_body_bytes),
@@ -496,7 +501,7 @@ impl Bot {
             seen: BTreeMap::new(),
             claimed: BTreeMap::new(),
             walk: Walk::default(),
-            movement_seq: 0,
+            movement_seq: seq_start,
             expect_new_world: false,
         }
     }
