@@ -6,8 +6,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use waygate::cluster::{WorldserverId, WorldserverRef};
 use waygate::session::{
-    AccountId, AccountRecord, CharacterGuid, CharacterRecord, CloseReason, LinkId, NameRecord,
-    Output, Phase, RequestId, Session, SessionConfig, SessionEvent, SessionId,
+    AccountId, AccountRecord, CharacterGuid, CharacterRecord, CloseReason, Departure, LinkId,
+    NameRecord, Output, Phase, RequestId, Session, SessionConfig, SessionEvent, SessionId,
 };
 use waygate::wire::auth::{
     AddonList, AuthChallenge, AuthResponse, AuthResult, AuthSession, AuthSessionFields,
@@ -1050,8 +1050,32 @@ fn a_late_kick_is_not_waited_for_past_the_release_deadline() {
         h.world(old).closed,
         "the gateway closes the old link itself"
     );
-    assert_eq!(h.connects.len(), 2, "and moves on to the new owner");
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        SessionEvent::CharacterLeft {
+            how: Departure::Lost,
+            ..
+        }
+    )));
+    assert_eq!(
+        h.connects.len(),
+        1,
+        "not before the old worldserver's linger"
+    );
+    let closed_at = h.now;
+    h.advance_to_deadline();
+    assert_eq!(
+        h.now - closed_at,
+        Duration::from_millis(SessionConfig::default().world_linger_ms)
+    );
     assert_eq!(h.s.phase(), Phase::EnteringWorld);
+    assert_eq!(
+        h.excluded
+            .last()
+            .map(|e| e.iter().map(|w| w.0.clone()).collect::<Vec<_>>()),
+        Some(vec!["ws-1".to_owned()]),
+        "then whoever the gateway-wide ledger allows, through the placement"
+    );
 }
 
 #[test]
@@ -1246,6 +1270,8 @@ fn a_map_change_whose_prepare_is_never_answered_moves_after_the_linger() {
         h.now - closed_at,
         Duration::from_millis(cfg.world_linger_ms)
     );
+    // Not a confirmed release: the placement (and its ledger) decides.
+    h.answer_placement(Some(ws("ws-22")));
     let link = h.connected();
     assert_eq!(
         h.connects.last().map(|(_, w)| w.id.0.as_str()),
@@ -1382,6 +1408,38 @@ fn a_login_whose_worldserver_fails_before_reading_it_goes_elsewhere() {
     h.world_send_packet(link, &TimeSyncReq { counter: 0 });
     assert_eq!(h.s.phase(), Phase::InWorld);
     assert_eq!(h.s.worldserver().map(|w| w.id.0.as_str()), Some("ws-3"));
+}
+
+#[test]
+fn a_login_whose_worldservers_keep_failing_ends_with_no_world_at_the_placement_deadline() {
+    let cfg = SessionConfig::default();
+    let mut h = authed();
+    h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+    h.answer_characters();
+    let started = h.now;
+    let mut attempts = 0;
+    while h.last_client(Opcode::SMSG_CHARACTER_LOGIN_FAILED).is_none() {
+        attempts += 1;
+        assert!(
+            attempts <= cfg.placement_backoff.max_attempts + 1,
+            "bounded"
+        );
+        h.answer_placement(Some(ws("ws-1")));
+        let (link, _) = h.connects.last().cloned().expect("connect asked");
+        // Refused at once, every time: the last refusal finds the placement deadline passed.
+        h.s.handle_world_connected(h.now, link, Err("connection refused".into()));
+        h.pump();
+        if h.last_client(Opcode::SMSG_CHARACTER_LOGIN_FAILED).is_none() {
+            h.advance_to_deadline();
+        }
+    }
+    assert!(h.now - started <= Duration::from_millis(cfg.placement_backoff.deadline_ms));
+    assert_eq!(h.s.phase(), Phase::CharacterScreen);
+    assert_eq!(
+        h.last_client(Opcode::SMSG_CHARACTER_LOGIN_FAILED)
+            .map(|p| CharacterLoginFailed::decode(&p.body).map(|f| f.reason)),
+        Some(Ok(LoginFailure::NO_WORLD))
+    );
 }
 
 #[test]

@@ -29,10 +29,10 @@ const GATEWAY_PORT: u16 = 8085;
 const WORLD_PORT: u16 = 9101;
 /// Checker sampling period for cluster-wide invariants (dual presence).
 const CHECK_EVERY_MS: u64 = 25;
-/// A bot that starts its script again waits this long first (a player reconnecting).
-const BOT_RETRY_PAUSE_MS: u64 = 2_000;
-/// Heartbeat sequence numbers of a bot's later attempts start this far apart.
-const BOT_ATTEMPT_SEQ_SPAN: u32 = 1_000_000;
+/// Heartbeat sequence numbers of a bot's connections start this far apart.
+const BOT_ATTEMPT_SEQ_SPAN: u32 = 100_000;
+/// Connections (`reconnect` steps plus one) a bot script may have; more share numbers.
+const BOT_CONNECTIONS_PER_ATTEMPT_MAX: u32 = 16;
 /// Once every bot has left, sessions and their worldserver connections must be gone within
 /// this long.
 const CLOSE_AFTER_CLIENT_MAX_MS: u64 = 1_000;
@@ -88,8 +88,25 @@ struct BotPlan {
     guid: u64,
     map: u32,
     start_ms: u64,
-    script: Vec<BotStep>,
+    script: Vec<(u64, Vec<BotStep>)>,
     retries: u32,
+    retry_pause_ms: u64,
+}
+
+/// A script cut at its `reconnect` steps: (pause before connecting, steps on that connection).
+fn segments(script: &[Step]) -> Vec<(u64, Vec<BotStep>)> {
+    let mut out = vec![(0, Vec::new())];
+    for step in script {
+        match step {
+            Step::Reconnect { after_ms } => out.push((*after_ms, Vec::new())),
+            other => {
+                if let Some(last) = out.last_mut() {
+                    last.1.push(to_bot_step(other));
+                }
+            }
+        }
+    }
+    out
 }
 
 fn to_bot_step(step: &Step) -> BotStep {
@@ -126,7 +143,7 @@ fn to_bot_step(step: &Step) -> BotStep {
             leave_within_ms: *leave_within_ms,
         },
         Step::Logout => BotStep::Logout,
-        Step::Disconnect => BotStep::Disconnect,
+        Step::Disconnect | Step::Reconnect { .. } => BotStep::Disconnect,
     }
 }
 
@@ -211,8 +228,9 @@ async fn drive(
                 guid: 1000 + index as u64,
                 map: group.map,
                 start_ms,
-                script: group.script.iter().map(to_bot_step).collect(),
+                script: segments(&group.script),
                 retries: group.retries,
+                retry_pause_ms: group.retry_pause_ms,
             });
         }
     }
@@ -308,6 +326,8 @@ async fn drive(
             last.insert(guid, (seq, id.clone()));
         })));
     }
+    // Worldserver addresses behind a partition: connecting to them times out.
+    let partitioned: Arc<Mutex<std::collections::BTreeSet<String>>> = Arc::default();
     let registry = Arc::new(SimRegistry {
         infos: infos.clone(),
         fakes: worlds.iter().map(|(_, f)| f.clone()).collect(),
@@ -356,9 +376,13 @@ async fn drive(
         let session_cfg = scenario.session.clone();
         let observer_fail = fail.clone();
         let logins_pending: Arc<Mutex<std::collections::BTreeSet<u64>>> = Arc::default();
+        let characters: Arc<Mutex<std::collections::BTreeMap<u64, CharacterGuid>>> = Arc::default();
         let slot = gateway_slot.clone();
         let seams_cluster = cluster.clone();
         let seams_registry: Arc<dyn waygate::runtime::Registry> = registry.clone();
+        let seams_net: Arc<dyn waygate::runtime::Net> = Arc::new(SimNet {
+            partitioned: partitioned.clone(),
+        });
         let gw_node = handle
             .create_node()
             .name("gateway")
@@ -367,6 +391,7 @@ async fn drive(
         gw_node.spawn(async move {
             let seams = Seams {
                 registry: seams_registry,
+                net: seams_net,
                 ..Seams::embedded(seams_cluster)
             };
             let observer_t = t.clone();
@@ -410,14 +435,31 @@ async fn drive(
                             _ => {}
                         }
                     }
-                    // No new placement on a worldserver that is not admitting.
+                    // No new placement on a worldserver that is not admitting; a degraded one
+                    // may take back a character it may still hold (a re-attach).
+                    if let SessionEvent::LoginStarted { guid, .. } = e {
+                        characters
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .insert(id.0, *guid);
+                    }
                     if let SessionEvent::Placed { worldserver } = e {
                         let gw = observer_slot
                             .lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .clone();
-                        let health = gw.and_then(|g| g.view().get(worldserver).map(|s| s.health));
-                        if health != Some(waygate::cluster::view::Health::Admitting) {
+                        let guid = characters
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .get(&id.0)
+                            .copied();
+                        let health = gw
+                            .as_ref()
+                            .and_then(|g| g.view().get(worldserver).map(|s| s.health));
+                        let holder = gw.as_ref().zip(guid).and_then(|(g, c)| g.holder(c));
+                        let reattach = health == Some(waygate::cluster::view::Health::Degraded)
+                            && holder.as_ref() == Some(worldserver);
+                        if health != Some(waygate::cluster::view::Health::Admitting) && !reattach {
                             observer_fail(format!(
                                 "session {}: placed on {worldserver} while {health:?}",
                                 id.0
@@ -475,6 +517,7 @@ async fn drive(
         let t = transcript.clone();
         let gateway_slot = gateway_slot.clone();
         let registry = registry.clone();
+        let partitioned = partitioned.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(fault.at_ms)).await;
             t.push(at(), "fault", format!("{:?}", fault.kind));
@@ -515,8 +558,20 @@ async fn drive(
                     }
                 }
                 FaultKind::ReassignMap { map, .. } => fake.reassign_map(map),
-                FaultKind::Partition { .. } => madsim::net::NetSim::current().clog_node(node.id()),
-                FaultKind::Heal { .. } => madsim::net::NetSim::current().unclog_node(node.id()),
+                FaultKind::Partition { .. } => {
+                    partitioned
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(SocketAddr::new(world_ip(i), WORLD_PORT).to_string());
+                    madsim::net::NetSim::current().clog_node(node.id())
+                }
+                FaultKind::Heal { .. } => {
+                    partitioned
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(&SocketAddr::new(world_ip(i), WORLD_PORT).to_string());
+                    madsim::net::NetSim::current().unclog_node(node.id())
+                }
                 FaultKind::Restart { .. } => {
                     if !fake.is_down() {
                         return;
@@ -581,39 +636,60 @@ async fn drive(
             realm_id: 1,
             seed: seed.wrapping_add(plan.index as u64),
             character: plan.guid,
-            script: plan.script,
+            script: Vec::new(),
             step_timeout_ms: scenario.bot_step_timeout_ms,
             max_body_bytes: 8 * 1024 * 1024,
             movement_seq_start: 0,
         };
         let retries = plan.retries;
+        let script = plan.script;
+        let retry_pause_ms = plan.retry_pause_ms;
         joins.push(node.spawn(async move {
             tokio::time::sleep(Duration::from_millis(plan.start_ms)).await;
             let mut total = BotReport::default();
             let mut attempt = 0u32;
             let result = loop {
-                t.push(at(), &who, "connects");
-                let config = BotConfig {
-                    seed: config.seed.wrapping_add(u64::from(attempt) << 32),
-                    movement_seq_start: attempt.saturating_mul(BOT_ATTEMPT_SEQ_SPAN),
-                    ..config.clone()
-                };
-                let (report, r) = match tokio::net::TcpStream::connect(gateway_addr).await {
-                    Ok(stream) => {
-                        let (report, r) = run_bot(stream, config).await;
-                        (report, r.map_err(|e| e.to_string()))
+                let mut r = Ok(());
+                for (k, (pause_ms, steps)) in script.iter().enumerate() {
+                    if *pause_ms > 0 {
+                        tokio::time::sleep(Duration::from_millis(*pause_ms)).await;
                     }
-                    Err(e) => (BotReport::default(), Err(format!("connect: {e}"))),
-                };
-                total.logins += report.logins;
-                total.handoffs += report.handoffs;
-                total.packets_sent += report.packets_sent;
-                total.packets_received += report.packets_received;
+                    t.push(at(), &who, "connects");
+                    // Every connection of every attempt numbers its heartbeats apart.
+                    let connection = attempt
+                        .saturating_mul(BOT_CONNECTIONS_PER_ATTEMPT_MAX)
+                        .saturating_add(u32::try_from(k).unwrap_or(u32::MAX));
+                    let config = BotConfig {
+                        seed: config
+                            .seed
+                            .wrapping_add(u64::from(attempt) << 32)
+                            .wrapping_add((k as u64) << 48),
+                        movement_seq_start: connection.saturating_mul(BOT_ATTEMPT_SEQ_SPAN),
+                        script: steps.clone(),
+                        ..config.clone()
+                    };
+                    let (report, step_result) =
+                        match tokio::net::TcpStream::connect(gateway_addr).await {
+                            Ok(stream) => {
+                                let (report, r) = run_bot(stream, config).await;
+                                (report, r.map_err(|e| e.to_string()))
+                            }
+                            Err(e) => (BotReport::default(), Err(format!("connect: {e}"))),
+                        };
+                    total.logins += report.logins;
+                    total.handoffs += report.handoffs;
+                    total.packets_sent += report.packets_sent;
+                    total.packets_received += report.packets_received;
+                    if step_result.is_err() {
+                        r = step_result;
+                        break;
+                    }
+                }
                 match r {
                     Err(e) if attempt < retries => {
                         t.push(at(), &who, format!("failed: {e}; starts again"));
                         attempt += 1;
-                        tokio::time::sleep(Duration::from_millis(BOT_RETRY_PAUSE_MS)).await;
+                        tokio::time::sleep(Duration::from_millis(retry_pause_ms)).await;
                     }
                     r => break r,
                 }
@@ -872,4 +948,38 @@ fn heartbeat_seq(body: &[u8]) -> Option<u32> {
         r.f32(field).ok()?;
     }
     r.u32("fall time").ok()
+}
+
+/// Outbound connections as the gateway sees them in the simulator: madsim refuses a connect
+/// to a clogged node at once, but a real partition (or a dead host) makes a connect time out,
+/// and only a live host with nothing listening refuses. The gateway relies on that
+/// difference, so partitioned worldservers time out here.
+struct SimNet {
+    partitioned: Arc<Mutex<std::collections::BTreeSet<String>>>,
+}
+
+/// How long a connect to a partitioned worldserver takes to fail.
+const PARTITIONED_CONNECT_TIMEOUT_MS: u64 = 3_000;
+
+impl waygate::runtime::Net for SimNet {
+    fn connect<'a>(
+        &'a self,
+        address: &'a str,
+    ) -> waygate::runtime::BoxFuture<'a, std::io::Result<tokio::net::TcpStream>> {
+        let cut = self
+            .partitioned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(address);
+        Box::pin(async move {
+            if cut {
+                tokio::time::sleep(Duration::from_millis(PARTITIONED_CONNECT_TIMEOUT_MS)).await;
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connect timed out (partitioned)",
+                ));
+            }
+            tokio::net::TcpStream::connect(address).await
+        })
+    }
 }

@@ -93,6 +93,13 @@ pub struct BotGroup {
     /// player who logs back in).
     #[serde(default)]
     pub retries: u32,
+    /// How long a bot waits before it starts again (a player reconnecting).
+    #[serde(default = "default_retry_pause_ms")]
+    pub retry_pause_ms: u64,
+}
+
+fn default_retry_pause_ms() -> u64 {
+    2_000
 }
 
 /// A bot script step (see `waygate::peers::bot::BotStep`).
@@ -144,6 +151,12 @@ pub enum Step {
     Logout,
     /// Drop the connection.
     Disconnect,
+    /// Drop the connection and connect again `after_ms` later (the player's client
+    /// restarts); the steps after it run on the new connection.
+    Reconnect {
+        /// Pause before the new connection.
+        after_ms: u64,
+    },
 }
 
 fn default_body_bytes() -> usize {

@@ -52,6 +52,40 @@ pub fn run_caught_with(scenario: &Scenario, seed: u64, canary: CanaryChoice) -> 
     }
 }
 
+/// Stack of a sweep worker: a whole simulated cluster runs on it (the main thread's 8 MiB,
+/// not the 2 MiB of a spawned thread).
+const WORKER_STACK_BYTES: usize = 8 << 20;
+
+/// Runs `work` on a scoped worker thread with [`WORKER_STACK_BYTES`] of stack; if the
+/// thread cannot be created, runs it on the calling thread.
+fn spawn_worker<'scope, F>(scope: &'scope std::thread::Scope<'scope, '_>, work: F)
+where
+    F: FnOnce() + Send + 'scope,
+{
+    let work = std::sync::Arc::new(Mutex::new(Some(work)));
+    let on_thread = work.clone();
+    let spawned = std::thread::Builder::new()
+        .stack_size(WORKER_STACK_BYTES)
+        .spawn_scoped(scope, move || {
+            let job = on_thread
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(job) = job {
+                job();
+            }
+        });
+    if spawned.is_err() {
+        let job = work
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(job) = job {
+            job();
+        }
+    }
+}
+
 /// Sweeps `scenarios` over seeds `first_seed..first_seed + seeds` on `threads` threads.
 pub fn sweep(scenarios: &[Scenario], first_seed: u64, seeds: u64, threads: usize) -> SweepReport {
     let jobs: Vec<(usize, u64)> = (0..scenarios.len())
@@ -65,7 +99,7 @@ pub fn sweep(scenarios: &[Scenario], first_seed: u64, seeds: u64, threads: usize
     });
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1) {
-            scope.spawn(|| {
+            spawn_worker(scope, || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(s, seed)) = jobs.get(i) else {
@@ -139,7 +173,7 @@ pub fn sweep_canaries(
     let caught: Mutex<std::collections::BTreeMap<(usize, u64), String>> = Mutex::default();
     std::thread::scope(|scope| {
         for _ in 0..threads.max(1) {
-            scope.spawn(|| {
+            spawn_worker(scope, || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&(c, s, seed)) = jobs.get(i) else {

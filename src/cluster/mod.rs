@@ -6,6 +6,7 @@
 //! - [`backoff`]: the checked retry/backoff policy.
 
 pub mod backoff;
+pub mod holds;
 pub mod view;
 
 use std::fmt;

@@ -25,11 +25,12 @@ pub use metrics::{Metrics, MetricsSnapshot};
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cluster::WorldserverId;
+use crate::cluster::holds::{HoldPolicy, Holds};
 use crate::cluster::view::{ClusterView, Health, HealthPolicy, PlacementRequest, Probe, Selection};
 use crate::runtime::{Entropy, Seams};
 use crate::session::{
-    AccountRecord, CharacterGuid, CharacterRecord, LinkId, NameRecord, Output, Phase, RequestId,
-    SeamError, Session, SessionConfig, SessionEvent, SessionId,
+    AccountRecord, CharacterGuid, CharacterRecord, Departure, LinkId, NameRecord, Output, Phase,
+    RequestId, SeamError, Session, SessionConfig, SessionEvent, SessionId,
 };
 
 /// Bytes read from a socket at once, at most.
@@ -64,10 +65,16 @@ pub struct ClusterConfig {
     pub health: HealthPolicy,
     /// How often the registry is asked for the worldservers.
     pub registry_refresh_ms: u64,
-    /// A login or move slower than this counts as a slow probe of the worldserver.
+    /// A worldserver taking longer than this from PLAYER_LOGIN to in world (a login or a
+    /// move) is a slow probe of it.
     pub slow_login_ms: u64,
     /// A layer switch not begun within this long is forgotten.
     pub layer_switch_request_ttl_ms: u64,
+    /// A character a worldserver may still hold is free this long after the worldserver's
+    /// linger (counted from when it was reachable again), for delivery skew.
+    pub hold_margin_ms: u64,
+    /// How long a reachability probe of a worldserver may take.
+    pub probe_timeout_ms: u64,
 }
 
 impl Default for ClusterConfig {
@@ -77,6 +84,8 @@ impl Default for ClusterConfig {
             registry_refresh_ms: 5_000,
             slow_login_ms: 2_000,
             layer_switch_request_ttl_ms: 30_000,
+            hold_margin_ms: 5_000,
+            probe_timeout_ms: 5_000,
         }
     }
 }
@@ -101,6 +110,10 @@ pub struct Gateway {
     moves_changed: tokio::sync::Notify,
     /// Worldservers, their maps and health, as this gateway sees them.
     view: std::sync::Mutex<ClusterView>,
+    /// Which worldserver may hold each character in world (no dual presence across sessions).
+    holds: std::sync::Mutex<Holds>,
+    /// Wakes the prober when a hold starts that waits for its worldserver to be reachable.
+    probe_wanted: Arc<tokio::sync::Notify>,
     /// Layer switches asked for and not yet begun: character, destination, when asked.
     layer_switches: std::sync::Mutex<BTreeMap<CharacterGuid, (WorldserverId, Duration)>>,
 }
@@ -157,6 +170,10 @@ impl Gateway {
         observer: Option<EventObserver>,
     ) -> Arc<Self> {
         let health = cfg.cluster.health;
+        let hold_policy = HoldPolicy {
+            linger_ms: cfg.session.world_linger_ms,
+            margin_ms: cfg.cluster.hold_margin_ms,
+        };
         Arc::new(Self {
             seams,
             observer,
@@ -169,6 +186,8 @@ impl Gateway {
             moves_changed: tokio::sync::Notify::new(),
             view: std::sync::Mutex::new(ClusterView::new(health)),
             layer_switches: std::sync::Mutex::new(BTreeMap::new()),
+            holds: std::sync::Mutex::new(Holds::new(hold_policy)),
+            probe_wanted: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -236,6 +255,11 @@ impl Gateway {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The worldserver that may still hold `guid` in world, as the gateway-wide ledger says.
+    pub fn holder(&self, guid: CharacterGuid) -> Option<WorldserverId> {
+        self.holds().holder(guid.0, self.seams.clock.now()).cloned()
+    }
+
     /// The cluster view.
     pub fn view(&self) -> std::sync::MutexGuard<'_, ClusterView> {
         self.view
@@ -258,9 +282,10 @@ impl Gateway {
         let (server, took_ms) = match e {
             SessionEvent::EnteredWorld {
                 worldserver,
-                took_ms,
-            } => (worldserver, *took_ms),
-            SessionEvent::HandoffCompleted { to, took_ms, .. } => (to, *took_ms),
+                world_ms,
+                ..
+            } => (worldserver, *world_ms),
+            SessionEvent::HandoffCompleted { to, world_ms, .. } => (to, *world_ms),
             _ => return,
         };
         let probe = if took_ms > self.cfg.cluster.slow_login_ms {
@@ -269,6 +294,92 @@ impl Gateway {
             Probe::Healthy
         };
         self.probe(server, probe);
+    }
+
+    fn holds(&self) -> std::sync::MutexGuard<'_, Holds> {
+        self.holds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// What a session event says about who may hold a character.
+    fn observe_holds(&self, session: SessionId, guid: Option<CharacterGuid>, e: &SessionEvent) {
+        let now = self.seams.clock.now();
+        match e {
+            SessionEvent::LoginSent { worldserver } => {
+                if let Some(guid) = guid {
+                    let dropped = self.holds().live(guid.0, worldserver, session.0, now);
+                    if dropped > 0 {
+                        tracing::error!(
+                            dropped,
+                            "character hold ledger full: dropped the oldest lingering holds"
+                        );
+                    }
+                }
+            }
+            SessionEvent::CharacterLeft {
+                guid,
+                worldserver,
+                how,
+            } => match how {
+                Departure::Released => self.holds().released(guid.0, worldserver, session.0),
+                Departure::Refused => self.holds().refused(guid.0, worldserver, session.0),
+                Departure::Lost => {
+                    self.holds().lost(guid.0, worldserver, session.0, now);
+                    self.probe_wanted.notify_one();
+                }
+            },
+            _ => {}
+        }
+    }
+
+    /// What a connection attempt says about a worldserver. Opened: it can see every close
+    /// sent before now. Refused: its host answered and nothing listens, so the process is
+    /// gone (a partitioned or dead host times out instead). Either failure is a failed
+    /// health probe.
+    fn connect_result(&self, worldserver: &WorldserverId, result: Result<(), &io::Error>) {
+        let now = self.seams.clock.now();
+        match result {
+            Ok(()) => self.holds().reachable(worldserver, now),
+            Err(e) => {
+                if e.kind() == io::ErrorKind::ConnectionRefused {
+                    self.holds().confirmed_down(worldserver, now);
+                }
+                self.probe(worldserver, Probe::Failed);
+            }
+        }
+    }
+
+    /// Opens and drops a connection to every worldserver that may hold a character behind a
+    /// lost link and has not been reachable since, so the linger clock of those holds can
+    /// start. Each probe is bounded by `probe_timeout_ms`.
+    async fn probe_holders(self: &Arc<Self>) {
+        let waiting = self.holds().unconfirmed();
+        if waiting.is_empty() {
+            return;
+        }
+        let addresses: Vec<(WorldserverId, String)> = {
+            let view = self.view();
+            waiting
+                .into_iter()
+                .filter_map(|w| view.get(&w).map(|s| (w, s.info.server.address.clone())))
+                .collect()
+        };
+        let timeout = Duration::from_millis(self.cfg.cluster.probe_timeout_ms);
+        for (worldserver, address) in addresses {
+            let gw = self.clone();
+            tokio::spawn(async move {
+                let connect = gw.seams.net.connect(&address);
+                match tokio::time::timeout(timeout, connect).await {
+                    Ok(Ok(stream)) => {
+                        drop(stream);
+                        gw.connect_result(&worldserver, Ok(()));
+                    }
+                    Ok(Err(e)) => gw.connect_result(&worldserver, Err(&e)),
+                    Err(_) => {}
+                }
+            });
+        }
     }
 
     /// Feeds one observation of a worldserver to the view.
@@ -280,6 +391,44 @@ impl Gateway {
         if before != after {
             self.metrics.health_changes.fetch_add(1, Ordering::Relaxed);
             tracing::info!(worldserver = %server, ?before, ?after, "worldserver health changed");
+        }
+    }
+
+    /// The selection for a character: on the worldserver that may still hold it, or nowhere
+    /// yet; otherwise the policy (see [`Gateway::select_avoiding`]).
+    fn select_for(
+        &self,
+        session: SessionId,
+        guid: CharacterGuid,
+        now: Duration,
+        map: u32,
+        exclude: Vec<WorldserverId>,
+        avoid: Vec<WorldserverId>,
+    ) -> Selection {
+        let holder = self.holds().holder_for(guid.0, session.0, now).cloned();
+        #[cfg(feature = "canaries")]
+        let holder =
+            holder.filter(|_| self.cfg.session.canary != Some(crate::session::Canary::IgnoreHolds));
+        let Some(holder) = holder else {
+            return self.select_avoiding(now, map, exclude, avoid);
+        };
+        if exclude.contains(&holder) {
+            return Selection::Wait("the character may still be in world where it cannot go");
+        }
+        let view = self.view();
+        if view.is_stale(now) {
+            return Selection::Wait("registry view is stale");
+        }
+        match view.get(&holder) {
+            // Back where it may still be: that re-attaches it. A degraded worldserver keeps
+            // its players, and this is one of them.
+            Some(s)
+                if matches!(s.health, Health::Admitting | Health::Degraded)
+                    && s.info.serves(map) =>
+            {
+                Selection::Place(s.info.server.clone())
+            }
+            _ => Selection::Wait("the character may still be in world on another worldserver"),
         }
     }
 
@@ -374,13 +523,25 @@ pub async fn serve(
     gateway.refresh_registry().await;
     let refresher = Arc::downgrade(&gateway);
     let refresh_every = Duration::from_millis(gateway.cfg.cluster.registry_refresh_ms);
+    let probe_wanted = gateway.probe_wanted.clone();
+    let gateway_clock = gateway.seams.clock;
     tokio::spawn(async move {
+        let clock = gateway_clock;
+        let mut next_refresh = clock.instant_at(clock.now() + refresh_every);
         loop {
-            tokio::time::sleep(refresh_every).await;
+            let refresh = tokio::select! {
+                biased;
+                () = tokio::time::sleep_until(next_refresh) => true,
+                () = probe_wanted.notified() => false,
+            };
             let Some(gw) = refresher.upgrade() else {
                 return;
             };
-            gw.refresh_registry().await;
+            if refresh {
+                next_refresh += refresh_every;
+                gw.refresh_registry().await;
+            }
+            gw.probe_holders().await;
         }
     });
     // Each session task holds a clone; when all are gone, `done_rx` yields None.
@@ -537,7 +698,7 @@ async fn run_connection(
                 }
                 Output::Place {
                     request,
-                    guid: _,
+                    guid,
                     map,
                     mut exclude,
                     avoid,
@@ -545,7 +706,7 @@ async fn run_connection(
                     // The selection policy over the gateway's own view of the cluster.
                     exclude.extend(gw.draining_set().iter().cloned());
                     let now = clock.now();
-                    let selection = gw.select_avoiding(now, map, exclude, avoid);
+                    let selection = gw.select_for(id, guid, now, map, exclude, avoid);
                     #[cfg(feature = "canaries")]
                     let selection = if gw.cfg.session.canary
                         == Some(crate::session::Canary::PlaceOnDegraded)
@@ -587,6 +748,7 @@ async fn run_connection(
                         observe(id, &e);
                     }
                     gw.observe_health(&e);
+                    gw.observe_holds(id, session.character(), &e);
                     gw.metrics.record(&e);
                 }
             }
@@ -662,9 +824,8 @@ async fn run_connection(
             answer = rx.recv() => {
                 // `tx` lives in this function, so the channel never closes here.
                 if let Some(answer) = answer {
-                    if let Answer::Connected(_, server, Err(_)) = &answer {
-                        // A refused or unreachable worldserver is a failed probe.
-                        gw.probe(server, Probe::Failed);
+                    if let Answer::Connected(_, server, result) = &answer {
+                        gw.connect_result(server, result.as_ref().map(|_| ()));
                     }
                     deliver(&mut session, &mut worlds, clock.now(), answer);
                 }
@@ -743,6 +904,10 @@ fn deliver(
         Answer::Characters(r, result) => session.handle_characters(now, r, result),
         Answer::Name(guid, result) => session.handle_name(now, guid, result),
         Answer::Connected(link, _, Ok(stream)) => {
+            if !session.has_link(link) {
+                // The session gave up on this attempt meanwhile; dropping the stream closes it.
+                return;
+            }
             if let Some(slot) = worlds.iter_mut().find(|s| s.is_none()) {
                 *slot = Some(WorldSocket {
                     link,

@@ -20,17 +20,24 @@ pub enum Canary {
     ReuseDeadLink,
     /// Place new players on the map's first owner whatever its health.
     PlaceOnDegraded,
+    /// Place characters without asking the gateway-wide ledger which worldserver may still
+    /// hold them (a reconnecting player logs in elsewhere while the old one lingers).
+    IgnoreHolds,
+    /// Send the client packets held during a switch to the next worldserver newest first.
+    ReorderHeld,
 }
 
 impl Canary {
     /// Every canary.
-    pub const ALL: [Canary; 6] = [
+    pub const ALL: [Canary; 8] = [
         Canary::SkipLinger,
         Canary::CloseBeforeKick,
         Canary::UncappedBackoff,
         Canary::LeakClusterOpcode,
         Canary::ReuseDeadLink,
         Canary::PlaceOnDegraded,
+        Canary::IgnoreHolds,
+        Canary::ReorderHeld,
     ];
 
     /// A short name for tables and command lines.
@@ -42,6 +49,8 @@ impl Canary {
             Canary::LeakClusterOpcode => "leak-cluster-opcode",
             Canary::ReuseDeadLink => "reuse-dead-link",
             Canary::PlaceOnDegraded => "place-on-degraded",
+            Canary::IgnoreHolds => "ignore-holds",
+            Canary::ReorderHeld => "reorder-held",
         }
     }
 }

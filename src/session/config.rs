@@ -32,7 +32,8 @@ pub struct SessionConfig {
     /// From TC9_CMSG_PREPARE_FOR_REDIRECT to TC9_SMSG_READY_FOR_REDIRECT.
     pub redirect_ready_timeout_ms: u64,
     /// From READY_FOR_REDIRECT to the old worldserver closing the connection (its kick comes
-    /// about 100 ms after READY); past this the gateway closes it itself.
+    /// about 100 ms after READY, later on a slow world loop); past this the gateway closes it
+    /// itself and waits out the worldserver's linger before the next login.
     pub redirect_release_timeout_ms: u64,
     /// Client packets held while switching worldservers.
     pub switch_buffer_max_packets: usize,
@@ -75,7 +76,7 @@ impl Default for SessionConfig {
             world_login_nudges_max: 6,
             world_login_timeout_ms: 15_000,
             redirect_ready_timeout_ms: 10_000,
-            redirect_release_timeout_ms: 2_000,
+            redirect_release_timeout_ms: 10_000,
             switch_buffer_max_packets: 512,
             switch_buffer_max_bytes: 512 * 1024,
             world_body_max_bytes: 4 * 1024 * 1024,

@@ -27,7 +27,9 @@ use bytes::{Bytes, BytesMut};
 
 pub use canary::Canary;
 pub use config::SessionConfig;
-pub use output::{CloseReason, Counters, Culprit, LinkId, Output, RequestId, SessionEvent};
+pub use output::{
+    CloseReason, Counters, Culprit, Departure, LinkId, Output, RequestId, SessionEvent,
+};
 pub use records::{
     AccountId, AccountRecord, CharacterGuid, CharacterRecord, NameRecord, SeamError,
 };
@@ -134,8 +136,14 @@ struct Entering {
     /// Worldservers that failed this login or move; later placements avoid them while
     /// another can take the player.
     avoid: Vec<crate::cluster::WorldserverId>,
+    /// When PLAYER_LOGIN went to the current target (what the worldserver itself took is
+    /// measured from here).
+    login_sent_at: Option<Duration>,
 }
 
+// One State per session, and the entering variant is the one most sessions pass through:
+// boxing it would add an allocation per login and save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum State {
     ExpectAuthSession,
@@ -233,6 +241,9 @@ pub struct Session {
     rng: ChaCha8Rng,
     links: Vec<Link>,
     active: Option<LinkId>,
+    /// The link whose worldserver may hold the character in world (PLAYER_LOGIN went out on
+    /// it and it has not released the character).
+    holding: Option<LinkId>,
     next_id: u64,
     held: VecDeque<Packet>,
     held_bytes: usize,
@@ -282,6 +293,7 @@ impl Session {
             rng: ChaCha8Rng::seed_from_u64(rng_seed),
             links: Vec::new(),
             active: None,
+            holding: None,
             next_id: 1,
             held: VecDeque::new(),
             held_bytes: 0,
@@ -340,6 +352,12 @@ impl Session {
             .iter()
             .find(|l| l.id == active)
             .map(|l| &l.server)
+    }
+
+    /// Whether `link` is one of the session's worldserver connections (an answer for a link
+    /// it gave up on is stale).
+    pub fn has_link(&self, link: LinkId) -> bool {
+        self.links.iter().any(|l| l.id == link)
     }
 
     /// Bytes received from the client but not yet decoded (the driver stops reading when
@@ -953,6 +971,7 @@ impl Session {
             placement_retry: None,
             target: None,
             avoid: Vec::new(),
+            login_sent_at: None,
         });
     }
 
@@ -1038,6 +1057,10 @@ impl Session {
                 self.send_world(link, Opcode::CMSG_AUTH_SESSION, raw);
                 let guid = self.character.as_ref().map(|c| c.guid.0).unwrap_or(0);
                 self.send_world(link, PlayerLogin::OPCODE, PlayerLogin { guid }.to_body());
+                self.holding = Some(link);
+                if let State::EnteringWorld(e) = &mut self.state {
+                    e.login_sent_at = Some(now);
+                }
                 self.arm(Timer::LoginNudge, now, self.cfg.world_login_nudge_ms);
                 if let Some(server) = self.link_server(link) {
                     self.event(SessionEvent::LoginSent {
@@ -1060,6 +1083,7 @@ impl Session {
                 let code = AuthResponse::decode(&p.body);
                 // Refused at the handshake: the worldserver never read PLAYER_LOGIN.
                 self.set_step(EnterStep::AwaitChallenge);
+                self.leave(link, Departure::Refused);
                 self.drop_link(link);
                 self.fail_entering(
                     now,
@@ -1071,6 +1095,7 @@ impl Session {
                 let code = CharacterLoginFailed::decode(&p.body)
                     .map(|f| f.reason)
                     .unwrap_or(LoginFailure::FAILED);
+                self.leave(link, Departure::Refused);
                 self.drop_link(link);
                 self.fail_entering(now, code, "worldserver refused the login".into());
             }
@@ -1100,15 +1125,18 @@ impl Session {
         let Some(server) = self.link_server(link) else {
             return;
         };
+        let world_ms = millis(now.saturating_sub(e.login_sent_at.unwrap_or(now)));
         match e.kind {
             EnterKind::Login => self.event(SessionEvent::EnteredWorld {
                 worldserver: server.id,
                 took_ms: millis(now.saturating_sub(self.login_requested_at)),
+                world_ms,
             }),
             EnterKind::Handoff { from, .. } => self.event(SessionEvent::HandoffCompleted {
                 from: from.id,
                 to: server.id,
                 took_ms: millis(now.saturating_sub(e.started)),
+                world_ms,
             }),
             EnterKind::Recovery {
                 from,
@@ -1150,7 +1178,7 @@ impl Session {
             Opcode::SMSG_LOGOUT_COMPLETE => {
                 self.send_client_raw(p.opcode, p.body);
                 if let Some(link) = self.active.take() {
-                    self.drop_link(link);
+                    self.release_link(link);
                 }
                 self.character = None;
                 self.event(SessionEvent::LoggedOut);
@@ -1222,7 +1250,7 @@ impl Session {
                 from,
                 loading_screen,
             };
-            return self.released(now);
+            return self.released(now, true);
         }
         // Saved. The worldserver kicks the player about 100 ms later; closing the socket
         // before that would leave the player in world as an offline session (60 s linger)
@@ -1242,8 +1270,11 @@ impl Session {
         };
     }
 
-    /// The old worldserver released the player: log in on the new one.
-    fn released(&mut self, now: Duration) {
+    /// The old worldserver released the player (`confirmed`: the kick after READY status 0),
+    /// or the gateway gave up on it and waited out its linger: log in on the next one. Only
+    /// a confirmed release goes straight to the target chosen before; otherwise the placement
+    /// asks the gateway-wide ledger whether the old one may still hold the character.
+    fn released(&mut self, now: Duration, confirmed: bool) {
         self.disarm(Timer::RedirectRelease);
         let State::AwaitRelease {
             map,
@@ -1256,8 +1287,13 @@ impl Session {
             return;
         };
         if let Some(old) = self.active.take() {
-            self.drop_link(old);
+            if confirmed {
+                self.release_link(old);
+            } else {
+                self.drop_link(old);
+            }
         }
+        let target = target.filter(|_| confirmed);
         self.world_held.clear();
         self.world_held_bytes = 0;
         self.world_held_overflowed = false;
@@ -1272,6 +1308,7 @@ impl Session {
             placement_retry: None,
             target: None,
             avoid: Vec::new(),
+            login_sent_at: None,
         });
         if loading_screen && let Some(at) = self.cached_position() {
             // Moved away without a map change of its own (the worldserver asked, it drains,
@@ -1371,6 +1408,24 @@ impl Session {
         else {
             return;
         };
+        self.state = State::AwaitRelease {
+            map,
+            target,
+            started,
+            from,
+            loading_screen,
+        };
+        self.give_up_on_release(now);
+    }
+
+    /// The old worldserver did not let the player go in time (no READY, or READY without the
+    /// kick): the gateway closes the link itself, so the worldserver keeps the player at most
+    /// for its linger, and the next login waits that out behind the loading screen.
+    fn give_up_on_release(&mut self, now: Duration) {
+        let State::AwaitRelease { from, .. } = &self.state else {
+            return;
+        };
+        let from = from.id.clone();
         if let Some(old) = self.active.take() {
             self.drop_link(old);
         }
@@ -1380,18 +1435,8 @@ impl Session {
         } else {
             self.cfg.world_linger_ms
         };
-        self.event(SessionEvent::ReleaseForced {
-            from: from.id.clone(),
-            wait_ms,
-        });
+        self.event(SessionEvent::ReleaseForced { from, wait_ms });
         self.arm(Timer::RedirectRelease, now, wait_ms);
-        self.state = State::AwaitRelease {
-            map,
-            target,
-            started,
-            from,
-            loading_screen,
-        };
     }
 
     fn abandon_redirect(&mut self, now: Duration, detail: String) {
@@ -1438,7 +1483,12 @@ impl Session {
     fn on_world_lost(&mut self, now: Duration, link: LinkId, detail: String) {
         let server = self.link_server(link);
         let was_active = self.active == Some(link);
-        self.drop_link(link);
+        if was_active && matches!(self.state, State::AwaitRelease { .. }) {
+            // The kick after READY status 0: the worldserver let the character go.
+            self.release_link(link);
+        } else {
+            self.drop_link(link);
+        }
         let Some(server) = server else {
             return;
         };
@@ -1451,7 +1501,7 @@ impl Session {
                 );
             }
             // The kick after READY: the player is released.
-            State::AwaitRelease { .. } if was_active => self.released(now),
+            State::AwaitRelease { .. } if was_active => self.released(now, true),
             State::InWorld
             | State::Transferring { .. }
             | State::AwaitTransferPlacement { .. }
@@ -1511,6 +1561,7 @@ impl Session {
             placement_retry: None,
             target: None,
             avoid: Vec::new(),
+            login_sent_at: None,
         });
         self.timers[Timer::Retry.index()] = Some(retry.deadline());
         self.connect(now, from);
@@ -1558,9 +1609,10 @@ impl Session {
         let linger_passed =
             now.saturating_sub(lost_at) >= Duration::from_millis(self.cfg.world_linger_ms);
         if linger_passed || self.canary(Canary::SkipLinger) {
-            // The old worldserver has let the player go: anywhere that serves the map.
-            // Not the worldserver that was lost: it stayed unreachable for the whole linger.
-            let request = self.request_placement(now, map, vec![from.id.clone()]);
+            // Anywhere that serves the map, the lost worldserver last: the gateway-wide ledger
+            // keeps the character off the others until the lost one can have let it go.
+            let request =
+                self.request_placement_avoiding(now, map, Vec::new(), vec![from.id.clone()]);
             self.set_step(EnterStep::AwaitPlacement(request));
         } else {
             self.connect(now, from);
@@ -1617,7 +1669,12 @@ impl Session {
                         detail: format!("handoff found no worldserver in time: {detail}"),
                     });
                 }
-                _ => self.fail_entering(now, LoginFailure::NO_WORLD, detail),
+                _ => {
+                    // Out of placement time: this login is over (and is not another attempt
+                    // to place elsewhere).
+                    e.step = EnterStep::Backoff;
+                    self.fail_entering(now, LoginFailure::NO_WORLD, detail)
+                }
             },
         }
     }
@@ -1839,8 +1896,13 @@ impl Session {
             }
             Timer::RedirectRelease => {
                 if matches!(self.state, State::AwaitRelease { .. }) {
-                    // READY said the player is saved and released; the kick is late.
-                    self.released(now);
+                    if self.active.is_some() {
+                        // READY said the player is saved; the kick is late.
+                        self.give_up_on_release(now);
+                    } else {
+                        // The linger the gateway waited out after closing the link itself.
+                        self.released(now, false);
+                    }
                 }
             }
             Timer::Logout => {
@@ -1871,8 +1933,8 @@ impl Session {
         if matches!(self.state, State::Closed) {
             return;
         }
-        for link in self.links.drain(..).map(|l| l.id).collect::<Vec<_>>() {
-            self.push(Output::CloseWorld { link });
+        for link in self.links.iter().map(|l| l.id).collect::<Vec<_>>() {
+            self.drop_link(link);
         }
         self.active = None;
         self.timers = [None; TIMERS];
@@ -1898,6 +1960,11 @@ impl Session {
 
     fn release_held(&mut self) {
         self.held_bytes = 0;
+        if self.canary(Canary::ReorderHeld) {
+            while let Some(p) = self.held.pop_back() {
+                self.forward_to_world(p);
+            }
+        }
         while let Some(p) = self.held.pop_front() {
             self.forward_to_world(p);
         }
@@ -1980,7 +2047,17 @@ impl Session {
         self.push(Output::Event(e));
     }
 
+    /// The worldserver confirmed it let the character go (logout complete, READY status 0
+    /// and the kick): closes the link without leaving a hold behind.
+    fn release_link(&mut self, link: LinkId) {
+        self.leave(link, Departure::Released);
+        self.drop_link(link);
+    }
+
+    /// Closes a link. If its worldserver may hold the character, it may keep it in world for
+    /// its linger: the gateway-wide ledger hears of it.
     fn drop_link(&mut self, link: LinkId) {
+        self.leave(link, Departure::Lost);
         if let Some(at) = self.links.iter().position(|l| l.id == link) {
             self.links.remove(at);
             self.push(Output::CloseWorld { link });
@@ -1988,6 +2065,21 @@ impl Session {
         if self.active == Some(link) {
             self.active = None;
         }
+    }
+
+    fn leave(&mut self, link: LinkId, how: Departure) {
+        if self.holding != Some(link) {
+            return;
+        }
+        self.holding = None;
+        let (Some(server), Some(guid)) = (self.link_server(link), self.character()) else {
+            return;
+        };
+        self.event(SessionEvent::CharacterLeft {
+            guid,
+            worldserver: server.id,
+            how,
+        });
     }
 
     fn link_server(&self, link: LinkId) -> Option<WorldserverRef> {

@@ -179,6 +179,8 @@ pub enum SessionEvent {
         worldserver: WorldserverId,
         /// From PLAYER_LOGIN (client) to in world.
         took_ms: u64,
+        /// From PLAYER_LOGIN to the worldserver to in world: what the worldserver took.
+        world_ms: u64,
     },
     /// The login failed; the client got SMSG_CHARACTER_LOGIN_FAILED.
     LoginFailed {
@@ -211,6 +213,8 @@ pub enum SessionEvent {
         to: WorldserverId,
         /// From the client's MSG_MOVE_WORLDPORT_ACK to in world.
         took_ms: u64,
+        /// From PLAYER_LOGIN to the new worldserver to in world: what it took.
+        world_ms: u64,
     },
     /// The old worldserver did not release the player; the player stays where it is.
     HandoffAbandoned {
@@ -262,6 +266,15 @@ pub enum SessionEvent {
         /// From the loss to in world.
         took_ms: u64,
     },
+    /// The link to a worldserver that may hold the character went away.
+    CharacterLeft {
+        /// The character.
+        guid: CharacterGuid,
+        /// The worldserver.
+        worldserver: WorldserverId,
+        /// What the worldserver said about the character.
+        how: Departure,
+    },
     /// The player logged out to the character screen.
     LoggedOut,
     /// The session ended.
@@ -282,4 +295,18 @@ pub struct Counters {
     pub world_packets_in: u64,
     /// Packets sent to worldservers.
     pub world_packets_out: u64,
+}
+
+/// How a link that may hold a character went away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// The worldserver let the character go: logout complete, or READY_FOR_REDIRECT status 0
+    /// and the kick.
+    Released,
+    /// The worldserver refused this login (the replayed auth or the login itself): it never
+    /// took the character on this link, though it may still hold it from an earlier one.
+    Refused,
+    /// The link went away without either: the worldserver may keep the character in world
+    /// for its linger.
+    Lost,
 }

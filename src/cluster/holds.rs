@@ -1,0 +1,459 @@
+//! Which worldserver may hold each character in world: the gateway-wide ledger behind the
+//! no-dual-presence rule. Sans-IO: every call takes `now`.
+//!
+//! A worldserver holds a character from the moment PLAYER_LOGIN is sent to it. When the
+//! gateway's link to it goes away without a confirmed release (logout complete, READY_FOR_REDIRECT
+//! status 0 and the kick, a refused login), the worldserver may keep the character in world for
+//! its linger, counted from when *it* sees the connection close. Behind a partition that can be
+//! much later than when the gateway closed it: the close only arrives once the network heals. So
+//! the linger clock of such a hold starts only at the first evidence, after the close, that the
+//! worldserver is reachable again (a connection to it opened), and the hold ends
+//! `linger_ms + margin_ms` after that. Until then the character may log in on that worldserver
+//! only (which re-attaches it), or wait.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::WorldserverId;
+
+/// Characters in the ledger at most. Entries go away when released or past their linger; a
+/// ledger this full means holds on unreachable worldservers pile up, and the oldest resolved
+/// or held (never live) entries are dropped first, with an error logged by the caller.
+pub const HOLDS_MAX: usize = 1 << 20;
+
+/// How long a worldserver may keep a character after it sees the connection close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldPolicy {
+    /// The worldservers' linger (AzerothCore in cluster mode: 60 s).
+    pub linger_ms: u64,
+    /// Added to the linger for delivery skew between the evidence and the close arriving.
+    pub margin_ms: u64,
+}
+
+/// One character's entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// The worldserver that may hold the character.
+    pub worldserver: WorldserverId,
+    /// Live (a session is logged in there) or lingering.
+    pub state: HoldState,
+}
+
+/// Whether a session still owns the character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldState {
+    /// A session has the character logged in (or logging in) there.
+    Live {
+        /// The session (its id, as the gateway numbers them).
+        session: u64,
+        /// The linger this login may be re-attaching to (`since`, `reachable_at`): back in
+        /// force if the worldserver refuses the login.
+        prior: Option<(Duration, Option<Duration>)>,
+    },
+    /// The link is gone; the worldserver may keep the character for its linger.
+    Lingering {
+        /// When the link went away.
+        since: Duration,
+        /// First evidence after `since` that the worldserver is reachable (its linger clock
+        /// starts no later than this).
+        reachable_at: Option<Duration>,
+    },
+}
+
+/// The ledger.
+#[derive(Debug, Clone)]
+pub struct Holds {
+    policy: HoldPolicy,
+    by_character: BTreeMap<u64, Hold>,
+}
+
+impl Holds {
+    /// An empty ledger.
+    pub fn new(policy: HoldPolicy) -> Self {
+        Self {
+            policy,
+            by_character: BTreeMap::new(),
+        }
+    }
+
+    /// Session `session` sent PLAYER_LOGIN to `worldserver` for `guid`: it holds the
+    /// character from now on. Returns how many entries were dropped to stay within
+    /// [`HOLDS_MAX`].
+    pub fn live(
+        &mut self,
+        guid: u64,
+        worldserver: &WorldserverId,
+        session: u64,
+        now: Duration,
+    ) -> usize {
+        let prior = match self.by_character.get(&guid) {
+            Some(Hold {
+                worldserver: w,
+                state:
+                    HoldState::Lingering {
+                        since,
+                        reachable_at,
+                    },
+            }) if w == worldserver => Some((*since, *reachable_at)),
+            Some(Hold {
+                worldserver: w,
+                state: HoldState::Live { prior, .. },
+            }) if w == worldserver => *prior,
+            _ => None,
+        };
+        self.by_character.insert(
+            guid,
+            Hold {
+                worldserver: worldserver.clone(),
+                state: HoldState::Live { session, prior },
+            },
+        );
+        self.bound(now)
+    }
+
+    /// `worldserver` refused session `session`'s login: it did not take the character on
+    /// that link, but still holds whatever it held before.
+    pub fn refused(&mut self, guid: u64, worldserver: &WorldserverId, session: u64) {
+        let Some(h) = self.by_character.get_mut(&guid) else {
+            return;
+        };
+        let HoldState::Live { session: s, prior } = h.state else {
+            return;
+        };
+        if &h.worldserver != worldserver || s != session {
+            return;
+        }
+        match prior {
+            Some((since, reachable_at)) => {
+                h.state = HoldState::Lingering {
+                    since,
+                    reachable_at,
+                }
+            }
+            None => {
+                self.by_character.remove(&guid);
+            }
+        }
+    }
+
+    /// Session `session`'s link to `worldserver` went away without a release: it may linger
+    /// the character. Ignored unless that session had the character live there (a later
+    /// session may own it now, there or elsewhere).
+    pub fn lost(&mut self, guid: u64, worldserver: &WorldserverId, session: u64, now: Duration) {
+        if let Some(h) = self.by_character.get_mut(&guid)
+            && &h.worldserver == worldserver
+            && matches!(h.state, HoldState::Live { session: s, .. } if s == session)
+        {
+            h.state = HoldState::Lingering {
+                since: now,
+                reachable_at: None,
+            };
+        }
+    }
+
+    /// `worldserver` confirmed to session `session` it let the character go.
+    pub fn released(&mut self, guid: u64, worldserver: &WorldserverId, session: u64) {
+        if self.by_character.get(&guid).is_some_and(|h| {
+            &h.worldserver == worldserver
+                && matches!(h.state, HoldState::Live { session: s, .. } if s == session)
+        }) {
+            self.by_character.remove(&guid);
+        }
+    }
+
+    /// A connection to `worldserver` opened at `now`: it can see closes sent before now, so
+    /// the linger clock of every hold that began earlier is running.
+    pub fn reachable(&mut self, worldserver: &WorldserverId, now: Duration) {
+        for h in self.by_character.values_mut() {
+            if &h.worldserver != worldserver {
+                continue;
+            }
+            if let HoldState::Lingering {
+                since,
+                reachable_at: at @ None,
+            } = &mut h.state
+                && *since <= now
+            {
+                *at = Some(now);
+            }
+        }
+    }
+
+    /// `worldserver` refused a connection at `now`: its host answered and nothing listens,
+    /// so the process that may have lingered characters lost before now is gone, and them
+    /// with it.
+    pub fn confirmed_down(&mut self, worldserver: &WorldserverId, now: Duration) {
+        self.by_character.retain(|_, h| {
+            &h.worldserver != worldserver
+                || !matches!(h.state, HoldState::Lingering { since, .. } if since <= now)
+        });
+    }
+
+    /// The worldserver that may hold `guid` now, if any.
+    pub fn holder(&self, guid: u64, now: Duration) -> Option<&WorldserverId> {
+        let h = self.by_character.get(&guid)?;
+        (!self.expired(h, now)).then_some(&h.worldserver)
+    }
+
+    /// As [`Holds::holder`], for a placement asked by `session`: the character that session
+    /// has live somewhere is its own business (a handoff releases it before leaving).
+    pub fn holder_for(&self, guid: u64, session: u64, now: Duration) -> Option<&WorldserverId> {
+        let h = self.by_character.get(&guid)?;
+        if matches!(h.state, HoldState::Live { session: s, .. } if s == session) {
+            return None;
+        }
+        (!self.expired(h, now)).then_some(&h.worldserver)
+    }
+
+    /// Worldservers with lingering holds whose linger clock has not started: they need a
+    /// reachability probe.
+    pub fn unconfirmed(&self) -> BTreeSet<WorldserverId> {
+        self.by_character
+            .values()
+            .filter(|h| {
+                matches!(
+                    h.state,
+                    HoldState::Lingering {
+                        reachable_at: None,
+                        ..
+                    }
+                )
+            })
+            .map(|h| h.worldserver.clone())
+            .collect()
+    }
+
+    /// Entries in the ledger.
+    pub fn len(&self) -> usize {
+        self.by_character.len()
+    }
+
+    /// Whether the ledger is empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_character.is_empty()
+    }
+
+    fn expired(&self, h: &Hold, now: Duration) -> bool {
+        match h.state {
+            HoldState::Live { .. } => false,
+            HoldState::Lingering { reachable_at, .. } => reachable_at.is_some_and(|at| {
+                now.saturating_sub(at)
+                    >= Duration::from_millis(
+                        self.policy.linger_ms.saturating_add(self.policy.margin_ms),
+                    )
+            }),
+        }
+    }
+
+    /// Drops expired entries; past [`HOLDS_MAX`], the oldest lingering ones too.
+    fn bound(&mut self, now: Duration) -> usize {
+        if self.by_character.len() <= HOLDS_MAX {
+            return 0;
+        }
+        let expired: Vec<u64> = self
+            .by_character
+            .iter()
+            .filter(|(_, h)| self.expired(h, now))
+            .map(|(g, _)| *g)
+            .collect();
+        let mut dropped = expired.len();
+        for guid in expired {
+            self.by_character.remove(&guid);
+        }
+        while self.by_character.len() > HOLDS_MAX {
+            let oldest = self
+                .by_character
+                .iter()
+                .filter_map(|(g, h)| match h.state {
+                    HoldState::Lingering { since, .. } => Some((since, *g)),
+                    HoldState::Live { .. } => None,
+                })
+                .min();
+            let Some((_, guid)) = oldest else { break };
+            self.by_character.remove(&guid);
+            dropped += 1;
+        }
+        dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const POLICY: HoldPolicy = HoldPolicy {
+        linger_ms: 60_000,
+        margin_ms: 5_000,
+    };
+
+    fn ws(s: &str) -> WorldserverId {
+        WorldserverId(s.into())
+    }
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn a_lost_link_holds_until_reachable_plus_linger() {
+        let mut h = Holds::new(POLICY);
+        h.live(7, &ws("a"), 1, ms(0));
+        assert_eq!(h.holder(7, ms(1)), Some(&ws("a")));
+        h.lost(7, &ws("a"), 1, ms(1_000));
+        // Unreachable for ten minutes: still held, whatever the clock says.
+        assert_eq!(h.holder(7, ms(600_000)), Some(&ws("a")));
+        assert_eq!(h.unconfirmed(), BTreeSet::from([ws("a")]));
+        h.reachable(&ws("a"), ms(600_000));
+        assert!(h.unconfirmed().is_empty());
+        assert_eq!(h.holder(7, ms(600_000 + 64_999)), Some(&ws("a")));
+        assert_eq!(h.holder(7, ms(600_000 + 65_000)), None);
+    }
+
+    #[test]
+    fn reachability_before_the_loss_does_not_start_the_clock() {
+        let mut h = Holds::new(POLICY);
+        h.live(7, &ws("a"), 1, ms(0));
+        h.reachable(&ws("a"), ms(10));
+        h.lost(7, &ws("a"), 1, ms(20));
+        assert_eq!(h.holder(7, ms(1_000_000)), Some(&ws("a")));
+    }
+
+    #[test]
+    fn a_release_ends_the_hold_and_only_the_holder_can_release() {
+        let mut h = Holds::new(POLICY);
+        h.live(7, &ws("a"), 1, ms(0));
+        h.released(7, &ws("b"), 1);
+        assert_eq!(h.holder(7, ms(1)), Some(&ws("a")));
+        h.released(7, &ws("a"), 2);
+        assert_eq!(
+            h.holder(7, ms(1)),
+            Some(&ws("a")),
+            "only the live session releases"
+        );
+        h.released(7, &ws("a"), 1);
+        assert_eq!(h.holder(7, ms(1)), None);
+        assert!(h.is_empty());
+    }
+
+    #[test]
+    fn a_loss_on_a_worldserver_the_character_left_changes_nothing() {
+        let mut h = Holds::new(POLICY);
+        h.live(7, &ws("a"), 1, ms(0));
+        h.live(7, &ws("b"), 2, ms(5));
+        h.lost(7, &ws("a"), 1, ms(10));
+        assert_eq!(h.holder(7, ms(1_000_000)), Some(&ws("b")));
+    }
+
+    #[test]
+    fn an_older_sessions_loss_does_not_end_a_newer_sessions_login_there() {
+        let mut h = Holds::new(POLICY);
+        h.live(7, &ws("a"), 1, ms(0));
+        // The player logged in again through another session; the worldserver kicked the
+        // first connection.
+        h.live(7, &ws("a"), 2, ms(5));
+        h.lost(7, &ws("a"), 1, ms(10));
+        h.reachable(&ws("a"), ms(20));
+        assert_eq!(h.holder(7, ms(1_000_000)), Some(&ws("a")));
+        assert_eq!(h.holder_for(7, 1, ms(30)), Some(&ws("a")));
+        assert_eq!(h.holder_for(7, 2, ms(30)), None, "the live session's own");
+    }
+
+    #[test]
+    fn a_refused_re_attach_leaves_the_earlier_linger_in_force() {
+        let mut h = Holds::new(POLICY);
+        h.live(7, &ws("a"), 1, ms(0));
+        h.lost(7, &ws("a"), 1, ms(10));
+        h.reachable(&ws("a"), ms(20));
+        // A new session tries to re-attach; the worldserver refuses its auth.
+        h.live(7, &ws("a"), 2, ms(30));
+        h.refused(7, &ws("a"), 2);
+        assert_eq!(h.holder(7, ms(20 + 64_999)), Some(&ws("a")));
+        assert_eq!(
+            h.holder(7, ms(20 + 65_000)),
+            None,
+            "the old clock, not a new one"
+        );
+        // A refusal with nothing before it leaves nothing.
+        h.live(8, &ws("b"), 3, ms(0));
+        h.refused(8, &ws("b"), 3);
+        assert_eq!(h.holder(8, ms(0)), None);
+    }
+
+    #[test]
+    fn a_refused_connection_frees_what_was_lost_before_it() {
+        let mut h = Holds::new(POLICY);
+        h.live(7, &ws("a"), 1, ms(0));
+        h.live(8, &ws("a"), 2, ms(0));
+        h.lost(7, &ws("a"), 1, ms(10));
+        h.confirmed_down(&ws("a"), ms(20));
+        assert_eq!(h.holder(7, ms(20)), None);
+        assert_eq!(
+            h.holder(8, ms(20)),
+            Some(&ws("a")),
+            "live elsewhere in a session"
+        );
+        h.lost(8, &ws("a"), 2, ms(30));
+        h.confirmed_down(&ws("a"), ms(25));
+        assert_eq!(
+            h.holder(8, ms(30)),
+            Some(&ws("a")),
+            "lost after the evidence"
+        );
+    }
+
+    proptest! {
+        /// Whatever happens, a character that was live on a worldserver and lost without a
+        /// release is never reported free before that worldserver was reachable for a whole
+        /// linger plus margin.
+        #[test]
+        fn never_free_before_reachable_plus_linger(
+            steps in prop::collection::vec((0u8..4, 0u64..3, 0u64..200_000), 1..40),
+        ) {
+            let mut h = Holds::new(POLICY);
+            let mut now = 0u64;
+            let mut live_on: Option<u64> = None;
+            let mut lost_at: Option<(u64, u64)> = None; // (worldserver, when)
+            let mut reachable_after_loss: Option<u64> = None;
+            for (op, w, dt) in steps {
+                now += dt;
+                let id = ws(&format!("w{w}"));
+                match op {
+                    0 => {
+                        h.live(1, &id, 1, ms(now));
+                        live_on = Some(w);
+                        lost_at = None;
+                        reachable_after_loss = None;
+                    }
+                    1 => {
+                        h.lost(1, &id, 1, ms(now));
+                        if live_on == Some(w) {
+                            live_on = None;
+                            lost_at = Some((w, now));
+                        }
+                    }
+                    2 => {
+                        h.reachable(&id, ms(now));
+                        if matches!(lost_at, Some((lw, at)) if lw == w && at <= now)
+                            && reachable_after_loss.is_none()
+                        {
+                            reachable_after_loss = Some(now);
+                        }
+                    }
+                    _ => {}
+                }
+                let holder = h.holder(1, ms(now)).cloned();
+                if let Some(w) = live_on {
+                    prop_assert_eq!(holder.clone(), Some(ws(&format!("w{w}"))));
+                }
+                if let Some((w, _)) = lost_at {
+                    let free_from = reachable_after_loss
+                        .map(|r| r + POLICY.linger_ms + POLICY.margin_ms);
+                    if free_from.is_none_or(|f| now < f) {
+                        prop_assert_eq!(holder.clone(), Some(ws(&format!("w{w}"))));
+                    }
+                }
+            }
+        }
+    }
+}
