@@ -28,6 +28,7 @@ fn key(i: u8) -> SessionKey {
 
 struct Cluster {
     gateway: std::net::SocketAddr,
+    gw: Arc<Gateway>,
     worlds: Vec<FakeWorldserver>,
     _stop: tokio::sync::watch::Sender<bool>,
 }
@@ -121,9 +122,10 @@ async fn cluster() -> Cluster {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(serve(gateway, listener, rx));
+    tokio::spawn(serve(gateway.clone(), listener, rx));
     Cluster {
         gateway: addr,
+        gw: gateway,
         worlds,
         _stop: stop,
     }
@@ -336,4 +338,54 @@ async fn logout_and_disconnect_close_the_worldserver_connection() {
     .await;
     // An unclean close in world leaves the player lingering, as the real server does.
     assert_eq!(ek.presence(ALICE), Presence::Lingering);
+}
+
+#[tokio::test]
+async fn a_player_who_quits_in_world_stays_held_by_its_worldserver() {
+    let c = cluster().await;
+    until("the registry view", || c.gw.view().servers().count() == 2).await;
+    assert_eq!(
+        c.gw.switch_layer(CharacterGuid(ALICE), &WorldserverId("ws-nowhere".into())),
+        Err(waygate::driver::LayerSwitchRefused::UnknownWorldserver(
+            WorldserverId("ws-nowhere".into())
+        ))
+    );
+    let (_, r) = play(
+        &c,
+        alice(vec![
+            BotStep::Authenticate,
+            BotStep::CharacterScreen,
+            BotStep::EnterWorld,
+            BotStep::Disconnect,
+        ]),
+    )
+    .await;
+    r.expect("script");
+    until("the session ends", || c.gw.open_sessions() == 0).await;
+    // The worldserver keeps Alice in world for its linger: the ledger keeps her there too.
+    until("the worldserver lingers the player", || {
+        c.worlds[0].presence(ALICE) == waygate::peers::worldserver::Presence::Lingering
+    })
+    .await;
+    assert_eq!(
+        c.gw.holder(CharacterGuid(ALICE)),
+        Some(WorldserverId("ws-ek".into()))
+    );
+    // Coming back re-attaches her on the same worldserver.
+    let (report, r) = play(
+        &c,
+        alice(vec![
+            BotStep::Authenticate,
+            BotStep::CharacterScreen,
+            BotStep::EnterWorld,
+            BotStep::Logout,
+        ]),
+    )
+    .await;
+    r.expect("script");
+    assert_eq!(report.logins, 1);
+    until("the logout releases her", || {
+        c.gw.holder(CharacterGuid(ALICE)).is_none()
+    })
+    .await;
 }
