@@ -86,6 +86,9 @@ pub struct Metrics {
     /// New placements, by the chosen worldserver's health at the time: Admitting, Degraded,
     /// Draining, Down (anything but the first is a bug the simulator looks for).
     pub placements: [AtomicU64; 4],
+    /// Redirects whose old worldserver never released the player in time (the gateway
+    /// closed the link and waited out the linger).
+    pub releases_forced: AtomicU64,
     /// Placement answers "nobody can take the player now, ask again".
     pub placement_waits: AtomicU64,
     /// Placement answers "nobody serves the map".
@@ -148,6 +151,8 @@ pub struct MetricsSnapshot {
     pub redirects_requested: [u64; 3],
     /// Placements on an Admitting, Degraded, Draining, Down worldserver.
     pub placements: [u64; 4],
+    /// Forced releases.
+    pub releases_forced: u64,
     /// Placement waits.
     pub placement_waits: u64,
     /// Placement refusals.
@@ -195,6 +200,9 @@ impl Metrics {
             SessionEvent::Recovered { took_ms, .. } => {
                 self.recoveries.fetch_add(1, Ordering::Relaxed);
                 lock(&self.recovery_ms).record(*took_ms);
+            }
+            SessionEvent::ReleaseForced { .. } => {
+                self.releases_forced.fetch_add(1, Ordering::Relaxed);
             }
             SessionEvent::RedirectRequested { reason, .. } => {
                 self.redirects_requested[redirect_slot(reason)].fetch_add(1, Ordering::Relaxed);
@@ -263,6 +271,7 @@ impl Metrics {
             handoff_p99_ms: handoff.percentile(99),
             redirects_requested: [redirects[0], redirects[1], redirects[2]],
             placements: [placements[0], placements[1], placements[2], placements[3]],
+            releases_forced: get(&self.releases_forced),
             placement_waits: get(&self.placement_waits),
             placement_refusals: get(&self.placement_refusals),
             health_changes: get(&self.health_changes),
