@@ -1334,23 +1334,7 @@ impl Session {
         {
             return;
         }
-        let map = self.position.map(|p| p.map).or(self.map).unwrap_or(0);
-        self.send_active_world(&crate::wire::packets::PrepareForRedirect);
-        self.arm(
-            Timer::RedirectReady,
-            now,
-            self.cfg.redirect_ready_timeout_ms,
-        );
-        self.event(SessionEvent::RedirectRequested {
-            from: worldserver.clone(),
-            reason: "draining",
-        });
-        self.state = State::AwaitRedirectReady {
-            map,
-            target: None,
-            started: now,
-            loading_screen: true,
-        };
+        self.begin_move(now, worldserver.clone(), "draining", None);
     }
 
     /// The gateway moves the player to another worldserver that serves the same map (a layer
@@ -1364,6 +1348,20 @@ impl Session {
         if !matches!(self.state, State::InWorld) || from.id == target.id {
             return false;
         }
+        self.begin_move(now, from.id, "layer switch", Some(target));
+        true
+    }
+
+    /// Starts moving an in-world player off its worldserver without a map change of its own:
+    /// PREPARE, then (on READY and the kick) a loading screen and a login on `target`, or
+    /// wherever the placement says.
+    fn begin_move(
+        &mut self,
+        now: Duration,
+        from: crate::cluster::WorldserverId,
+        reason: &'static str,
+        target: Option<WorldserverRef>,
+    ) {
         let map = self.position.map(|p| p.map).or(self.map).unwrap_or(0);
         self.send_active_world(&crate::wire::packets::PrepareForRedirect);
         self.arm(
@@ -1371,17 +1369,13 @@ impl Session {
             now,
             self.cfg.redirect_ready_timeout_ms,
         );
-        self.event(SessionEvent::RedirectRequested {
-            from: from.id,
-            reason: "layer switch",
-        });
+        self.event(SessionEvent::RedirectRequested { from, reason });
         self.state = State::AwaitRedirectReady {
             map,
-            target: Some(target),
+            target,
             started: now,
             loading_screen: true,
         };
-        true
     }
 
     /// The character in play (or being logged in), if any.
