@@ -300,6 +300,7 @@ impl Config {
                 },
                 maps: w.maps.clone(),
                 world_update_p99_ms: None,
+                loading_maps: Vec::new(),
             })
             .collect();
         StaticCluster::new(accounts, characters, worldservers)

@@ -184,6 +184,8 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
                 address: addr.to_string(),
             },
             maps: maps.to_vec(),
+            world_update_p99_ms: None,
+            loading_maps: Vec::new(),
         });
     }
 
@@ -249,6 +251,7 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
                 script: script(),
                 step_timeout_ms: 20_000,
                 max_body_bytes: 8 * 1024 * 1024,
+                movement_seq_start: 0,
             };
             let r = match tokio::net::TcpStream::connect(gateway_addr).await {
                 Ok(stream) => {

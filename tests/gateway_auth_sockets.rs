@@ -52,6 +52,7 @@ async fn start_gateway(max_connections: usize, session: SessionConfig) -> std::n
             },
             maps: vec![],
             world_update_p99_ms: None,
+            loading_maps: Vec::new(),
         }],
     ));
     let seams = Seams::embedded(cluster);

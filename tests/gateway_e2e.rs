@@ -76,6 +76,7 @@ async fn cluster() -> Cluster {
             },
             maps,
             world_update_p99_ms: None,
+            loading_maps: Vec::new(),
         });
         worlds.push(fake);
     }

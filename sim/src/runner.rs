@@ -295,6 +295,7 @@ async fn drive(
             },
             maps: spec.maps.clone(),
             world_update_p99_ms: None,
+            loading_maps: Vec::new(),
         });
         worlds.push((spec.id.clone(), fake));
     }

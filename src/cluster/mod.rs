@@ -47,6 +47,9 @@ pub struct WorldserverInfo {
     /// (ToCloud9's `GameServerDetailed.diff.percentile99`); `None` when the registry does not
     /// know. A worldserver never calls itself slow, so this is how its world loop is judged.
     pub world_update_p99_ms: Option<u32>,
+    /// Maps assigned to it that it is still loading (ToCloud9: in `assignedMaps`, not yet in
+    /// `availableMaps`): nobody is placed there on them yet.
+    pub loading_maps: Vec<u32>,
 }
 
 impl WorldserverInfo {
@@ -77,6 +80,7 @@ mod tests {
             },
             maps: maps.to_vec(),
             world_update_p99_ms: None,
+            loading_maps: Vec::new(),
         }
     }
 

@@ -243,8 +243,10 @@ impl ClusterView {
     /// 1. a stale view places nobody (wait);
     /// 2. among Admitting worldservers that list the map, the sticky one if it is among them,
     ///    else the least loaded (ties: lowest id);
-    /// 3. else the least loaded Admitting worldserver that serves every map;
-    /// 4. else wait if some owner may come back (Degraded, Draining, Down), or refuse with
+    /// 3. else, when an Admitting owner is still loading the map, wait for it (the map is
+    ///    about to be ready where the registry wants it);
+    /// 4. else the least loaded Admitting worldserver that serves every map;
+    /// 5. else wait if some owner may come back (Degraded, Draining, Down), or refuse with
     ///    NO_WORLD when nobody serves the map at all.
     pub fn select(&self, now: Duration, req: &PlacementRequest) -> Selection {
         if self.is_stale(now) {
@@ -263,8 +265,13 @@ impl ClusterView {
                 .min_by(|a, b| (a.players, &a.info.server.id).cmp(&(b.players, &b.info.server.id)))
                 .map(|s| s.info.server.clone())
         };
-        let admitting_owners: Vec<&WorldserverState> =
-            owners.iter().copied().filter(usable).collect();
+        let loading = |s: &&WorldserverState| s.info.loading_maps.contains(&req.map);
+        let admitting_owners: Vec<&WorldserverState> = owners
+            .iter()
+            .copied()
+            .filter(usable)
+            .filter(|s| !loading(s))
+            .collect();
         if let Some(sticky) = &req.sticky
             && let Some(s) = admitting_owners
                 .iter()
@@ -274,6 +281,9 @@ impl ClusterView {
         }
         if let Some(s) = least_loaded(admitting_owners) {
             return Selection::Place(s);
+        }
+        if owners.iter().any(|s| usable(s) && loading(s)) {
+            return Selection::Wait("the map is still loading on its owner");
         }
         let all_maps: Vec<&WorldserverState> = self
             .servers
@@ -304,6 +314,7 @@ mod tests {
             },
             maps: maps.to_vec(),
             world_update_p99_ms: None,
+            loading_maps: Vec::new(),
         }
     }
 
@@ -378,6 +389,18 @@ mod tests {
         assert!(matches!(v.select(later, &req(0)), Selection::Wait(_)));
         v.apply_registry(later, &[info("ek", &[0])]);
         assert!(matches!(v.select(later, &req(0)), Selection::Place(_)));
+    }
+
+    #[test]
+    fn a_map_still_loading_on_its_owner_waits_rather_than_going_elsewhere() {
+        let mut v = ClusterView::new(HealthPolicy::default());
+        let mut ek = info("ek", &[0]);
+        ek.loading_maps = vec![0];
+        v.apply_registry(NOW, &[ek.clone(), info("any", &[])]);
+        assert!(matches!(v.select(NOW, &req(0)), Selection::Wait(_)));
+        ek.loading_maps.clear();
+        v.apply_registry(NOW, &[ek, info("any", &[])]);
+        assert!(matches!(v.select(NOW, &req(0)), Selection::Place(w) if w.id == id("ek")));
     }
 
     #[test]
