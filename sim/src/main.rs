@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: waygate-sim run SCENARIO --seed N [--transcript] [--twice] [--scenarios DIR]
+const USAGE: &str = "usage: waygate-sim run SCENARIO --seed N [--transcript] [--twice] [--canary NAME] [--scenarios DIR]
        waygate-sim sweep [--seeds N] [--first-seed N] [--threads N] [--scenario NAME] [--scenarios DIR] [--canaries]";
 
 /// Parsed command line.
@@ -22,6 +22,7 @@ struct Args {
     threads: usize,
     transcript: bool,
     canaries: bool,
+    canary: Option<String>,
     twice: bool,
     dir: PathBuf,
 }
@@ -38,6 +39,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         transcript: false,
         canaries: false,
         twice: false,
+        canary: None,
         dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios")),
     };
     let num = |v: Option<String>, flag: &str| -> Result<u64, String> {
@@ -54,6 +56,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
             "--scenarios" => a.dir = PathBuf::from(it.next().ok_or("--scenarios takes a dir")?),
             "--transcript" => a.transcript = true,
             "--canaries" => a.canaries = true,
+            "--canary" => a.canary = Some(it.next().ok_or("--canary takes a name")?),
             "--twice" => a.twice = true,
             other if a.command == "run" && a.scenario.is_none() && !other.starts_with('-') => {
                 a.scenario = Some(other.to_owned())
@@ -100,11 +103,18 @@ fn real_main(args: Args) -> ExitCode {
                     return ExitCode::from(64);
                 }
             };
-            let outcome = waygate_sim::sweep::run_caught(&scenario, seed);
+            let canary = match chosen_canary(args.canary.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("waygate-sim: {e}");
+                    return ExitCode::from(64);
+                }
+            };
+            let outcome = waygate_sim::sweep::run_caught_with(&scenario, seed, canary);
             if args.twice {
                 // The determinism self-check of a sweep, on one seed: where do two runs in
                 // one thread part ways?
-                let again = waygate_sim::sweep::run_caught(&scenario, seed);
+                let again = waygate_sim::sweep::run_caught_with(&scenario, seed, canary);
                 let first_diff = outcome
                     .transcript
                     .iter()
@@ -226,4 +236,26 @@ fn canary_sweep(scenarios: &[waygate_sim::scenario::Scenario], args: &Args) -> E
 fn canary_sweep(_: &[waygate_sim::scenario::Scenario], _: &Args) -> ExitCode {
     eprintln!("waygate-sim: built without the canaries feature");
     ExitCode::from(2)
+}
+
+/// The planted bug `--canary NAME` names, if any.
+#[cfg(all(madsim, feature = "canaries"))]
+fn chosen_canary(name: Option<&str>) -> Result<waygate_sim::runner::CanaryChoice, String> {
+    let Some(name) = name else { return Ok(None) };
+    waygate::session::Canary::ALL
+        .iter()
+        .find(|c| c.name() == name)
+        .map(|c| Some(*c))
+        .ok_or_else(|| format!("no canary named `{name}`"))
+}
+
+/// Without the `canaries` feature no planted bug exists.
+#[cfg(all(madsim, not(feature = "canaries")))]
+fn chosen_canary(name: Option<&str>) -> Result<waygate_sim::runner::CanaryChoice, String> {
+    match name {
+        None => Ok(None),
+        Some(n) => Err(format!(
+            "canary `{n}`: built without the `canaries` feature"
+        )),
+    }
 }

@@ -22,7 +22,7 @@ use waygate::wire::SessionKey;
 use waygate::wire::packets::Position;
 
 use crate::scenario::{Fault, FaultKind, Scenario, Step, Swarm, WorldserverSpec};
-use crate::transcript::Transcript;
+use crate::transcript::{Transcript, fnv1a64};
 
 /// Game port of every simulated node.
 const GATEWAY_PORT: u16 = 8085;
@@ -184,11 +184,13 @@ pub fn run_with(scenario: &Scenario, seed: u64, canary: CanaryChoice) -> Outcome
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
+    // Tasks madsim leaves pending may hold clones of the transcript: take the lines out.
+    let lines = transcript.take();
     Outcome {
         scenario: scenario.name.clone(),
         seed,
-        hash: transcript.hash(),
-        transcript: transcript.lines(),
+        hash: fnv1a64(lines.join("\n").as_bytes()),
+        transcript: lines,
         failures,
     }
 }
@@ -795,6 +797,16 @@ async fn drive(
         "sim",
         format!("end: bots_ok={ok} logins={logins} handoffs={handoffs}"),
     );
+    // Tasks still pending when the runtime ends are never dropped (madsim leaks them, with
+    // what they hold): empty what the fakes and the gateway's slot keep alive, or every run
+    // of a sweep leaks its logs, its gateway and its whole transcript.
+    for (_, fake) in &worlds {
+        fake.forget_logs();
+    }
+    gateway_slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
 }
 
 /// The registry as the simulator runs it: the scenario's worldservers, minus the ones that

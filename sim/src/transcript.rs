@@ -48,6 +48,16 @@ impl Transcript {
     pub fn hash(&self) -> u64 {
         fnv1a64(self.lines().join("\n").as_bytes())
     }
+
+    /// Takes every line out, leaving the transcript empty (other clones may outlive the run).
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(
+            &mut *self
+                .lines
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
 }
 
 #[cfg(test)]

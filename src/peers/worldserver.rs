@@ -819,6 +819,15 @@ impl FakeWorldserver {
         self.world().tap = tap;
     }
 
+    /// Empties the event and packet logs and removes the packet tap (a simulator run is over
+    /// and has read them).
+    pub fn forget_logs(&self) {
+        let mut w = self.world();
+        w.events.clear();
+        w.received.clear();
+        w.tap = None;
+    }
+
     /// What happened, oldest first (the last [`EVENT_LOG_MAX_EVENTS`]).
     pub fn events(&self) -> Vec<WorldEvent> {
         self.world().events.iter().cloned().collect()

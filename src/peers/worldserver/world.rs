@@ -134,7 +134,8 @@ impl World {
         if log.len() >= RECEIVED_LOG_MAX_PACKETS {
             log.pop_front();
         }
-        log.push_back((opcode, body.clone()));
+        // A copy: a slice would keep the whole read buffer it came from alive.
+        log.push_back((opcode, Bytes::copy_from_slice(body)));
         if let Some(tap) = &self.tap {
             tap(guid, opcode, body);
         }
