@@ -5,7 +5,6 @@
 //! Simulated addresses (10.77.x.y) exist only inside madsim: nothing leaves the process.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -331,11 +330,13 @@ async fn drive(
     }
     // Worldserver addresses behind a partition: connecting to them times out.
     let partitioned: Arc<Mutex<std::collections::BTreeSet<String>>> = Arc::default();
-    let registry = Arc::new(SimRegistry {
-        infos: infos.clone(),
-        fakes: worlds.iter().map(|(_, f)| f.clone()).collect(),
-        reachable: Arc::new(AtomicBool::new(true)),
-    });
+    let registry = waygate::peers::registry::FakeRegistry::new(
+        infos
+            .iter()
+            .cloned()
+            .zip(worlds.iter().map(|(_, f)| f.clone()))
+            .collect(),
+    );
 
     // The gateway under test, with the embedded registry.
     let accounts = plans
@@ -382,7 +383,7 @@ async fn drive(
         let characters: Arc<Mutex<std::collections::BTreeMap<u64, CharacterGuid>>> = Arc::default();
         let slot = gateway_slot.clone();
         let seams_cluster = cluster.clone();
-        let seams_registry: Arc<dyn waygate::runtime::Registry> = registry.clone();
+        let seams_registry: Arc<dyn waygate::runtime::Registry> = Arc::new(registry.clone());
         let seams_net: Arc<dyn waygate::runtime::Net> = Arc::new(SimNet {
             partitioned: partitioned.clone(),
         });
@@ -531,7 +532,7 @@ async fn drive(
                     .clone()
             };
             if let FaultKind::Registry { reachable } = fault.kind {
-                registry.reachable.store(reachable, Ordering::Relaxed);
+                registry.set_reachable(reachable);
                 return;
             }
             let Some((fake, node, i)) = target else {
@@ -807,48 +808,6 @@ async fn drive(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take();
-}
-
-/// The registry as the simulator runs it: the scenario's worldservers, minus the ones that
-/// are down (ToCloud9's registry drops a worldserver whose health check fails), each with the
-/// world-update time its fake runs at; unreachable while a `registry` fault says so.
-struct SimRegistry {
-    infos: Vec<WorldserverInfo>,
-    fakes: Vec<FakeWorldserver>,
-    reachable: Arc<AtomicBool>,
-}
-
-/// World-update p99 of a fake whose loop is not slowed down.
-const BASE_WORLD_UPDATE_MS: u64 = 20;
-
-impl waygate::runtime::Registry for SimRegistry {
-    fn worldservers(
-        &self,
-    ) -> waygate::runtime::BoxFuture<'_, Result<Vec<WorldserverInfo>, waygate::session::SeamError>>
-    {
-        let answer = if self.reachable.load(Ordering::Relaxed) {
-            Ok(self
-                .infos
-                .iter()
-                .zip(&self.fakes)
-                .filter(|(_, fake)| !fake.is_down())
-                .map(|(info, fake)| WorldserverInfo {
-                    world_update_p99_ms: u32::try_from(
-                        BASE_WORLD_UPDATE_MS + fake.world_update_ms(),
-                    )
-                    .ok(),
-                    ..info.clone()
-                })
-                .collect())
-        } else {
-            Err(waygate::session::SeamError {
-                service: "registry",
-                detail: "unreachable (simulated outage)".into(),
-                retryable: true,
-            })
-        };
-        Box::pin(async move { answer })
-    }
 }
 
 /// Draws a swarm's faults: each one a fault and its heal, on a worldserver that is not a

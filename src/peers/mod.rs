@@ -4,10 +4,13 @@
 //! - [`worldserver`]: a fake ToCloud9 cluster-mode AzerothCore worldserver that reproduces
 //!   PROTOCOL.md section 3, awkward behaviours included, with fault knobs;
 //! - [`bot`]: a game client that runs the full handshake with the header cipher, plays a
-//!   script, and checks independently that every header it receives decrypts.
+//!   script, and checks independently that every header it receives decrypts;
+//! - [`registry`]: a servers-registry over fake worldservers (who is up, how slow their
+//!   world loop runs, outages).
 //!
 //! They live in the library rather than in `sim/` because the `waygate demo` command of the
 //! root binary runs them, and `sim` depends on this crate.
 
 pub mod bot;
+pub mod registry;
 pub mod worldserver;
