@@ -1310,6 +1310,64 @@ fn a_layer_switch_the_worldserver_refuses_keeps_the_player_where_it_is() {
 }
 
 #[test]
+fn a_teleport_that_races_a_drain_wins_and_the_move_follows_it() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    // The player's `.tele` reached the worldserver just before the drain's PREPARE.
+    h.s.handle_drain(h.now, &WorldserverId("ws-1".into()));
+    h.pump();
+    assert_eq!(h.s.phase(), Phase::AwaitRedirectReady);
+    h.world_send(old, Opcode::SMSG_INIT_WORLD_STATES, &[9]);
+    h.world_send(old, Opcode::SMSG_TRANSFER_PENDING, &[1, 0, 0, 0]);
+    h.world_send_packet(old, &new_world(1));
+    let got: Vec<Opcode> = h.client_opcodes();
+    let tail = &got[got.len() - 3..];
+    assert_eq!(
+        tail,
+        [
+            Opcode::SMSG_INIT_WORLD_STATES,
+            Opcode::SMSG_TRANSFER_PENDING,
+            Opcode::SMSG_NEW_WORLD
+        ],
+        "what the worldserver said so far, then the loading screen it asked for"
+    );
+    // The client's ack goes to the old worldserver: it kicks only after limbo.
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    assert_eq!(
+        h.world(old).received.last().map(|p| p.opcode),
+        Some(Opcode::MSG_MOVE_WORLDPORT_ACK)
+    );
+    h.world_send_packet(old, &ReadyForRedirect { status: 0 });
+    assert_eq!(h.s.phase(), Phase::AwaitRelease);
+    let screens = h
+        .client_opcodes()
+        .iter()
+        .filter(|o| **o == Opcode::SMSG_NEW_WORLD)
+        .count();
+    h.s.handle_world_closed(h.now, old);
+    h.pump();
+    assert_eq!(
+        h.client_opcodes()
+            .iter()
+            .filter(|o| **o == Opcode::SMSG_NEW_WORLD)
+            .count(),
+        screens,
+        "the client is on the teleport's loading screen already"
+    );
+    assert_eq!(
+        h.placements.last().map(|(_, map)| *map),
+        Some(1),
+        "the next worldserver serves the map the player went to"
+    );
+    h.answer_placement(Some(ws("ws-kal")));
+    let link = h.connected();
+    h.challenge_from_world(link);
+    h.world_send_packet(link, &TimeSyncReq { counter: 0 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+    assert_eq!(h.s.map(), Some(1));
+}
+
+#[test]
 fn an_abandoned_redirect_delivers_what_the_worldserver_sent_meanwhile() {
     let mut h = authed();
     let link = h.enter_world(ws("ws-1"));

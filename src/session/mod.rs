@@ -760,6 +760,13 @@ impl Session {
                     self.forward_to_world(p);
                 }
             }
+            State::AwaitRedirectReady { .. } | State::AwaitRelease { .. }
+                if p.opcode == Opcode::MSG_MOVE_WORLDPORT_ACK =>
+            {
+                // The end of a teleport that raced the move (see `on_teleport_during_move`):
+                // the old worldserver kicks the player only once it has left limbo.
+                self.forward_to_world(p);
+            }
             State::AwaitTransferPlacement { .. }
             | State::AwaitRedirectReady { .. }
             | State::AwaitRelease { .. } => {
@@ -1027,6 +1034,14 @@ impl Session {
                     self.send_client_raw(p.opcode, p.body.clone());
                 }
                 self.on_redirect_ready(now, link, p)
+            }
+            State::AwaitRedirectReady { .. }
+                if matches!(
+                    p.opcode,
+                    Opcode::SMSG_TRANSFER_PENDING | Opcode::SMSG_NEW_WORLD
+                ) =>
+            {
+                self.on_teleport_during_move(p)
             }
             // While the gateway decides whether the player leaves, the current worldserver's
             // packets wait: the client must see one consistent world.
@@ -1431,6 +1446,37 @@ impl Session {
         };
         self.event(SessionEvent::ReleaseForced { from, wait_ms });
         self.arm(Timer::RedirectRelease, now, wait_ms);
+    }
+
+    /// A teleport the player asked for reached the worldserver before the PREPARE of a move
+    /// without a map change of its own (drain, layer switch): the worldserver holds the player
+    /// in far-teleport limbo and will not kick it before the client acks the new world. So the
+    /// teleport wins: the client gets what the worldserver said so far and the loading screen
+    /// for the new map (its ack goes to the old worldserver), and the move continues to
+    /// whoever serves the new map.
+    fn on_teleport_during_move(&mut self, p: Packet) {
+        for held in std::mem::take(&mut self.world_held) {
+            self.send_client_raw(held.opcode, held.body);
+        }
+        self.world_held_bytes = 0;
+        self.world_held_overflowed = false;
+        if p.opcode == Opcode::SMSG_NEW_WORLD
+            && let Ok(nw) = crate::wire::packets::NewWorld::decode(&p.body)
+        {
+            self.position = Some(nw.0);
+            if let State::AwaitRedirectReady {
+                map,
+                target,
+                loading_screen,
+                ..
+            } = &mut self.state
+            {
+                *map = nw.0.map;
+                *target = None;
+                *loading_screen = false;
+            }
+        }
+        self.send_client_raw(p.opcode, p.body);
     }
 
     fn abandon_redirect(&mut self, now: Duration, detail: String) {
