@@ -123,7 +123,9 @@ pub enum BotStep {
     /// Say `.tele <map> <x> <y> <z>`, expect SMSG_TRANSFER_PENDING then SMSG_NEW_WORLD for
     /// `map`, answer MSG_MOVE_WORLDPORT_ACK and wait for the next SMSG_TIME_SYNC_REQ (back in
     /// world, on whichever worldserver; the time from the ack is recorded in
-    /// [`BotReport::handoff_ms`]). SMSG_TRANSFER_ABORTED is a [`BotError::Protocol`]. The map
+    /// [`BotReport::handoff_ms`]). SMSG_TRANSFER_ABORTED is a [`BotError::Protocol`]; an
+    /// SMSG_NEW_WORLD before SMSG_TRANSFER_PENDING is the gateway's own loading screen (a move
+    /// that raced the teleport): acked, counted as unsolicited, and the teleport awaited. The map
     /// must differ from the current one (a same-map teleport is a near teleport, which this
     /// step does not play).
     ChangeMap {
@@ -792,14 +794,24 @@ impl Bot {
         ];
         let deadline = self.deadline();
         self.expect_new_world = true;
-        let p = self
-            .await_packet(step, "SMSG_TRANSFER_PENDING", deadline, &transfer)
-            .await;
-        let p = match p {
-            Ok(p) => p,
-            Err(e) => {
-                self.expect_new_world = false;
-                return Err(e);
+        let p = loop {
+            let p = self
+                .await_packet(step, "SMSG_TRANSFER_PENDING", deadline, &transfer)
+                .await;
+            match p {
+                // A loading screen before the teleport's own: the gateway moved the player
+                // (a drain, a layer switch) while the `.tele` waited. Load, say so, and wait
+                // on: the teleport follows on the next worldserver.
+                Ok(p) if p.opcode == NewWorld::OPCODE => {
+                    self.report.unsolicited_loading_screens += 1;
+                    self.send(step, Opcode::MSG_MOVE_WORLDPORT_ACK, &[])?;
+                    self.flush(step).await?;
+                }
+                Ok(p) => break p,
+                Err(e) => {
+                    self.expect_new_world = false;
+                    return Err(e);
+                }
             }
         };
         self.check_transfer(step, &p, TransferPending::OPCODE)?;
