@@ -1,7 +1,10 @@
-//! `waygate demo`: the gateway, three fake worldservers, the embedded registry and N bots in
+//! `waygate demo`: the gateway, three fake worldservers, a registry over them and N bots in
 //! one process on real loopback sockets. The bots log in, chatter, change maps across
-//! worldservers and log out; a progress line runs while they play and a summary table ends
-//! the run.
+//! worldservers and log out while the cluster misbehaves on a fixed timeline: a worldserver's
+//! world loop slows down (it degrades, new players go elsewhere) and recovers, another
+//! crashes (its players are recovered elsewhere) and comes back, a third is drained (its
+//! players are moved away). A progress line runs while they play and a summary table ends the
+//! run.
 
 #![allow(clippy::disallowed_methods)] // the demo measures wall time for its report
 
@@ -14,9 +17,11 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::cluster::view::Health;
 use crate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef};
-use crate::driver::{DriverConfig, Gateway, MetricsSnapshot, serve};
+use crate::driver::{ClusterConfig, DriverConfig, Gateway, MetricsSnapshot, serve};
 use crate::peers::bot::{BotConfig, BotReport, BotStep, run_bot};
+use crate::peers::registry::FakeRegistry;
 use crate::peers::worldserver::{FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver};
 use crate::runtime::{Entropy, Seams, StaticCluster};
 use crate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionConfig};
@@ -31,6 +36,48 @@ const PROGRESS_EVERY_MS: u64 = 250;
 /// The worldservers: (id, maps). Map 0 Eastern Kingdoms, 1 Kalimdor, the third serves every
 /// other map (Outland 530, Northrend 571).
 const WORLDS: [(&str, &[u32]); 3] = [("ws-ek", &[0]), ("ws-kal", &[1]), ("ws-rest", &[])];
+
+/// What happens to the cluster while the bots play, in milliseconds from the start.
+const TIMELINE: [(u64, Fault); 6] = [
+    (1_500, Fault::Degrade(1)),
+    (8_000, Fault::Restore(1)),
+    (9_500, Fault::Crash(2)),
+    (12_500, Fault::Restart(2)),
+    (16_000, Fault::Drain(0)),
+    (20_000, Fault::Undrain(0)),
+];
+/// The degraded worldserver's world-update time (the registry reports it; over the
+/// gateway's 500 ms bound it is a slow probe).
+const SLOW_WORLD_UPDATE_MS: u64 = 800;
+/// The worldservers' linger, shortened so a crash recovery moves players within seconds.
+const DEMO_LINGER_MS: u64 = 6_000;
+/// Bots start this far apart, at most, in all.
+const START_SPREAD_MS: u64 = 3_000;
+
+/// A fault of the demo's timeline, on the worldserver at that index of [`WORLDS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Degrade(usize),
+    Restore(usize),
+    Crash(usize),
+    Restart(usize),
+    Drain(usize),
+    Undrain(usize),
+}
+
+impl Fault {
+    fn label(self) -> String {
+        let (what, at) = match self {
+            Fault::Degrade(i) => ("degrade", i),
+            Fault::Restore(i) => ("restore", i),
+            Fault::Crash(i) => ("crash", i),
+            Fault::Restart(i) => ("restart", i),
+            Fault::Drain(i) => ("drain", i),
+            Fault::Undrain(i) => ("undrain", i),
+        };
+        format!("{what} {}", WORLDS[at].0)
+    }
+}
 
 /// The teleports every bot makes, in order: across all three worldservers and back.
 const ROUTE: [(u32, f32, f32, f32); 3] = [
@@ -54,6 +101,12 @@ pub struct DemoSummary {
     pub bot_packets: (u64, u64),
     /// Wall time.
     pub elapsed: Duration,
+    /// Faults, with when they happened (ms from the start).
+    pub faults: Vec<(u64, String)>,
+    /// Health changes seen (ms from the start, worldserver, before, after).
+    pub health_changes: Vec<(u64, String, Health, Health)>,
+    /// Each worldserver's health at the end.
+    pub final_health: Vec<(String, Option<Health>)>,
 }
 
 impl DemoSummary {
@@ -94,12 +147,64 @@ impl DemoSummary {
             ms(m.handoff_p99_ms)
         );
         let _ = writeln!(t, "  login failures        {:>8}", m.login_failures);
+        let _ = writeln!(
+            t,
+            "  redirects asked       {:>8} (worldserver {}, draining {}, layer switch {}; {} forced)",
+            m.redirects_requested.iter().sum::<u64>(),
+            m.redirects_requested[0],
+            m.redirects_requested[1],
+            m.redirects_requested[2],
+            m.releases_forced
+        );
+        let _ = writeln!(
+            t,
+            "  placements            {:>8} (on Admitting {}, Degraded {}, Draining {}, Down {})",
+            m.placements.iter().sum::<u64>(),
+            m.placements[0],
+            m.placements[1],
+            m.placements[2],
+            m.placements[3]
+        );
+        let _ = writeln!(
+            t,
+            "  placement waits       {:>8} ({} refused)",
+            m.placement_waits, m.placement_refusals
+        );
+        let _ = writeln!(
+            t,
+            "  backoff waits         {:>8} (p50 {}, p99 {})",
+            m.backoff_waits,
+            ms(m.backoff_p50_ms),
+            ms(m.backoff_p99_ms)
+        );
+        let _ = writeln!(
+            t,
+            "  recovery time p50/p99 {:>8} / {}",
+            ms(m.recovery_p50_ms),
+            ms(m.recovery_p99_ms)
+        );
+        let _ = writeln!(t, "  health changes        {:>8}", m.health_changes);
         let _ = writeln!(t, "  errors                {:>8}", self.errors.len());
         let _ = writeln!(
             t,
             "  wall time             {:>8.1} s",
             self.elapsed.as_secs_f64()
         );
+        let _ = writeln!(t, "faults");
+        for (at, what) in &self.faults {
+            let _ = writeln!(t, "  {:>6.1} s  {what}", *at as f64 / 1000.0);
+        }
+        let _ = writeln!(t, "worldserver health as the gateway saw it");
+        for (at, ws, before, after) in &self.health_changes {
+            let _ = writeln!(
+                t,
+                "  {:>6.1} s  {ws:<8} {before:?} -> {after:?}",
+                *at as f64 / 1000.0
+            );
+        }
+        for (ws, health) in &self.final_health {
+            let _ = writeln!(t, "  at the end {ws:<8} {health:?}");
+        }
         for e in &self.errors {
             let _ = writeln!(t, "  ! {e}");
         }
@@ -122,24 +227,23 @@ fn key(i: usize) -> SessionKey {
     SessionKey(k)
 }
 
+/// Chatter between two teleports: four seconds of movement.
+const CHATTER: BotStep = BotStep::Chatter {
+    packets: 40,
+    interval_ms: 100,
+    body_bytes: 32,
+};
+
 fn script() -> Vec<BotStep> {
     let mut s = vec![
         BotStep::Authenticate,
         BotStep::CharacterScreen,
         BotStep::EnterWorld,
-        BotStep::Chatter {
-            packets: 20,
-            interval_ms: 25,
-            body_bytes: 32,
-        },
+        CHATTER,
     ];
     for (map, x, y, z) in ROUTE {
         s.push(BotStep::ChangeMap { map, x, y, z });
-        s.push(BotStep::Chatter {
-            packets: 20,
-            interval_ms: 25,
-            body_bytes: 32,
-        });
+        s.push(CHATTER);
     }
     s.push(BotStep::Logout);
     s
@@ -165,19 +269,27 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
         .collect();
 
     let mut infos = Vec::new();
+    let mut fakes = Vec::new();
+    let mut addrs = Vec::new();
     for (id, maps) in WORLDS {
         let fake = FakeWorldserver::new(FakeWorldConfig {
             id: id.into(),
             accounts: (0..bots).map(account).collect(),
             characters: characters.clone(),
-            timing: FakeTiming::default(),
+            timing: FakeTiming {
+                linger_ms: DEMO_LINGER_MS,
+                ..FakeTiming::default()
+            },
             echo_opcode: None,
         });
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let serving = fake.clone();
         tokio::spawn(async move {
-            let _ = fake.serve(listener).await;
+            let _ = serving.serve(listener).await;
         });
+        fakes.push(fake);
+        addrs.push(addr);
         infos.push(WorldserverInfo {
             server: WorldserverRef {
                 id: WorldserverId(id.into()),
@@ -189,6 +301,7 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
         });
     }
 
+    let registry = FakeRegistry::new(infos.iter().cloned().zip(fakes.iter().cloned()).collect());
     let cluster = Arc::new(StaticCluster::new(
         (0..bots)
             .map(|i| AccountRecord {
@@ -219,19 +332,31 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
             .collect(),
         infos,
     ));
-    let seams = Seams::embedded(cluster);
+    let seams = Seams {
+        registry: Arc::new(registry),
+        ..Seams::embedded(cluster)
+    };
     let gateway = Gateway::new(
         seams,
         DriverConfig {
-            session: SessionConfig::default(),
+            session: SessionConfig {
+                world_linger_ms: DEMO_LINGER_MS,
+                ..SessionConfig::default()
+            },
             max_connections: bots + 16,
             write_timeout_ms: 10_000,
             shutdown_timeout_ms: 5_000,
-            cluster: Default::default(),
+            cluster: ClusterConfig {
+                registry_refresh_ms: 500,
+                slow_login_ms: 500,
+                hold_margin_ms: 500,
+                ..ClusterConfig::default()
+            },
         },
         Entropy::from_os()?,
     );
     let metrics = gateway.metrics().clone();
+    let gw = gateway.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let gateway_addr: SocketAddr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -241,7 +366,9 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
     let mut joins = Vec::new();
     for i in 0..bots {
         let done = done.clone();
+        let start_after = START_SPREAD_MS * i as u64 / bots.max(1) as u64;
         joins.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(start_after)).await;
             let config = BotConfig {
                 account: account(i),
                 session_key: key(i),
@@ -270,17 +397,42 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
     let mut stderr = std::io::stderr();
     let tty = std::io::IsTerminal::is_terminal(&stderr);
     let mut ticks = 0u64;
+    let mut timeline = TIMELINE.iter().peekable();
+    let mut faults = Vec::new();
+    let mut active = String::from("-");
+    let mut health: Vec<Option<Health>> = vec![None; WORLDS.len()];
+    let mut health_changes = Vec::new();
     while (done.load(Ordering::Relaxed) as usize) < bots && tokio::time::Instant::now() < deadline {
+        let now_ms = started.elapsed().as_millis() as u64;
+        while let Some((at, fault)) = timeline.next_if(|(at, _)| *at <= now_ms) {
+            let _ = at;
+            apply(*fault, &gw, &fakes, &addrs);
+            faults.push((now_ms, fault.label()));
+            active = fault.label();
+        }
+        for (i, (id, _)) in WORLDS.iter().enumerate() {
+            let now = gw
+                .view()
+                .get(&WorldserverId((*id).into()))
+                .map(|s| s.health);
+            if let (Some(before), Some(after)) = (health[i], now)
+                && before != after
+            {
+                health_changes.push((now_ms, (*id).to_owned(), before, after));
+            }
+            health[i] = now;
+        }
         let m = metrics.snapshot();
         let line = format!(
-            "[demo {:5.1}s] bots done {}/{}  logins {}  handoffs {}  packets c->w {}  w->c {}  errors {}",
+            "[demo {:5.1}s] last fault: {active:<15} health {}  bots done {}/{}  logins {}  handoffs {}  recovered {}  drained {}  errors {}",
             started.elapsed().as_secs_f64(),
+            health_line(&health),
             done.load(Ordering::Relaxed),
             bots,
             m.logins,
             m.handoffs,
-            m.world_packets_out,
-            m.client_packets_out,
+            m.recoveries,
+            m.redirects_requested[1],
             m.login_failures + m.closed[1] + m.closed[2],
         );
         if tty {
@@ -315,6 +467,23 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
             Err(_) => errors.push("bot did not finish before the demo deadline".into()),
         }
     }
+    // A timeline the bots outran still runs to its end, so every fault is shown healed.
+    for (at, fault) in timeline {
+        let wait = Duration::from_millis(*at).saturating_sub(started.elapsed());
+        tokio::time::sleep(wait).await;
+        apply(*fault, &gw, &fakes, &addrs);
+        faults.push((started.elapsed().as_millis() as u64, fault.label()));
+    }
+    let final_health = WORLDS
+        .iter()
+        .map(|(id, _)| {
+            let h = gw
+                .view()
+                .get(&WorldserverId((*id).into()))
+                .map(|s| s.health);
+            ((*id).to_owned(), h)
+        })
+        .collect();
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
     Ok(DemoSummary {
@@ -324,5 +493,50 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
         metrics: metrics.snapshot(),
         bot_packets: (sent, received),
         elapsed: started.elapsed(),
+        faults,
+        health_changes,
+        final_health,
     })
+}
+
+/// Carries out one fault of the timeline.
+fn apply(fault: Fault, gw: &Gateway, fakes: &[FakeWorldserver], addrs: &[SocketAddr]) {
+    match fault {
+        Fault::Degrade(i) => fakes[i].set_world_update_ms(SLOW_WORLD_UPDATE_MS),
+        Fault::Restore(i) => fakes[i].set_world_update_ms(0),
+        Fault::Crash(i) => fakes[i].crash(),
+        Fault::Restart(i) => {
+            fakes[i].revive();
+            let serving = fakes[i].clone();
+            let addr = addrs[i];
+            tokio::spawn(async move {
+                match TcpListener::bind(addr).await {
+                    Ok(listener) => {
+                        let _ = serving.serve(listener).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(%addr, error = %e, "demo: restarted worldserver cannot listen")
+                    }
+                }
+            });
+        }
+        Fault::Drain(i) => gw.set_draining(&WorldserverId(WORLDS[i].0.into()), true),
+        Fault::Undrain(i) => gw.set_draining(&WorldserverId(WORLDS[i].0.into()), false),
+    }
+}
+
+/// `ek:Admitting kal:Degraded ...` for the progress line.
+fn health_line(health: &[Option<Health>]) -> String {
+    WORLDS
+        .iter()
+        .zip(health)
+        .map(|((id, _), h)| {
+            let short = id.trim_start_matches("ws-");
+            match h {
+                Some(h) => format!("{short}:{h:?}"),
+                None => format!("{short}:?"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -18,7 +18,8 @@ usage: waygate <command>
 
 commands:
   serve --config FILE   run the gateway (see README: config reference)
-  demo [--bots N]       gateway + 3 fake worldservers + N bots (default 20) in one process
+  demo [--bots N]       gateway + 3 fake worldservers + N bots (default 20) in one process,
+                        through a degrade, a crash and a drain
   version               print the version and the client build spoken
 ";
 

@@ -271,7 +271,21 @@ impl Gateway {
     /// it goes stale) when the registry does not answer.
     pub async fn refresh_registry(&self) {
         match self.seams.registry.worldservers().await {
-            Ok(list) => self.view().apply_registry(self.seams.clock.now(), &list),
+            Ok(list) => {
+                let mut view = self.view();
+                let before: Vec<_> = view
+                    .servers()
+                    .map(|s| (s.info.server.id.clone(), s.health))
+                    .collect();
+                view.apply_registry(self.seams.clock.now(), &list);
+                for (id, was) in before {
+                    let now = view.get(&id).map(|s| s.health);
+                    if now != Some(was) {
+                        self.metrics.health_changes.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(worldserver = %id, before = ?was, after = ?now, "worldserver health changed");
+                    }
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "registry refresh failed; serving the last view"),
         }
     }
