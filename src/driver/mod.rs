@@ -552,7 +552,8 @@ pub async fn serve(
                 return;
             };
             if refresh {
-                next_refresh += refresh_every;
+                // From now, not from the last deadline: a slow registry never causes a burst.
+                next_refresh = clock.instant_at(clock.now() + refresh_every);
                 gw.refresh_registry().await;
             }
             gw.probe_holders().await;
