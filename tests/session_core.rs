@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use proptest::prelude::*;
+
 use bytes::{Bytes, BytesMut};
 use waygate::cluster::{WorldserverId, WorldserverRef};
 use waygate::session::{
@@ -1501,6 +1503,26 @@ fn a_login_whose_worldservers_keep_failing_ends_with_no_world_at_the_placement_d
 }
 
 #[test]
+fn cluster_and_handshake_packets_from_a_loading_worldserver_never_reach_the_client() {
+    let mut h = authed();
+    h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+    h.answer_characters();
+    h.answer_placement(Some(ws("ws-1")));
+    let link = h.connected();
+    h.challenge_from_world(link);
+    let before = h.client_got.len();
+    h.world_send_packet(link, &ReadyForRedirect { status: 1 });
+    h.challenge_from_world(link);
+    h.world_send(link, Opcode::SMSG_INIT_WORLD_STATES, &[1]);
+    h.world_send_packet(link, &TimeSyncReq { counter: 0 });
+    let got: Vec<Opcode> = h.client_got[before..].iter().map(|p| p.opcode).collect();
+    assert_eq!(
+        got,
+        vec![Opcode::SMSG_INIT_WORLD_STATES, Opcode::SMSG_TIME_SYNC_REQ]
+    );
+}
+
+#[test]
 fn a_login_lost_after_player_login_is_not_retried_elsewhere() {
     let mut h = authed();
     h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
@@ -1564,4 +1586,220 @@ fn a_failed_handoff_tries_another_worldserver() {
     h.challenge_from_world(link);
     h.world_send_packet(link, &TimeSyncReq { counter: 0 });
     assert_eq!(h.s.worldserver().map(|w| w.id.0.as_str()), Some("ws-333"));
+}
+
+/// One thing that can happen to a logged-in session, for the property test below.
+#[derive(Debug, Clone)]
+enum Happening {
+    /// A well-framed client packet with any opcode and body.
+    Client(u16, Vec<u8>),
+    /// A well-framed packet from one of the session's worldserver links (picked by index).
+    World(usize, u16, Vec<u8>),
+    /// Raw bytes from a worldserver link (framing errors included).
+    WorldRaw(usize, Vec<u8>),
+    WorldClosed(usize),
+    Connected(usize, bool),
+    /// The registry answers the last placement: a worldserver, nobody, or "wait".
+    Placement(u8),
+    /// Time jumps to the next deadline.
+    Deadline,
+    /// The registry places the character and the worldserver lets it in, in order.
+    HappyLogin(u8),
+    Drain(u8),
+    LayerSwitch(u8),
+    ClientClosed,
+}
+
+/// Opcodes that steer the session, and any other.
+fn opcode() -> impl Strategy<Value = u16> {
+    prop_oneof![
+        Just(Opcode::SMSG_AUTH_CHALLENGE.0 as u16),
+        Just(Opcode::SMSG_AUTH_RESPONSE.0 as u16),
+        Just(Opcode::SMSG_TIME_SYNC_REQ.0 as u16),
+        Just(Opcode::SMSG_NEW_WORLD.0 as u16),
+        Just(Opcode::SMSG_TRANSFER_PENDING.0 as u16),
+        Just(Opcode::SMSG_LOGOUT_COMPLETE.0 as u16),
+        Just(Opcode::SMSG_CHARACTER_LOGIN_FAILED.0 as u16),
+        Just(Opcode::TC9_SMSG_READY_FOR_REDIRECT.0 as u16),
+        Just(Opcode::MSG_MOVE_WORLDPORT_ACK.0 as u16),
+        Just(Opcode::MSG_MOVE_HEARTBEAT.0 as u16),
+        Just(Opcode::CMSG_PLAYER_LOGIN.0 as u16),
+        Just(Opcode::CMSG_LOGOUT_REQUEST.0 as u16),
+        Just(Opcode::CMSG_PING.0 as u16),
+        Just(Opcode::CMSG_AUTH_SESSION.0 as u16),
+        0u16..0x520,
+    ]
+}
+
+/// Worldserver packets with the bodies the session acts on, so random runs reach deep states
+/// (in world, moves, releases).
+fn well_formed_world_packet() -> impl Strategy<Value = (u16, Vec<u8>)> {
+    let op = |o: Opcode| o.0 as u16;
+    prop_oneof![
+        Just((op(Opcode::SMSG_AUTH_CHALLENGE), {
+            let mut b = BytesMut::new();
+            AuthChallenge {
+                server_seed: 1,
+                seed_bytes: [2; 32],
+            }
+            .encode(&mut b);
+            b.to_vec()
+        })),
+        Just((op(Opcode::SMSG_TIME_SYNC_REQ), vec![0, 0, 0, 0])),
+        (0u8..2).prop_map(move |st| (
+            op(Opcode::TC9_SMSG_READY_FOR_REDIRECT),
+            ReadyForRedirect { status: st }.to_body().to_vec()
+        )),
+        (0u32..3).prop_map(move |m| (op(Opcode::SMSG_NEW_WORLD), new_world(m).to_body().to_vec())),
+        Just((op(Opcode::SMSG_LOGOUT_COMPLETE), Vec::new())),
+    ]
+}
+
+/// What a playing client sends: movement, acks, logins, logouts and ordinary packets.
+fn well_behaved_client_packet() -> impl Strategy<Value = (u16, Vec<u8>)> {
+    let op = |o: Opcode| o.0 as u16;
+    prop_oneof![
+        Just((op(Opcode::MSG_MOVE_HEARTBEAT), vec![0; 32])),
+        Just((op(Opcode::MSG_MOVE_WORLDPORT_ACK), Vec::new())),
+        Just((
+            op(Opcode::CMSG_PLAYER_LOGIN),
+            PlayerLogin { guid: ALICE_CHAR }.to_body().to_vec()
+        )),
+        Just((op(Opcode::CMSG_LOGOUT_REQUEST), Vec::new())),
+        (0x100u16..0x1E0, prop::collection::vec(any::<u8>(), 0..16)),
+    ]
+}
+
+fn happening() -> impl Strategy<Value = Happening> {
+    let body = || prop::collection::vec(any::<u8>(), 0..48);
+    prop_oneof![
+        4 => well_behaved_client_packet().prop_map(|(o, b)| Happening::Client(o, b)),
+        1 => (opcode(), body()).prop_map(|(o, b)| Happening::Client(o, b)),
+        2 => (0usize..4, opcode(), body()).prop_map(|(l, o, b)| Happening::World(l, o, b)),
+        6 => (0usize..4, well_formed_world_packet())
+            .prop_map(|(l, (o, b))| Happening::World(l, o, b)),
+        1 => (0usize..4, prop::collection::vec(any::<u8>(), 0..24))
+            .prop_map(|(l, b)| Happening::WorldRaw(l, b)),
+        1 => (0usize..4).prop_map(Happening::WorldClosed),
+        2 => (0usize..4, any::<bool>()).prop_map(|(l, ok)| Happening::Connected(l, ok)),
+        2 => any::<u8>().prop_map(Happening::Placement),
+        1 => Just(Happening::Deadline),
+        2 => any::<u8>().prop_map(Happening::HappyLogin),
+        1 => any::<u8>().prop_map(Happening::Drain),
+        1 => any::<u8>().prop_map(Happening::LayerSwitch),
+    ]
+    .boxed()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Whatever the client, the worldservers, the registry and the clock do, in any order: the
+    /// session never panics, every byte it sends the client decrypts (the harness decodes
+    /// them), its buffers stay within their bounds, and once closed it stays closed and quiet.
+    #[test]
+    fn any_sequence_of_happenings_keeps_the_session_sound(
+        steps in prop::collection::vec(happening(), 1..120),
+        client_leaves_at in prop::option::of(0usize..120),
+    ) {
+        let cfg = SessionConfig::default();
+        let mut h = authed();
+        h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+        h.answer_characters();
+        let server = |i: u8| ws(["ws-1", "ws-22", "ws-333"][usize::from(i) % 3]);
+        for (n, step) in steps.into_iter().enumerate() {
+            let step = if client_leaves_at == Some(n) { Happening::ClientClosed } else { step };
+            let link = |h: &Harness, i: usize| {
+                (!h.connects.is_empty()).then(|| h.connects[i % h.connects.len()].0)
+            };
+            match step {
+                Happening::Client(o, b) => h.client_send(Opcode::from(o), &b),
+                Happening::World(i, o, b) => {
+                    let newest = h.connects.last().map(|c| c.0);
+                    if let Some(l) = if i < 3 { newest } else { link(&h, i) } {
+                        h.world_send(l, Opcode::from(o), &b);
+                    }
+                }
+                Happening::WorldRaw(i, b) => {
+                    if let Some(l) = link(&h, i) {
+                        h.s.handle_world_bytes(h.now, l, &b);
+                        h.pump();
+                    }
+                }
+                Happening::WorldClosed(i) => {
+                    if let Some(l) = link(&h, i) {
+                        h.s.handle_world_closed(h.now, l);
+                        h.pump();
+                    }
+                }
+                Happening::Connected(i, ok) => {
+                    // Mostly the newest link: the one the session waits for.
+                    let newest = h.connects.last().map(|c| c.0);
+                    if let Some(l) = if i < 3 { newest } else { link(&h, i) } {
+                        let r = if ok { Ok(()) } else { Err("refused".into()) };
+                        h.s.handle_world_connected(h.now, l, r);
+                        h.pump();
+                    }
+                }
+                Happening::Placement(kind) => {
+                    if let Some((request, _)) = h.placements.last().cloned() {
+                        let answer = match kind % 4 {
+                            0 | 3 => Ok(Some(server(kind / 4))),
+                            1 => Ok(None),
+                            _ => Err(waygate::session::SeamError {
+                                service: "placement",
+                                detail: "wait".into(),
+                                retryable: true,
+                            }),
+                        };
+                        h.s.handle_placement(h.now, request, answer);
+                        h.pump();
+                    }
+                }
+                Happening::HappyLogin(k) => {
+                    if let Some((request, _)) = h.placements.last().cloned() {
+                        h.s.handle_placement(h.now, request, Ok(Some(server(k))));
+                        h.pump();
+                    }
+                    if let Some(l) = h.connects.last().map(|c| c.0) {
+                        h.s.handle_world_connected(h.now, l, Ok(()));
+                        h.pump();
+                        h.challenge_from_world(l);
+                        h.world_send_packet(l, &TimeSyncReq { counter: 0 });
+                    }
+                }
+                Happening::Deadline => {
+                    if let Some(at) = h.s.poll_timeout() {
+                        prop_assert!(at >= h.now, "a deadline in the past: {at:?} < {:?}", h.now);
+                        h.now = at;
+                        h.s.handle_timeout(h.now);
+                        h.pump();
+                    }
+                }
+                Happening::Drain(i) => {
+                    h.s.handle_drain(h.now, &server(i).id);
+                    h.pump();
+                }
+                Happening::LayerSwitch(i) => {
+                    h.s.handle_layer_switch(h.now, server(i));
+                    h.pump();
+                }
+                Happening::ClientClosed => {
+                    h.s.handle_client_closed(h.now);
+                    h.pump();
+                }
+            }
+            prop_assert!(h.s.client_buffered() <= cfg.switch_buffer_max_bytes + 64 * 1024);
+            prop_assert!(
+                h.client_got.iter().all(|p| !p.opcode.is_cluster_internal()),
+                "a cluster opcode reached the client"
+            );
+            if h.s.phase() == Phase::Closed {
+                prop_assert!(h.closed.is_some(), "closed with a reason the driver saw");
+                prop_assert!(h.s.poll_timeout().is_none(), "no timer outlives the session");
+                h.s.handle_client_bytes(h.now, &[1, 2, 3]);
+                prop_assert!(!h.s.has_output(), "a closed session says nothing more");
+            }
+        }
+    }
 }

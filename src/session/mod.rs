@@ -1124,6 +1124,8 @@ impl Session {
                 }
                 self.send_client_raw(p.opcode, p.body);
             }
+            // The worldserver's side of the gateway link: never the client's business.
+            op if op.is_cluster_internal() || op == Opcode::SMSG_AUTH_CHALLENGE => {}
             _ => self.send_client_raw(p.opcode, p.body),
         }
     }
@@ -1230,6 +1232,10 @@ impl Session {
                     };
                 }
             }
+            // The worldserver's side of the gateway link: never the client's business.
+            op if op.is_cluster_internal()
+                || op == Opcode::SMSG_AUTH_CHALLENGE
+                || op == Opcode::SMSG_AUTH_RESPONSE => {}
             _ => {
                 let _ = now;
                 self.send_client_raw(p.opcode, p.body);

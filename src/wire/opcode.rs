@@ -147,6 +147,11 @@ pub const NUM_MSG_TYPES: u32 = 0x51F;
 pub const NUM_CLUSTER_MSG_TYPES: u32 = 0x521;
 
 impl Opcode {
+    /// ToCloud9's gateway-worldserver opcodes (0x51F and up): never on a game client's wire.
+    pub fn is_cluster_internal(self) -> bool {
+        self.0 >= NUM_MSG_TYPES
+    }
+
     /// The opcode as the 16-bit field of a server header. Server opcodes are always below
     /// 0x10000; a larger value is truncated exactly as the worldserver would.
     pub fn as_u16(self) -> u16 {
