@@ -5,7 +5,10 @@
 //! The bot plays a [`BotConfig::script`] of [`BotStep`]s in order over one socket and returns a
 //! [`BotReport`] with the first error, if any. Whatever the step, it:
 //!
-//! - answers every SMSG_TIME_SYNC_REQ with CMSG_TIME_SYNC_RESP (same counter, its own ticks);
+//! - answers every SMSG_TIME_SYNC_REQ with CMSG_TIME_SYNC_RESP (same counter, its own ticks),
+//!   and checks the counters: after the first, each is 0 (a world session starts: a login,
+//!   a map entry) or the previous one plus one, and each counter 0 completes a login or a
+//!   loading screen, so packets of two world sessions never interleave;
 //! - checks every server header the moment it is decrypted, before its body arrives: size at
 //!   least 2, body within [`BotConfig::max_body_bytes`], opcode below 0x51F (the stock client's
 //!   opcode count; the cluster's own 0x51F/0x520 must never reach a client). A violation is
@@ -481,6 +484,11 @@ struct Bot {
     walk: Walk,
     /// Heartbeats sent so far (the last one's sequence number).
     movement_seq: u32,
+    /// The last SMSG_TIME_SYNC_REQ counter seen.
+    last_time_sync: Option<u32>,
+    /// World entries under way (logins sent, loading screens shown) that no
+    /// SMSG_TIME_SYNC_REQ counter 0 has completed yet.
+    world_entries: u32,
     /// A `.tele` is under way: its SMSG_NEW_WORLD is the step's own business.
     expect_new_world: bool,
 }
@@ -504,6 +512,8 @@ impl Bot {
             claimed: BTreeMap::new(),
             walk: Walk::default(),
             movement_seq: seq_start,
+            last_time_sync: None,
+            world_entries: 0,
             expect_new_world: false,
         }
     }
@@ -705,6 +715,7 @@ impl Bot {
 
     async fn enter_world(&mut self, step: &str) -> Result<(), BotError> {
         let t0 = Instant::now();
+        self.world_entries += 1;
         self.send(
             step,
             PlayerLogin::OPCODE,
@@ -1205,6 +1216,30 @@ impl Bot {
             Opcode::SMSG_TIME_SYNC_REQ => {
                 let req = TimeSyncReq::decode(&p.body)
                     .map_err(|e| protocol(step, format!("SMSG_TIME_SYNC_REQ: {e}")))?;
+                if let Some(last) = self.last_time_sync
+                    && req.counter != 0
+                    && req.counter != last.wrapping_add(1)
+                {
+                    return Err(protocol(
+                        step,
+                        format!(
+                            "SMSG_TIME_SYNC_REQ counter {} after {:?}: two world sessions interleave",
+                            req.counter, self.last_time_sync
+                        ),
+                    ));
+                }
+                if req.counter == 0 {
+                    // Every world session starts with a login or a loading screen: a second
+                    // start without one means two worldservers' packets reached the client.
+                    if self.world_entries == 0 {
+                        return Err(protocol(
+                            step,
+                            "SMSG_TIME_SYNC_REQ counter 0 without a login or loading screen before it",
+                        ));
+                    }
+                    self.world_entries -= 1;
+                }
+                self.last_time_sync = Some(req.counter);
                 let resp = TimeSyncResp {
                     counter: req.counter,
                     client_ticks_ms: self.ticks_ms(),
@@ -1225,6 +1260,7 @@ impl Bot {
                 }
             }
             Opcode::SMSG_NEW_WORLD => {
+                self.world_entries += 1;
                 if let Ok(v) = NewWorld::decode(&p.body) {
                     self.walk_to(v.0.position.x, v.0.position.y, v.0.position.z);
                 }
