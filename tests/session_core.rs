@@ -1370,6 +1370,36 @@ fn a_teleport_that_races_a_drain_wins_and_the_move_follows_it() {
 }
 
 #[test]
+fn what_a_lost_worldserver_said_during_a_move_never_reaches_the_client_later() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    h.world_send_packet(old, &new_world(1));
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    h.answer_placement(Some(ws("ws-22")));
+    // The old worldserver enters map 1 locally (held), then the link dies.
+    h.world_send(old, Opcode::SMSG_INIT_WORLD_STATES, &[0xAA]);
+    h.s.handle_world_closed(h.now, old);
+    h.pump();
+    // Recovery re-attaches on the same worldserver.
+    let link = h.connected();
+    h.challenge_from_world(link);
+    h.world_send_packet(link, &TimeSyncReq { counter: 0 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+    // A later teleport the same worldserver finishes itself: only what it says now arrives.
+    h.world_send_packet(link, &new_world(1));
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    h.world_send(link, Opcode::SMSG_INIT_WORLD_STATES, &[0xBB]);
+    h.answer_placement(Some(ws("ws-1")));
+    let states: Vec<Bytes> = h
+        .client_got
+        .iter()
+        .filter(|p| p.opcode == Opcode::SMSG_INIT_WORLD_STATES)
+        .map(|p| p.body.clone())
+        .collect();
+    assert_eq!(states, vec![Bytes::from_static(&[0xBB])]);
+}
+
+#[test]
 fn an_abandoned_redirect_delivers_what_the_worldserver_sent_meanwhile() {
     let mut h = authed();
     let link = h.enter_world(ws("ws-1"));

@@ -25,11 +25,13 @@ pub enum Canary {
     IgnoreHolds,
     /// Send the client packets held during a switch to the next worldserver newest first.
     ReorderHeld,
+    /// Deliver what the old worldserver said during a switch to the client after all.
+    ForwardOldWorld,
 }
 
 impl Canary {
     /// Every canary.
-    pub const ALL: [Canary; 8] = [
+    pub const ALL: [Canary; 9] = [
         Canary::SkipLinger,
         Canary::CloseBeforeKick,
         Canary::UncappedBackoff,
@@ -38,6 +40,7 @@ impl Canary {
         Canary::PlaceOnDegraded,
         Canary::IgnoreHolds,
         Canary::ReorderHeld,
+        Canary::ForwardOldWorld,
     ];
 
     /// A short name for tables and command lines.
@@ -51,6 +54,7 @@ impl Canary {
             Canary::PlaceOnDegraded => "place-on-degraded",
             Canary::IgnoreHolds => "ignore-holds",
             Canary::ReorderHeld => "reorder-held",
+            Canary::ForwardOldWorld => "forward-old-world",
         }
     }
 }

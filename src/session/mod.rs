@@ -1315,6 +1315,11 @@ impl Session {
             }
         }
         let target = target.filter(|_| confirmed);
+        if self.canary(Canary::ForwardOldWorld) {
+            for p in std::mem::take(&mut self.world_held) {
+                self.send_client_raw(p.opcode, p.body);
+            }
+        }
         self.world_held.clear();
         self.world_held_bytes = 0;
         self.world_held_overflowed = false;
@@ -1462,7 +1467,10 @@ impl Session {
     /// whoever serves the new map.
     fn on_teleport_during_move(&mut self, p: Packet) {
         for held in std::mem::take(&mut self.world_held) {
-            self.send_client_raw(held.opcode, held.body);
+            // Only what is the client's business (the held queue may hold cluster packets).
+            if !held.opcode.is_cluster_internal() && held.opcode != Opcode::SMSG_AUTH_CHALLENGE {
+                self.send_client_raw(held.opcode, held.body);
+            }
         }
         self.world_held_bytes = 0;
         self.world_held_overflowed = false;
@@ -1582,6 +1590,11 @@ impl Session {
         for t in [Timer::Service, Timer::RedirectReady, Timer::RedirectRelease] {
             self.disarm(t);
         }
+        // What the lost worldserver said while the gateway held it belongs to a world the
+        // player will not see again.
+        self.world_held.clear();
+        self.world_held_bytes = 0;
+        self.world_held_overflowed = false;
         self.event(SessionEvent::RecoveryStarted {
             from: from.id.clone(),
             detail,
