@@ -143,7 +143,12 @@ fn real_main(args: Args) -> ExitCode {
                 for f in &outcome.failures {
                     println!("failure: {f}");
                 }
-                println!("replay: ci/sim --replay {name} {seed}");
+                let canary = args
+                    .canary
+                    .as_deref()
+                    .map(|c| format!(" --canary {c}"))
+                    .unwrap_or_default();
+                println!("replay: ci/sim --replay {name} {seed}{canary}");
                 ExitCode::from(1)
             }
         }
