@@ -120,6 +120,15 @@ pub struct WorldserverEntry {
     /// Maps it owns; empty means every map.
     #[serde(default)]
     pub maps: Vec<u32>,
+    /// Display name for logs.
+    #[serde(default)]
+    pub alias: String,
+    /// The realm it serves (default: the gateway's).
+    #[serde(default)]
+    pub realm_id: Option<u32>,
+    /// It serves every realm.
+    #[serde(default)]
+    pub crossrealm: bool,
 }
 
 /// The whole file.
@@ -301,6 +310,9 @@ impl Config {
                 maps: w.maps.clone(),
                 world_update_p99_ms: None,
                 loading_maps: Vec::new(),
+                alias: w.alias.clone(),
+                realm_id: Some(w.realm_id.unwrap_or(self.gateway.realm_id)),
+                crossrealm: w.crossrealm,
             })
             .collect();
         StaticCluster::new(accounts, characters, worldservers)

@@ -298,6 +298,9 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
             maps: maps.to_vec(),
             world_update_p99_ms: None,
             loading_maps: Vec::new(),
+            alias: String::new(),
+            realm_id: None,
+            crossrealm: false,
         });
     }
 

@@ -53,6 +53,9 @@ async fn start_gateway(max_connections: usize, session: SessionConfig) -> std::n
             maps: vec![],
             world_update_p99_ms: None,
             loading_maps: Vec::new(),
+            alias: String::new(),
+            realm_id: None,
+            crossrealm: false,
         }],
     ));
     let seams = Seams::embedded(cluster);

@@ -77,6 +77,9 @@ async fn cluster() -> Cluster {
             maps,
             world_update_p99_ms: None,
             loading_maps: Vec::new(),
+            alias: String::new(),
+            realm_id: None,
+            crossrealm: false,
         });
         worlds.push(fake);
     }

@@ -134,6 +134,9 @@ async fn gateway_run(clients: usize, packets: u32, window: u32, body: usize) -> 
         maps: vec![],
         world_update_p99_ms: None,
         loading_maps: Vec::new(),
+        alias: String::new(),
+        realm_id: None,
+        crossrealm: false,
     }];
     let gw = gateway(cluster(clients, worlds), clients + 16);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -297,6 +297,9 @@ async fn drive(
             maps: spec.maps.clone(),
             world_update_p99_ms: None,
             loading_maps: Vec::new(),
+            alias: String::new(),
+            realm_id: None,
+            crossrealm: false,
         });
         worlds.push((spec.id.clone(), fake));
     }

@@ -50,12 +50,23 @@ pub struct WorldserverInfo {
     /// Maps assigned to it that it is still loading (ToCloud9: in `assignedMaps`, not yet in
     /// `availableMaps`): nobody is placed there on them yet.
     pub loading_maps: Vec<u32>,
+    /// Its display name (ToCloud9 `alias`), for logs.
+    pub alias: String,
+    /// The realm it serves; `None` when the registry does not say (any realm).
+    pub realm_id: Option<u32>,
+    /// It serves every realm (ToCloud9 `isCrossRealm`: battlegrounds, dungeon finder).
+    pub crossrealm: bool,
 }
 
 impl WorldserverInfo {
     /// Whether this worldserver serves `map`.
     pub fn serves(&self, map: u32) -> bool {
         self.maps.is_empty() || self.maps.contains(&map)
+    }
+
+    /// Whether this worldserver takes players of `realm`.
+    pub fn serves_realm(&self, realm: u32) -> bool {
+        self.crossrealm || self.realm_id.is_none_or(|r| r == realm)
     }
 }
 
@@ -81,6 +92,9 @@ mod tests {
             maps: maps.to_vec(),
             world_update_p99_ms: None,
             loading_maps: Vec::new(),
+            alias: String::new(),
+            realm_id: None,
+            crossrealm: false,
         }
     }
 

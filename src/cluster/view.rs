@@ -85,6 +85,8 @@ pub struct WorldserverState {
 pub struct PlacementRequest {
     /// The map the character is on or going to.
     pub map: u32,
+    /// The character's realm: only worldservers of that realm, or cross-realm ones, take it.
+    pub realm: u32,
     /// The worldserver the registry binds the player's group to, if any.
     pub sticky: Option<WorldserverId>,
     /// Worldservers not to use (for example the one being left).
@@ -258,7 +260,7 @@ impl ClusterView {
         let owners: Vec<&WorldserverState> = self
             .servers
             .values()
-            .filter(|s| s.info.maps.contains(&req.map))
+            .filter(|s| s.info.maps.contains(&req.map) && s.info.serves_realm(req.realm))
             .collect();
         let least_loaded = |list: Vec<&WorldserverState>| {
             list.into_iter()
@@ -288,7 +290,7 @@ impl ClusterView {
         let all_maps: Vec<&WorldserverState> = self
             .servers
             .values()
-            .filter(|s| s.info.maps.is_empty())
+            .filter(|s| s.info.maps.is_empty() && s.info.serves_realm(req.realm))
             .collect();
         if let Some(s) = least_loaded(all_maps.iter().copied().filter(usable).collect()) {
             return Selection::Place(s);
@@ -315,6 +317,9 @@ mod tests {
             maps: maps.to_vec(),
             world_update_p99_ms: None,
             loading_maps: Vec::new(),
+            alias: String::new(),
+            realm_id: None,
+            crossrealm: false,
         }
     }
 
@@ -325,6 +330,7 @@ mod tests {
     fn req(map: u32) -> PlacementRequest {
         PlacementRequest {
             map,
+            realm: 1,
             sticky: None,
             exclude: vec![],
         }
@@ -389,6 +395,28 @@ mod tests {
         assert!(matches!(v.select(later, &req(0)), Selection::Wait(_)));
         v.apply_registry(later, &[info("ek", &[0])]);
         assert!(matches!(v.select(later, &req(0)), Selection::Place(_)));
+    }
+
+    #[test]
+    fn only_worldservers_of_the_realm_or_cross_realm_ones_take_a_player() {
+        let mut v = ClusterView::new(HealthPolicy::default());
+        let mut other = info("other", &[0]);
+        other.realm_id = Some(2);
+        v.apply_registry(NOW, &[other.clone()]);
+        assert_eq!(
+            v.select(NOW, &req(0)),
+            Selection::Refuse(LoginFailure::NO_WORLD),
+            "another realm's worldserver serves nobody here"
+        );
+        let mut cross = info("cross", &[]);
+        cross.realm_id = Some(2);
+        cross.crossrealm = true;
+        let mut own = info("own", &[0]);
+        own.realm_id = Some(1);
+        v.apply_registry(NOW, &[other.clone(), cross.clone()]);
+        assert!(matches!(v.select(NOW, &req(0)), Selection::Place(w) if w.id == id("cross")));
+        v.apply_registry(NOW, &[other, cross, own]);
+        assert!(matches!(v.select(NOW, &req(0)), Selection::Place(w) if w.id == id("own")));
     }
 
     #[test]

@@ -458,6 +458,7 @@ impl Gateway {
         let view = self.view();
         let mut request = PlacementRequest {
             map,
+            realm: self.cfg.session.realm_id,
             sticky: None,
             exclude,
         };
