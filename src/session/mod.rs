@@ -1251,26 +1251,13 @@ impl Session {
         if status != 0 {
             return self.abandon_redirect(now, format!("READY_FOR_REDIRECT status {status}"));
         }
-        let State::AwaitRedirectReady {
-            map,
-            target,
-            started,
-            loading_screen,
-        } = std::mem::replace(&mut self.state, State::Closed)
-        else {
-            return;
-        };
         let Some(from) = self.link_server(link) else {
             return;
         };
+        if !self.await_release(from) {
+            return;
+        }
         if self.canary(Canary::CloseBeforeKick) {
-            self.state = State::AwaitRelease {
-                map,
-                target,
-                started,
-                from,
-                loading_screen,
-            };
             return self.released(now, true);
         }
         // Saved. The worldserver kicks the player about 100 ms later; closing the socket
@@ -1282,13 +1269,28 @@ impl Session {
             now,
             self.cfg.redirect_release_timeout_ms,
         );
-        self.state = State::AwaitRelease {
+    }
+
+    /// Moves from waiting for READY to waiting for `from` to let the player go, keeping the
+    /// move's map, target and start. False (and nothing changed) in any other state.
+    fn await_release(&mut self, from: WorldserverRef) -> bool {
+        let State::AwaitRedirectReady {
             map,
             target,
             started,
-            from,
             loading_screen,
+        } = &mut self.state
+        else {
+            return false;
         };
+        self.state = State::AwaitRelease {
+            map: *map,
+            target: target.take(),
+            started: *started,
+            from,
+            loading_screen: *loading_screen,
+        };
+        true
     }
 
     /// The old worldserver released the player (`confirmed`: the kick after READY status 0),
@@ -1419,23 +1421,9 @@ impl Session {
         let Some(from) = self.worldserver().cloned() else {
             return;
         };
-        let State::AwaitRedirectReady {
-            map,
-            target,
-            started,
-            loading_screen,
-        } = std::mem::replace(&mut self.state, State::Closed)
-        else {
-            return;
-        };
-        self.state = State::AwaitRelease {
-            map,
-            target,
-            started,
-            from,
-            loading_screen,
-        };
-        self.give_up_on_release(now);
+        if self.await_release(from) {
+            self.give_up_on_release(now);
+        }
     }
 
     /// The old worldserver did not let the player go in time (no READY, or READY without the
