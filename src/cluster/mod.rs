@@ -3,9 +3,13 @@
 //! - identities and map ownership (this file);
 //! - [`view`]: the cluster view with an explicit health state per worldserver (hysteresis,
 //!   staleness) and the selection policy;
-//! - [`backoff`]: the checked retry/backoff policy.
+//! - [`backoff`]: the checked retry/backoff policy;
+//! - [`holds`]: the no-dual-presence ledger (which worldserver may hold each character);
+//! - [`coordinator`]: the one value that owns the view, the ledger, the operator's drains and
+//!   pending layer switches, and makes every placement and move decision.
 
 pub mod backoff;
+pub mod coordinator;
 pub mod holds;
 pub mod view;
 

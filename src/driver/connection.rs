@@ -1,0 +1,397 @@
+//! One task per client connection: read, hand to the session, carry out its outputs.
+
+use std::io;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+use super::Gateway;
+use crate::cluster::WorldserverId;
+use crate::cluster::coordinator::{MoveOrder, PlaceRequest};
+use crate::cluster::view::Selection;
+use crate::runtime::Clock;
+use crate::session::{
+    AccountRecord, CharacterGuid, CharacterRecord, LinkId, NameRecord, Output, Phase, RequestId,
+    SeamError, Session, SessionId,
+};
+
+/// Bytes read from a socket at once, at most.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// A client's first read buffer: idle sessions stay small; a read that fills it grows it to
+/// `READ_CHUNK_BYTES` for good.
+const CLIENT_READ_START_BYTES: usize = 1024;
+/// Seam answers and connection results a session can have in flight; a session never has
+/// more than a handful outstanding, name queries included (they are capped at 32).
+const SEAM_CHANNEL_CAPACITY: usize = 64;
+
+/// A seam answer or connection result, routed back to the session task.
+enum Answer {
+    Account(RequestId, Result<Option<AccountRecord>, SeamError>),
+    Characters(RequestId, Result<Vec<CharacterRecord>, SeamError>),
+    Name(CharacterGuid, Result<Option<NameRecord>, SeamError>),
+    Connected(LinkId, WorldserverId, io::Result<TcpStream>),
+}
+
+struct WorldSocket {
+    link: LinkId,
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+/// What one connection task owns.
+struct Connection<'g> {
+    gw: &'g Gateway,
+    clock: Clock,
+    session: Session,
+    client: TcpStream,
+    client_buf: BytesMut,
+    worlds: [Option<WorldSocket>; 2],
+    tx: mpsc::Sender<Answer>,
+    rx: mpsc::Receiver<Answer>,
+    shutting_down: bool,
+    /// The worldserver the player counts against in the cluster view.
+    placed_on: Option<WorldserverId>,
+}
+
+/// Serves one client connection until its session closes.
+pub(super) async fn run_connection(
+    gw: &Gateway,
+    id: SessionId,
+    client: TcpStream,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (tx, rx) = mpsc::channel::<Answer>(SEAM_CHANNEL_CAPACITY);
+    let mut c = Connection {
+        gw,
+        clock: gw.seams.clock,
+        session: gw.new_session(id),
+        client,
+        client_buf: BytesMut::with_capacity(CLIENT_READ_START_BYTES),
+        worlds: [None, None],
+        tx,
+        rx,
+        shutting_down: false,
+        placed_on: None,
+    };
+    gw.metrics.sessions.fetch_add(1, Ordering::Relaxed);
+    loop {
+        let client_closed = c.carry_out().await;
+        c.track_placement(client_closed);
+        if client_closed {
+            break;
+        }
+        if c.apply_move_order() {
+            continue;
+        }
+        c.wait(&mut shutdown).await;
+    }
+    let _ = c.client.shutdown().await;
+}
+
+impl Connection<'_> {
+    /// Carries out everything the session asked for, in order. True once the session closed
+    /// the client.
+    async fn carry_out(&mut self) -> bool {
+        let mut client_closed = false;
+        while let Some(out) = self.session.poll_output() {
+            match out {
+                Output::Client(bytes) => {
+                    let timeout_ms = self.gw.cfg.write_timeout_ms;
+                    if write_with_deadline(&mut self.client, &bytes, timeout_ms)
+                        .await
+                        .is_err()
+                    {
+                        self.session.handle_client_closed(self.clock.now());
+                    }
+                }
+                Output::World { link, bytes } => self.write_world(link, &bytes).await,
+                Output::Place {
+                    request,
+                    guid,
+                    map,
+                    exclude,
+                    avoid,
+                } => {
+                    let req = PlaceRequest {
+                        session: self.session.id(),
+                        guid,
+                        map,
+                        exclude,
+                        avoid,
+                    };
+                    self.place(request, req);
+                }
+                Output::CloseWorld { link } => close_world(&mut self.worlds, link),
+                Output::CloseClient { reason } => {
+                    tracing::info!(?reason, culprit = ?reason.culprit(), "session closed");
+                    client_closed = true;
+                }
+                Output::Event(e) => {
+                    let id = self.session.id();
+                    if let Some(observe) = &self.gw.observer {
+                        observe(id, &e);
+                    }
+                    let guid = self.session.character();
+                    self.gw
+                        .coordinate(|c, now| c.handle_session_event(now, id, guid, &e));
+                    self.gw.metrics.record(&e);
+                }
+                other => self.spawn_call(other),
+            }
+        }
+        self.gw.metrics.absorb(self.session.take_counters());
+        client_closed
+    }
+
+    async fn write_world(&mut self, link: LinkId, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let Some(w) = self.worlds.iter_mut().flatten().find(|w| w.link == link) else {
+            return;
+        };
+        if write_with_deadline(&mut w.stream, bytes, self.gw.cfg.write_timeout_ms)
+            .await
+            .is_err()
+        {
+            close_world(&mut self.worlds, link);
+            self.session.handle_world_closed(self.clock.now(), link);
+        }
+    }
+
+    /// Asks the coordinator and answers the session at once.
+    fn place(&mut self, request: RequestId, req: PlaceRequest) {
+        let (selection, class) = self.gw.coordinate(|c, now| c.place(now, req));
+        self.gw.count_placement(class);
+        let answer = match selection {
+            Selection::Place(server) => Ok(Some(server)),
+            Selection::Refuse(_) => Ok(None),
+            Selection::Wait(reason) => Err(SeamError {
+                service: "placement",
+                detail: reason.into(),
+                retryable: true,
+            }),
+        };
+        self.session
+            .handle_placement(self.clock.now(), request, answer);
+    }
+
+    /// Seam calls and connection attempts run as tasks of their own and answer on the
+    /// session's channel.
+    fn spawn_call(&self, out: Output) {
+        let tx = self.tx.clone();
+        let seams = &self.gw.seams;
+        match out {
+            Output::LookupAccount { request, name } => {
+                let accounts = seams.accounts.clone();
+                tokio::spawn(async move {
+                    let r = accounts.lookup(&name).await;
+                    let _ = tx.send(Answer::Account(request, r)).await;
+                });
+            }
+            Output::ListCharacters { request, account } => {
+                let characters = seams.characters.clone();
+                tokio::spawn(async move {
+                    let r = characters.list(account).await;
+                    let _ = tx.send(Answer::Characters(request, r)).await;
+                });
+            }
+            Output::QueryName { guid } => {
+                let characters = seams.characters.clone();
+                tokio::spawn(async move {
+                    let r = characters.name(guid).await;
+                    let _ = tx.send(Answer::Name(guid, r)).await;
+                });
+            }
+            Output::Connect { link, worldserver } => {
+                let net = seams.net.clone();
+                tokio::spawn(async move {
+                    let r = net.connect(&worldserver.address).await;
+                    let _ = tx.send(Answer::Connected(link, worldserver.id, r)).await;
+                });
+            }
+            other => tracing::error!(output = ?other, "not a seam call"),
+        }
+    }
+
+    /// Keeps the player's count in the cluster view on the worldserver it is on.
+    fn track_placement(&mut self, client_closed: bool) {
+        let now_on = self.session.worldserver().map(|w| w.id.clone());
+        let now_on = if client_closed { None } else { now_on };
+        if now_on != self.placed_on {
+            let from = self.placed_on.take();
+            self.gw
+                .coordinate(|c, _| c.handle_player_moved(from.as_ref(), now_on.as_ref()));
+            self.placed_on = now_on;
+        }
+    }
+
+    /// Moves the player off its worldserver when the coordinator says so (a drain, a layer
+    /// switch). True when the session has something to carry out.
+    fn apply_move_order(&mut self) -> bool {
+        let s = &self.session;
+        let on = s.worldserver().map(|w| w.id.clone());
+        let (guid, in_world, map) = (s.character(), s.phase() == Phase::InWorld, s.map());
+        let order = self
+            .gw
+            .coordinate(|c, now| c.move_for(now, guid, on.as_ref(), in_world, map));
+        let now = self.clock.now();
+        match order {
+            Some(MoveOrder::Drain(from)) => {
+                self.session.handle_drain(now, &from);
+                self.session.has_output()
+            }
+            Some(MoveOrder::LayerSwitch(target)) => self.session.handle_layer_switch(now, target),
+            None => false,
+        }
+    }
+
+    /// Waits for the next thing to happen and hands it to the session.
+    async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>) {
+        let clock = self.clock;
+        let deadline = self.session.poll_timeout().map(|at| clock.instant_at(at));
+        let [w0, w1] = &mut self.worlds;
+        let session = &mut self.session;
+        tokio::select! {
+            biased;
+            changed = shutdown.changed(), if !self.shutting_down => {
+                let _ = changed;
+                self.shutting_down = true;
+                session.begin_shutdown(clock.now());
+            }
+            () = self.gw.moves_changed.notified() => {}
+            answer = self.rx.recv() => {
+                // `tx` lives in this task, so the channel never closes here.
+                if let Some(answer) = answer {
+                    if let Answer::Connected(_, server, result) = &answer {
+                        self.gw.connect_result(server, result.as_ref().map(|_| ()));
+                    }
+                    deliver(session, &mut self.worlds, clock.now(), answer);
+                }
+            }
+            r = read_some(w0.as_mut()) => on_world_read(session, &mut self.worlds, clock.now(), 0, r),
+            r = read_some(w1.as_mut()) => on_world_read(session, &mut self.worlds, clock.now(), 1, r),
+            r = self.client.read_buf(&mut self.client_buf) => {
+                match r {
+                    Ok(0) | Err(_) => session.handle_client_closed(clock.now()),
+                    Ok(n) => {
+                        self.gw.metrics.client_bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                        session.handle_client_bytes(clock.now(), &self.client_buf);
+                        let buf = &mut self.client_buf;
+                        let full = buf.len() == buf.capacity();
+                        buf.clear();
+                        if full && buf.capacity() < READ_CHUNK_BYTES {
+                            buf.reserve(READ_CHUNK_BYTES);
+                        }
+                    }
+                }
+            }
+            () = sleep_until_opt(deadline) => session.handle_timeout(clock.now()),
+        }
+    }
+}
+
+/// Reads from one world slot; pends forever for an empty slot so the select ignores it.
+async fn read_some(slot: Option<&mut WorldSocket>) -> io::Result<usize> {
+    match slot {
+        Some(w) => {
+            w.buf.reserve(READ_CHUNK_BYTES);
+            w.stream.read_buf(&mut w.buf).await
+        }
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn on_world_read(
+    session: &mut Session,
+    worlds: &mut [Option<WorldSocket>; 2],
+    now: Duration,
+    slot: usize,
+    r: io::Result<usize>,
+) {
+    let Some(w) = worlds[slot].as_mut() else {
+        return;
+    };
+    let link = w.link;
+    match r {
+        Ok(0) | Err(_) => {
+            worlds[slot] = None;
+            session.handle_world_closed(now, link);
+        }
+        Ok(_) => {
+            let data = w.buf.split();
+            session.handle_world_bytes(now, link, &data);
+        }
+    }
+}
+
+fn deliver(
+    session: &mut Session,
+    worlds: &mut [Option<WorldSocket>; 2],
+    now: Duration,
+    answer: Answer,
+) {
+    match answer {
+        Answer::Account(r, result) => session.handle_account(now, r, result),
+        Answer::Characters(r, result) => session.handle_characters(now, r, result),
+        Answer::Name(guid, result) => session.handle_name(now, guid, result),
+        Answer::Connected(link, _, Ok(stream)) => {
+            if !session.has_link(link) {
+                // The session gave up on this attempt meanwhile; dropping the stream closes it.
+                return;
+            }
+            if let Some(slot) = worlds.iter_mut().find(|s| s.is_none()) {
+                *slot = Some(WorldSocket {
+                    link,
+                    stream,
+                    buf: BytesMut::with_capacity(READ_CHUNK_BYTES),
+                });
+                session.handle_world_connected(now, link, Ok(()));
+            } else {
+                // Both slots busy: the session never asks for a third link, so this is a
+                // stale answer; dropping the stream closes it.
+                session.handle_world_connected(now, link, Err("no free link slot".into()));
+            }
+        }
+        Answer::Connected(link, _, Err(e)) => {
+            session.handle_world_connected(now, link, Err(e.to_string()))
+        }
+    }
+}
+
+fn close_world(worlds: &mut [Option<WorldSocket>; 2], link: LinkId) {
+    for slot in worlds.iter_mut() {
+        if slot.as_ref().is_some_and(|w| w.link == link) {
+            *slot = None; // dropping the stream closes the connection
+        }
+    }
+}
+
+async fn write_with_deadline(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    timeout_ms: u64,
+) -> io::Result<()> {
+    let write = async {
+        stream.write_all(bytes).await?;
+        stream.flush().await
+    };
+    match tokio::time::timeout(Duration::from_millis(timeout_ms), write).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "write deadline passed",
+        )),
+    }
+}
