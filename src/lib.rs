@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod driver;
 pub mod peers;
+pub mod present;
 pub mod runtime;
 pub mod session;
 pub mod wire;

@@ -1,0 +1,196 @@
+//! The client handshake: SMSG_AUTH_CHALLENGE, CMSG_AUTH_SESSION, the account lookup, the
+//! digest check and the header cipher.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+
+use super::character_screen::CharacterScreen;
+use super::context::{ClientBody, Ctx};
+use super::timers::Timer;
+use super::{
+    AccountRecord, CloseReason, Opcode, Output, Packet, Player, RequestId, SeamError, SessionEvent,
+    State, close,
+};
+use crate::wire::auth::{AuthChallenge, AuthResponse, AuthResult, AuthSession, CLIENT_BUILD};
+use crate::wire::packets::{AddonAnswer, AddonInfo, ClientCacheVersion, TutorialFlags};
+
+/// The 3.3.5a client's cache version.
+const CLIENT_CACHE_VERSION: u32 = 12340;
+
+/// Queues the challenge and arms the pre-auth deadline.
+pub(super) fn challenge(cx: &mut Ctx, now: Duration, seed_bytes: [u8; 32]) {
+    cx.send_client(&AuthChallengeBody(AuthChallenge {
+        server_seed: cx.server_seed,
+        seed_bytes,
+    }));
+    cx.timers
+        .arm(Timer::PreAuth, now, cx.cfg.pre_auth_timeout_ms);
+}
+
+/// The first client packet: it must be CMSG_AUTH_SESSION of the expected build.
+pub(super) fn on_auth_session(cx: &mut Ctx, _now: Duration, p: Packet) -> State {
+    if p.opcode != Opcode::CMSG_AUTH_SESSION {
+        let detail = format!("{} before CMSG_AUTH_SESSION", p.opcode);
+        return close(
+            State::ExpectAuthSession,
+            cx,
+            CloseReason::ClientProtocol(detail),
+        );
+    }
+    let auth = match AuthSession::decode(p.body) {
+        Ok(a) => a,
+        Err(e) => {
+            let detail = format!("CMSG_AUTH_SESSION: {e}");
+            return close(
+                State::ExpectAuthSession,
+                cx,
+                CloseReason::ClientProtocol(detail),
+            );
+        }
+    };
+    if auth.build != CLIENT_BUILD {
+        let build = auth.build;
+        return reject(
+            State::ExpectAuthSession,
+            cx,
+            AuthResult::VERSION_MISMATCH,
+            format!("client build {build}, expected {CLIENT_BUILD}"),
+        );
+    }
+    let request = cx.next_request();
+    cx.push(Output::LookupAccount {
+        request,
+        name: auth.account.clone(),
+    });
+    State::AwaitAccount(AwaitAccount { request, auth })
+}
+
+/// Waiting for the account lookup.
+#[derive(Debug)]
+pub(super) struct AwaitAccount {
+    pub(super) request: RequestId,
+    auth: AuthSession,
+}
+
+impl AwaitAccount {
+    pub(super) fn on_account(
+        self,
+        cx: &mut Ctx,
+        result: Result<Option<AccountRecord>, SeamError>,
+    ) -> State {
+        let record = match result {
+            Err(e) => {
+                return reject(
+                    State::AwaitAccount(self),
+                    cx,
+                    AuthResult::DB_BUSY,
+                    e.to_string(),
+                );
+            }
+            Ok(None) => {
+                let detail = "unknown account".into();
+                return reject(
+                    State::AwaitAccount(self),
+                    cx,
+                    AuthResult::UNKNOWN_ACCOUNT,
+                    detail,
+                );
+            }
+            Ok(Some(r)) => r,
+        };
+        // As AzerothCore does: once the account is known, the cipher starts with the stored
+        // key, so every later answer (a refusal included) has an encrypted header. A client
+        // holding the same key can read why it was refused.
+        cx.start_client_ciphers(&record.session_key);
+        let refusal = if !self.auth.verify(cx.server_seed, &record.session_key) {
+            Some((AuthResult::FAILED, "digest mismatch"))
+        } else if record.banned {
+            Some((AuthResult::BANNED, "account banned"))
+        } else if record.locked {
+            Some((AuthResult::LOCKED_ENFORCED, "account locked"))
+        } else {
+            None
+        };
+        if let Some((code, detail)) = refusal {
+            return reject(State::AwaitAccount(self), cx, code, detail.into());
+        }
+        welcome(cx, &self.auth);
+        cx.timers
+            .disarm_all(&[Timer::PreAuth, Timer::AccountLookup]);
+        cx.event(SessionEvent::Authenticated { account: record.id });
+        State::CharacterScreen(CharacterScreen::new(Player {
+            auth: self.auth,
+            account: record,
+            characters: None,
+        }))
+    }
+
+    /// The accounts service did not answer in time.
+    pub(super) fn timed_out(self, cx: &mut Ctx) -> State {
+        let detail = "account lookup timed out".into();
+        reject(State::AwaitAccount(self), cx, AuthResult::DB_BUSY, detail)
+    }
+}
+
+/// The packets a verified client gets before the character screen.
+fn welcome(cx: &mut Ctx, auth: &AuthSession) {
+    let addon_answers = auth
+        .addons(cx.cfg.addon_inflated_max_bytes)
+        .map(|list| list.addons.len())
+        .unwrap_or(0);
+    cx.send_client(&AuthResponseBody(AuthResponse::ok()));
+    cx.send_client(&AddonInfoBody(AddonInfo {
+        answers: (0..addon_answers)
+            .map(|_| AddonAnswer {
+                state: 2,
+                crc_checked: true,
+                public_key: None,
+                unknown: 0,
+                url: None,
+            })
+            .collect(),
+    }));
+    cx.send_client(&ClientCacheVersion {
+        version: CLIENT_CACHE_VERSION,
+    });
+    cx.send_client(&TutorialFlags { words: [0; 8] });
+}
+
+/// Refuses the auth session with `code` and ends the session.
+fn reject(s: State, cx: &mut Ctx, code: AuthResult, detail: String) -> State {
+    let _ = detail;
+    cx.send_client(&AuthResponseBody(AuthResponse::Failed(code)));
+    close(s, cx, CloseReason::AuthRejected(code))
+}
+
+struct AuthChallengeBody(AuthChallenge);
+struct AuthResponseBody(AuthResponse);
+struct AddonInfoBody(AddonInfo);
+
+impl ClientBody for AuthChallengeBody {
+    fn opcode(&self) -> Opcode {
+        AuthChallenge::OPCODE
+    }
+    fn encode_body(&self, out: &mut BytesMut) {
+        self.0.encode(out);
+    }
+}
+
+impl ClientBody for AuthResponseBody {
+    fn opcode(&self) -> Opcode {
+        AuthResponse::OPCODE
+    }
+    fn encode_body(&self, out: &mut BytesMut) {
+        self.0.encode(out);
+    }
+}
+
+impl ClientBody for AddonInfoBody {
+    fn opcode(&self) -> Opcode {
+        Opcode::SMSG_ADDON_INFO
+    }
+    fn encode_body(&self, out: &mut BytesMut) {
+        self.0.encode(out);
+    }
+}

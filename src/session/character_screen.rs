@@ -1,0 +1,235 @@
+//! The character screen: the account's characters, name queries, realm split and account
+//! data times, and the start of a login.
+
+use std::time::Duration;
+
+use super::context::Ctx;
+use super::entering::Entering;
+use super::timers::Timer;
+use super::{
+    CharacterGuid, CharacterRecord, CloseReason, InGame, NameRecord, Opcode, Output, Packet,
+    Player, RequestId, SeamError, SessionEvent, State, close,
+};
+use crate::wire::packets::{
+    ACCOUNT_DATA_GLOBAL_MASK, AccountDataTimes, CharCreateResult, CharDeleteResult, CharEnum,
+    CharacterLoginFailed, LoginFailure, NameQuery, NameQueryResponse, PlayerLogin, RealmSplit,
+    RealmSplitRequest, WirePacket,
+};
+
+/// SMSG_CHAR_CREATE code for a refused creation (creation is not offered by this gateway yet).
+const CHAR_CREATE_ERROR: u8 = 0x30;
+/// SMSG_CHAR_DELETE code for a refused deletion.
+const CHAR_DELETE_FAILED: u8 = 0x48;
+
+/// Authenticated, no character in world.
+#[derive(Debug)]
+pub(super) struct CharacterScreen {
+    pub(super) player: Player,
+    /// The listing asked for and not answered yet.
+    listing: Option<RequestId>,
+    /// The client asked for CHAR_ENUM before the listing arrived.
+    enum_wanted: bool,
+    /// The client sent PLAYER_LOGIN before the listing arrived.
+    login_wanted: Option<CharacterGuid>,
+}
+
+impl CharacterScreen {
+    pub(super) fn new(player: Player) -> Self {
+        Self {
+            player,
+            listing: None,
+            enum_wanted: false,
+            login_wanted: None,
+        }
+    }
+
+    /// Back at the character screen after a logout.
+    pub(super) fn after_logout(player: Player) -> State {
+        State::CharacterScreen(Self::new(player))
+    }
+
+    pub(super) fn on_client_packet(mut self, cx: &mut Ctx, now: Duration, p: Packet) -> State {
+        match p.opcode {
+            Opcode::CMSG_CHAR_ENUM => {
+                if self.player.characters.is_some() {
+                    send_char_enum(cx, &self.player);
+                } else {
+                    self.enum_wanted = true;
+                    self.request_characters(cx, now);
+                }
+            }
+            Opcode::CMSG_PLAYER_LOGIN => match PlayerLogin::decode(&p.body) {
+                Ok(login) => {
+                    let guid = CharacterGuid(login.guid);
+                    if self.player.characters.is_some() {
+                        return self.start_login(cx, now, guid);
+                    }
+                    self.login_wanted = Some(guid);
+                    self.request_characters(cx, now);
+                }
+                Err(e) => {
+                    let reason = CloseReason::ClientProtocol(format!("PLAYER_LOGIN: {e}"));
+                    return close(State::CharacterScreen(self), cx, reason);
+                }
+            },
+            Opcode::CMSG_REALM_SPLIT => {
+                let decision = RealmSplitRequest::decode(&p.body)
+                    .map(|r| r.decision)
+                    .unwrap_or(0);
+                cx.send_client(&RealmSplit {
+                    decision,
+                    state: 0,
+                    date: "01/01/01".into(),
+                });
+            }
+            Opcode::CMSG_READY_FOR_ACCOUNT_DATA_TIMES => {
+                cx.send_client(&AccountDataTimes {
+                    unix_time: cx.unix_time(now),
+                    mask: ACCOUNT_DATA_GLOBAL_MASK as u8,
+                    times: [0; 8],
+                });
+            }
+            Opcode::CMSG_NAME_QUERY => on_name_query(cx, &self.player, &p),
+            Opcode::CMSG_PING => cx.pong(&p.body),
+            Opcode::CMSG_CHAR_CREATE => cx.send_client(&CharCreateResult {
+                result: CHAR_CREATE_ERROR,
+            }),
+            Opcode::CMSG_CHAR_DELETE => cx.send_client(&CharDeleteResult {
+                result: CHAR_DELETE_FAILED,
+            }),
+            // Anything else has no worldserver to go to at the character screen.
+            _ => {}
+        }
+        State::CharacterScreen(self)
+    }
+
+    /// The characters service answered a listing.
+    pub(super) fn on_characters(
+        mut self,
+        cx: &mut Ctx,
+        now: Duration,
+        request: RequestId,
+        result: Result<Vec<CharacterRecord>, SeamError>,
+    ) -> State {
+        if self.listing != Some(request) {
+            return State::CharacterScreen(self);
+        }
+        self.listing = None;
+        cx.timers.disarm(Timer::Characters);
+        let list = match result {
+            Ok(list) => list,
+            Err(e) => {
+                let reason = CloseReason::ServiceUnavailable(e.to_string());
+                return close(State::CharacterScreen(self), cx, reason);
+            }
+        };
+        let account = self.player.account.id;
+        // Only the account's own characters, whatever the service said.
+        let list: Vec<_> = list.into_iter().filter(|c| c.account == account).collect();
+        self.player.characters = Some(list);
+        if std::mem::take(&mut self.enum_wanted) {
+            send_char_enum(cx, &self.player);
+        }
+        match self.login_wanted.take() {
+            Some(guid) => self.start_login(cx, now, guid),
+            None => State::CharacterScreen(self),
+        }
+    }
+
+    /// The characters service did not answer in time.
+    pub(super) fn timed_out(self, cx: &mut Ctx) -> State {
+        if self.listing.is_none() {
+            return State::CharacterScreen(self);
+        }
+        let reason = CloseReason::ServiceUnavailable("characters service timed out".into());
+        close(State::CharacterScreen(self), cx, reason)
+    }
+
+    fn request_characters(&mut self, cx: &mut Ctx, now: Duration) {
+        if self.listing.is_some() {
+            return;
+        }
+        let request = cx.next_request();
+        self.listing = Some(request);
+        cx.push(Output::ListCharacters {
+            request,
+            account: self.player.account.id,
+        });
+        cx.timers
+            .arm(Timer::Characters, now, cx.cfg.service_timeout_ms);
+    }
+
+    fn start_login(self, cx: &mut Ctx, now: Duration, guid: CharacterGuid) -> State {
+        let Some(character) = self.player.character(guid).cloned() else {
+            // Not this account's character: refused here, no worldserver is contacted.
+            cx.send_client(&CharacterLoginFailed {
+                reason: LoginFailure::NO_CHARACTER,
+            });
+            cx.event(SessionEvent::LoginFailed {
+                code: LoginFailure::NO_CHARACTER,
+                detail: format!("guid {} is not on this account", guid.0),
+            });
+            return State::CharacterScreen(self);
+        };
+        let map = character.map;
+        cx.event(SessionEvent::LoginStarted { guid, map });
+        let game = InGame {
+            character,
+            login_requested_at: now,
+            map: None,
+            position: None,
+            presenter: Default::default(),
+        };
+        let _ = map;
+        Entering::login(cx, now, self.player, game)
+    }
+}
+
+/// Renders SMSG_CHAR_ENUM from the listing.
+fn send_char_enum(cx: &mut Ctx, player: &Player) {
+    let characters = player
+        .characters
+        .as_ref()
+        .map(|list| list.iter().map(CharacterRecord::to_enum).collect())
+        .unwrap_or_default();
+    cx.send_client(&CharEnum { characters });
+}
+
+/// CMSG_NAME_QUERY: the account's own characters are answered at once, others asked of the
+/// characters service.
+pub(super) fn on_name_query(cx: &mut Ctx, player: &Player, p: &Packet) {
+    let Ok(q) = NameQuery::decode(&p.body) else {
+        return;
+    };
+    let guid = CharacterGuid(q.guid);
+    match player.character(guid).map(NameRecord::from) {
+        Some(record) => cx.send_client(&name_response(&record)),
+        None => cx.query_name(guid),
+    }
+}
+
+/// A name lookup answered.
+pub(super) fn answer_name(
+    cx: &mut Ctx,
+    guid: CharacterGuid,
+    result: Result<Option<NameRecord>, SeamError>,
+) {
+    let answer = match result {
+        Ok(Some(n)) => name_response(&n),
+        // A failed lookup is answered like an unknown name; the client asks again later.
+        Ok(None) | Err(_) => NameQueryResponse::NotFound { guid: guid.0 },
+    };
+    cx.send_client(&answer);
+}
+
+fn name_response(n: &NameRecord) -> NameQueryResponse {
+    NameQueryResponse::Found {
+        guid: n.guid.0,
+        name: n.name.clone(),
+        realm: String::new(),
+        race: n.race,
+        gender: n.gender,
+        class: n.class,
+        declined: None,
+    }
+}

@@ -1,0 +1,345 @@
+//! What every state needs, valid for the session's whole life: settings, the client's codecs,
+//! the worldserver links, the output queue, the timer table, counters, the seeded RNG and the
+//! name lookups in flight. States call down into it; it never calls a state.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rand_chacha::ChaCha8Rng;
+
+use super::timers::Timers;
+use super::{
+    Canary, CharacterGuid, Counters, Departure, LinkId, Output, RequestId, SessionConfig,
+    SessionEvent, SessionId,
+};
+use crate::cluster::WorldserverRef;
+use crate::wire::packets::{Ping, Pong, WirePacket};
+use crate::wire::{
+    ClientHeaderDecoder, ClientHeaderEncoder, Opcode, ServerHeaderDecoder, ServerHeaderEncoder,
+};
+
+/// Name queries answered by a seam call at once, at most; more are dropped (the client asks
+/// again when it needs a name).
+const NAME_QUERIES_IN_FLIGHT_MAX: usize = 32;
+
+/// One worldserver connection.
+#[derive(Debug)]
+pub(super) struct Link {
+    pub(super) id: LinkId,
+    pub(super) server: WorldserverRef,
+    pub(super) decoder: ServerHeaderDecoder,
+    encoder: ClientHeaderEncoder,
+    /// The character PLAYER_LOGIN went out for on this link, while its worldserver may hold
+    /// it in world (at most one link of a session holds it).
+    holding: Option<CharacterGuid>,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Client(BytesMut),
+    World(LinkId, BytesMut),
+    Other(Output),
+}
+
+/// The session's context.
+#[derive(Debug)]
+pub(super) struct Ctx {
+    pub(super) id: SessionId,
+    pub(super) cfg: SessionConfig,
+    started: Duration,
+    unix_time_at_start: u32,
+    pub(super) server_seed: u32,
+    pub(super) client_in: ClientHeaderDecoder,
+    client_out: ServerHeaderEncoder,
+    links: Vec<Link>,
+    pub(super) timers: Timers,
+    pending: VecDeque<Pending>,
+    pub(super) counters: Counters,
+    pub(super) rng: ChaCha8Rng,
+    names_in_flight: Vec<CharacterGuid>,
+    next_id: u64,
+}
+
+impl Ctx {
+    pub(super) fn new(
+        id: SessionId,
+        now: Duration,
+        cfg: SessionConfig,
+        server_seed: u32,
+        unix_time: u32,
+        rng: ChaCha8Rng,
+    ) -> Self {
+        Self {
+            id,
+            cfg,
+            started: now,
+            unix_time_at_start: unix_time,
+            server_seed,
+            client_in: ClientHeaderDecoder::for_client(),
+            client_out: ServerHeaderEncoder::plain(),
+            links: Vec::new(),
+            timers: Timers::default(),
+            pending: VecDeque::new(),
+            counters: Counters::default(),
+            rng,
+            names_in_flight: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    // ----- outputs ----------------------------------------------------------------------
+
+    pub(super) fn has_output(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    pub(super) fn poll_output(&mut self) -> Option<Output> {
+        Some(match self.pending.pop_front()? {
+            Pending::Client(b) => Output::Client(b.freeze()),
+            Pending::World(link, b) => Output::World {
+                link,
+                bytes: b.freeze(),
+            },
+            Pending::Other(o) => o,
+        })
+    }
+
+    pub(super) fn push(&mut self, o: Output) {
+        self.pending.push_back(Pending::Other(o));
+    }
+
+    pub(super) fn event(&mut self, e: SessionEvent) {
+        self.push(Output::Event(e));
+    }
+
+    /// Renders a packet for the client.
+    pub(super) fn send_client<P: ClientBody>(&mut self, packet: &P) {
+        let mut body = BytesMut::new();
+        packet.encode_body(&mut body);
+        self.send_client_raw(packet.opcode(), body.freeze());
+    }
+
+    /// Frames a body for the client; consecutive client packets share one write.
+    pub(super) fn send_client_raw(&mut self, opcode: Opcode, body: Bytes) {
+        let Ok(frame) = self.client_out.frame(opcode, body) else {
+            return; // larger than any server header can carry: the worldserver's bug, dropped
+        };
+        self.counters.client_packets_out += 1;
+        match self.pending.back_mut() {
+            Some(Pending::Client(buf)) => frame.write_to(buf),
+            _ => {
+                let mut buf = BytesMut::with_capacity(frame.wire_len());
+                frame.write_to(&mut buf);
+                self.pending.push_back(Pending::Client(buf));
+            }
+        }
+    }
+
+    /// Frames a body for a worldserver link; consecutive packets to one link share a write,
+    /// except the auth session and the login, which must each be a write of their own
+    /// (worldserver quirk).
+    pub(super) fn send_world(&mut self, link: LinkId, opcode: Opcode, body: Bytes) {
+        let Some(l) = self.links.iter_mut().find(|l| l.id == link) else {
+            return;
+        };
+        // Client bodies are at most 10,235 bytes, which the 6-byte header always carries.
+        let Ok(frame) = l.encoder.frame(opcode, body) else {
+            return;
+        };
+        self.counters.world_packets_out += 1;
+        let separate = opcode == Opcode::CMSG_AUTH_SESSION || opcode == Opcode::CMSG_PLAYER_LOGIN;
+        match self.pending.back_mut() {
+            Some(Pending::World(l, buf)) if *l == link && !separate => frame.write_to(buf),
+            _ => {
+                let mut buf = BytesMut::with_capacity(frame.wire_len());
+                frame.write_to(&mut buf);
+                self.pending.push_back(Pending::World(link, buf));
+                if separate {
+                    // Seal it so the next packet starts a new write.
+                    self.pending
+                        .push_back(Pending::World(link, BytesMut::new()));
+                }
+            }
+        }
+    }
+
+    /// Renders a packet for a worldserver link.
+    pub(super) fn send_world_packet<P: WirePacket>(&mut self, link: LinkId, packet: &P) {
+        self.send_world(link, P::OPCODE, packet.to_body());
+    }
+
+    /// Answers a client's CMSG_PING.
+    pub(super) fn pong(&mut self, body: &[u8]) {
+        if let Ok(ping) = Ping::decode(body) {
+            self.send_client(&Pong { seq: ping.seq });
+        }
+    }
+
+    // ----- links ------------------------------------------------------------------------
+
+    /// Opens a new link to `server`.
+    pub(super) fn connect(&mut self, server: WorldserverRef) -> LinkId {
+        let link = LinkId(self.next_id());
+        self.links.push(Link {
+            id: link,
+            server: server.clone(),
+            decoder: ServerHeaderDecoder::for_worldserver(self.cfg.world_body_max_bytes),
+            encoder: ClientHeaderEncoder::plain(),
+            holding: None,
+        });
+        self.push(Output::Connect {
+            link,
+            worldserver: server,
+        });
+        link
+    }
+
+    pub(super) fn has_link(&self, link: LinkId) -> bool {
+        self.links.iter().any(|l| l.id == link)
+    }
+
+    pub(super) fn link_mut(&mut self, link: LinkId) -> Option<&mut Link> {
+        self.links.iter_mut().find(|l| l.id == link)
+    }
+
+    pub(super) fn link_server(&self, link: LinkId) -> Option<WorldserverRef> {
+        self.links
+            .iter()
+            .find(|l| l.id == link)
+            .map(|l| l.server.clone())
+    }
+
+    pub(super) fn server_of(&self, link: LinkId) -> Option<&WorldserverRef> {
+        self.links.iter().find(|l| l.id == link).map(|l| &l.server)
+    }
+
+    /// PLAYER_LOGIN for `guid` went out on `link`: its worldserver may hold the character
+    /// from now on (and no other link's does, as far as this session knows).
+    pub(super) fn hold_on(&mut self, link: LinkId, guid: CharacterGuid) {
+        for l in &mut self.links {
+            l.holding = (l.id == link).then_some(guid);
+        }
+    }
+
+    /// The worldserver confirmed it let the character go (logout complete, READY status 0
+    /// and the kick): closes the link without leaving a hold behind.
+    pub(super) fn release_link(&mut self, link: LinkId) {
+        self.leave(link, Departure::Released);
+        self.drop_link(link);
+    }
+
+    /// Closes a link. If its worldserver may hold the character, it may keep it in world for
+    /// its linger: the gateway-wide ledger hears of it.
+    pub(super) fn drop_link(&mut self, link: LinkId) {
+        self.leave(link, Departure::Lost);
+        if let Some(at) = self.links.iter().position(|l| l.id == link) {
+            self.links.remove(at);
+            self.push(Output::CloseWorld { link });
+        }
+    }
+
+    /// The worldserver refused the login on `link`: it did not take the character there.
+    pub(super) fn refused_on(&mut self, link: LinkId) {
+        self.leave(link, Departure::Refused);
+        self.drop_link(link);
+    }
+
+    /// Closes every link.
+    pub(super) fn drop_all_links(&mut self) {
+        for link in self.links.iter().map(|l| l.id).collect::<Vec<_>>() {
+            self.drop_link(link);
+        }
+    }
+
+    fn leave(&mut self, link: LinkId, how: Departure) {
+        let Some(l) = self.links.iter_mut().find(|l| l.id == link) else {
+            return;
+        };
+        let Some(guid) = l.holding.take() else {
+            return;
+        };
+        let worldserver = l.server.id.clone();
+        self.event(SessionEvent::CharacterLeft {
+            guid,
+            worldserver,
+            how,
+        });
+    }
+
+    // ----- ids and lookups --------------------------------------------------------------
+
+    fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    pub(super) fn next_request(&mut self) -> RequestId {
+        RequestId(self.next_id())
+    }
+
+    /// Asks for a name unless too many are in flight or this one already is.
+    pub(super) fn query_name(&mut self, guid: CharacterGuid) {
+        if self.names_in_flight.len() < NAME_QUERIES_IN_FLIGHT_MAX
+            && !self.names_in_flight.contains(&guid)
+        {
+            self.names_in_flight.push(guid);
+            self.push(Output::QueryName { guid });
+        }
+    }
+
+    /// A name lookup answered: whether it was asked.
+    pub(super) fn name_answered(&mut self, guid: CharacterGuid) -> bool {
+        let Some(at) = self.names_in_flight.iter().position(|g| *g == guid) else {
+            return false;
+        };
+        self.names_in_flight.remove(at);
+        true
+    }
+
+    // ----- misc -------------------------------------------------------------------------
+
+    /// Seconds since the session started, for the client's wall clock.
+    pub(super) fn unix_time(&self, now: Duration) -> u32 {
+        let elapsed = u32::try_from(now.saturating_sub(self.started).as_secs()).unwrap_or(u32::MAX);
+        self.unix_time_at_start.saturating_add(elapsed)
+    }
+
+    /// Starts the header ciphers of both client directions.
+    pub(super) fn start_client_ciphers(&mut self, key: &crate::wire::SessionKey) {
+        let ciphers = crate::wire::ServerCiphers::new(key);
+        self.client_out.start_cipher(ciphers.outbound);
+        self.client_in.start_cipher(ciphers.inbound);
+    }
+
+    /// Whether a planted bug is switched on (never, without the `canaries` feature).
+    #[cfg(feature = "canaries")]
+    pub(super) fn canary(&self, c: Canary) -> bool {
+        self.cfg.canary == Some(c)
+    }
+
+    #[cfg(not(feature = "canaries"))]
+    pub(super) fn canary(&self, _c: Canary) -> bool {
+        false
+    }
+}
+
+/// Anything the session renders for the client.
+pub(super) trait ClientBody {
+    fn opcode(&self) -> Opcode;
+    fn encode_body(&self, out: &mut BytesMut);
+}
+
+impl<P: WirePacket> ClientBody for P {
+    fn opcode(&self) -> Opcode {
+        P::OPCODE
+    }
+    fn encode_body(&self, out: &mut BytesMut) {
+        self.encode(out);
+    }
+}
+
+pub(super) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
