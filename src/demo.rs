@@ -252,112 +252,9 @@ fn script() -> Vec<BotStep> {
 /// Runs the demo with `bots` bots; prints progress to stderr while it runs.
 pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
     let started = std::time::Instant::now();
-    let characters: Vec<FakeCharacter> = (0..bots)
-        .map(|i| FakeCharacter {
-            guid: 100 + i as u64,
-            account: account(i),
-            name: format!("Demo{i}"),
-            map: 0,
-            position: Position {
-                x: -8949.9,
-                y: -132.5,
-                z: 83.5,
-                orientation: 0.0,
-            },
-            loads: true,
-        })
-        .collect();
+    let (infos, fakes, addrs) = start_worldservers(bots).await?;
 
-    let mut infos = Vec::new();
-    let mut fakes = Vec::new();
-    let mut addrs = Vec::new();
-    for (id, maps) in WORLDS {
-        let fake = FakeWorldserver::new(FakeWorldConfig {
-            id: id.into(),
-            accounts: (0..bots).map(account).collect(),
-            characters: characters.clone(),
-            timing: FakeTiming {
-                linger_ms: DEMO_LINGER_MS,
-                ..FakeTiming::default()
-            },
-            echo_opcode: None,
-        });
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let serving = fake.clone();
-        tokio::spawn(async move {
-            let _ = serving.serve(listener).await;
-        });
-        fakes.push(fake);
-        addrs.push(addr);
-        infos.push(WorldserverInfo {
-            server: WorldserverRef {
-                id: WorldserverId(id.into()),
-                address: addr.to_string(),
-            },
-            maps: maps.to_vec(),
-            world_update_p99_ms: None,
-            loading_maps: Vec::new(),
-            alias: String::new(),
-            realm_id: None,
-            crossrealm: false,
-        });
-    }
-
-    let registry = FakeRegistry::new(infos.iter().cloned().zip(fakes.iter().cloned()).collect());
-    let cluster = Arc::new(StaticCluster::new(
-        (0..bots)
-            .map(|i| AccountRecord {
-                id: AccountId(i as u32 + 1),
-                name: account(i),
-                session_key: key(i),
-                banned: false,
-                locked: false,
-            })
-            .collect(),
-        (0..bots)
-            .map(|i| CharacterRecord {
-                guid: CharacterGuid(100 + i as u64),
-                account: AccountId(i as u32 + 1),
-                name: format!("Demo{i}"),
-                race: 1,
-                class: 1,
-                gender: 0,
-                level: 10,
-                appearance: [0; 5],
-                map: 0,
-                zone: 12,
-                x: -8949.9,
-                y: -132.5,
-                z: 83.5,
-                guild_id: 0,
-            })
-            .collect(),
-        infos,
-    ));
-    let seams = Seams {
-        registry: Arc::new(registry),
-        ..Seams::embedded(cluster)
-    };
-    let gateway = Gateway::new(
-        seams,
-        DriverConfig {
-            session: SessionConfig {
-                world_linger_ms: DEMO_LINGER_MS,
-                ..SessionConfig::default()
-            },
-            max_connections: bots + 16,
-            write_timeout_ms: 10_000,
-            shutdown_timeout_ms: 5_000,
-            cluster: ClusterConfig {
-                registry_refresh_ms: 500,
-                slow_login_ms: 500,
-                hold_margin_ms: 500,
-                ..ClusterConfig::default()
-            },
-        },
-        Entropy::from_os()?,
-    );
+    let gateway = build_gateway(bots, infos, &fakes)?;
     let metrics = gateway.metrics().clone();
     let gw = gateway.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -366,34 +263,7 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
     let server = tokio::spawn(serve(gateway, listener, stop_rx));
 
     let done = Arc::new(AtomicU32::new(0));
-    let mut joins = Vec::new();
-    for i in 0..bots {
-        let done = done.clone();
-        let start_after = START_SPREAD_MS * i as u64 / bots.max(1) as u64;
-        joins.push(tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(start_after)).await;
-            let config = BotConfig {
-                account: account(i),
-                session_key: key(i),
-                realm_id: 1,
-                seed: i as u64,
-                character: 100 + i as u64,
-                script: script(),
-                step_timeout_ms: 20_000,
-                max_body_bytes: 8 * 1024 * 1024,
-                movement_seq_start: 0,
-            };
-            let r = match tokio::net::TcpStream::connect(gateway_addr).await {
-                Ok(stream) => {
-                    let (report, r) = run_bot(stream, config).await;
-                    (report, r.map_err(|e| format!("bot {i}: {e}")))
-                }
-                Err(e) => (BotReport::default(), Err(format!("bot {i}: connect: {e}"))),
-            };
-            done.fetch_add(1, Ordering::Relaxed);
-            r
-        }));
-    }
+    let joins = spawn_bots(bots, gateway_addr, &done);
 
     // Progress while the bots play: one rewritten line on a terminal, a line a second in logs.
     let deadline = tokio::time::Instant::now() + Duration::from_millis(DEMO_DEADLINE_MS);
@@ -451,6 +321,200 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
         let _ = writeln!(stderr);
     }
 
+    let (errors, bots_ok, sent, received) = collect_bots(joins, deadline).await;
+    // A timeline the bots outran still runs to its end, so every fault is shown healed.
+    for (at, fault) in timeline {
+        let wait = Duration::from_millis(*at).saturating_sub(started.elapsed());
+        tokio::time::sleep(wait).await;
+        apply(*fault, &gw, &fakes, &addrs);
+        faults.push((started.elapsed().as_millis() as u64, fault.label()));
+    }
+    let final_health = worldserver_health(&gw);
+    let _ = stop_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    Ok(DemoSummary {
+        bots,
+        bots_ok,
+        errors,
+        metrics: metrics.snapshot(),
+        bot_packets: (sent, received),
+        elapsed: started.elapsed(),
+        faults,
+        health_changes,
+        final_health,
+    })
+}
+
+/// The demo's characters, one per bot, as the fake worldservers know them.
+fn demo_characters(bots: usize) -> Vec<FakeCharacter> {
+    (0..bots)
+        .map(|i| FakeCharacter {
+            guid: 100 + i as u64,
+            account: account(i),
+            name: format!("Demo{i}"),
+            map: 0,
+            position: Position {
+                x: -8949.9,
+                y: -132.5,
+                z: 83.5,
+                orientation: 0.0,
+            },
+            loads: true,
+        })
+        .collect()
+}
+
+/// Starts the fake worldservers of [`WORLDS`], each on its own loopback port: what the cluster
+/// is told about each, the fakes, and their addresses.
+async fn start_worldservers(
+    bots: usize,
+) -> std::io::Result<(Vec<WorldserverInfo>, Vec<FakeWorldserver>, Vec<SocketAddr>)> {
+    let characters = demo_characters(bots);
+    let mut infos = Vec::new();
+    let mut fakes = Vec::new();
+    let mut addrs = Vec::new();
+    for (id, maps) in WORLDS {
+        let fake = FakeWorldserver::new(FakeWorldConfig {
+            id: id.into(),
+            accounts: (0..bots).map(account).collect(),
+            characters: characters.clone(),
+            timing: FakeTiming {
+                linger_ms: DEMO_LINGER_MS,
+                ..FakeTiming::default()
+            },
+            echo_opcode: None,
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let serving = fake.clone();
+        tokio::spawn(async move {
+            let _ = serving.serve(listener).await;
+        });
+        fakes.push(fake);
+        addrs.push(addr);
+        infos.push(WorldserverInfo {
+            server: WorldserverRef {
+                id: WorldserverId(id.into()),
+                address: addr.to_string(),
+            },
+            maps: maps.to_vec(),
+            world_update_p99_ms: None,
+            loading_maps: Vec::new(),
+            alias: String::new(),
+            realm_id: None,
+            crossrealm: false,
+        });
+    }
+    Ok((infos, fakes, addrs))
+}
+
+/// The gateway over the fakes: the bots' accounts and characters, the fakes' registry, and
+/// timings short enough for the demo.
+fn build_gateway(
+    bots: usize,
+    infos: Vec<WorldserverInfo>,
+    fakes: &[FakeWorldserver],
+) -> std::io::Result<Arc<Gateway>> {
+    let registry = FakeRegistry::new(infos.iter().cloned().zip(fakes.iter().cloned()).collect());
+    let cluster = Arc::new(StaticCluster::new(
+        (0..bots)
+            .map(|i| AccountRecord {
+                id: AccountId(i as u32 + 1),
+                name: account(i),
+                session_key: key(i),
+                banned: false,
+                locked: false,
+            })
+            .collect(),
+        (0..bots)
+            .map(|i| CharacterRecord {
+                guid: CharacterGuid(100 + i as u64),
+                account: AccountId(i as u32 + 1),
+                name: format!("Demo{i}"),
+                race: 1,
+                class: 1,
+                gender: 0,
+                level: 10,
+                appearance: [0; 5],
+                map: 0,
+                zone: 12,
+                x: -8949.9,
+                y: -132.5,
+                z: 83.5,
+                guild_id: 0,
+            })
+            .collect(),
+        infos,
+    ));
+    let seams = Seams {
+        registry: Arc::new(registry),
+        ..Seams::embedded(cluster)
+    };
+    Ok(Gateway::new(
+        seams,
+        DriverConfig {
+            session: SessionConfig {
+                world_linger_ms: DEMO_LINGER_MS,
+                ..SessionConfig::default()
+            },
+            max_connections: bots + 16,
+            write_timeout_ms: 10_000,
+            shutdown_timeout_ms: 5_000,
+            cluster: ClusterConfig {
+                registry_refresh_ms: 500,
+                slow_login_ms: 500,
+                hold_margin_ms: 500,
+                ..ClusterConfig::default()
+            },
+        },
+        Entropy::from_os()?,
+    ))
+}
+
+/// Starts one task per bot, spread over [`START_SPREAD_MS`]; each adds one to `done` when its
+/// script ends.
+fn spawn_bots(
+    bots: usize,
+    gateway_addr: SocketAddr,
+    done: &Arc<AtomicU32>,
+) -> Vec<tokio::task::JoinHandle<(BotReport, Result<(), String>)>> {
+    let mut joins = Vec::new();
+    for i in 0..bots {
+        let done = done.clone();
+        let start_after = START_SPREAD_MS * i as u64 / bots.max(1) as u64;
+        joins.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(start_after)).await;
+            let config = BotConfig {
+                account: account(i),
+                session_key: key(i),
+                realm_id: 1,
+                seed: i as u64,
+                character: 100 + i as u64,
+                script: script(),
+                step_timeout_ms: 20_000,
+                max_body_bytes: 8 * 1024 * 1024,
+                movement_seq_start: 0,
+            };
+            let r = match tokio::net::TcpStream::connect(gateway_addr).await {
+                Ok(stream) => {
+                    let (report, r) = run_bot(stream, config).await;
+                    (report, r.map_err(|e| format!("bot {i}: {e}")))
+                }
+                Err(e) => (BotReport::default(), Err(format!("bot {i}: connect: {e}"))),
+            };
+            done.fetch_add(1, Ordering::Relaxed);
+            r
+        }));
+    }
+    joins
+}
+
+/// Waits for every bot until `deadline`: the errors, how many bots ran clean, and the packets
+/// the bots sent and received.
+async fn collect_bots(
+    joins: Vec<tokio::task::JoinHandle<(BotReport, Result<(), String>)>>,
+    deadline: tokio::time::Instant,
+) -> (Vec<String>, usize, u64, u64) {
     let mut errors = Vec::new();
     let mut bots_ok = 0;
     let mut sent = 0;
@@ -470,14 +534,12 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
             Err(_) => errors.push("bot did not finish before the demo deadline".into()),
         }
     }
-    // A timeline the bots outran still runs to its end, so every fault is shown healed.
-    for (at, fault) in timeline {
-        let wait = Duration::from_millis(*at).saturating_sub(started.elapsed());
-        tokio::time::sleep(wait).await;
-        apply(*fault, &gw, &fakes, &addrs);
-        faults.push((started.elapsed().as_millis() as u64, fault.label()));
-    }
-    let final_health = WORLDS
+    (errors, bots_ok, sent, received)
+}
+
+/// Each worldserver's health as the gateway sees it now.
+fn worldserver_health(gw: &Gateway) -> Vec<(String, Option<Health>)> {
+    WORLDS
         .iter()
         .map(|(id, _)| {
             let h = gw
@@ -486,20 +548,7 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
                 .map(|s| s.health);
             ((*id).to_owned(), h)
         })
-        .collect();
-    let _ = stop_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
-    Ok(DemoSummary {
-        bots,
-        bots_ok,
-        errors,
-        metrics: metrics.snapshot(),
-        bot_packets: (sent, received),
-        elapsed: started.elapsed(),
-        faults,
-        health_changes,
-        final_health,
-    })
+        .collect()
 }
 
 /// Carries out one fault of the timeline.
