@@ -78,6 +78,9 @@ pub struct WorldserverState {
     failed_streak: u32,
     good_streak: u32,
     draining: bool,
+    /// In the registry's last answer. A worldserver the registry dropped stays Down whatever
+    /// the gateway's own probes say, until the registry lists it again.
+    listed: bool,
 }
 
 /// A placement request: pure input of the selection policy.
@@ -123,13 +126,17 @@ impl ClusterView {
     }
 
     /// The registry answered with the current list. Known worldservers keep their health and
-    /// counters; new ones start Admitting; ones missing from the list are Down. A measured
+    /// counters; new ones start Admitting; ones missing from the list are Down until it lists
+    /// them again (and healthy probes bring them back). A measured
     /// world-update time is one probe of each worldserver (slow over the policy's bound).
     pub fn apply_registry(&mut self, now: Duration, list: &[WorldserverInfo]) {
         for info in list {
             self.servers
                 .entry(info.server.id.clone())
-                .and_modify(|s| s.info = info.clone())
+                .and_modify(|s| {
+                    s.info = info.clone();
+                    s.listed = true;
+                })
                 .or_insert_with(|| WorldserverState {
                     info: info.clone(),
                     health: Health::Admitting,
@@ -138,11 +145,13 @@ impl ClusterView {
                     failed_streak: 0,
                     good_streak: 0,
                     draining: false,
+                    listed: true,
                 });
         }
         for (id, s) in self.servers.iter_mut() {
             if !list.iter().any(|i| &i.server.id == id) {
                 s.health = Health::Down;
+                s.listed = false;
             }
         }
         for info in list {
@@ -201,6 +210,9 @@ impl ClusterView {
                 s.good_streak = 0;
                 s.health = Health::Down;
             }
+        }
+        if !s.listed {
+            s.health = Health::Down;
         }
         if s.draining && s.health != Health::Down {
             s.health = Health::Draining;
@@ -460,6 +472,27 @@ mod tests {
         }
         v.apply_registry(NOW, &[measured(p.slow_world_update_ms)]);
         assert_eq!(health(&v), Some(Health::Admitting));
+    }
+
+    /// Regression (found by the coordinator's property test): a worldserver the registry
+    /// dropped came back to Admitting after three healthy logins that had been placed there
+    /// before, and took new players the registry no longer knew about.
+    #[test]
+    fn a_worldserver_the_registry_dropped_stays_down_until_listed_again() {
+        let p = HealthPolicy::default();
+        let mut v = ClusterView::new(p);
+        v.apply_registry(NOW, &[info("ek", &[0]), info("any", &[])]);
+        v.apply_registry(NOW, &[info("any", &[])]);
+        for _ in 0..p.good_probes_to_admit * 2 {
+            assert_eq!(v.observe(&id("ek"), Probe::Healthy), Some(Health::Down));
+        }
+        assert!(matches!(v.select(NOW, &req(0)), Selection::Place(w) if w.id == id("any")));
+        // Listed again: back through the usual hysteresis.
+        v.apply_registry(NOW, &[info("ek", &[0]), info("any", &[])]);
+        for _ in 0..p.good_probes_to_admit {
+            v.observe(&id("ek"), Probe::Healthy);
+        }
+        assert_eq!(v.get(&id("ek")).map(|s| s.health), Some(Health::Admitting));
     }
 
     #[test]
