@@ -332,6 +332,50 @@ proptest! {
         };
         for op in ops {
             apply(&mut c, &mut m, op)?;
+            // The operator's drains reach the view that every decision asks.
+            for d in &m.drains {
+                if let Some(st) = c.view().get(d) {
+                    prop_assert!(
+                        matches!(st.health, Health::Draining | Health::Down),
+                        "{} is drained but the view says {:?}", d, st.health
+                    );
+                }
+            }
         }
     }
+}
+
+/// Regression: the operator's drain never reached the view, so a layer switch to a drained
+/// worldserver was accepted and the view said Admitting.
+#[test]
+fn a_drain_reaches_the_view_and_refuses_layer_switches() {
+    let mut c = Coordinator::new(config());
+    let now = Duration::from_secs(1);
+    c.handle_registry(now, Ok(&[info(0, None), info(1, None)]));
+    c.set_draining(now, &id(0), true);
+    assert_eq!(
+        c.view().get(&id(0)).map(|s| s.health),
+        Some(Health::Draining)
+    );
+    assert_eq!(
+        c.switch_layer(now, CharacterGuid(1), &id(0)),
+        Err(
+            waygate::cluster::coordinator::LayerSwitchRefused::NotAdmitting(
+                id(0),
+                Health::Draining
+            )
+        )
+    );
+    // A registry refresh keeps it draining; undraining admits again.
+    c.handle_registry(now, Ok(&[info(0, None), info(1, None)]));
+    assert_eq!(
+        c.view().get(&id(0)).map(|s| s.health),
+        Some(Health::Draining)
+    );
+    c.set_draining(now, &id(0), false);
+    assert_eq!(
+        c.view().get(&id(0)).map(|s| s.health),
+        Some(Health::Admitting)
+    );
+    assert_eq!(c.switch_layer(now, CharacterGuid(1), &id(0)), Ok(()));
 }

@@ -180,6 +180,10 @@ impl Coordinator {
             .map(|s| (s.info.server.id.clone(), s.health))
             .collect();
         self.view.apply_registry(now, list);
+        // A drain the operator asked for before the registry listed the worldserver.
+        for id in self.drains.clone() {
+            self.tell_view_draining(&id, true);
+        }
         for (id, was) in before {
             let after = self.view.get(&id).map(|s| s.health);
             self.health_changed(id, Some(was), after);
@@ -269,7 +273,17 @@ impl Coordinator {
         } else {
             self.drains.remove(worldserver);
         }
+        let before = self.view.get(worldserver).map(|s| s.health);
+        self.tell_view_draining(worldserver, draining);
+        let after = self.view.get(worldserver).map(|s| s.health);
+        self.health_changed(worldserver.clone(), before, after);
         self.wake_sessions = true;
+    }
+
+    /// The view's health says Draining for a drained worldserver: every placement, layer
+    /// switch and re-attach asks the view.
+    fn tell_view_draining(&mut self, worldserver: &WorldserverId, draining: bool) {
+        self.view.set_draining(worldserver, draining);
     }
 
     /// Moves a character to another worldserver for the same map (a layer switch): the next
@@ -306,9 +320,7 @@ impl Coordinator {
     /// yet), else the selection policy, first without the worldservers to avoid, then (if
     /// nobody else can take it) with them. Returns the answer and how to count it.
     pub fn place(&mut self, now: Duration, req: PlaceRequest) -> (Selection, PlacementClass) {
-        let mut req = req;
         let map = req.map;
-        req.exclude.extend(self.drains.iter().cloned());
         let selection = self.select_for(now, req);
         #[cfg(feature = "canaries")]
         let selection = self.canary_place_on_first_owner(map, selection);
