@@ -8,8 +8,9 @@ use proptest::prelude::*;
 use bytes::{Bytes, BytesMut};
 use waygate::cluster::{WorldserverId, WorldserverRef};
 use waygate::session::{
-    AccountId, AccountRecord, CharacterGuid, CharacterRecord, CloseReason, Departure, LinkId,
-    NameRecord, Output, Phase, RequestId, Session, SessionConfig, SessionEvent, SessionId,
+    AccountId, AccountRecord, CharacterGuid, CharacterRecord, CloseReason, Culprit, Departure,
+    LinkId, NameRecord, Output, Phase, RequestId, SeamError, Session, SessionConfig, SessionEvent,
+    SessionId,
 };
 use waygate::wire::auth::{
     AddonList, AuthChallenge, AuthResponse, AuthResult, AuthSession, AuthSessionFields,
@@ -361,8 +362,66 @@ fn assert_auth_rejected(h: &Harness, code: AuthResult) {
         AuthResponse::decode(&p.body),
         Ok(AuthResponse::Failed(code))
     );
-    assert_eq!(h.closed, Some(CloseReason::AuthRejected(code)));
+    assert!(
+        matches!(&h.closed, Some(CloseReason::AuthRejected(c, detail)) if *c == code && !detail.is_empty()),
+        "closed with {:?}",
+        h.closed
+    );
+    assert_eq!(
+        h.closed.as_ref().map(CloseReason::culprit),
+        Some(Culprit::Client)
+    );
     assert_eq!(h.s.phase(), Phase::Closed);
+}
+
+/// The client is told DB_BUSY and the accounts service is blamed, not the client.
+fn assert_accounts_blamed(h: &Harness) {
+    let p = h
+        .last_client(Opcode::SMSG_AUTH_RESPONSE)
+        .expect("a response");
+    assert_eq!(
+        AuthResponse::decode(&p.body),
+        Ok(AuthResponse::Failed(AuthResult::DB_BUSY))
+    );
+    assert!(
+        matches!(&h.closed, Some(CloseReason::ServiceUnavailable(d)) if d.contains("accounts")),
+        "closed with {:?}",
+        h.closed
+    );
+    assert_eq!(
+        h.closed.as_ref().map(CloseReason::culprit),
+        Some(Culprit::Service)
+    );
+    assert_eq!(h.s.phase(), Phase::Closed);
+}
+
+/// Regression: an accounts-service error became AuthRejected, blamed on the client.
+#[test]
+fn an_accounts_service_error_is_db_busy_and_blames_the_service() {
+    let mut h = Harness::new(SessionConfig::default());
+    h.send_auth_session("ALICE", &key());
+    let (request, _) = h.lookups.last().cloned().expect("account lookup asked");
+    let error = SeamError {
+        service: "accounts",
+        detail: "connection refused".into(),
+        retryable: true,
+    };
+    h.s.handle_account(h.now, request, Err(error));
+    h.pump();
+    assert_accounts_blamed(&h);
+}
+
+/// Regression: the lookup armed no timer, so a hung accounts service ended at the pre-auth
+/// deadline as a client-blamed PreAuthTimeout.
+#[test]
+fn a_hung_accounts_service_is_db_busy_at_the_service_deadline() {
+    let cfg = SessionConfig::default();
+    let mut h = Harness::new(cfg.clone());
+    h.send_auth_session("ALICE", &key());
+    h.advance_to_deadline();
+    assert_eq!(h.now, Duration::from_millis(cfg.service_timeout_ms));
+    assert!(cfg.service_timeout_ms < cfg.pre_auth_timeout_ms);
+    assert_accounts_blamed(&h);
 }
 
 #[test]

@@ -29,7 +29,7 @@ pub(super) fn challenge(cx: &mut Ctx, now: Duration, seed_bytes: [u8; 32]) {
 }
 
 /// The first client packet: it must be CMSG_AUTH_SESSION of the expected build.
-pub(super) fn on_auth_session(cx: &mut Ctx, _now: Duration, p: Packet) -> State {
+pub(super) fn on_auth_session(cx: &mut Ctx, now: Duration, p: Packet) -> State {
     if p.opcode != Opcode::CMSG_AUTH_SESSION {
         let detail = format!("{} before CMSG_AUTH_SESSION", p.opcode);
         return close(
@@ -63,6 +63,8 @@ pub(super) fn on_auth_session(cx: &mut Ctx, _now: Duration, p: Packet) -> State 
         request,
         name: auth.account.clone(),
     });
+    cx.timers
+        .arm(Timer::AccountLookup, now, cx.cfg.service_timeout_ms);
     State::AwaitAccount(AwaitAccount { request, auth })
 }
 
@@ -81,12 +83,7 @@ impl AwaitAccount {
     ) -> State {
         let record = match result {
             Err(e) => {
-                return reject(
-                    State::AwaitAccount(self),
-                    cx,
-                    AuthResult::DB_BUSY,
-                    e.to_string(),
-                );
+                return accounts_unavailable(State::AwaitAccount(self), cx, e.to_string());
             }
             Ok(None) => {
                 let detail = "unknown account".into();
@@ -128,8 +125,11 @@ impl AwaitAccount {
 
     /// The accounts service did not answer in time.
     pub(super) fn timed_out(self, cx: &mut Ctx) -> State {
-        let detail = "account lookup timed out".into();
-        reject(State::AwaitAccount(self), cx, AuthResult::DB_BUSY, detail)
+        let detail = format!(
+            "accounts failed (retryable): no answer within {} ms",
+            cx.cfg.service_timeout_ms
+        );
+        accounts_unavailable(State::AwaitAccount(self), cx, detail)
     }
 }
 
@@ -157,11 +157,18 @@ fn welcome(cx: &mut Ctx, auth: &AuthSession) {
     cx.send_client(&TutorialFlags { words: [0; 8] });
 }
 
-/// Refuses the auth session with `code` and ends the session.
+/// Refuses the auth session with `code` and ends the session: the client's account or
+/// client is at fault, and `detail` says how.
 fn reject(s: State, cx: &mut Ctx, code: AuthResult, detail: String) -> State {
-    let _ = detail;
     cx.send_client(&AuthResponseBody(AuthResponse::Failed(code)));
-    close(s, cx, CloseReason::AuthRejected(code))
+    close(s, cx, CloseReason::AuthRejected(code, detail))
+}
+
+/// The accounts service failed or did not answer: the client is told DB_BUSY (it may try
+/// again), and the service is to blame.
+fn accounts_unavailable(s: State, cx: &mut Ctx, detail: String) -> State {
+    cx.send_client(&AuthResponseBody(AuthResponse::Failed(AuthResult::DB_BUSY)));
+    close(s, cx, CloseReason::ServiceUnavailable(detail))
 }
 
 struct AuthChallengeBody(AuthChallenge);

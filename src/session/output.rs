@@ -103,8 +103,10 @@ pub enum CloseReason {
     ClientGone,
     /// The client broke the protocol.
     ClientProtocol(String),
-    /// Authentication refused with this code.
-    AuthRejected(AuthResult),
+    /// Authentication refused with this code, for this reason (digest mismatch, banned, ...).
+    /// Always the client's account or client: a service that failed is
+    /// [`CloseReason::ServiceUnavailable`], even when the client was told DB_BUSY.
+    AuthRejected(AuthResult, String),
     /// No valid auth session before the deadline.
     PreAuthTimeout,
     /// The client sent more than the switch buffer holds while changing worldservers.
@@ -128,7 +130,7 @@ impl CloseReason {
         match self {
             Self::ClientGone
             | Self::ClientProtocol(_)
-            | Self::AuthRejected(_)
+            | Self::AuthRejected(..)
             | Self::PreAuthTimeout
             | Self::SwitchBufferOverflow => Culprit::Client,
             Self::ServiceUnavailable(_) => Culprit::Service,
@@ -139,7 +141,7 @@ impl CloseReason {
 
     /// Whether the player may simply log in again.
     pub fn retryable(&self) -> bool {
-        !matches!(self, Self::ClientProtocol(_) | Self::AuthRejected(_))
+        !matches!(self, Self::ClientProtocol(_) | Self::AuthRejected(..))
     }
 }
 
