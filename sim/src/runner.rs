@@ -311,7 +311,7 @@ async fn drive(
         let fail = fail.clone();
         let t = transcript.clone();
         let id = id.clone();
-        fake.set_packet_tap(Some(Arc::new(move |guid, opcode, body| {
+        fake.set_packet_tap(Some(Arc::new(move |guid, opcode, body, _| {
             if opcode != waygate::wire::Opcode::MSG_MOVE_HEARTBEAT {
                 return;
             }
