@@ -282,6 +282,10 @@ pub struct Expect {
     pub logins: Option<u32>,
     /// Handoffs completed, counted by the bots.
     pub handoffs: Option<u32>,
+    /// At least this many new characters admitted by a worldserver while another one that
+    /// could have taken them was drained (the drain checker's evidence that the run pressed
+    /// on "a drained worldserver admits nobody"; see `drain_check`).
+    pub logins_while_drained: Option<u32>,
 }
 
 /// A scenario file that cannot be used.
