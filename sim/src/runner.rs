@@ -222,11 +222,12 @@ async fn drive(
     for group in &scenario.bots {
         for _ in 0..group.count {
             let index = plans.len();
-            let start_ms = if group.start_spread_ms > 0 {
-                rng.next_u64() % group.start_spread_ms
-            } else {
-                0
-            };
+            let start_ms = group.start_after_ms
+                + if group.start_spread_ms > 0 {
+                    rng.next_u64() % group.start_spread_ms
+                } else {
+                    0
+                };
             plans.push(BotPlan {
                 index,
                 guid: 1000 + index as u64,

@@ -84,7 +84,11 @@ pub struct BotGroup {
     pub count: u32,
     /// The map their characters start on.
     pub map: u32,
-    /// Each bot starts at an offset drawn from the seed in `[0, start_spread_ms)`.
+    /// The group's first bot may start this long after the run began.
+    #[serde(default)]
+    pub start_after_ms: u64,
+    /// Each bot starts at `start_after_ms` plus an offset drawn from the seed in
+    /// `[0, start_spread_ms)`.
     #[serde(default)]
     pub start_spread_ms: u64,
     /// What each bot does.
