@@ -720,7 +720,14 @@ async fn run_connection(
                     avoid,
                 } => {
                     // The selection policy over the gateway's own view of the cluster.
-                    exclude.extend(gw.draining_set().iter().cloned());
+                    #[cfg(feature = "canaries")]
+                    let ignore_drain =
+                        gw.cfg.session.canary == Some(crate::session::Canary::IgnoreOperatorDrain);
+                    #[cfg(not(feature = "canaries"))]
+                    let ignore_drain = false;
+                    if !ignore_drain {
+                        exclude.extend(gw.draining_set().iter().cloned());
+                    }
                     let now = clock.now();
                     let selection = gw.select_for(id, guid, now, map, exclude, avoid);
                     #[cfg(feature = "canaries")]
