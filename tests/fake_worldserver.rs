@@ -521,6 +521,15 @@ async fn a_second_connection_of_the_account_takes_over_and_the_player_lingers() 
     let f = fake(timing()).await;
     let mut first = Gw::connect(&f).await;
     first.enter("A", ALICE).await;
+    let logins: Arc<Mutex<Vec<Presence>>> = Arc::default();
+    let tap_logins = logins.clone();
+    f.ws.set_packet_tap(Some(Arc::new(
+        move |_guid, opcode, _body: &Bytes, presence| {
+            if opcode == Opcode::CMSG_PLAYER_LOGIN {
+                tap_logins.lock().expect("tap lock").push(presence);
+            }
+        },
+    )));
     let mut second = Gw::connect(&f).await;
     second.auth("a").await;
     assert_eq!(
@@ -535,6 +544,11 @@ async fn a_second_connection_of_the_account_takes_over_and_the_player_lingers() 
     assert_eq!(
         count_for(&f.ws, ALICE, |k| *k == WorldEventKind::Reattached),
         1
+    );
+    assert_eq!(
+        *logins.lock().expect("tap lock"),
+        vec![Presence::Lingering],
+        "the tap sees the re-attaching PLAYER_LOGIN while the character still lingers"
     );
 }
 
@@ -641,10 +655,14 @@ async fn login_sequence_follows_azerothcore_order() {
 async fn the_packet_tap_sees_what_the_received_log_gets_in_order() {
     let f = fake(timing()).await;
     let seen: Arc<Mutex<Vec<(u64, Opcode)>>> = Arc::default();
-    let tap_seen = seen.clone();
-    f.ws.set_packet_tap(Some(Arc::new(move |guid, opcode, _body: &Bytes| {
-        tap_seen.lock().expect("tap lock").push((guid, opcode))
-    })));
+    let presences: Arc<Mutex<Vec<Presence>>> = Arc::default();
+    let (tap_seen, tap_presences) = (seen.clone(), presences.clone());
+    f.ws.set_packet_tap(Some(Arc::new(
+        move |guid, opcode, _body: &Bytes, presence| {
+            tap_seen.lock().expect("tap lock").push((guid, opcode));
+            tap_presences.lock().expect("tap lock").push(presence);
+        },
+    )));
     let mut gw = Gw::connect(&f).await;
     gw.enter("A", ALICE).await;
     let logged: Vec<(u64, Opcode)> =
@@ -654,6 +672,11 @@ async fn the_packet_tap_sees_what_the_received_log_gets_in_order() {
             .collect();
     assert_eq!(*seen.lock().expect("tap lock"), logged);
     assert_eq!(logged, vec![(ALICE, Opcode::CMSG_PLAYER_LOGIN)]);
+    assert_eq!(
+        *presences.lock().expect("tap lock"),
+        vec![Presence::Absent],
+        "a fresh login: the tap sees the character before the packet's effect"
+    );
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 
 #![allow(clippy::disallowed_methods)] // the sweep runs each seed on a thread of its own
 
+pub mod drain_check;
 pub mod scenario;
 pub mod transcript;
 

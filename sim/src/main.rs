@@ -215,7 +215,7 @@ fn canary_sweep(scenarios: &[waygate_sim::scenario::Scenario], args: &Args) -> E
     for r in &reports {
         let share = r.caught_seeds as f64 * 100.0 / r.seeds.max(1) as f64;
         println!(
-            "canary {:<20} caught on {:>4}/{} seeds ({share:5.1}%)  e.g. {}",
+            "canary {:<21} caught on {:>4}/{} seeds ({share:5.1}%)  e.g. {}",
             r.canary.name(),
             r.caught_seeds,
             r.seeds,

@@ -14,12 +14,15 @@ use rand_core::{Rng, SeedableRng};
 use waygate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef};
 use waygate::driver::{DriverConfig, Gateway, serve};
 use waygate::peers::bot::{BotConfig, BotReport, BotStep, run_bot};
-use waygate::peers::worldserver::{FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver};
+use waygate::peers::worldserver::{
+    FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, PacketTap,
+};
 use waygate::runtime::{Entropy, Seams, StaticCluster};
 use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionEvent};
 use waygate::wire::SessionKey;
 use waygate::wire::packets::Position;
 
+use crate::drain_check::{DrainChecker, Verdict};
 use crate::scenario::{Fault, FaultKind, Scenario, Step, Swarm, WorldserverSpec};
 use crate::transcript::{Transcript, fnv1a64};
 
@@ -219,11 +222,12 @@ async fn drive(
     for group in &scenario.bots {
         for _ in 0..group.count {
             let index = plans.len();
-            let start_ms = if group.start_spread_ms > 0 {
-                rng.next_u64() % group.start_spread_ms
-            } else {
-                0
-            };
+            let start_ms = group.start_after_ms
+                + if group.start_spread_ms > 0 {
+                    rng.next_u64() % group.start_spread_ms
+                } else {
+                    0
+                };
             plans.push(BotPlan {
                 index,
                 guid: 1000 + index as u64,
@@ -235,6 +239,12 @@ async fn drive(
             });
         }
     }
+    // Faults drawn from the seed, drawn before anything runs: the drain checker judges by the
+    // whole timeline.
+    let drawn = match &scenario.swarm {
+        Some(swarm) => swarm_faults(swarm, &scenario.worldservers, &mut rng),
+        None => Vec::new(),
+    };
     let characters: Vec<FakeCharacter> = plans
         .iter()
         .map(|p| FakeCharacter {
@@ -303,22 +313,48 @@ async fn drive(
         });
         worlds.push((spec.id.clone(), fake));
     }
-    // Safety checker: every heartbeat a bot sends reaches at most one worldserver, and the
-    // ones that arrive arrive in the order they were sent, across every switch.
+    // Safety checkers on what the fakes' worlds handle, one packet tap per fake chaining them.
+    // Every heartbeat a bot sends reaches at most one worldserver, and the ones that arrive
+    // arrive in the order they were sent, across every switch.
     let last_heartbeat: Arc<Mutex<std::collections::BTreeMap<u64, (u32, String)>>> = Arc::default();
+    // No PLAYER_LOGIN admits a new character to a worldserver the operator drained, judged by
+    // the fault timeline (see `drain_check`).
+    let timeline: Vec<Fault> = scenario.faults.iter().chain(&drawn).cloned().collect();
+    let drains = DrainChecker::new(&timeline, &scenario.worldservers);
     for (id, fake) in &worlds {
+        let logins: PacketTap = {
+            let drains = drains.clone();
+            let fail = fail.clone();
+            let t = transcript.clone();
+            let id = id.clone();
+            Arc::new(move |guid, opcode, _, presence| {
+                if opcode == waygate::wire::Opcode::CMSG_LOGOUT_REQUEST {
+                    drains.logout_requested(&id, guid);
+                }
+                if opcode != waygate::wire::Opcode::CMSG_PLAYER_LOGIN {
+                    return;
+                }
+                let now_ms = u64::try_from(at().as_millis()).unwrap_or(u64::MAX);
+                if let Verdict::Violation(msg) = drains.judge(&id, guid, now_ms, presence) {
+                    t.push(at(), "checker", &msg);
+                    fail(msg);
+                }
+            })
+        };
         let last = last_heartbeat.clone();
         let fail = fail.clone();
         let t = transcript.clone();
         let id = id.clone();
-        fake.set_packet_tap(Some(Arc::new(move |guid, opcode, body| {
+        let heartbeats: PacketTap = Arc::new(move |guid, opcode, body, _| {
             if opcode != waygate::wire::Opcode::MSG_MOVE_HEARTBEAT {
                 return;
             }
             let Some(seq) = heartbeat_seq(body) else {
                 return;
             };
-            let mut last = last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut last = last
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some((before, on)) = last.get(&guid)
                 && seq <= *before
             {
@@ -329,7 +365,8 @@ async fn drive(
                 fail(msg);
             }
             last.insert(guid, (seq, id.clone()));
-        })));
+        });
+        fake.set_packet_tap(Some(chain_taps(vec![heartbeats, logins])));
     }
     // Worldserver addresses behind a partition: connecting to them times out.
     let partitioned: Arc<Mutex<std::collections::BTreeSet<String>>> = Arc::default();
@@ -502,13 +539,10 @@ async fn drive(
 
     // Faults on the timeline, the scripted ones and those drawn from the seed.
     let mut faults = scenario.faults.clone();
-    if let Some(swarm) = &scenario.swarm {
-        let drawn = swarm_faults(swarm, &scenario.worldservers, &mut rng);
-        for f in &drawn {
-            transcript.push(at(), "swarm", format!("at {}ms {:?}", f.at_ms, f.kind));
-        }
-        faults.extend(drawn);
+    for f in &drawn {
+        transcript.push(at(), "swarm", format!("at {}ms {:?}", f.at_ms, f.kind));
     }
+    faults.extend(drawn);
     for fault in faults {
         let index = match fault.kind.target() {
             None => None,
@@ -790,6 +824,14 @@ async fn drive(
     {
         fail(format!("{handoffs} handoffs, expected {want}"));
     }
+    if let Some(want) = scenario.expect.logins_while_drained
+        && drains.logins_while_drained() < want
+    {
+        fail(format!(
+            "{} new characters admitted elsewhere while a worldserver that could have taken them was drained, expected at least {want}: the drain checker was not exercised",
+            drains.logins_while_drained()
+        ));
+    }
     // What each worldserver saw, in its own order, after the run's own lines.
     for (id, fake) in &worlds {
         for e in fake.events() {
@@ -910,6 +952,15 @@ fn swarm_faults(swarm: &Swarm, servers: &[WorldserverSpec], rng: &mut ChaCha8Rng
     }
     out.sort_by_key(|f| f.at_ms);
     out
+}
+
+/// One tap that calls each of `taps` in turn (a fake holds a single tap).
+fn chain_taps(taps: Vec<PacketTap>) -> PacketTap {
+    Arc::new(move |guid, opcode, body, presence| {
+        for tap in &taps {
+            tap(guid, opcode, body, presence);
+        }
+    })
 }
 
 /// The sequence number a bot puts in a heartbeat's fall-time field.

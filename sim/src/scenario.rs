@@ -84,7 +84,11 @@ pub struct BotGroup {
     pub count: u32,
     /// The map their characters start on.
     pub map: u32,
-    /// Each bot starts at an offset drawn from the seed in `[0, start_spread_ms)`.
+    /// The group's first bot may start this long after the run began.
+    #[serde(default)]
+    pub start_after_ms: u64,
+    /// Each bot starts at `start_after_ms` plus an offset drawn from the seed in
+    /// `[0, start_spread_ms)`.
     #[serde(default)]
     pub start_spread_ms: u64,
     /// What each bot does.
@@ -282,6 +286,10 @@ pub struct Expect {
     pub logins: Option<u32>,
     /// Handoffs completed, counted by the bots.
     pub handoffs: Option<u32>,
+    /// At least this many new characters admitted by a worldserver while another one that
+    /// could have taken them was drained (the drain checker's evidence that the run pressed
+    /// on "a drained worldserver admits nobody"; see `drain_check`).
+    pub logins_while_drained: Option<u32>,
 }
 
 /// A scenario file that cannot be used.

@@ -82,10 +82,12 @@ pub use packets::{LOGIN_PRELUDE, MAP_ENTRY};
 
 use world::{Command, SessionRow, World};
 
-/// Called with (character, opcode, body) for every client packet the world handles, in the
-/// order it handles them, under the fake's lock: keep it short and never call back into the
-/// fake.
-pub type PacketTap = Arc<dyn Fn(u64, Opcode, &Bytes) + Send + Sync>;
+/// Called with (character, opcode, body, presence) for every client packet the world handles,
+/// in the order it handles them, under the fake's lock: keep it short and never call back into
+/// the fake. `presence` is where the character was here when the packet arrived, before the
+/// packet had any effect: a PLAYER_LOGIN that re-attaches an offline session sees
+/// [`Presence::Lingering`], a fresh one [`Presence::Absent`].
+pub type PacketTap = Arc<dyn Fn(u64, Opcode, &Bytes, Presence) + Send + Sync>;
 
 /// Client packets kept per character for [`FakeWorldserver::received`] (oldest dropped).
 pub const RECEIVED_LOG_MAX_PACKETS: usize = 4_096;

@@ -27,11 +27,14 @@ pub enum Canary {
     ReorderHeld,
     /// Deliver what the old worldserver said during a switch to the client after all.
     ForwardOldWorld,
+    /// Place new players without excluding the worldservers the operator is draining (a
+    /// drained worldserver keeps admitting logins).
+    IgnoreOperatorDrain,
 }
 
 impl Canary {
     /// Every canary.
-    pub const ALL: [Canary; 9] = [
+    pub const ALL: [Canary; 10] = [
         Canary::SkipLinger,
         Canary::CloseBeforeKick,
         Canary::UncappedBackoff,
@@ -41,6 +44,7 @@ impl Canary {
         Canary::IgnoreHolds,
         Canary::ReorderHeld,
         Canary::ForwardOldWorld,
+        Canary::IgnoreOperatorDrain,
     ];
 
     /// A short name for tables and command lines.
@@ -55,6 +59,7 @@ impl Canary {
             Canary::IgnoreHolds => "ignore-holds",
             Canary::ReorderHeld => "reorder-held",
             Canary::ForwardOldWorld => "forward-old-world",
+            Canary::IgnoreOperatorDrain => "ignore-operator-drain",
         }
     }
 }

@@ -137,7 +137,11 @@ impl World {
         // A copy: a slice would keep the whole read buffer it came from alive.
         log.push_back((opcode, Bytes::copy_from_slice(body)));
         if let Some(tap) = &self.tap {
-            tap(guid, opcode, body);
+            let presence = self
+                .players
+                .get(&guid)
+                .map_or(Presence::Absent, |r| r.presence);
+            tap(guid, opcode, body, presence);
         }
     }
 
