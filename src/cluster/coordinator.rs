@@ -283,6 +283,10 @@ impl Coordinator {
     /// The view's health says Draining for a drained worldserver: every placement, layer
     /// switch and re-attach asks the view.
     fn tell_view_draining(&mut self, worldserver: &WorldserverId, draining: bool) {
+        #[cfg(feature = "canaries")]
+        if self.cfg.canary == Some(crate::session::Canary::IgnoreOperatorDrain) {
+            return;
+        }
         self.view.set_draining(worldserver, draining);
     }
 

@@ -27,8 +27,8 @@ pub enum Canary {
     ReorderHeld,
     /// Deliver what the old worldserver said during a switch to the client after all.
     ForwardOldWorld,
-    /// Place new players without excluding the worldservers the operator is draining (a
-    /// drained worldserver keeps admitting logins).
+    /// Placements ignore the operator's drains: the view never hears of them, so a drained
+    /// worldserver keeps admitting logins and layer switches.
     IgnoreOperatorDrain,
 }
 
