@@ -85,6 +85,7 @@ enum Op {
         map: usize,
         exclude: u8,
         avoid: u8,
+        prefer: Option<usize>,
     },
 }
 
@@ -108,15 +109,24 @@ fn op() -> impl Strategy<Value = Op> {
         (ws.clone(), any::<bool>()).prop_map(|(ws, slow)| Op::Entered { ws, slow }),
         (ws.clone(), 0u8..3).prop_map(|(ws, outcome)| Op::Connect { ws, outcome }),
         (ws, any::<bool>()).prop_map(|(ws, on)| Op::Drain { ws, on }),
-        (1u64..4, 1u64..4, 0..MAPS.len(), any::<u8>(), any::<u8>()).prop_map(
-            |(session, guid, map, exclude, avoid)| Op::Place {
-                session,
-                guid,
-                map,
-                exclude: exclude & 0x0f & !0x01, // rarely exclude everything
-                avoid,
-            }
-        ),
+        (
+            (1u64..4, 1u64..4, 0..MAPS.len()),
+            (
+                any::<u8>(),
+                any::<u8>(),
+                proptest::option::of(0..SERVERS.len())
+            ),
+        )
+            .prop_map(
+                |((session, guid, map), (exclude, avoid, prefer))| Op::Place {
+                    session,
+                    guid,
+                    map,
+                    exclude: exclude & 0x0f & !0x01, // rarely exclude everything
+                    avoid,
+                    prefer,
+                }
+            ),
     ]
 }
 
@@ -246,11 +256,25 @@ fn apply(c: &mut Coordinator, m: &mut Model, op: Op) -> Result<(), TestCaseError
             map,
             exclude,
             avoid,
-        } => place(c, m, session, guid, MAPS[map], set(exclude), set(avoid))?,
+            prefer,
+        } => {
+            let prefer = prefer.map(id);
+            place(
+                c,
+                m,
+                session,
+                guid,
+                MAPS[map],
+                set(exclude),
+                set(avoid),
+                prefer,
+            )?
+        }
     }
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn place(
     c: &mut Coordinator,
     m: &Model,
@@ -259,6 +283,7 @@ fn place(
     map: u32,
     exclude: Vec<WorldserverId>,
     avoid: Vec<WorldserverId>,
+    prefer: Option<WorldserverId>,
 ) -> Result<(), TestCaseError> {
     let req = PlaceRequest {
         session: SessionId(session),
@@ -266,6 +291,7 @@ fn place(
         map,
         exclude: exclude.clone(),
         avoid,
+        prefer,
     };
     let (selection, class) = c.place(m.now, req);
     let holder = m.holds.holder_for(guid, session, m.now).cloned();

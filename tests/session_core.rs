@@ -93,6 +93,7 @@ struct Harness {
     placements: Vec<(RequestId, u32)>,
     excluded: Vec<Vec<WorldserverId>>,
     avoided: Vec<Vec<WorldserverId>>,
+    preferred: Vec<Option<WorldserverId>>,
     connects: Vec<(LinkId, WorldserverRef)>,
     events: Vec<SessionEvent>,
     closed: Option<CloseReason>,
@@ -121,6 +122,7 @@ impl Harness {
             placements: Vec::new(),
             excluded: Vec::new(),
             avoided: Vec::new(),
+            preferred: Vec::new(),
             connects: Vec::new(),
             events: Vec::new(),
             closed: None,
@@ -162,11 +164,13 @@ impl Harness {
                     map,
                     exclude,
                     avoid,
+                    prefer,
                     ..
                 } => {
                     self.placements.push((request, map));
                     self.excluded.push(exclude);
                     self.avoided.push(avoid);
+                    self.preferred.push(prefer);
                 }
                 Output::Connect { link, worldserver } => {
                     self.worlds.push(World {
@@ -283,6 +287,17 @@ impl Harness {
         let (request, _) = *self.placements.last().expect("placement asked");
         self.s.handle_placement(self.now, request, Ok(server));
         self.pump();
+    }
+
+    /// After the old worldserver let the player go: the target chosen before is confirmed
+    /// with the coordinator (which answers `target`).
+    fn confirm_target(&mut self, chosen: &str, target: &str) {
+        assert_eq!(
+            self.preferred.last(),
+            Some(&Some(WorldserverId(chosen.into()))),
+            "the target chosen before is asked for again"
+        );
+        self.answer_placement(Some(ws(target)));
     }
 
     fn connected(&mut self) -> LinkId {
@@ -793,6 +808,7 @@ fn map_change_to_another_owner_redirects_with_held_packets_in_order() {
     assert_eq!(h.connects.len(), 1);
     h.s.handle_world_closed(h.now, old);
     h.pump();
+    h.confirm_target("ws-22", "ws-22");
     let new = h.connected();
     h.challenge_from_world(new);
     h.world_send(new, Opcode::SMSG_LOGIN_VERIFY_WORLD, &[1; 20]);
@@ -1281,6 +1297,7 @@ fn a_layer_switch_moves_the_player_behind_a_loading_screen_after_the_kick() {
         screens + 1,
         "a loading screen at the cached position"
     );
+    h.confirm_target("ws-2", "ws-2");
     let link = h.connected();
     h.challenge_from_world(link);
     h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
@@ -1637,6 +1654,7 @@ fn a_failed_handoff_tries_another_worldserver() {
     h.world_send_packet(old, &ReadyForRedirect { status: 0 });
     h.s.handle_world_closed(h.now, old);
     h.pump();
+    h.confirm_target("ws-22", "ws-22");
     let (link, target) = h
         .connects
         .last()
@@ -1671,6 +1689,32 @@ fn a_failed_handoff_tries_another_worldserver() {
         "the failed one, if others can"
     );
     h.answer_placement(Some(ws("ws-333")));
+    let link = h.connected();
+    h.challenge_from_world(link);
+    h.world_send_packet(link, &TimeSyncReq { counter: 0 });
+    assert_eq!(h.s.worldserver().map(|w| w.id.0.as_str()), Some("ws-333"));
+}
+
+/// Regression (simulator, swarm seed 9): a map change chose its target, the target was
+/// drained while the old worldserver was slow to let the player go, and the player logged in
+/// on the drained target anyway. The target is now confirmed at the release; the coordinator
+/// answers with another worldserver and the player goes there.
+#[test]
+fn a_handoff_target_is_confirmed_when_the_old_worldserver_lets_go() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    h.world_send_packet(old, &new_world(1));
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    h.answer_placement(Some(ws("ws-22")));
+    h.world_send_packet(old, &ReadyForRedirect { status: 0 });
+    h.s.handle_world_closed(h.now, old);
+    h.pump();
+    assert_eq!(
+        h.connects.len(),
+        1,
+        "no connect before the coordinator answers"
+    );
+    h.confirm_target("ws-22", "ws-333");
     let link = h.connected();
     h.challenge_from_world(link);
     h.world_send_packet(link, &TimeSyncReq { counter: 0 });

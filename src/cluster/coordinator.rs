@@ -60,6 +60,9 @@ pub struct PlaceRequest {
     pub exclude: Vec<WorldserverId>,
     /// Worldservers to choose only when no other can take the character.
     pub avoid: Vec<WorldserverId>,
+    /// The worldserver chosen before (a handoff's target, a layer switch's destination):
+    /// kept if it admits, serves the map and is not excluded; else the policy chooses.
+    pub prefer: Option<WorldserverId>,
 }
 
 /// How a placement answer is counted: by the chosen worldserver's health, or why none was.
@@ -512,6 +515,16 @@ impl Coordinator {
     }
 
     fn select_avoiding(&self, now: Duration, req: PlaceRequest) -> Selection {
+        if let Some(p) = &req.prefer
+            && !self.view.is_stale(now)
+            && !req.exclude.contains(p)
+            && let Some(s) = self.view.get(p)
+            && s.health == Health::Admitting
+            && s.info.serves(req.map)
+            && s.info.serves_realm(self.cfg.realm_id)
+        {
+            return Selection::Place(s.info.server.clone());
+        }
         let mut request = PlacementRequest {
             map: req.map,
             realm: self.cfg.realm_id,

@@ -115,6 +115,7 @@ impl Connection<'_> {
                     map,
                     exclude,
                     avoid,
+                    prefer,
                 } => {
                     let req = PlaceRequest {
                         session: self.session.id(),
@@ -122,6 +123,7 @@ impl Connection<'_> {
                         map,
                         exclude,
                         avoid,
+                        prefer,
                     };
                     self.place(request, req);
                 }

@@ -105,7 +105,8 @@ impl Entering {
     }
 
     /// The second half of a handoff: on `target` (chosen before the old worldserver let the
-    /// player go), else wherever the placement says but `from`.
+    /// player go) if the coordinator says it may still take the player (a drain may have begun
+    /// meanwhile), else wherever the placement says but `from`.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn handoff(
         cx: &mut Ctx,
@@ -119,16 +120,12 @@ impl Entering {
     ) -> State {
         cx.timers
             .arm(Timer::WorldLogin, now, cx.cfg.world_login_timeout_ms);
+        // Whoever serves the map, but not the worldserver being left.
         let exclude = vec![from.id.clone()];
         let mut e = Self::new(w.0, w.1, EnterKind::Handoff { from }, map, started, held);
-        match target {
-            Some(target) => e.connect(cx, now, target),
-            None => {
-                // Whoever serves the map, but not the worldserver being left.
-                let request = e.request_placement(cx, now, exclude);
-                e.step = Step::AwaitPlacement(request);
-            }
-        }
+        let prefer = target.map(|t| t.id);
+        let request = e.request_placement_avoiding(cx, now, exclude, Vec::new(), prefer);
+        e.step = Step::AwaitPlacement(request);
         State::EnteringWorld(e)
     }
 
@@ -373,7 +370,7 @@ impl Entering {
                 (Vec::new(), vec![from.id.clone()])
             }
         };
-        let request = self.request_placement_avoiding(cx, now, exclude, avoid);
+        let request = self.request_placement_avoiding(cx, now, exclude, avoid, None);
         self.step = Step::AwaitPlacement(request);
         State::EnteringWorld(self)
     }
@@ -403,17 +400,19 @@ impl Entering {
         now: Duration,
         exclude: Vec<WorldserverId>,
     ) -> RequestId {
-        self.request_placement_avoiding(cx, now, exclude, Vec::new())
+        self.request_placement_avoiding(cx, now, exclude, Vec::new(), None)
     }
 
     /// Asks the coordinator for a worldserver for the character on the map, preferring any
-    /// but those in `avoid`, under the service deadline.
+    /// but those in `avoid`, and `prefer` if it may still take the character, under the
+    /// service deadline.
     fn request_placement_avoiding(
         &mut self,
         cx: &mut Ctx,
         now: Duration,
         exclude: Vec<WorldserverId>,
         avoid: Vec<WorldserverId>,
+        prefer: Option<WorldserverId>,
     ) -> RequestId {
         let request = cx.next_request();
         cx.push(Output::Place {
@@ -422,6 +421,7 @@ impl Entering {
             map: self.map,
             exclude,
             avoid,
+            prefer,
         });
         cx.timers
             .arm(Timer::Placement, now, cx.cfg.service_timeout_ms);

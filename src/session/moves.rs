@@ -169,6 +169,7 @@ impl AwaitTransferPlacement {
             map,
             exclude: Vec::new(),
             avoid: Vec::new(),
+            prefer: None,
         });
         cx.timers
             .arm(Timer::Placement, now, cx.cfg.service_timeout_ms);

@@ -61,6 +61,9 @@ pub enum Output {
         /// Worldservers to choose only when no other can take the character (they failed
         /// it a moment ago).
         avoid: Vec<WorldserverId>,
+        /// The worldserver chosen before (a handoff's target, a layer switch's destination):
+        /// kept if it may still take the character, else the policy chooses again.
+        prefer: Option<WorldserverId>,
     },
     /// Open a connection; answer with `Session::handle_world_connected`.
     Connect {
