@@ -6,13 +6,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::net::{TcpListener, TcpStream};
 use waygate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef};
-use waygate::driver::{DriverConfig, Gateway, serve};
+use waygate::driver::{Delivery, DriverConfig, Gateway, serve};
 use waygate::peers::bot::{BotConfig, BotError, BotReport, BotStep, run_bot};
 use waygate::peers::worldserver::{
     FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, Presence,
 };
-use waygate::runtime::{Entropy, Seams, StaticCluster};
-use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionConfig};
+use waygate::present::ClusterEvent;
+use waygate::runtime::{Entropy, MemoryBus, Seams, StaticCluster};
+use waygate::session::{
+    AccountId, AccountRecord, Announcement, CharacterGuid, CharacterRecord, SessionConfig,
+};
 use waygate::wire::packets::{LoginFailure, Position};
 use waygate::wire::{Opcode, SessionKey};
 
@@ -29,6 +32,7 @@ fn key(i: u8) -> SessionKey {
 struct Cluster {
     gateway: std::net::SocketAddr,
     gw: Arc<Gateway>,
+    bus: Arc<MemoryBus>,
     worlds: Vec<FakeWorldserver>,
     _stop: tokio::sync::watch::Sender<bool>,
 }
@@ -111,7 +115,11 @@ async fn cluster() -> Cluster {
         vec![record(ALICE, 1, "Alice"), record(BOB, 2, "Bob")],
         infos,
     ));
-    let seams = Seams::embedded(cluster);
+    let bus = Arc::new(MemoryBus::default());
+    let seams = Seams {
+        events: bus.clone(),
+        ..Seams::embedded(cluster)
+    };
     let gateway = Gateway::new(
         seams,
         DriverConfig {
@@ -130,6 +138,7 @@ async fn cluster() -> Cluster {
     Cluster {
         gateway: addr,
         gw: gateway,
+        bus,
         worlds,
         _stop: stop,
     }
@@ -392,4 +401,40 @@ async fn a_player_who_quits_in_world_stays_held_by_its_worldserver() {
         c.gw.holder(CharacterGuid(ALICE)).is_none()
     })
     .await;
+}
+
+/// The event bus hears the login and, when the client goes away in world, the logout; while
+/// the character is in world, cluster events for it reach its session's queue.
+#[tokio::test]
+async fn a_login_and_its_end_are_announced_and_events_reach_the_player() {
+    let c = cluster().await;
+    let script = vec![
+        BotStep::Authenticate,
+        BotStep::CharacterScreen,
+        BotStep::EnterWorld,
+        BotStep::Disconnect,
+    ];
+    let (_, result) = play(&c, alice(script)).await;
+    result.expect("script");
+    until("the logout is announced", || c.bus.published().len() == 2).await;
+    let published = c.bus.published();
+    assert!(
+        matches!(&published[0], Announcement::LoggedIn { account, character }
+            if *account == AccountId(1) && character.guid == CharacterGuid(ALICE)),
+        "{published:?}"
+    );
+    assert!(
+        matches!(&published[1], Announcement::LoggedOut { guid, name, .. }
+            if *guid == CharacterGuid(ALICE) && name == "Alice"),
+        "{published:?}"
+    );
+    let event = ClusterEvent {
+        subject: "guild.message.new".into(),
+        payload: Bytes::from_static(b"{}"),
+    };
+    assert_eq!(
+        c.gw.players().deliver(CharacterGuid(ALICE), event),
+        Delivery::NotHere,
+        "nobody to deliver to once the character left"
+    );
 }

@@ -8,9 +8,9 @@ use proptest::prelude::*;
 use bytes::{Bytes, BytesMut};
 use waygate::cluster::{WorldserverId, WorldserverRef};
 use waygate::session::{
-    AccountId, AccountRecord, CharacterGuid, CharacterRecord, CloseReason, Culprit, Departure,
-    LinkId, NameRecord, Output, Phase, RequestId, SeamError, Session, SessionConfig, SessionEvent,
-    SessionId,
+    AccountId, AccountRecord, Announcement, CharacterGuid, CharacterRecord, CloseReason, Culprit,
+    Departure, LinkId, NameRecord, Output, Phase, RequestId, SeamError, Session, SessionConfig,
+    SessionEvent, SessionId,
 };
 use waygate::wire::auth::{
     AddonList, AuthChallenge, AuthResponse, AuthResult, AuthSession, AuthSessionFields,
@@ -96,6 +96,7 @@ struct Harness {
     preferred: Vec<Option<WorldserverId>>,
     connects: Vec<(LinkId, WorldserverRef)>,
     events: Vec<SessionEvent>,
+    announced: Vec<Announcement>,
     closed: Option<CloseReason>,
 }
 
@@ -125,6 +126,7 @@ impl Harness {
             preferred: Vec::new(),
             connects: Vec::new(),
             events: Vec::new(),
+            announced: Vec::new(),
             closed: None,
         };
         h.pump();
@@ -186,6 +188,7 @@ impl Harness {
                 Output::CloseWorld { link } => self.world(link).closed = true,
                 Output::CloseClient { reason } => self.closed = Some(reason),
                 Output::Event(e) => self.events.push(e),
+                Output::Announce(a) => self.announced.push(a),
             }
         }
     }
@@ -1935,4 +1938,54 @@ proptest! {
             }
         }
     }
+}
+
+fn logged_out(guid: u64) -> Announcement {
+    Announcement::LoggedOut {
+        account: ALICE,
+        guid: CharacterGuid(guid),
+        name: "Alice".into(),
+        guild_id: 0,
+    }
+}
+
+/// The cluster hears of a character once per login (not per handoff), and once more when it
+/// leaves the world: a logout, or its session ending.
+#[test]
+fn the_cluster_hears_a_login_once_and_a_logout_once() {
+    let mut h = authed();
+    h.client_send_packet(&PlayerLogin { guid: 22 });
+    h.answer_characters();
+    assert!(h.announced.is_empty(), "a refused login is not announced");
+    let old = h.enter_world(ws("ws-1"));
+    match h.announced.as_slice() {
+        [Announcement::LoggedIn { account, character }] => {
+            assert_eq!(*account, ALICE);
+            assert_eq!(character.guid, CharacterGuid(ALICE_CHAR));
+        }
+        other => panic!("announced {other:?}"),
+    }
+    // A map change to another owner is not a new login.
+    h.world_send_packet(old, &new_world(1));
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    h.answer_placement(Some(ws("ws-22")));
+    h.world_send_packet(old, &ReadyForRedirect { status: 0 });
+    h.s.handle_world_closed(h.now, old);
+    h.pump();
+    h.confirm_target("ws-22", "ws-22");
+    let new = h.connected();
+    h.challenge_from_world(new);
+    h.world_send_packet(new, &TimeSyncReq { counter: 0 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+    assert_eq!(h.announced.len(), 1);
+    h.world_send(new, Opcode::SMSG_LOGOUT_COMPLETE, &[]);
+    assert_eq!(h.announced.last(), Some(&logged_out(ALICE_CHAR)));
+    assert_eq!(h.announced.len(), 2);
+    // In world again, then the client goes away.
+    h.enter_world(ws("ws-1"));
+    assert_eq!(h.announced.len(), 3);
+    h.s.handle_client_closed(h.now);
+    h.pump();
+    assert_eq!(h.announced.last(), Some(&logged_out(ALICE_CHAR)));
+    assert_eq!(h.announced.len(), 4);
 }

@@ -1,6 +1,7 @@
 //! One task per client connection: read, hand to the session, carry out its outputs.
 
 use std::io;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -13,10 +14,11 @@ use super::Gateway;
 use crate::cluster::WorldserverId;
 use crate::cluster::coordinator::{MoveOrder, PlaceRequest};
 use crate::cluster::view::Selection;
+use crate::present::ClusterEvent;
 use crate::runtime::Clock;
 use crate::session::{
-    AccountRecord, CharacterGuid, CharacterRecord, LinkId, NameRecord, Output, Phase, RequestId,
-    SeamError, Session, SessionId,
+    AccountRecord, Announcement, CharacterGuid, CharacterRecord, LinkId, NameRecord, Output, Phase,
+    RequestId, SeamError, Session, SessionId,
 };
 
 /// Bytes read from a socket at once, at most.
@@ -45,6 +47,10 @@ struct WorldSocket {
 /// What one connection task owns.
 struct Connection<'g> {
     gw: &'g Gateway,
+    /// The client's address (the accounts seam checks IP locks against it).
+    peer_ip: IpAddr,
+    /// Cluster events for the character in play, once it entered the world.
+    events: Option<mpsc::Receiver<ClusterEvent>>,
     clock: Clock,
     session: Session,
     client: TcpStream,
@@ -62,11 +68,14 @@ pub(super) async fn run_connection(
     gw: &Gateway,
     id: SessionId,
     client: TcpStream,
+    peer_ip: IpAddr,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (tx, rx) = mpsc::channel::<Answer>(SEAM_CHANNEL_CAPACITY);
     let mut c = Connection {
         gw,
+        peer_ip,
+        events: None,
         clock: gw.seams.clock,
         session: gw.new_session(id),
         client,
@@ -88,6 +97,9 @@ pub(super) async fn run_connection(
             continue;
         }
         c.wait(&mut shutdown).await;
+    }
+    if let Some(guid) = c.session.character() {
+        gw.players.leave(guid, c.session.id());
     }
     let _ = c.client.shutdown().await;
 }
@@ -132,6 +144,7 @@ impl Connection<'_> {
                     tracing::info!(?reason, culprit = ?reason.culprit(), "session closed");
                     client_closed = true;
                 }
+                Output::Announce(a) => self.announce(a),
                 Output::Event(e) => {
                     let id = self.session.id();
                     if let Some(observe) = &self.gw.observer {
@@ -165,6 +178,22 @@ impl Connection<'_> {
         }
     }
 
+    /// A character entered or left the world: the cluster's bus hears it, and its events are
+    /// delivered to this session meanwhile.
+    fn announce(&mut self, a: Announcement) {
+        let id = self.session.id();
+        match &a {
+            Announcement::LoggedIn { character, .. } => {
+                self.events = Some(self.gw.players.join(character.guid, id));
+            }
+            Announcement::LoggedOut { guid, .. } => {
+                self.gw.players.leave(*guid, id);
+                self.events = None;
+            }
+        }
+        self.gw.seams.events.publish(a);
+    }
+
     /// Asks the coordinator and answers the session at once.
     fn place(&mut self, request: RequestId, req: PlaceRequest) {
         let (selection, class) = self.gw.coordinate(|c, now| c.place(now, req));
@@ -190,8 +219,9 @@ impl Connection<'_> {
         match out {
             Output::LookupAccount { request, name } => {
                 let accounts = seams.accounts.clone();
+                let ip = self.peer_ip;
                 tokio::spawn(async move {
-                    let r = accounts.lookup(&name).await;
+                    let r = accounts.lookup(&name, ip).await;
                     let _ = tx.send(Answer::Account(request, r)).await;
                 });
             }
@@ -266,6 +296,10 @@ impl Connection<'_> {
                 session.begin_shutdown(clock.now());
             }
             () = self.gw.moves_changed.notified() => {}
+            event = recv_event(self.events.as_mut()) => match event {
+                Some(event) => session.handle_cluster_event(clock.now(), event),
+                None => self.events = None,
+            },
             answer = self.rx.recv() => {
                 // `tx` lives in this task, so the channel never closes here.
                 if let Some(answer) = answer {
@@ -304,6 +338,14 @@ async fn read_some(slot: Option<&mut WorldSocket>) -> io::Result<usize> {
             w.buf.reserve(READ_CHUNK_BYTES);
             w.stream.read_buf(&mut w.buf).await
         }
+        None => std::future::pending().await,
+    }
+}
+
+/// The next cluster event for the player; pends forever while there is no queue.
+async fn recv_event(rx: Option<&mut mpsc::Receiver<ClusterEvent>>) -> Option<ClusterEvent> {
+    match rx {
+        Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
 }

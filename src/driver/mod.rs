@@ -16,6 +16,7 @@
 
 mod connection;
 mod metrics;
+mod players;
 mod serve;
 
 use std::io;
@@ -24,6 +25,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub use metrics::{Metrics, MetricsSnapshot};
+pub use players::{Delivery, PLAYER_EVENT_QUEUE_MAX, Players};
 pub use serve::serve;
 
 use crate::cluster::WorldserverId;
@@ -104,6 +106,8 @@ pub struct Gateway {
     moves_changed: tokio::sync::Notify,
     /// Wakes the prober when a hold starts that waits for its worldserver to be reachable.
     probe_wanted: Arc<tokio::sync::Notify>,
+    /// The characters in world through this gateway and their cluster-event queues.
+    players: Players,
 }
 
 /// The cluster view, read under the coordinator's lock.
@@ -163,6 +167,7 @@ impl Gateway {
             coordinator: std::sync::Mutex::new(coordinator),
             moves_changed: tokio::sync::Notify::new(),
             probe_wanted: Arc::new(tokio::sync::Notify::new()),
+            players: Players::default(),
         })
     }
 
@@ -209,6 +214,12 @@ impl Gateway {
             tracing::warn!(error = %e, "registry refresh failed; serving the last view");
         }
         self.coordinate(|c, now| c.handle_registry(now, answer.as_deref()));
+    }
+
+    /// The characters in world through this gateway, and their cluster-event queues: the
+    /// event bus delivers through [`Players::deliver`].
+    pub fn players(&self) -> &Players {
+        &self.players
     }
 
     /// Client connections open now.

@@ -65,7 +65,7 @@ pub async fn serve(
                 let id = SessionId(gateway.next_session.fetch_add(1, Ordering::Relaxed));
                 let span = tracing::info_span!("session", id = id.0, %peer);
                 tokio::spawn(async move {
-                    run_connection(&gw, id, stream, shutdown).instrument(span).await;
+                    run_connection(&gw, id, stream, peer.ip(), shutdown).instrument(span).await;
                     gw.open_sessions.fetch_sub(1, Ordering::Relaxed);
                     drop(done);
                 });

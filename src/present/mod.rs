@@ -28,6 +28,17 @@ pub fn intercepts_world(opcode: Opcode) -> bool {
     false
 }
 
+/// An event from the cluster's bus for one player on this gateway (ToCloud9's NATS subjects
+/// of CONTRACTS section 2.4): the subject names the payload's type; the payload is the
+/// envelope's `p`, still JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterEvent {
+    /// The subject it came on.
+    pub subject: String,
+    /// The envelope's payload.
+    pub payload: Bytes,
+}
+
 /// A call to a cluster service that presentation needs answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceRequest {}
@@ -63,6 +74,12 @@ impl Presenter {
     pub fn handle_world(&mut self, now: Duration, p: Packet, out: &mut Vec<Action>) {
         let _ = now;
         out.push(Action::ToClient(p.opcode, p.body));
+    }
+
+    /// An event from the cluster's bus for this player.
+    pub fn handle_event(&mut self, now: Duration, event: ClusterEvent, out: &mut Vec<Action>) {
+        // No family renders events yet: they are dropped here, counted by the caller.
+        let _ = (now, event, out);
     }
 
     /// A service answered a [`ServiceRequest`].

@@ -6,6 +6,8 @@
 //! - [`Net`]: outbound connections (inbound ones come from the listener handed to `serve`).
 //! - [`Accounts`], [`Characters`], [`Registry`]: cluster services, as boxed futures so the
 //!   driver can hold them behind `Arc<dyn _>`.
+//! - [`EventBus`]: what sessions announce to the cluster's services ([`MemoryBus`] when no
+//!   bus is configured).
 //! - [`Entropy`]: the one seeded RNG of a component.
 //! - [`StaticCluster`]: accounts, characters and worldservers from the config file (the
 //!   embedded default; no external service).
@@ -16,6 +18,7 @@ mod static_cluster;
 
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +31,7 @@ pub use static_cluster::StaticCluster;
 
 use crate::cluster::WorldserverInfo;
 use crate::session::{
-    AccountId, AccountRecord, CharacterGuid, CharacterRecord, NameRecord, SeamError,
+    AccountId, AccountRecord, Announcement, CharacterGuid, CharacterRecord, NameRecord, SeamError,
 };
 
 /// A future a seam returns.
@@ -95,11 +98,55 @@ impl Net for TokioNet {
 
 /// Accounts: name -> session key, bans, locks.
 pub trait Accounts: Send + Sync {
-    /// Looks an account up by the name the client sent. `Ok(None)`: no such account.
+    /// Looks an account up by the name the client sent, for a client connecting from
+    /// `client_ip` (an IP-locked account is `locked` unless that is its last address).
+    /// `Ok(None)`: no such account.
     fn lookup<'a>(
         &'a self,
         name: &'a str,
+        client_ip: IpAddr,
     ) -> BoxFuture<'a, Result<Option<AccountRecord>, SeamError>>;
+}
+
+/// The cluster's event bus, outbound: what sessions announce (a character logged in or out)
+/// reaches the cluster's services. Publishing never blocks a session: an implementation
+/// buffers (bounded) and counts what it had to drop.
+pub trait EventBus: Send + Sync {
+    /// Publishes one announcement.
+    fn publish(&self, announcement: Announcement);
+}
+
+/// An [`EventBus`] that keeps the last announcements in memory: the embedded default (no
+/// cluster services listen) and what tests read.
+#[derive(Debug, Default)]
+pub struct MemoryBus {
+    log: std::sync::Mutex<std::collections::VecDeque<Announcement>>,
+}
+
+/// Announcements a [`MemoryBus`] keeps, at most (the oldest are dropped).
+pub const MEMORY_BUS_MAX: usize = 4_096;
+
+impl MemoryBus {
+    /// What was published, oldest first.
+    pub fn published(&self) -> Vec<Announcement> {
+        self.lock().iter().cloned().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<Announcement>> {
+        self.log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl EventBus for MemoryBus {
+    fn publish(&self, announcement: Announcement) {
+        let mut log = self.lock();
+        if log.len() >= MEMORY_BUS_MAX {
+            log.pop_front();
+        }
+        log.push_back(announcement);
+    }
 }
 
 /// The characters part of the cluster services.
@@ -130,6 +177,8 @@ pub struct Seams {
     pub characters: Arc<dyn Characters>,
     /// Registry.
     pub registry: Arc<dyn Registry>,
+    /// The cluster's event bus (outbound).
+    pub events: Arc<dyn EventBus>,
 }
 
 impl Seams {
@@ -142,6 +191,7 @@ impl Seams {
             accounts: cluster.clone(),
             characters: cluster.clone(),
             registry: cluster,
+            events: Arc::new(MemoryBus::default()),
         }
     }
 }

@@ -44,6 +44,7 @@ impl Accounts for StaticCluster {
     fn lookup<'a>(
         &'a self,
         name: &'a str,
+        _client_ip: std::net::IpAddr,
     ) -> BoxFuture<'a, Result<Option<AccountRecord>, SeamError>> {
         let found = self.accounts.get(&name.to_ascii_uppercase()).cloned();
         Box::pin(async move { Ok(found) })

@@ -526,11 +526,15 @@ impl Entering {
         };
         let world_ms = millis(now.saturating_sub(a.login_sent_at.unwrap_or(now)));
         match self.kind {
-            EnterKind::Login => cx.event(SessionEvent::EnteredWorld {
-                worldserver: server.id,
-                took_ms: millis(now.saturating_sub(world.game.login_requested_at)),
-                world_ms,
-            }),
+            EnterKind::Login => {
+                cx.event(SessionEvent::EnteredWorld {
+                    worldserver: server.id,
+                    took_ms: millis(now.saturating_sub(world.game.login_requested_at)),
+                    world_ms,
+                });
+                let account = world.player.account.id;
+                cx.push(Output::Announce(world.game.logged_in(account)));
+            }
             EnterKind::Handoff { from } => cx.event(SessionEvent::HandoffCompleted {
                 from: from.id,
                 to: server.id,

@@ -7,7 +7,7 @@ use super::character_screen::CharacterScreen;
 use super::context::Ctx;
 use super::moves::{AwaitRelease, AwaitTransferPlacement, Move};
 use super::present;
-use super::{Opcode, Packet, SessionEvent, State, World};
+use super::{Opcode, Output, Packet, SessionEvent, State, World};
 use crate::wire::packets::{LoginVerifyWorld, NewWorld, Position, ReadyForRedirect, WirePacket};
 
 /// Whether a worldserver packet may reach the client. The worldserver's side of the gateway
@@ -74,6 +74,7 @@ pub(super) fn on_world_packet(cx: &mut Ctx, now: Duration, w: &mut World, p: Pac
         Opcode::SMSG_LOGOUT_COMPLETE => {
             cx.send_client_raw(p.opcode, p.body);
             cx.release_link(w.link);
+            cx.push(Output::Announce(w.game.logged_out(w.player.account.id)));
             cx.event(SessionEvent::LoggedOut);
             Happened::LoggedOut
         }

@@ -53,7 +53,8 @@ use rand_core::SeedableRng;
 pub use canary::Canary;
 pub use config::SessionConfig;
 pub use output::{
-    CloseReason, Counters, Culprit, Departure, LinkId, Output, RequestId, SessionEvent,
+    Announcement, CloseReason, Counters, Culprit, Departure, LinkId, Output, RequestId,
+    SessionEvent,
 };
 pub use records::{
     AccountId, AccountRecord, CharacterGuid, CharacterRecord, NameRecord, SeamError,
@@ -139,6 +140,33 @@ struct InGame {
 impl InGame {
     fn guid(&self) -> CharacterGuid {
         self.character.guid
+    }
+
+    /// The cluster hears that the character entered the world, where it is now.
+    fn logged_in(&self, account: AccountId) -> Announcement {
+        let mut character = self.character.clone();
+        if let Some(at) = self.position {
+            character.map = at.map;
+            character.x = at.position.x;
+            character.y = at.position.y;
+            character.z = at.position.z;
+        }
+        Announcement::LoggedIn { account, character }
+    }
+
+    /// The cluster hears that the character left the world.
+    fn logged_out(&self, account: AccountId) -> Announcement {
+        Announcement::LoggedOut {
+            account,
+            guid: self.character.guid,
+            name: self.character.name.clone(),
+            guild_id: self.character.guild_id,
+        }
+    }
+
+    /// Whether the cluster was told the character is in world (it entered once).
+    fn announced(&self) -> bool {
+        self.map.is_some()
     }
 
     /// The map the character is on: the last position's, else the one it entered on.
@@ -240,33 +268,11 @@ impl Session {
     }
 
     fn player(&self) -> Option<&Player> {
-        match &self.state {
-            State::ExpectAuthSession | State::AwaitAccount(_) | State::Closed => None,
-            State::CharacterScreen(s) => Some(&s.player),
-            State::EnteringWorld(s) => Some(&s.player),
-            State::InWorld(s) => Some(&s.w.player),
-            State::Transferring(s) => Some(&s.w.player),
-            State::AwaitTransferPlacement(s) => Some(&s.w.player),
-            State::AwaitRedirectReady(s) => Some(&s.w.player),
-            State::AwaitRelease(s) => Some(&s.player),
-            State::LoggingOut(s) => Some(&s.w.player),
-        }
+        player_of(&self.state)
     }
 
     fn game(&self) -> Option<&InGame> {
-        match &self.state {
-            State::ExpectAuthSession
-            | State::AwaitAccount(_)
-            | State::CharacterScreen(_)
-            | State::Closed => None,
-            State::EnteringWorld(s) => Some(&s.game),
-            State::InWorld(s) => Some(&s.w.game),
-            State::Transferring(s) => Some(&s.w.game),
-            State::AwaitTransferPlacement(s) => Some(&s.w.game),
-            State::AwaitRedirectReady(s) => Some(&s.w.game),
-            State::AwaitRelease(s) => Some(&s.game),
-            State::LoggingOut(s) => Some(&s.w.game),
-        }
+        game_of(&self.state)
     }
 
     /// The link whose packets reach the client, if any.
@@ -480,6 +486,26 @@ impl Session {
         true
     }
 
+    /// An event from the cluster's bus for this session's character: handed to its
+    /// presenter. Ignored when no character is in play.
+    pub fn handle_cluster_event(&mut self, now: Duration, event: crate::present::ClusterEvent) {
+        let link = self.active();
+        let game = match &mut self.state {
+            State::EnteringWorld(s) => &mut s.game,
+            State::InWorld(s) => &mut s.w.game,
+            State::Transferring(s) => &mut s.w.game,
+            State::AwaitTransferPlacement(s) => &mut s.w.game,
+            State::AwaitRedirectReady(s) => &mut s.w.game,
+            State::AwaitRelease(s) => &mut s.game,
+            State::LoggingOut(s) => &mut s.w.game,
+            State::ExpectAuthSession
+            | State::AwaitAccount(_)
+            | State::CharacterScreen(_)
+            | State::Closed => return,
+        };
+        present::cluster_event(&mut self.cx, now, game, link, event);
+    }
+
     /// The earliest deadline, if any.
     pub fn poll_timeout(&self) -> Option<Duration> {
         self.cx.timers.next()
@@ -659,6 +685,11 @@ fn close(s: State, cx: &mut Ctx, reason: CloseReason) -> State {
     if matches!(s, State::Closed) {
         return s;
     }
+    if let (Some(player), Some(game)) = (player_of(&s), game_of(&s))
+        && game.announced()
+    {
+        cx.push(Output::Announce(game.logged_out(player.account.id)));
+    }
     drop(s);
     cx.drop_all_links();
     cx.timers.clear();
@@ -667,4 +698,36 @@ fn close(s: State, cx: &mut Ctx, reason: CloseReason) -> State {
     });
     cx.push(Output::CloseClient { reason });
     State::Closed
+}
+
+/// Who is playing, in any state that knows.
+fn player_of(s: &State) -> Option<&Player> {
+    match s {
+        State::ExpectAuthSession | State::AwaitAccount(_) | State::Closed => None,
+        State::CharacterScreen(s) => Some(&s.player),
+        State::EnteringWorld(s) => Some(&s.player),
+        State::InWorld(s) => Some(&s.w.player),
+        State::Transferring(s) => Some(&s.w.player),
+        State::AwaitTransferPlacement(s) => Some(&s.w.player),
+        State::AwaitRedirectReady(s) => Some(&s.w.player),
+        State::AwaitRelease(s) => Some(&s.player),
+        State::LoggingOut(s) => Some(&s.w.player),
+    }
+}
+
+/// The character in play, in any state that has one.
+fn game_of(s: &State) -> Option<&InGame> {
+    match s {
+        State::ExpectAuthSession
+        | State::AwaitAccount(_)
+        | State::CharacterScreen(_)
+        | State::Closed => None,
+        State::EnteringWorld(s) => Some(&s.game),
+        State::InWorld(s) => Some(&s.w.game),
+        State::Transferring(s) => Some(&s.w.game),
+        State::AwaitTransferPlacement(s) => Some(&s.w.game),
+        State::AwaitRedirectReady(s) => Some(&s.w.game),
+        State::AwaitRelease(s) => Some(&s.game),
+        State::LoggingOut(s) => Some(&s.w.game),
+    }
 }

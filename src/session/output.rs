@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::records::{AccountId, CharacterGuid};
+use super::records::{AccountId, CharacterGuid, CharacterRecord};
 use crate::cluster::{WorldserverId, WorldserverRef};
 use crate::wire::auth::AuthResult;
 use crate::wire::packets::LoginFailure;
@@ -84,6 +84,33 @@ pub enum Output {
     },
     /// Something worth counting or tracing.
     Event(SessionEvent),
+    /// Tell the cluster's services (publish on the event bus).
+    Announce(Announcement),
+}
+
+/// What the cluster's services hear of a session: ToCloud9's `gw.char.logged-in` and
+/// `gw.char.logged-out` (the bus adds the realm and the gateway's id).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Announcement {
+    /// A character entered the world through this gateway: once per login, not per handoff
+    /// or recovery. The record carries where it entered.
+    LoggedIn {
+        /// Its account.
+        account: AccountId,
+        /// The character, map and position as it entered.
+        character: CharacterRecord,
+    },
+    /// The character left the world: it logged out, or its session ended.
+    LoggedOut {
+        /// Its account.
+        account: AccountId,
+        /// The character.
+        guid: CharacterGuid,
+        /// Its name.
+        name: String,
+        /// Its guild, 0 for none.
+        guild_id: u32,
+    },
 }
 
 /// Who is to blame for a session ending.
