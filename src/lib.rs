@@ -7,10 +7,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod adapters;
 pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod driver;
+#[cfg(not(madsim))]
+pub mod ops;
 pub mod peers;
 pub mod present;
 pub mod runtime;

@@ -1,0 +1,1 @@
+//! Operations: health, readiness and Prometheus metrics over HTTP, and the admin listener.
