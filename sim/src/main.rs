@@ -2,14 +2,18 @@
 //! `RUSTFLAGS="--cfg madsim"` (see `ci/sim`); a normal build only explains that.
 //!
 //! - `waygate-sim run SCENARIO --seed N [--transcript]` prints `trace-hash: <hex>`;
-//! - `waygate-sim sweep [--seeds N] [--first-seed N] [--threads N] [--scenario NAME]` ends
-//!   with `sim: scenarios=S seeds=N failures=F nondeterministic=D`.
+//! - `waygate-sim sweep [--seeds N] [--from N] [--threads N] [--scenario NAME]` runs in
+//!   worker processes (constant memory), prints progress and every failure with its replay
+//!   command as it happens, and ends with
+//!   `sim: scenarios=S seeds=N runs=R failures=F nondeterministic=D`;
+//! - `waygate-sim worker` is such a worker: jobs on stdin, results on stdout (`pool`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: waygate-sim run SCENARIO --seed N [--transcript] [--twice] [--canary NAME] [--scenarios DIR]
-       waygate-sim sweep [--seeds N] [--first-seed N] [--threads N] [--scenario NAME] [--scenarios DIR] [--canaries]";
+       waygate-sim sweep [--seeds N] [--from N] [--threads N] [--scenario NAME] [--scenarios DIR] [--canaries]
+       waygate-sim worker [--scenarios DIR]";
 
 /// Parsed command line.
 #[derive(Debug)]
@@ -50,7 +54,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
         match arg.as_str() {
             "--seed" => a.seed = Some(num(it.next(), "--seed")?),
             "--seeds" => a.seeds = num(it.next(), "--seeds")?,
-            "--first-seed" => a.first_seed = num(it.next(), "--first-seed")?,
+            "--first-seed" | "--from" => a.first_seed = num(it.next(), "--from")?,
             "--threads" => a.threads = num(it.next(), "--threads")? as usize,
             "--scenario" => a.scenario = Some(it.next().ok_or("--scenario takes a name")?),
             "--scenarios" => a.dir = PathBuf::from(it.next().ok_or("--scenarios takes a dir")?),
@@ -152,6 +156,7 @@ fn real_main(args: Args) -> ExitCode {
                 ExitCode::from(1)
             }
         }
+        "worker" => worker(&args),
         "sweep" => {
             let names = match &args.scenario {
                 Some(n) => vec![n.clone()],
@@ -163,42 +168,27 @@ fn real_main(args: Args) -> ExitCode {
                     }
                 },
             };
-            let mut scenarios = Vec::new();
+            // Every scenario must load before any worker starts.
             for n in &names {
-                match load(n) {
-                    Ok(s) => scenarios.push(s),
-                    Err(e) => {
-                        eprintln!("waygate-sim: {e}");
-                        return ExitCode::from(64);
-                    }
+                if let Err(e) = load(n) {
+                    eprintln!("waygate-sim: {e}");
+                    return ExitCode::from(64);
                 }
             }
+            let workers = match std::env::current_exe() {
+                Ok(exe) => waygate_sim::pool::Workers {
+                    exe,
+                    scenarios: args.dir.clone(),
+                },
+                Err(e) => {
+                    eprintln!("waygate-sim: cannot find my own executable: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             if args.canaries {
-                return canary_sweep(&scenarios, &args);
+                return canary_sweep(&workers, &names, &args);
             }
-            let report =
-                waygate_sim::sweep::sweep(&scenarios, args.first_seed, args.seeds, args.threads);
-            let commit = option_env!("WAYGATE_COMMIT").unwrap_or("working tree");
-            for (name, seed, failures) in &report.failures {
-                println!("FAIL {name} seed={seed}: {}", failures.join("; "));
-                println!("  replay: ci/sim --replay {name} {seed}   (commit {commit})");
-            }
-            for (name, seed, a, b) in &report.nondeterministic {
-                println!("NONDETERMINISTIC {name} seed={seed}: {a:016x} then {b:016x}");
-                println!("  replay: ci/sim --replay {name} {seed}   (commit {commit})");
-            }
-            println!(
-                "sim: scenarios={} seeds={} failures={} nondeterministic={}",
-                report.scenarios,
-                report.seeds,
-                report.failures.len(),
-                report.nondeterministic.len()
-            );
-            if report.failures.is_empty() && report.nondeterministic.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
+            sweep(&workers, &names, &args)
         }
         other => {
             eprintln!("waygate-sim: unknown command `{other}`\n{USAGE}");
@@ -207,10 +197,148 @@ fn real_main(args: Args) -> ExitCode {
     }
 }
 
+/// The sweep: progress every [`PROGRESS_EVERY_SECS`], every finding with its replay command
+/// as soon as it happens (a sweep that gets killed still leaves them behind), then the line.
+#[cfg(madsim)]
+fn sweep(workers: &waygate_sim::pool::Workers, names: &[String], args: &Args) -> ExitCode {
+    use std::io::Write;
+    use waygate_sim::sweep::Finding;
+
+    let commit = option_env!("WAYGATE_COMMIT").unwrap_or("working tree");
+    let total = names.len() as u64 * args.seeds;
+    let started = std::time::Instant::now();
+    let mut last_progress = started;
+    let mut done = 0u64;
+    let found = |f: &Finding| {
+        match f {
+            Finding::Failed {
+                scenario,
+                seed,
+                failures,
+            } => println!("FAIL {scenario} seed={seed}: {}", failures.join("; ")),
+            Finding::Nondeterministic {
+                scenario,
+                seed,
+                first,
+                second,
+            } => {
+                println!("NONDETERMINISTIC {scenario} seed={seed}: {first:016x} then {second:016x}")
+            }
+        }
+        let (Finding::Failed { scenario, seed, .. }
+        | Finding::Nondeterministic { scenario, seed, .. }) = f;
+        println!("  replay: ci/sim --replay {scenario} {seed}   (commit {commit})");
+        let _ = std::io::stdout().flush();
+    };
+    let progress = |r: &waygate_sim::sweep::SweepReport| {
+        done += 1;
+        if last_progress.elapsed().as_secs() < PROGRESS_EVERY_SECS {
+            return;
+        }
+        last_progress = std::time::Instant::now();
+        println!(
+            "sim: progress {done}/{total} scenario-seeds, {} runs, failures={} nondeterministic={} after {}s",
+            r.runs,
+            r.failures.len(),
+            r.nondeterministic.len(),
+            started.elapsed().as_secs()
+        );
+        let _ = std::io::stdout().flush();
+    };
+    let report = waygate_sim::sweep::sweep(
+        workers,
+        names,
+        args.first_seed,
+        args.seeds,
+        args.threads,
+        found,
+        progress,
+    );
+    println!(
+        "sim: scenarios={} seeds={} runs={} failures={} nondeterministic={}",
+        report.scenarios,
+        report.seeds,
+        report.runs,
+        report.failures.len(),
+        report.nondeterministic.len()
+    );
+    if report.failures.is_empty() && report.nondeterministic.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Seconds between progress lines of a sweep.
+#[cfg(madsim)]
+const PROGRESS_EVERY_SECS: u64 = 15;
+
+/// A sweep's worker process: one job a line on stdin, its result on stdout, until stdin
+/// closes.
+#[cfg(madsim)]
+fn worker(args: &Args) -> ExitCode {
+    use std::io::{BufRead, Write};
+    use waygate_sim::pool::{format_result, parse_job};
+    use waygate_sim::scenario::Scenario;
+
+    let mut loaded: std::collections::BTreeMap<String, Scenario> = Default::default();
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else {
+            return ExitCode::from(2);
+        };
+        let Some(job) = parse_job(&line) else {
+            eprintln!("waygate-sim worker: not a job: `{line}`");
+            return ExitCode::from(64);
+        };
+        let answer = match (
+            scenario_of(&mut loaded, &args.dir, &job.scenario),
+            chosen_canary(job.canary.as_deref()),
+        ) {
+            (Ok(scenario), Ok(canary)) => {
+                let first = waygate_sim::sweep::run_caught_with(scenario, job.seed, canary);
+                let second = job
+                    .recheck
+                    .then(|| waygate_sim::sweep::run_caught_with(scenario, job.seed, canary).hash);
+                format_result(first.hash, second, &first.failures)
+            }
+            (Err(e), _) | (_, Err(e)) => format_result(0, None, &[e]),
+        };
+        if out
+            .write_all(answer.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+#[cfg(madsim)]
+fn scenario_of<'a>(
+    loaded: &'a mut std::collections::BTreeMap<String, waygate_sim::scenario::Scenario>,
+    dir: &std::path::Path,
+    name: &str,
+) -> Result<&'a waygate_sim::scenario::Scenario, String> {
+    if !loaded.contains_key(name) {
+        let s = waygate_sim::scenario::Scenario::load(dir, name).map_err(|e| e.to_string())?;
+        loaded.insert(name.to_owned(), s);
+    }
+    loaded
+        .get(name)
+        .ok_or_else(|| format!("scenario {name} vanished"))
+}
+
 #[cfg(all(madsim, feature = "canaries"))]
-fn canary_sweep(scenarios: &[waygate_sim::scenario::Scenario], args: &Args) -> ExitCode {
-    let reports =
-        waygate_sim::sweep::sweep_canaries(scenarios, args.first_seed, args.seeds, args.threads);
+fn canary_sweep(workers: &waygate_sim::pool::Workers, names: &[String], args: &Args) -> ExitCode {
+    let reports = waygate_sim::sweep::sweep_canaries(
+        workers,
+        names,
+        args.first_seed,
+        args.seeds,
+        args.threads,
+    );
     let mut missed = 0;
     for r in &reports {
         let share = r.caught_seeds as f64 * 100.0 / r.seeds.max(1) as f64;
@@ -238,7 +366,7 @@ fn canary_sweep(scenarios: &[waygate_sim::scenario::Scenario], args: &Args) -> E
 }
 
 #[cfg(all(madsim, not(feature = "canaries")))]
-fn canary_sweep(_: &[waygate_sim::scenario::Scenario], _: &Args) -> ExitCode {
+fn canary_sweep(_: &waygate_sim::pool::Workers, _: &[String], _: &Args) -> ExitCode {
     eprintln!("waygate-sim: built without the canaries feature");
     ExitCode::from(2)
 }

@@ -1,10 +1,9 @@
-//! Seed sweeps: every scenario over many seeds, two runs at a time, with a determinism
-//! self-check on a share of the seeds.
+//! Seed sweeps: every scenario over many seeds, in worker processes (`pool`), with a
+//! determinism self-check on a share of the seeds.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::pool::{Job, Workers, run_all};
 use crate::runner::{CanaryChoice, Outcome, run_with};
 use crate::scenario::Scenario;
 
@@ -52,91 +51,102 @@ pub fn run_caught_with(scenario: &Scenario, seed: u64, canary: CanaryChoice) -> 
     }
 }
 
-/// Stack of a sweep worker: a whole simulated cluster runs on it (the main thread's 8 MiB,
-/// not the 2 MiB of a spawned thread).
-const WORKER_STACK_BYTES: usize = 8 << 20;
-
-/// Runs `work` on a scoped worker thread with [`WORKER_STACK_BYTES`] of stack; if the
-/// thread cannot be created, runs it on the calling thread.
-fn spawn_worker<'scope, F>(scope: &'scope std::thread::Scope<'scope, '_>, work: F)
-where
-    F: FnOnce() + Send + 'scope,
-{
-    let work = std::sync::Arc::new(Mutex::new(Some(work)));
-    let on_thread = work.clone();
-    let spawned = std::thread::Builder::new()
-        .stack_size(WORKER_STACK_BYTES)
-        .spawn_scoped(scope, move || {
-            let job = on_thread
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
-            if let Some(job) = job {
-                job();
-            }
-        });
-    if spawned.is_err() {
-        let job = work
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if let Some(job) = job {
-            job();
-        }
-    }
+/// Why a sweep's run counts as found: failures first, then nondeterminism.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// The run's checkers failed (or it panicked, or its worker died).
+    Failed {
+        /// Scenario.
+        scenario: String,
+        /// Seed.
+        seed: u64,
+        /// What broke.
+        failures: Vec<String>,
+    },
+    /// Two runs of one seed hashed differently.
+    Nondeterministic {
+        /// Scenario.
+        scenario: String,
+        /// Seed.
+        seed: u64,
+        /// First hash.
+        first: u64,
+        /// Second hash.
+        second: u64,
+    },
 }
 
-/// Sweeps `scenarios` over seeds `first_seed..first_seed + seeds` on `threads` threads.
-pub fn sweep(scenarios: &[Scenario], first_seed: u64, seeds: u64, threads: usize) -> SweepReport {
-    let jobs: Vec<(usize, u64)> = (0..scenarios.len())
-        .flat_map(|s| (first_seed..first_seed + seeds).map(move |seed| (s, seed)))
-        .collect();
-    let next = AtomicUsize::new(0);
-    let report = Mutex::new(SweepReport {
+/// The jobs of a sweep: every scenario over seeds `first_seed..first_seed + seeds`, seed by
+/// seed, one seed in [`RECHECK_ONE_IN`] run twice.
+pub fn sweep_jobs(
+    scenarios: &[String],
+    first_seed: u64,
+    seeds: u64,
+    canary: Option<String>,
+) -> impl Iterator<Item = Job> + Send + '_ {
+    (first_seed..first_seed.saturating_add(seeds)).flat_map(move |seed| {
+        let canary = canary.clone();
+        scenarios.iter().map(move |s| Job {
+            scenario: s.clone(),
+            seed,
+            canary: canary.clone(),
+            recheck: canary.is_none() && seed % RECHECK_ONE_IN == 0,
+        })
+    })
+}
+
+/// Sweeps `scenarios` over seeds in worker processes (constant memory), handing every
+/// finding to `found` as soon as it happens and the running totals to `progress` after every
+/// run.
+pub fn sweep(
+    workers: &Workers,
+    scenarios: &[String],
+    first_seed: u64,
+    seeds: u64,
+    threads: usize,
+    mut found: impl FnMut(&Finding),
+    mut progress: impl FnMut(&SweepReport),
+) -> SweepReport {
+    let mut report = SweepReport {
         scenarios: scenarios.len(),
         seeds,
         ..SweepReport::default()
-    });
-    std::thread::scope(|scope| {
-        for _ in 0..threads.max(1) {
-            spawn_worker(scope, || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(s, seed)) = jobs.get(i) else {
-                        return;
-                    };
-                    let scenario = &scenarios[s];
-                    let first = run_caught(scenario, seed);
-                    let recheck = (seed % RECHECK_ONE_IN == 0).then(|| run_caught(scenario, seed));
-                    let mut r = report
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    r.runs += 1;
-                    if let Some(second) = recheck {
-                        r.runs += 1;
-                        if second.hash != first.hash {
-                            r.nondeterministic.push((
-                                scenario.name.clone(),
-                                seed,
-                                first.hash,
-                                second.hash,
-                            ));
-                        }
-                    }
-                    if !first.failures.is_empty() {
-                        r.failures
-                            .push((scenario.name.clone(), seed, first.failures));
-                    }
-                }
-            });
+    };
+    let jobs = sweep_jobs(scenarios, first_seed, seeds, None);
+    run_all(workers, jobs, threads, |r| {
+        report.runs += if r.recheck_hash.is_some() { 2 } else { 1 };
+        if !r.failures.is_empty() {
+            let f = Finding::Failed {
+                scenario: r.job.scenario.clone(),
+                seed: r.job.seed,
+                failures: r.failures.clone(),
+            };
+            found(&f);
+            report
+                .failures
+                .push((r.job.scenario.clone(), r.job.seed, r.failures));
         }
+        if let Some(second) = r.recheck_hash
+            && second != r.hash
+        {
+            let f = Finding::Nondeterministic {
+                scenario: r.job.scenario.clone(),
+                seed: r.job.seed,
+                first: r.hash,
+                second,
+            };
+            found(&f);
+            report
+                .nondeterministic
+                .push((r.job.scenario, r.job.seed, r.hash, second));
+        }
+        progress(&report);
     });
-    let mut r = report
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    r.failures.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-    r.nondeterministic.sort();
-    r
+    report
+        .failures
+        .sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    report.nondeterministic.sort();
+    report
 }
 
 /// One canary's sweep: over how many seeds at least one scenario caught it.
@@ -153,57 +163,37 @@ pub struct CanaryReport {
     pub example: Option<String>,
 }
 
-/// Runs every canary over every scenario and seed.
+/// Runs every canary over every scenario and seed, in worker processes.
 #[cfg(feature = "canaries")]
 pub fn sweep_canaries(
-    scenarios: &[Scenario],
+    workers: &Workers,
+    scenarios: &[String],
     first_seed: u64,
     seeds: u64,
     threads: usize,
 ) -> Vec<CanaryReport> {
     use waygate::session::Canary;
-    let jobs: Vec<(usize, usize, u64)> = (0..Canary::ALL.len())
-        .flat_map(|c| {
-            (first_seed..first_seed + seeds)
-                .flat_map(move |seed| (0..scenarios.len()).map(move |s| (c, s, seed)))
-        })
-        .collect();
-    let next = AtomicUsize::new(0);
+    let jobs = Canary::ALL
+        .iter()
+        .flat_map(move |c| sweep_jobs(scenarios, first_seed, seeds, Some(c.name().to_owned())));
     // (canary, seed) -> first failure
-    let caught: Mutex<std::collections::BTreeMap<(usize, u64), String>> = Mutex::default();
-    std::thread::scope(|scope| {
-        for _ in 0..threads.max(1) {
-            spawn_worker(scope, || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(c, s, seed)) = jobs.get(i) else {
-                        return;
-                    };
-                    let outcome = run_caught_with(&scenarios[s], seed, Some(Canary::ALL[c]));
-                    if let Some(f) = outcome.failures.first() {
-                        caught
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .entry((c, seed))
-                            .or_insert_with(|| format!("{}: {f}", scenarios[s].name));
-                    }
-                }
-            });
+    let mut caught: std::collections::BTreeMap<(String, u64), String> = Default::default();
+    run_all(workers, jobs, threads, |r| {
+        if let (Some(canary), Some(f)) = (r.job.canary, r.failures.first()) {
+            caught
+                .entry((canary, r.job.seed))
+                .or_insert_with(|| format!("{}: {f}", r.job.scenario));
         }
     });
-    let caught = caught
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     Canary::ALL
         .iter()
-        .enumerate()
-        .map(|(c, canary)| CanaryReport {
+        .map(|canary| CanaryReport {
             canary: *canary,
-            caught_seeds: caught.keys().filter(|(k, _)| *k == c).count() as u64,
+            caught_seeds: caught.keys().filter(|(k, _)| k == canary.name()).count() as u64,
             seeds,
             example: caught
                 .iter()
-                .find(|((k, _), _)| *k == c)
+                .find(|((k, _), _)| k == canary.name())
                 .map(|(_, v)| v.clone()),
         })
         .collect()
