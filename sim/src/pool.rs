@@ -287,8 +287,8 @@ mod tests {
             canary: Some("skip-linger".into()),
             recheck: true,
         };
-        let line = format!("job rolling_drain 42 skip-linger 1");
-        assert_eq!(parse_job(&line), Some(job));
+        let line = "job rolling_drain 42 skip-linger 1";
+        assert_eq!(parse_job(line), Some(job));
         let failures = vec!["two\nlines \\ and a backslash".to_owned(), String::new()];
         let text = format_result(0xabc, Some(7), &failures);
         let mut lines = text.lines();

@@ -54,6 +54,9 @@ pub struct Outcome {
     pub failures: Vec<String>,
 }
 
+/// A bot's index, report, outcome and how long it played.
+type BotResult = (usize, BotReport, Result<(), String>, Duration);
+
 fn gateway_ip() -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 77, 0, 1))
 }
@@ -466,15 +469,15 @@ async fn drive(
                             SessionEvent::EnteredWorld { .. } | SessionEvent::LoginFailed { .. } => {
                                 pending.remove(&id.0);
                             }
-                            SessionEvent::Closed { reason } => {
+                            // The removal happens whatever the culprit.
+                            SessionEvent::Closed { reason }
                                 if pending.remove(&id.0)
-                                    && reason.culprit() != waygate::session::Culprit::Client
-                                {
-                                    observer_fail(format!(
-                                        "session {}: a login ended with the session closed ({reason:?}), neither in world nor with a failure code",
-                                        id.0
-                                    ));
-                                }
+                                    && reason.culprit() != waygate::session::Culprit::Client =>
+                            {
+                                observer_fail(format!(
+                                    "session {}: a login ended with the session closed ({reason:?}), neither in world nor with a failure code",
+                                    id.0
+                                ));
                             }
                             _ => {}
                         }
@@ -660,7 +663,7 @@ async fn drive(
     }
 
     // Bots.
-    let results: Arc<Mutex<Vec<(usize, BotReport, Result<(), String>, Duration)>>> = Arc::default();
+    let results: Arc<Mutex<Vec<BotResult>>> = Arc::default();
     let mut joins = Vec::new();
     for plan in plans {
         let node = handle
