@@ -29,7 +29,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::mysql::{MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
 use sqlx::pool::PoolConnection;
 use sqlx::{MySql, Row};
 
@@ -212,7 +212,12 @@ pub fn from_env_with(
 
 /// The auth DB behind [`Accounts`].
 pub struct AuthDb {
-    pool: MySqlPool,
+    /// The pool in use and its generation. A lookup the DB did not answer replaces it: the
+    /// path to the DB went silent, so every pooled connection is suspect, and one fresh pool
+    /// heals at once where discarding stale connections one timed-out ping at a time would
+    /// take up to `connections_max` lookup deadlines.
+    pool: std::sync::RwLock<(u64, MySqlPool)>,
+    options: MySqlConnectOptions,
     settings: AuthDbSettings,
     /// Where the DB is, password masked: for error texts.
     target: String,
@@ -253,20 +258,26 @@ impl Failure {
     }
 }
 
+/// A lazy pool: connections open on first use.
+fn new_pool(settings: &AuthDbSettings, options: MySqlConnectOptions) -> MySqlPool {
+    MySqlPoolOptions::new()
+        .max_connections(settings.connections_max)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .idle_timeout(Duration::from_millis(settings.idle_timeout_ms))
+        .max_lifetime(Duration::from_millis(settings.max_lifetime_ms))
+        .test_before_acquire(true)
+        .connect_lazy_with(options)
+}
+
 impl AuthDb {
     /// Builds the pool without touching the DB: connections open on first use, so a gateway
     /// can start while the DB is still coming up (lookups fail, retryably, meanwhile). Must be
     /// called inside a tokio runtime.
     pub fn connect_lazy(dsn: &Dsn, settings: AuthDbSettings) -> Result<Self, AuthDbError> {
         settings.validate()?;
-        let pool = MySqlPoolOptions::new()
-            .max_connections(settings.connections_max)
-            .min_connections(0)
-            .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
-            .idle_timeout(Duration::from_millis(settings.idle_timeout_ms))
-            .max_lifetime(Duration::from_millis(settings.max_lifetime_ms))
-            .test_before_acquire(true)
-            .connect_lazy_with(dsn.connect_options());
+        let options = dsn.connect_options();
+        let pool = new_pool(&settings, options.clone());
         let key = settings.schema.session_key_column();
         // Numbers are cast to one width and signedness whatever the column types are; the
         // ban is decided by the DB's clock (UNIX_TIMESTAMP), as AzerothCore's worldserver does.
@@ -278,7 +289,8 @@ impl AuthDb {
              FROM account a WHERE a.username = ? LIMIT 1"
         );
         Ok(Self {
-            pool,
+            pool: std::sync::RwLock::new((0, pool)),
+            options,
             target: dsn.to_string(),
             settings,
             account_sql,
@@ -305,7 +317,8 @@ impl AuthDb {
 
     /// Closes every connection; later calls fail (not retryable).
     pub async fn close(&self) {
-        self.pool.close().await;
+        let (_, pool) = self.current_pool();
+        pool.close().await;
     }
 
     /// Looks an account up (see [`Accounts::lookup`]).
@@ -358,15 +371,22 @@ impl AuthDb {
     ) -> Result<Vec<MySqlRow>, Failure> {
         let bound_ms = self.settings.lookup_timeout_ms;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(bound_ms);
+        let (generation, pool) = self.current_pool();
         let mut conn: PoolConnection<MySql> =
-            match tokio::time::timeout_at(deadline, self.pool.acquire()).await {
+            match tokio::time::timeout_at(deadline, pool.acquire()).await {
                 Err(_) => {
+                    self.replace_pool(generation);
                     return Err(Failure::retryable(format!(
                         "no connection to {} within {bound_ms} ms (lookup_timeout_ms)",
                         self.target
                     )));
                 }
-                Ok(Err(e)) => return Err(self.classify(&e, "connecting")),
+                Ok(Err(e)) => {
+                    if matches!(e, sqlx::Error::PoolTimedOut) {
+                        self.replace_pool(generation);
+                    }
+                    return Err(self.classify(&e, "connecting"));
+                }
                 Ok(Ok(conn)) => conn,
             };
         let query = match arg {
@@ -382,13 +402,37 @@ impl AuthDb {
             }
             Err(_) => {
                 // The query is still in flight: a pooled connection would first wait for its
-                // answer (maybe forever), so it is dropped instead.
+                // answer (maybe forever), so it is dropped instead, and the others with it.
                 drop(conn.detach());
+                self.replace_pool(generation);
                 Err(Failure::retryable(format!(
                     "{} did not answer {what} within {bound_ms} ms (lookup_timeout_ms)",
                     self.target
                 )))
             }
+        }
+    }
+
+    fn current_pool(&self) -> (u64, MySqlPool) {
+        let guard = self
+            .pool
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (guard.0, guard.1.clone())
+    }
+
+    /// The DB did not answer on the pool of `generation`: a fresh pool takes its place (once,
+    /// however many lookups saw the silence). The old one goes when its last lookup does.
+    fn replace_pool(&self, generation: u64) {
+        let mut guard = self
+            .pool
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.0 == generation {
+            *guard = (
+                generation.wrapping_add(1),
+                new_pool(&self.settings, self.options.clone()),
+            );
         }
     }
 
