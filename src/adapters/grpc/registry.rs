@@ -519,6 +519,10 @@ impl GrpcRegistry {
     }
 }
 
+/// One refresh: the membership check when due (and a re-registration when the registry
+/// forgot the gateway), `ListAllGameServers`, then the loading-map questions, stopping at the
+/// first that fails. Against a registry that hangs it costs at most three call deadlines
+/// (`3 × registry_call_timeout_ms`); against one that refuses connections, next to nothing.
 impl Registry for GrpcRegistry {
     fn worldservers(&self) -> BoxFuture<'_, Result<Vec<WorldserverInfo>, SeamError>> {
         Box::pin(self.refresh())
