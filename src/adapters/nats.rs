@@ -148,7 +148,7 @@ pub struct NatsStats {
     pub publish_dropped: u64,
     /// Events the client refused (too large for the server, client closed).
     pub publish_failed: u64,
-    /// Messages received on subscribed subjects.
+    /// Messages received on subscribed subjects and handled (delivered, or not).
     pub received: u64,
     /// Of those, refused: not JSON, a type Go would refuse, no payload.
     pub malformed: u64,
@@ -219,7 +219,6 @@ struct Inbound {
 impl Inbound {
     fn handle(&self, subject: &str, body: Bytes) {
         let c = &self.shared.counters;
-        bump(&c.received);
         match self.route(subject, &body) {
             Ok((Route::OtherRealm(realm), _)) => {
                 bump(&c.other_realm);
@@ -251,6 +250,8 @@ impl Inbound {
                 }
             }
         }
+        // Counted last: once `received` counts a message, its deliveries are done.
+        bump(&c.received);
     }
 
     /// The route and the envelope's `p` (a slice of `body`, not a copy).
@@ -420,6 +421,23 @@ impl NatsBus {
             slow_consumer: get(&c.slow_consumer),
             connects: get(&c.connects),
         }
+    }
+
+    /// Sends the server a message addressed to this client and waits, for at most
+    /// `timeout_ms`, until it comes back. The server handles one client's messages in order,
+    /// so a true answer means it has taken every subscription asked for before (and that
+    /// NATS works end to end: a health check).
+    pub async fn round_trip(&self, timeout_ms: u64) -> bool {
+        let trip = async {
+            let inbox = self.client.new_inbox();
+            let mut echo = self.client.subscribe(inbox.clone()).await.ok()?;
+            self.client.publish(inbox, Bytes::new()).await.ok()?;
+            echo.next().await
+        };
+        matches!(
+            tokio::time::timeout(Duration::from_millis(timeout_ms), trip).await,
+            Ok(Some(_))
+        )
     }
 
     /// Waits until every queued event is handed to the client and the client has written
