@@ -1,1 +1,698 @@
-//! NATS behind the event bus seam: ToCloud9's envelope, published and subscribed subjects.
+//! NATS behind the event bus seam: ToCloud9's envelope, published and subscribed subjects
+//! (CONTRACTS.md section 2).
+//!
+//! - Out: [`NatsBus`] is an [`EventBus`]. [`EventBus::publish`] encodes the announcement
+//!   (`gw.char.logged-in`, `gw.char.logged-out`, [`encode`]) and puts it on a bounded queue
+//!   ([`queue`]; `publish_buffer_max` events, the oldest dropped and counted past that) without
+//!   waiting; one task publishes from it while the client is connected. While NATS is down the
+//!   events wait there, and go out in order once the client has reconnected.
+//! - In: [`NatsBus::subscribe`] subscribes to every subject of section 2.4 (plain subscriptions
+//!   on exact subjects, as ToCloud9's gateway does), reads each event's envelope the way Go does
+//!   ([`gojson`]), works out which characters it is for ([`route`]) and hands each of them a
+//!   [`ClusterEvent`] (the subject and the envelope's raw `p`) through an [`EventSink`], the
+//!   gateway's [`Players`] table. A malformed event is logged, counted and dropped.
+//! - The client: name `gateway-<id>`, a ping every 20 s, a 10 s connect timeout (ToCloud9's
+//!   options), reconnecting for ever with a capped backoff, and starting even when NATS is not
+//!   up yet. async-nats closes a connection after 2 unanswered pings where ToCloud9's Go client
+//!   allows 5 (a fixed constant in async-nats): a dead server is noticed after about 60 s
+//!   rather than 120 s.
+//!
+//! Every count is in [`NatsStats`].
+
+pub mod encode;
+pub mod gojson;
+pub mod queue;
+pub mod route;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use self::encode::Publisher;
+use self::gojson::Malformed;
+use self::queue::{Outgoing, PublishQueue};
+use self::route::{ChannelMembers, Route, SUBSCRIPTIONS, Subscription};
+use crate::driver::{Delivery, Gateway, Players};
+use crate::present::ClusterEvent;
+use crate::runtime::EventBus;
+use crate::session::{Announcement, CharacterGuid};
+
+/// How the gateway talks to NATS. Every bound carries its unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NatsSettings {
+    /// Server URL(s), comma-separated (`natsUrl` / `NATS_URL`).
+    pub url: String,
+    /// `RealmID` written into published payloads; subscribed payloads naming another realm
+    /// are not for this gateway.
+    pub realm_id: u32,
+    /// The id the registry gave this gateway: `GatewayID` in published payloads, the whisper
+    /// subject's `{gatewayID}` and the client name `gateway-<id>`.
+    pub gateway_id: String,
+    /// Events waiting to be published, at most (`nats_publish_buffer_max`); past it the
+    /// oldest waiting event is dropped.
+    pub publish_buffer_max: usize,
+    /// Messages async-nats holds per subscription before the gateway reads them, at most;
+    /// past it NATS drops them for this slow consumer (counted as `slow_consumer` reports).
+    pub subscription_buffer_max: usize,
+    /// Commands (publishes, subscriptions) queued inside the client, at most.
+    pub client_commands_max: usize,
+    /// How often the client pings the server.
+    pub ping_interval_ms: u64,
+    /// How long one connection attempt (TCP, INFO, CONNECT, PONG) may take.
+    pub connect_timeout_ms: u64,
+    /// Longest wait between two reconnection attempts (the backoff doubles from 2 ms up to
+    /// this).
+    pub reconnect_delay_max_ms: u64,
+    /// While disconnected, how often the publishing task looks at the connection again.
+    pub state_poll_ms: u64,
+}
+
+impl NatsSettings {
+    /// ToCloud9's client options and this gateway's default bounds.
+    pub fn new(url: impl Into<String>, realm_id: u32, gateway_id: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            realm_id,
+            gateway_id: gateway_id.into(),
+            publish_buffer_max: 8_192,
+            subscription_buffer_max: 8_192,
+            client_commands_max: 2_048,
+            ping_interval_ms: 20_000,
+            connect_timeout_ms: 10_000,
+            reconnect_delay_max_ms: 2_000,
+            state_poll_ms: 100,
+        }
+    }
+}
+
+/// Why the bus could not be set up. Nothing here is about NATS being down: the bus starts
+/// anyway and connects when it can.
+#[derive(Debug, thiserror::Error)]
+pub enum NatsError {
+    /// The URL does not parse.
+    #[error("bad NATS URL {url:?}: {detail}")]
+    BadUrl {
+        /// The URL given.
+        url: String,
+        /// Why.
+        detail: String,
+    },
+    /// The gateway id cannot be part of a subject.
+    #[error("gateway id {0:?} cannot be part of a NATS subject")]
+    BadGatewayId(String),
+    /// The client refused a subscription (it was closed).
+    #[error("subscribing to {subject}: {detail}")]
+    Subscribe {
+        /// The subject.
+        subject: String,
+        /// Why.
+        detail: String,
+    },
+    /// [`NatsBus::subscribe`] was called twice.
+    #[error("already subscribed")]
+    AlreadySubscribed,
+}
+
+/// Where subscribed events go: one character's queue on this gateway.
+pub trait EventSink: Send + Sync {
+    /// Queues `event` for `guid`, without waiting.
+    fn deliver(&self, guid: CharacterGuid, event: ClusterEvent) -> Delivery;
+}
+
+impl EventSink for Players {
+    fn deliver(&self, guid: CharacterGuid, event: ClusterEvent) -> Delivery {
+        Players::deliver(self, guid, event)
+    }
+}
+
+impl EventSink for Gateway {
+    fn deliver(&self, guid: CharacterGuid, event: ClusterEvent) -> Delivery {
+        self.players().deliver(guid, event)
+    }
+}
+
+/// What the bus has done since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NatsStats {
+    /// Whether the client is connected now.
+    pub connected: bool,
+    /// Events waiting to be published now.
+    pub buffered: usize,
+    /// Events handed to the connected client.
+    pub published: u64,
+    /// Events dropped from a full publish queue (the oldest waiting ones).
+    pub publish_dropped: u64,
+    /// Events the client refused (too large for the server, client closed).
+    pub publish_failed: u64,
+    /// Messages received on subscribed subjects and handled (delivered, or not).
+    pub received: u64,
+    /// Of those, refused: not JSON, a type Go would refuse, no payload.
+    pub malformed: u64,
+    /// Of those, for another realm's players.
+    pub other_realm: u64,
+    /// Events queued for a player (one per receiver).
+    pub delivered: u64,
+    /// Receivers not in world through this gateway.
+    pub not_here: u64,
+    /// Receivers whose queue was full: dropped for them.
+    pub dropped: u64,
+    /// Times the server or client reported a subscription too slow (messages lost there).
+    pub slow_consumer: u64,
+    /// Times the client (re)connected.
+    pub connects: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    published: AtomicU64,
+    publish_dropped: AtomicU64,
+    publish_failed: AtomicU64,
+    received: AtomicU64,
+    malformed: AtomicU64,
+    other_realm: AtomicU64,
+    delivered: AtomicU64,
+    not_here: AtomicU64,
+    dropped: AtomicU64,
+    slow_consumer: AtomicU64,
+    connects: AtomicU64,
+}
+
+/// Adds one and returns the new count.
+fn bump(counter: &AtomicU64) -> u64 {
+    counter.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+/// Whether the `n`th occurrence of something is logged: the first and then at every power of
+/// two, so a flood of bad events costs a few log lines, not one each.
+fn worth_logging(n: u64) -> bool {
+    n.is_power_of_two()
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What the bus's tasks share.
+struct Shared {
+    publisher: Publisher,
+    queue: Mutex<PublishQueue>,
+    /// Something was queued, or the client connected.
+    wake: tokio::sync::Notify,
+    /// The publishing task holds an event it took from the queue.
+    in_flight: AtomicBool,
+    counters: Counters,
+    channels: Mutex<ChannelMembers>,
+}
+
+/// The subscribed half: turns one message into deliveries. Synchronous, so it is tested
+/// without a server.
+struct Inbound {
+    shared: Arc<Shared>,
+    subjects: BTreeMap<String, &'static Subscription>,
+    sink: Arc<dyn EventSink>,
+}
+
+impl Inbound {
+    fn handle(&self, subject: &str, body: Bytes) {
+        let c = &self.shared.counters;
+        match self.route(subject, &body) {
+            Ok((Route::OtherRealm(realm), _)) => {
+                bump(&c.other_realm);
+                tracing::trace!(subject, realm, "event for another realm");
+            }
+            Ok((route, payload)) => {
+                let receivers = match route {
+                    Route::To(guids) => guids,
+                    Route::Channel(name) => lock(&self.shared.channels).members(&name),
+                    Route::OtherRealm(_) => Vec::new(),
+                };
+                let event = ClusterEvent {
+                    subject: subject.to_string(),
+                    payload,
+                };
+                for guid in receivers {
+                    let counter = match self.sink.deliver(guid, event.clone()) {
+                        Delivery::Queued => &c.delivered,
+                        Delivery::NotHere => &c.not_here,
+                        Delivery::Dropped => &c.dropped,
+                    };
+                    bump(counter);
+                }
+            }
+            Err(error) => {
+                let n = bump(&c.malformed);
+                if worth_logging(n) {
+                    tracing::warn!(subject, %error, malformed = n, "dropped a malformed event from NATS");
+                }
+            }
+        }
+        // Counted last: once `received` counts a message, its deliveries are done.
+        bump(&c.received);
+    }
+
+    /// The route and the envelope's `p` (a slice of `body`, not a copy).
+    fn route(&self, subject: &str, body: &Bytes) -> Result<(Route, Bytes), Malformed> {
+        let sub = self
+            .subjects
+            .get(subject)
+            .ok_or_else(|| Malformed::UnknownSubject(subject.to_string()))?;
+        let payload = route::open_envelope(body)?;
+        let route = route::route(sub, payload.get(), self.shared.publisher.realm_id)?;
+        Ok((route, body.slice_ref(payload.get().as_bytes())))
+    }
+}
+
+/// The subjects to subscribe to, with the gateway's id in place.
+fn subscribed_subjects(gateway_id: &str) -> BTreeMap<String, &'static Subscription> {
+    SUBSCRIPTIONS
+        .iter()
+        .map(|s| (s.subject_for(gateway_id), s))
+        .collect()
+}
+
+/// The event bus on NATS. See the module documentation.
+pub struct NatsBus {
+    shared: Arc<Shared>,
+    client: async_nats::Client,
+    subscribed: AtomicBool,
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl NatsBus {
+    /// Starts the client and the publishing task. Returns at once: when NATS is not up, the
+    /// client keeps trying and events wait in the queue. Call inside a tokio runtime.
+    pub async fn connect(settings: NatsSettings) -> Result<Self, NatsError> {
+        let id = &settings.gateway_id;
+        if id.is_empty()
+            || id
+                .chars()
+                .any(|c| c.is_whitespace() || c == '*' || c == '>')
+        {
+            return Err(NatsError::BadGatewayId(id.clone()));
+        }
+        let addrs = settings
+            .url
+            .split(',')
+            .map(|u| u.trim().parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| NatsError::BadUrl {
+                url: settings.url.clone(),
+                detail: e.to_string(),
+            })?;
+        let shared = Arc::new(Shared {
+            publisher: Publisher {
+                realm_id: settings.realm_id,
+                gateway_id: id.clone(),
+            },
+            queue: Mutex::new(PublishQueue::new(settings.publish_buffer_max)),
+            wake: tokio::sync::Notify::new(),
+            in_flight: AtomicBool::new(false),
+            counters: Counters::default(),
+            channels: Mutex::new(ChannelMembers::default()),
+        });
+        let delay_max = Duration::from_millis(settings.reconnect_delay_max_ms);
+        let events = shared.clone();
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("gateway-{id}"))
+            .ping_interval(Duration::from_millis(settings.ping_interval_ms))
+            .connection_timeout(Duration::from_millis(settings.connect_timeout_ms))
+            .subscription_capacity(settings.subscription_buffer_max.max(1))
+            .client_capacity(settings.client_commands_max.max(1))
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .reconnect_delay_callback(move |attempts| {
+                let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX);
+                Duration::from_millis(2u64.saturating_pow(exp)).min(delay_max)
+            })
+            .event_callback(move |event| {
+                let shared = events.clone();
+                async move { on_client_event(&shared, event) }
+            })
+            .connect(addrs)
+            .await
+            .map_err(|e| NatsError::BadUrl {
+                url: settings.url.clone(),
+                detail: e.to_string(),
+            })?;
+        let poll = Duration::from_millis(settings.state_poll_ms.max(1));
+        let publisher = tokio::spawn(publish_loop(shared.clone(), client.clone(), poll));
+        tracing::info!(url = %settings.url, gateway = %id, realm = settings.realm_id,
+            buffer_max = settings.publish_buffer_max, "NATS event bus started");
+        Ok(Self {
+            shared,
+            client,
+            subscribed: AtomicBool::new(false),
+            tasks: Mutex::new(vec![publisher.abort_handle()]),
+        })
+    }
+
+    /// Subscribes to every subject of CONTRACTS.md section 2.4 and delivers what arrives to
+    /// `sink` (the gateway: `Arc<Gateway>`). Once per bus. Subscriptions made while NATS is
+    /// down take effect when the client connects, and are renewed on every reconnect.
+    pub async fn subscribe(&self, sink: Arc<dyn EventSink>) -> Result<(), NatsError> {
+        if self.subscribed.swap(true, Ordering::SeqCst) {
+            return Err(NatsError::AlreadySubscribed);
+        }
+        let subjects = subscribed_subjects(&self.shared.publisher.gateway_id);
+        let mut streams = Vec::with_capacity(subjects.len());
+        for subject in subjects.keys() {
+            let subscriber =
+                self.client
+                    .subscribe(subject.clone())
+                    .await
+                    .map_err(|e| NatsError::Subscribe {
+                        subject: subject.clone(),
+                        detail: e.to_string(),
+                    })?;
+            streams.push(subscriber);
+        }
+        let count = subjects.len();
+        let inbound = Inbound {
+            shared: self.shared.clone(),
+            subjects,
+            sink,
+        };
+        let task = tokio::spawn(async move {
+            let mut all = futures_util::stream::select_all(streams);
+            while let Some(message) = all.next().await {
+                inbound.handle(message.subject.as_str(), message.payload);
+            }
+        });
+        lock(&self.tasks).push(task.abort_handle());
+        tracing::info!(subjects = count, "NATS subscriptions requested");
+        Ok(())
+    }
+
+    /// Chat channel membership on this gateway, which decides who gets channel events.
+    pub fn channels(&self) -> MutexGuard<'_, ChannelMembers> {
+        lock(&self.shared.channels)
+    }
+
+    /// Events dropped from the full publish queue since start.
+    pub fn dropped(&self) -> u64 {
+        self.shared.counters.publish_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Whether the client is connected now.
+    pub fn connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Everything counted since start.
+    pub fn stats(&self) -> NatsStats {
+        let c = &self.shared.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        NatsStats {
+            connected: self.connected(),
+            buffered: lock(&self.shared.queue).len(),
+            published: get(&c.published),
+            publish_dropped: get(&c.publish_dropped),
+            publish_failed: get(&c.publish_failed),
+            received: get(&c.received),
+            malformed: get(&c.malformed),
+            other_realm: get(&c.other_realm),
+            delivered: get(&c.delivered),
+            not_here: get(&c.not_here),
+            dropped: get(&c.dropped),
+            slow_consumer: get(&c.slow_consumer),
+            connects: get(&c.connects),
+        }
+    }
+
+    /// Sends the server a message addressed to this client and waits, for at most
+    /// `timeout_ms`, until it comes back. The server handles one client's messages in order,
+    /// so a true answer means it has taken every subscription asked for before (and that
+    /// NATS works end to end: a health check).
+    pub async fn round_trip(&self, timeout_ms: u64) -> bool {
+        let trip = async {
+            let inbox = self.client.new_inbox();
+            let mut echo = self.client.subscribe(inbox.clone()).await.ok()?;
+            self.client.publish(inbox, Bytes::new()).await.ok()?;
+            echo.next().await
+        };
+        matches!(
+            tokio::time::timeout(Duration::from_millis(timeout_ms), trip).await,
+            Ok(Some(_))
+        )
+    }
+
+    /// Waits until every queued event is handed to the client and the client has written
+    /// them out, for at most `timeout_ms` (shutdown: the last logouts should reach the
+    /// cluster). False when time ran out first.
+    pub async fn flush(&self, timeout_ms: u64) -> bool {
+        let flushed = async {
+            loop {
+                let idle = lock(&self.shared.queue).is_empty()
+                    && !self.shared.in_flight.load(Ordering::SeqCst);
+                if idle {
+                    return self.client.flush().await.is_ok();
+                }
+                // The publishing task makes progress only while connected; look again soon.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_millis(timeout_ms), flushed)
+            .await
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for NatsBus {
+    fn drop(&mut self) {
+        for task in lock(&self.tasks).drain(..) {
+            task.abort();
+        }
+    }
+}
+
+impl EventBus for NatsBus {
+    fn publish(&self, announcement: Announcement) {
+        let (subject, payload) = encode::encode(&self.shared.publisher, &announcement);
+        let dropped = lock(&self.shared.queue).push(Outgoing {
+            subject,
+            payload: Bytes::from(payload),
+        });
+        if let Some(old) = dropped {
+            let n = bump(&self.shared.counters.publish_dropped);
+            if worth_logging(n) {
+                tracing::warn!(
+                    subject = old.subject,
+                    dropped = n,
+                    "NATS publish queue full: dropped the oldest waiting event"
+                );
+            }
+        }
+        self.shared.wake.notify_one();
+    }
+}
+
+fn on_client_event(shared: &Shared, event: async_nats::Event) {
+    match event {
+        async_nats::Event::Connected => {
+            bump(&shared.counters.connects);
+            tracing::info!(buffered = lock(&shared.queue).len(), "NATS connected");
+            shared.wake.notify_one();
+        }
+        async_nats::Event::Disconnected => {
+            tracing::warn!("NATS disconnected; events wait in the publish queue")
+        }
+        async_nats::Event::SlowConsumer(sid) => {
+            let n = bump(&shared.counters.slow_consumer);
+            if worth_logging(n) {
+                tracing::warn!(
+                    sid,
+                    reports = n,
+                    "NATS subscription too slow: messages lost"
+                );
+            }
+        }
+        other => tracing::warn!(event = %other, "NATS client event"),
+    }
+}
+
+/// Publishes queued events in order while the client is connected.
+async fn publish_loop(shared: Arc<Shared>, client: async_nats::Client, poll: Duration) {
+    loop {
+        if lock(&shared.queue).is_empty() {
+            shared.wake.notified().await;
+            continue;
+        }
+        if client.connection_state() != async_nats::connection::State::Connected {
+            // Connected is reported before the state flips, so look again after a bound.
+            let _ = tokio::time::timeout(poll, shared.wake.notified()).await;
+            continue;
+        }
+        shared.in_flight.store(true, Ordering::SeqCst);
+        let next = lock(&shared.queue).pop();
+        if let Some(item) = next {
+            match client.publish(item.subject, item.payload).await {
+                Ok(()) => {
+                    bump(&shared.counters.published);
+                }
+                Err(error) => {
+                    let n = bump(&shared.counters.publish_failed);
+                    if worth_logging(n) {
+                        tracing::warn!(subject = item.subject, %error, failed = n,
+                            "NATS refused an event");
+                    }
+                }
+            }
+        }
+        shared.in_flight.store(false, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::SessionId;
+
+    const REALM: u32 = 1;
+
+    fn inbound(players: Arc<Players>) -> Inbound {
+        Inbound {
+            shared: Arc::new(Shared {
+                publisher: Publisher {
+                    realm_id: REALM,
+                    gateway_id: "7".into(),
+                },
+                queue: Mutex::new(PublishQueue::new(4)),
+                wake: tokio::sync::Notify::new(),
+                in_flight: AtomicBool::new(false),
+                counters: Counters::default(),
+                channels: Mutex::new(ChannelMembers::default()),
+            }),
+            subjects: subscribed_subjects("7"),
+            sink: players,
+        }
+    }
+
+    fn count(i: &Inbound) -> [u64; 6] {
+        let c = &i.shared.counters;
+        [
+            &c.received,
+            &c.malformed,
+            &c.other_realm,
+            &c.delivered,
+            &c.not_here,
+            &c.dropped,
+        ]
+        .map(|a| a.load(Ordering::Relaxed))
+    }
+
+    #[test]
+    fn an_event_reaches_its_receivers_with_the_raw_payload() {
+        let players = Arc::new(Players::default());
+        let mut a = players.join(CharacterGuid(5), SessionId(1));
+        let mut b = players.join(CharacterGuid(6), SessionId(2));
+        let i = inbound(players.clone());
+        let p = r#"{"RealmID":1,"GroupID":3,"OnlineMembers":[5,9],"Extra" : [1]}"#;
+        let body = format!(r#"{{"v":"0.0.1","t":5,"p":{p}}}"#);
+        i.handle("group.disband", Bytes::from(body));
+        let got = a.try_recv().unwrap();
+        assert_eq!(got.subject, "group.disband");
+        assert_eq!(got.payload, Bytes::from(p));
+        assert!(b.try_recv().is_err());
+        // received, malformed, other realm, delivered, not here, dropped
+        assert_eq!(count(&i), [1, 0, 0, 1, 1, 0]);
+    }
+
+    #[test]
+    fn the_whisper_subject_carries_the_gateway_id() {
+        let players = Arc::new(Players::default());
+        let mut a = players.join(CharacterGuid(5), SessionId(1));
+        let i = inbound(players);
+        let body = r#"{"v":"0.0.1","t":1,"p":{"ReceiverGUID":5,"Msg":"hi"}}"#;
+        i.handle("chat.gw.7.income.whisper", Bytes::from(body));
+        i.handle("chat.gw.8.income.whisper", Bytes::from(body));
+        assert!(a.try_recv().is_ok());
+        assert!(a.try_recv().is_err());
+        assert_eq!(
+            count(&i)[..2],
+            [2, 1],
+            "the other gateway's subject is not ours"
+        );
+    }
+
+    #[test]
+    fn channel_events_reach_the_channel_members_known_here() {
+        let players = Arc::new(Players::default());
+        let mut a = players.join(CharacterGuid(5), SessionId(1));
+        let mut b = players.join(CharacterGuid(6), SessionId(2));
+        let i = inbound(players);
+        assert!(lock(&i.shared.channels).join(CharacterGuid(5), "Trade - City"));
+        let msg =
+            r#"{"v":"0.0.1","t":2,"p":{"RealmID":1,"ChannelName":"trade - city","Message":"x"}}"#;
+        i.handle("chat.gw.ALL.channel.message", Bytes::from(msg));
+        assert!(a.try_recv().is_ok());
+        assert!(b.try_recv().is_err());
+        let invite = r#"{"v":"0.0.1","t":5,"p":{"RealmID":1,"ChannelName":"Trade - City","AffectsPlayer":6}}"#;
+        i.handle("chat.gw.ALL.channel.notify", Bytes::from(invite));
+        assert!(
+            a.try_recv().is_err(),
+            "an invitation is for the invited player only"
+        );
+        assert!(b.try_recv().is_ok());
+    }
+
+    #[test]
+    fn bad_events_are_counted_and_dropped() {
+        let players = Arc::new(Players::default());
+        let mut a = players.join(CharacterGuid(5), SessionId(1));
+        let i = inbound(players);
+        for body in [
+            &b"not json"[..],
+            b"[]",
+            b"null",
+            br#"{"v":"0.0.1","t":1}"#,
+            br#"{"v":1,"t":1,"p":{"ReceiverGUID":5}}"#,
+            br#"{"v":"0.0.1","t":"1","p":{"ReceiverGUID":5}}"#,
+            br#"{"p":{"ReceiverGUID":"5"}}"#,
+            br#"{"p":{"ReceiverGUID":5,"SenderRace":300}}"#,
+            br#"{"p":[5]}"#,
+            b"{\"p\":{\"Msg\":\"\xff\"}}",
+        ] {
+            i.handle("chat.gw.7.income.whisper", Bytes::from_static(body));
+        }
+        i.handle("not.subscribed", Bytes::from_static(b"{}"));
+        assert!(a.try_recv().is_err());
+        assert_eq!(count(&i), [11, 11, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn events_for_another_realm_are_not_delivered() {
+        let players = Arc::new(Players::default());
+        let mut a = players.join(CharacterGuid(5), SessionId(1));
+        let i = inbound(players);
+        let body = r#"{"p":{"RealmID":2,"ReceiverGUID":5}}"#;
+        i.handle("mail.incoming", Bytes::from(body));
+        let body = r#"{"p":{"RealmID":2,"PlayersGUID":[5]}}"#;
+        i.handle("matchmaking.pvpqueue.invited", Bytes::from(body));
+        assert!(a.try_recv().is_err());
+        assert_eq!(count(&i)[..3], [2, 0, 2]);
+    }
+
+    #[test]
+    fn a_full_player_queue_is_counted_as_dropped() {
+        let players = Arc::new(Players::default());
+        let _a = players.join(CharacterGuid(5), SessionId(1));
+        let i = inbound(players);
+        let body = Bytes::from(r#"{"p":{"RealmID":1,"ReceiverGUID":5}}"#);
+        for _ in 0..crate::driver::PLAYER_EVENT_QUEUE_MAX + 3 {
+            i.handle("mail.incoming", body.clone());
+        }
+        let [_, _, _, delivered, _, dropped] = count(&i);
+        assert_eq!(delivered, crate::driver::PLAYER_EVENT_QUEUE_MAX as u64);
+        assert_eq!(dropped, 3);
+    }
+
+    #[test]
+    fn logging_thins_out_as_a_flood_grows() {
+        let logged: Vec<u64> = (1..=100).filter(|&n| worth_logging(n)).collect();
+        assert_eq!(logged, vec![1, 2, 4, 8, 16, 32, 64]);
+    }
+}
