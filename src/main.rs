@@ -3,16 +3,20 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use waygate::config::{self, Config, LogSettings, Mode, Places, ProcessEnv, Resolved};
-use waygate::driver::{Gateway, serve};
+use waygate::config::{self, Config, LogSettings, Mode, OpsSettings, Places, ProcessEnv, Resolved};
+use waygate::driver::{AdapterErrors, Gateway, serve};
+use waygate::ops::{self, Health, Ops};
 use waygate::runtime::{Entropy, Seams};
 
 /// Exit code for a usage or config error (EX_USAGE).
 const EXIT_USAGE: u8 = 64;
 /// Exit code when the gateway could not start or stopped on an error.
 const EXIT_FAILURE: u8 = 1;
+/// After the gateway stopped, how long the ops listeners get to finish.
+const OPS_STOP_TIMEOUT_MS: u64 = 2_000;
 
 /// A cluster gateway for World of Warcraft 3.3.5a realms on AzerothCore + ToCloud9.
 #[derive(Debug, Parser)]
@@ -133,8 +137,9 @@ fn serve_command(flag: Option<PathBuf>) -> ExitCode {
     for warning in &resolved.warnings {
         tracing::warn!("{warning}");
     }
+    let ops = resolved.ops();
     match resolved.mode {
-        Mode::Embedded(cfg) => run_embedded(*cfg),
+        Mode::Embedded(cfg) => run_embedded(*cfg, ops),
         Mode::ToCloud9(_) => {
             tracing::error!(
                 "the ToCloud9 cluster mode is configured, but this build has no cluster \
@@ -145,7 +150,7 @@ fn serve_command(flag: Option<PathBuf>) -> ExitCode {
     }
 }
 
-fn run_embedded(cfg: Config) -> ExitCode {
+fn run_embedded(cfg: Config, ops_settings: OpsSettings) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -173,6 +178,21 @@ fn run_embedded(cfg: Config) -> ExitCode {
                 return ExitCode::from(EXIT_FAILURE);
             }
         };
+        // Nothing to register with and the accounts are in the file: ready at once.
+        let health = Health::embedded();
+        let (ops_stop_tx, ops_stop_rx) = tokio::sync::watch::channel(false);
+        let ops_tasks = match start_ops(
+            ops_settings,
+            &gateway,
+            &health,
+            AdapterErrors::default(),
+            &ops_stop_rx,
+        )
+        .await
+        {
+            Ok(tasks) => tasks,
+            Err(code) => return code,
+        };
         // Signal handlers are installed before the gateway says it is serving, so a SIGTERM
         // that follows the "serving" line is always a polite shutdown.
         let signals = match Signals::install() {
@@ -183,13 +203,22 @@ fn run_embedded(cfg: Config) -> ExitCode {
             }
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let draining = health.clone();
         tokio::spawn(async move {
             signals.wait().await;
+            // /healthcheck answers 503 from now: the registry stops sending players here.
+            draining.set_draining(true);
             tracing::info!("shutdown requested: refusing new clients, logging players out");
             let _ = stop_tx.send(true);
         });
         tracing::info!(listen = %cfg.gateway.listen, realm = cfg.gateway.realm_id, "waygate serving");
-        match serve(gateway, listener, stop_rx).await {
+        let served = serve(gateway, listener, stop_rx).await;
+        // The ops listeners answered (503) while players were logged out; now they stop.
+        let _ = ops_stop_tx.send(true);
+        for task in ops_tasks {
+            let _ = tokio::time::timeout(Duration::from_millis(OPS_STOP_TIMEOUT_MS), task).await;
+        }
+        match served {
             Ok(report) => {
                 tracing::info!(?report, "waygate stopped");
                 ExitCode::SUCCESS
@@ -200,6 +229,52 @@ fn run_embedded(cfg: Config) -> ExitCode {
             }
         }
     })
+}
+
+/// Binds and starts the configured ops listeners.
+async fn start_ops(
+    settings: OpsSettings,
+    gateway: &Arc<Gateway>,
+    health: &Health,
+    adapter_errors: AdapterErrors,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<()>>, ExitCode> {
+    let bind = |addr, what: &'static str| async move {
+        tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            eprintln!("waygate: cannot listen on {addr} ({what}): {e}");
+            ExitCode::from(EXIT_FAILURE)
+        })
+    };
+    let mut tasks = Vec::new();
+    if let Some(addr) = settings.listen {
+        let listener = bind(addr, "ops listener").await?;
+        let local = listener.local_addr().map_or(addr, |a| a);
+        tracing::info!(listener = "ops", %local, "ops listening: /healthcheck /livez /readyz /metrics");
+        let ops = Ops {
+            gateway: gateway.clone(),
+            health: health.clone(),
+            adapter_errors,
+        };
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = ops::serve(listener, ops, stop).await {
+                tracing::error!(error = %e, "ops listener failed");
+            }
+        }));
+    }
+    if let Some(addr) = settings.admin_listen {
+        let listener = bind(addr, "admin listener").await?;
+        let local = listener.local_addr().map_or(addr, |a| a);
+        tracing::info!(listener = "admin", %local, "ops listening: admin (drain, undrain, layer switch)");
+        let gateway = gateway.clone();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = ops::serve_admin(listener, gateway, stop).await {
+                tracing::error!(error = %e, "admin listener failed");
+            }
+        }));
+    }
+    Ok(tasks)
 }
 
 /// SIGTERM or Ctrl-C, registered up front.

@@ -773,3 +773,118 @@ fn serve_logs_the_resolved_config_once_with_the_password_masked() {
         "logged once, never in clear: {rest:?}"
     );
 }
+
+/// One blocking HTTP/1.1 request with `Connection: close`: the status and the body.
+fn http_blocking(addr: &str, method: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The `local=` address a "ops listening" line names for `listener`.
+fn local_of(lines: &[String], listener: &str) -> String {
+    let line = lines
+        .iter()
+        .find(|l| l.contains("ops listening") && l.contains(&format!("listener=\"{listener}\"")))
+        .unwrap_or_else(|| panic!("no {listener} line in {lines:?}"));
+    line.split("local=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("local=ADDR")
+        .to_owned()
+}
+
+#[test]
+#[allow(clippy::disallowed_methods)] // a waiter thread for a child process, not a task
+fn binary_serves_the_ops_listeners_in_the_embedded_mode() {
+    let dir = scratch("embedded-ops");
+    let text = EXAMPLE.replace("127.0.0.1:8085", "127.0.0.1:0").replace(
+        "# Per-session",
+        "[ops]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\n# Per-session",
+    );
+    let path = write(&dir, "waygate.toml", &text);
+    let mut child = waygate_in(&dir, &[])
+        .args(["serve", "--config"])
+        .arg(&path)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stderr = child.stderr.take().expect("piped");
+    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    let mut seen = Vec::new();
+    for line in lines.by_ref().take(50) {
+        let serving = line.contains("waygate serving");
+        seen.push(line);
+        if serving {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l.contains("waygate serving")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("configuration resolved") && l.contains("mode=\"embedded\"")),
+        "{seen:?}"
+    );
+    let ops = local_of(&seen, "ops");
+    let admin = local_of(&seen, "admin");
+    assert_eq!(
+        http_blocking(&ops, "GET", "/healthcheck"),
+        (200, r#"{"status":"OK"}"#.into())
+    );
+    assert_eq!(
+        http_blocking(&ops, "GET", "/readyz").0,
+        200,
+        "embedded: ready at once"
+    );
+    let (status, metrics) = http_blocking(&ops, "GET", "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.lines().any(|l| l == "active_connections 0"),
+        "{metrics}"
+    );
+    let (status, body) = http_blocking(&admin, "POST", "/drain?worldserver=ws-1");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""draining":true"#), "{body}");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(child.wait().map(|s| s.code()));
+    });
+    let code = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the gateway exits within 20 s of SIGTERM")
+        .expect("wait succeeds");
+    let _ = waiter.join();
+    assert_eq!(code, Some(0));
+    assert!(lines.any(|l| l.contains("waygate stopped")));
+    assert!(
+        std::net::TcpStream::connect(&ops).is_err(),
+        "the ops listener stopped with the gateway"
+    );
+}
