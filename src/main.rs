@@ -111,8 +111,11 @@ fn check_config(flag: Option<PathBuf>) -> ExitCode {
 fn init_tracing(log: &LogSettings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&log.filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Plain text always: logs go to journald, docker or a file, and a workspace build may
+    // switch tracing-subscriber's colours on through feature unification.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(false)
         .with_writer(std::io::stderr);
     if log.json {
         builder.json().init();

@@ -110,48 +110,27 @@ fn binary_exits_64_naming_the_key() {
 }
 
 #[test]
-#[allow(clippy::disallowed_methods)] // a waiter thread for a child process, not a task
 fn binary_serves_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join(format!("waygate-serve-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("ok.toml");
     std::fs::write(&path, EXAMPLE.replace("127.0.0.1:8085", "127.0.0.1:0")).expect("write");
-    let mut child = waygate()
-        .args(["serve", "--config"])
-        .arg(&path)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
+    let mut child = Running::spawn(waygate().args(["serve", "--config"]).arg(&path));
     // Wait for the "serving" line: readiness is observed, not assumed after a sleep.
-    let stderr = child.stderr.take().expect("piped");
-    let mut lines = BufReader::new(stderr).lines();
+    let mut lines = child.lines();
     let ready = lines
         .by_ref()
         .take(50)
-        .map_while(Result::ok)
         .any(|l| l.contains("waygate serving"));
     assert!(ready, "the gateway never said it was serving");
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.child().id().to_string()])
         .status()
         .expect("kill runs");
     assert!(status.success());
-    // Bounded wait for the exit: a waiter thread reports it, the test waits at most 20 s.
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let _ = tx.send(child.wait().map(|s| s.code()));
-    });
-    let code = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the gateway exits within 20 s of SIGTERM")
-        .expect("wait succeeds");
-    let _ = waiter.join();
-    assert_eq!(code, Some(0));
-    assert!(
-        lines
-            .map_while(Result::ok)
-            .any(|l| l.contains("waygate stopped"))
-    );
+    // Bounded wait for the exit.
+    assert_eq!(child.exit_code(Duration::from_secs(20)), Some(0));
+    assert!(lines.any(|l| l.contains("waygate stopped")));
 }
 
 #[test]
@@ -718,41 +697,78 @@ fn check_config_prints_the_resolved_config_masked() {
     assert!(!stdout.contains("s3cr3t"), "{stdout}");
 }
 
+/// A child `waygate` that is killed and reaped if the test ends early (a failed assertion
+/// never leaves a gateway running).
+struct Running(Option<std::process::Child>);
+
+impl Running {
+    fn spawn(cmd: &mut Command) -> Self {
+        Self(Some(cmd.stderr(Stdio::piped()).spawn().expect("starts")))
+    }
+
+    fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("running")
+    }
+
+    /// Its stderr, line by line.
+    fn lines(&mut self) -> impl Iterator<Item = String> + use<> {
+        let stderr = self.child().stderr.take().expect("piped");
+        BufReader::new(stderr).lines().map_while(Result::ok)
+    }
+
+    /// Waits at most `bound` for the exit; its code.
+    #[allow(clippy::disallowed_methods)] // polling a child process with a deadline
+    fn exit_code(mut self, bound: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + bound;
+        let mut child = self.0.take().expect("running");
+        loop {
+            if let Some(status) = child.try_wait().expect("wait succeeds") {
+                return status.code();
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the gateway did not exit within {bound:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 #[test]
-#[allow(clippy::disallowed_methods)] // a waiter thread for a child process, not a task
 fn serve_logs_the_resolved_config_once_with_the_password_masked() {
     let dir = scratch("servelog");
-    let mut child = waygate_in(
-        &dir,
-        &[
-            ("AUTH_DB_CONNECTION", "gw:Tr0ub4dor@tcp(127.0.0.1:1)/auth"),
-            ("LOG_LEVEL", "info"),
-            ("HEALTH_CHECK_PORT", "1"),
-            ("PORT", "1"),
-        ],
-    )
-    .arg("serve")
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("starts");
-    let stderr = child.stderr.take().expect("piped");
-    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    let mut child = Running::spawn(
+        waygate_in(
+            &dir,
+            &[
+                ("AUTH_DB_CONNECTION", "gw:Tr0ub4dor@tcp(127.0.0.1:1)/auth"),
+                ("LOG_LEVEL", "info"),
+                ("HEALTH_CHECK_PORT", "1"),
+                ("PORT", "1"),
+            ],
+        )
+        .arg("serve"),
+    );
+    let mut lines = child.lines();
     // Observed, not assumed after a sleep: the line comes before anything is dialled.
     let resolved_line = lines
         .by_ref()
         .take(50)
         .find(|l| l.contains("configuration resolved"))
         .expect("serve logs its configuration");
-    // Whatever `serve` does next in this mode, the child is ended here, bounded.
-    let _ = child.kill();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let _ = tx.send(child.wait());
-    });
-    let _ = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the child ends");
-    let _ = waiter.join();
+    // Whatever `serve` does next in this mode, the child is ended here.
+    let _ = child.child().kill();
+    let _ = child.exit_code(Duration::from_secs(20));
     let rest: Vec<String> = lines.take(1_000).collect();
     assert!(
         resolved_line.contains("mode=\"tocloud9\""),
@@ -799,6 +815,19 @@ fn http_blocking(addr: &str, method: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
+/// Polls `cond` until it holds, at most 20 s.
+#[allow(clippy::disallowed_methods)] // polling a child process with a deadline
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The `local=` address a "ops listening" line names for `listener`.
 fn local_of(lines: &[String], listener: &str) -> String {
     let line = lines
@@ -813,7 +842,6 @@ fn local_of(lines: &[String], listener: &str) -> String {
 }
 
 #[test]
-#[allow(clippy::disallowed_methods)] // a waiter thread for a child process, not a task
 fn binary_serves_the_ops_listeners_in_the_embedded_mode() {
     let dir = scratch("embedded-ops");
     let text = EXAMPLE.replace("127.0.0.1:8085", "127.0.0.1:0").replace(
@@ -821,14 +849,8 @@ fn binary_serves_the_ops_listeners_in_the_embedded_mode() {
         "[ops]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\n# Per-session",
     );
     let path = write(&dir, "waygate.toml", &text);
-    let mut child = waygate_in(&dir, &[])
-        .args(["serve", "--config"])
-        .arg(&path)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let stderr = child.stderr.take().expect("piped");
-    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
+    let mut child = Running::spawn(waygate_in(&dir, &[]).args(["serve", "--config"]).arg(&path));
+    let mut lines = child.lines();
     let mut seen = Vec::new();
     for line in lines.by_ref().take(50) {
         let serving = line.contains("waygate serving");
@@ -863,25 +885,26 @@ fn binary_serves_the_ops_listeners_in_the_embedded_mode() {
         metrics.lines().any(|l| l == "active_connections 0"),
         "{metrics}"
     );
+    // The view fills at the gateway's first registry refresh, which may follow the
+    // "serving" line: wait (bounded) until the admin listener lists the worldserver.
+    wait_until("ws-1 in the view", || {
+        http_blocking(&admin, "GET", "/worldservers")
+            .1
+            .contains(r#""id":"ws-1""#)
+    });
     let (status, body) = http_blocking(&admin, "POST", "/drain?worldserver=ws-1");
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains(r#""draining":true"#), "{body}");
+    assert_eq!(
+        body,
+        r#"{"worldserver":"ws-1","known":true,"draining":true,"health":"Draining"}"#
+    );
 
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.child().id().to_string()])
         .status()
         .expect("kill runs");
     assert!(status.success());
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let _ = tx.send(child.wait().map(|s| s.code()));
-    });
-    let code = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the gateway exits within 20 s of SIGTERM")
-        .expect("wait succeeds");
-    let _ = waiter.join();
-    assert_eq!(code, Some(0));
+    assert_eq!(child.exit_code(Duration::from_secs(20)), Some(0));
     assert!(lines.any(|l| l.contains("waygate stopped")));
     assert!(
         std::net::TcpStream::connect(&ops).is_err(),

@@ -479,7 +479,7 @@ async fn admin_drains_the_worldserver_a_bot_plays_on() {
     assert_eq!(
         drained.body,
         format!(
-            r#"{{"worldserver":"{}","draining":true,"health":"Draining"}}"#,
+            r#"{{"worldserver":"{}","known":true,"draining":true,"health":"Draining"}}"#,
             from.0
         )
     );
@@ -498,7 +498,13 @@ async fn admin_drains_the_worldserver_a_bot_plays_on() {
     let unknown = post(admin, &format!("/layer-switch?guid={ALICE}&to=ws-zz")).await;
     assert_eq!(unknown.status, 404, "{}", unknown.body);
     assert!(unknown.body.contains("ws-zz"));
-    assert_eq!(post(admin, "/drain?worldserver=ws-zz").await.status, 404);
+    // A worldserver the view does not list (yet) is drained when it appears.
+    let pre = post(admin, "/drain?worldserver=ws-zz").await;
+    assert_eq!(pre.status, 200);
+    assert_eq!(
+        pre.body,
+        r#"{"worldserver":"ws-zz","known":false,"draining":true,"health":"unknown"}"#
+    );
 
     let undrained = post(admin, &format!("/undrain?worldserver={}", from.0)).await;
     assert_eq!(undrained.status, 200);

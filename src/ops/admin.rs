@@ -3,7 +3,7 @@
 //! | request | does | answers |
 //! |---|---|---|
 //! | `GET /worldservers` | lists the view | 200 `{"worldservers":[{"id","alias","health","players"}]}` |
-//! | `POST /drain?worldserver=ID` | drains it: its players move away, nobody is placed there | 200; 404 unknown |
+//! | `POST /drain?worldserver=ID` | drains it: its players move away, nobody is placed there; one the view does not list yet stays drained when it appears (`"known":false`) | 200 |
 //! | `POST /undrain?worldserver=ID` | ends the drain | 200 |
 //! | `POST /layer-switch?guid=G&to=ID` | moves the character to another worldserver of its map | 202; 404 unknown; 409 not admitting; 503 too many pending |
 //!
@@ -120,24 +120,23 @@ fn list(gateway: &Gateway) -> Response<Full<Bytes>> {
 }
 
 fn drain(gateway: &Gateway, id: &WorldserverId, draining: bool) -> Response<Full<Bytes>> {
-    let known = gateway.view().get(id).is_some();
-    if draining && !known {
-        return http::error(
-            StatusCode::NOT_FOUND,
-            &format!("unknown worldserver {}", json_string(&id.0)),
-        );
-    }
     gateway.set_draining(id, draining);
-    let health = gateway
-        .view()
-        .get(id)
-        .map_or_else(|| "unknown".to_owned(), |s| format!("{:?}", s.health));
-    tracing::info!(worldserver = %id, draining, "admin: drain changed");
+    let health = gateway.view().get(id).map(|s| format!("{:?}", s.health));
+    if health.is_none() && draining {
+        tracing::warn!(
+            worldserver = %id,
+            "admin: drain of a worldserver the view does not list (yet); it is drained when it appears"
+        );
+    } else {
+        tracing::info!(worldserver = %id, draining, "admin: drain changed");
+    }
     http::json(
         StatusCode::OK,
         format!(
-            r#"{{"worldserver":{},"draining":{draining},"health":"{health}"}}"#,
-            json_string(&id.0)
+            r#"{{"worldserver":{},"known":{},"draining":{draining},"health":"{}"}}"#,
+            json_string(&id.0),
+            health.is_some(),
+            health.as_deref().unwrap_or("unknown")
         ),
     )
 }
