@@ -1,12 +1,36 @@
-//! The config file: `[gateway]`, optional `[session]`, and the embedded cluster
-//! (`[[accounts]]`, `[[characters]]`, `[[worldservers]]`). Errors name the key.
+//! Configuration. Two modes, one resolved type ([`Resolved`], found by [`resolve`] in
+//! ToCloud9's lookup order, see `resolve.rs`):
+//!
+//! - Waygate's TOML file (this file's [`Config`]): `[gateway]`, optional `[session]`,
+//!   `[cluster]`, `[ops]`, and the embedded cluster (`[[accounts]]`, `[[characters]]`,
+//!   `[[worldservers]]`). Unknown keys are refused.
+//! - ToCloud9's `config.yml` (`gateway:`) and environment variables, with cleanenv's rules
+//!   ([`ToCloud9Config`], `tocloud9.rs`).
+//!
+//! Every error names the key (and the variable, for ToCloud9's); `waygate` exits 64 on one.
+
+mod dsn;
+mod goparse;
+mod resolve;
+mod tocloud9;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 use serde::Deserialize;
 
+pub use dsn::{MYSQL_DEFAULT_PORT, MysqlDsn};
+pub use resolve::{
+    CONFIG_FILE_ENV, DEFAULT_CONFIG_NAME, LogSettings, Mode, OpsSettings, Places, Resolved, Source,
+    locate, resolve,
+};
+pub use tocloud9::{
+    CONFIG_FILE_MAX_BYTES, DbSchema, Env, KEYS, Key, LogFormat, NatsUrl, Origin, ProcessEnv,
+    ServiceAddress, ServiceAddresses, ToCloud9Config, YamlGateway, env_names,
+};
+
 use crate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef};
+use crate::driver::DriverConfig;
 use crate::runtime::StaticCluster;
 use crate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionConfig};
 use crate::wire::SessionKey;
@@ -59,6 +83,36 @@ fn default_log_format() -> String {
 }
 fn default_log_level() -> String {
     "info".into()
+}
+
+impl ToCloud9Config {
+    /// The driver's settings in the ToCloud9 mode: ToCloud9 has keys for none of them, so
+    /// Waygate's defaults (the TOML file's), for this realm.
+    pub fn driver_config(&self) -> DriverConfig {
+        DriverConfig {
+            session: SessionConfig {
+                realm_id: self.realm_id,
+                ..SessionConfig::default()
+            },
+            max_connections: default_max_connections(),
+            write_timeout_ms: default_client_write_timeout_ms(),
+            shutdown_timeout_ms: default_shutdown_timeout_ms(),
+            cluster: crate::driver::ClusterConfig::default(),
+        }
+    }
+}
+
+/// `[ops]`: the operations listeners, both off unless set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsSection {
+    /// `/healthcheck`, `/livez`, `/readyz` and `/metrics` (ToCloud9's `healthCheckPort`).
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// Drain and undrain worldservers, switch a character's layer (HTTP POSTs). No
+    /// authentication, so a loopback address only.
+    #[serde(default)]
+    pub admin_listen: Option<SocketAddr>,
 }
 
 /// `[[accounts]]`.
@@ -143,6 +197,9 @@ pub struct Config {
     /// `[cluster]`: health hysteresis, registry refresh and staleness.
     #[serde(default)]
     pub cluster: crate::driver::ClusterConfig,
+    /// `[ops]`: health, readiness, metrics and admin listeners.
+    #[serde(default)]
+    pub ops: OpsSection,
     /// `[[accounts]]`.
     #[serde(default)]
     pub accounts: Vec<AccountEntry>,
@@ -170,6 +227,21 @@ impl Config {
             return Err(ConfigError(
                 "gateway.max_connections must be at least 1".into(),
             ));
+        }
+        if let Some(admin) = self.ops.admin_listen
+            && !admin.ip().is_loopback()
+        {
+            return Err(ConfigError(format!(
+                "ops.admin_listen {admin} is not a loopback address; the admin listener has \
+                 no authentication, so it binds to 127.0.0.0/8 or ::1 only"
+            )));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&g.log_level).is_err() {
+            return Err(ConfigError(format!(
+                "gateway.log_level {:?} is not a tracing filter (for example \"info\" or \
+                 \"warn,waygate=debug\")",
+                g.log_level
+            )));
         }
         if !matches!(g.log_format.as_str(), "text" | "json") {
             return Err(ConfigError(format!(
@@ -245,6 +317,46 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The driver's settings from this file.
+    pub fn driver_config(&self) -> DriverConfig {
+        DriverConfig {
+            session: self.session.clone(),
+            max_connections: self.gateway.max_connections,
+            write_timeout_ms: self.gateway.client_write_timeout_ms,
+            shutdown_timeout_ms: self.gateway.shutdown_timeout_ms,
+            cluster: self.cluster,
+        }
+    }
+
+    /// Every setting that matters at start as `key=value` (never a session key).
+    pub fn summary_lines(&self) -> Vec<String> {
+        let g = &self.gateway;
+        let off = |a: Option<SocketAddr>| a.map_or_else(|| "off".to_owned(), |a| a.to_string());
+        let ids: Vec<&str> = self.worldservers.iter().map(|w| w.id.as_str()).collect();
+        vec![
+            format!("gateway.listen={}", g.listen),
+            format!("gateway.realm_id={}", g.realm_id),
+            format!("gateway.max_connections={}", g.max_connections),
+            format!("gateway.shutdown_timeout_ms={}", g.shutdown_timeout_ms),
+            format!(
+                "gateway.client_write_timeout_ms={}",
+                g.client_write_timeout_ms
+            ),
+            format!("gateway.log_format={}", g.log_format),
+            format!("gateway.log_level={}", g.log_level),
+            format!("ops.listen={}", off(self.ops.listen)),
+            format!("ops.admin_listen={}", off(self.ops.admin_listen)),
+            format!("accounts={}", self.accounts.len()),
+            format!("characters={}", self.characters.len()),
+            format!("worldservers=[{}]", ids.join(",")),
+        ]
+    }
+
+    /// [`Self::summary_lines`] on one line.
+    pub fn summary(&self) -> String {
+        self.summary_lines().join(" ")
     }
 
     /// The embedded cluster this file describes.

@@ -1,52 +1,190 @@
-//! Gateway counters and latency histograms, shared by every session task.
+//! Gateway counters and latency histograms, shared by every session task, and their
+//! Prometheus exposition.
+//!
+//! - Counters are plain atomics the driver bumps; they are read at scrape time.
+//! - Each latency is a prometheus-client [`Histogram`] (all time, in seconds, buckets from
+//!   1 ms to 120 s) plus a small window of the most recent samples
+//!   ([`LATENCY_RECENT_SAMPLES_MAX`]) from which [`MetricsSnapshot`]'s p50/p99 are exact:
+//!   bucket counts could only bound a quantile by its bucket's edges (a p99 "between 1 s
+//!   and 2.5 s"), which is too coarse for the demo's summary; Prometheus users get the
+//!   buckets and `histogram_quantile`.
+//! - [`render`] writes everything in the Prometheus text format (0.0.4, what ToCloud9's
+//!   servers-registry parses) or OpenMetrics, with ToCloud9's `active_connections` gauge
+//!   first and Waygate's `waygate_*` families after it.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
 
 use crate::session::{Counters, Culprit, SessionEvent};
+use crate::wire::auth::AuthResult;
 
-/// Latency samples kept per histogram; later samples replace earlier ones round-robin, so
-/// memory stays bounded on a long-running gateway.
-const HISTOGRAM_SAMPLES_MAX: usize = 65_536;
+/// Recent samples kept per latency for [`MetricsSnapshot`]'s quantiles; older ones are
+/// replaced round-robin, so memory stays bounded on a long-running gateway.
+pub const LATENCY_RECENT_SAMPLES_MAX: usize = 1_024;
 
-/// A bounded latency histogram (milliseconds).
-#[derive(Debug, Default)]
-pub struct Histogram {
-    samples: Vec<u64>,
-    count: u64,
+/// Upper bounds of the latency histograms' buckets, seconds (a login is tens of
+/// milliseconds to `world_login_timeout_ms`; a recovery may take up to its 120 s deadline).
+pub const LATENCY_BUCKETS_SECONDS: [f64; 16] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+
+/// One latency: a Prometheus histogram (all time) and the recent samples (milliseconds).
+#[derive(Debug)]
+pub struct Latency {
+    histogram: Histogram,
+    recent: Mutex<Recent>,
 }
 
-impl Histogram {
-    /// Records one sample.
-    pub fn record(&mut self, ms: u64) {
-        if self.samples.len() < HISTOGRAM_SAMPLES_MAX {
-            self.samples.push(ms);
-        } else {
-            let at = (self.count % HISTOGRAM_SAMPLES_MAX as u64) as usize;
-            self.samples[at] = ms;
+#[derive(Debug, Default)]
+struct Recent {
+    samples_ms: Vec<u64>,
+    next: usize,
+    /// Samples recorded, all time.
+    total: u64,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Self {
+            histogram: Histogram::new(LATENCY_BUCKETS_SECONDS),
+            recent: Mutex::new(Recent::default()),
         }
-        self.count += 1;
+    }
+}
+
+impl Latency {
+    /// Records one sample.
+    pub fn record_ms(&self, ms: u64) {
+        self.histogram.observe(ms as f64 / 1_000.0);
+        let mut recent = self.lock();
+        if recent.samples_ms.len() < LATENCY_RECENT_SAMPLES_MAX {
+            recent.samples_ms.push(ms);
+        } else {
+            let at = recent.next;
+            recent.samples_ms[at] = ms;
+        }
+        recent.next = (recent.next + 1) % LATENCY_RECENT_SAMPLES_MAX;
+        recent.total += 1;
     }
 
-    /// The `p`-th percentile (0..=100) of the kept samples, if any.
+    /// Samples recorded, all time.
+    pub fn count(&self) -> u64 {
+        self.lock().total
+    }
+
+    /// The `p`-th percentile (0..=100) of the recent samples, if any (nearest rank, rounded
+    /// up).
     pub fn percentile(&self, p: u32) -> Option<u64> {
-        if self.samples.is_empty() {
+        let mut sorted = self.lock().samples_ms.clone();
+        if sorted.is_empty() {
             return None;
         }
-        let mut sorted = self.samples.clone();
         sorted.sort_unstable();
         let rank = (u64::from(p.min(100)) * (sorted.len() as u64 - 1)).div_ceil(100);
         sorted.get(rank as usize).copied()
     }
 
-    /// Samples recorded, all time.
-    pub fn count(&self) -> u64 {
-        self.count
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// An external service an adapter talks to: the `service` label of
+/// `waygate_adapter_errors_total`. A closed set, so the family's size is bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AdapterService {
+    /// ToCloud9's servers-registry (gRPC).
+    ServersRegistry,
+    /// charserver (gRPC).
+    Characters,
+    /// chatserver (gRPC).
+    Chat,
+    /// guildserver (gRPC).
+    Guilds,
+    /// mailserver (gRPC).
+    Mail,
+    /// groupserver (gRPC).
+    Group,
+    /// matchmakingserver (gRPC).
+    Matchmaking,
+    /// auctionhouse (gRPC).
+    AuctionHouse,
+    /// A worldserver's sidecar (`v1.WorldServerService`, gRPC).
+    Worldserver,
+    /// The auth DB (MySQL/MariaDB).
+    AuthDb,
+    /// NATS.
+    Nats,
+}
+
+impl AdapterService {
+    /// Every service, in label order.
+    pub const ALL: [Self; 11] = [
+        Self::ServersRegistry,
+        Self::Characters,
+        Self::Chat,
+        Self::Guilds,
+        Self::Mail,
+        Self::Group,
+        Self::Matchmaking,
+        Self::AuctionHouse,
+        Self::Worldserver,
+        Self::AuthDb,
+        Self::Nats,
+    ];
+
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::ServersRegistry => "servers_registry",
+            Self::Characters => "characters",
+            Self::Chat => "chat",
+            Self::Guilds => "guilds",
+            Self::Mail => "mail",
+            Self::Group => "group",
+            Self::Matchmaking => "matchmaking",
+            Self::AuctionHouse => "auction_house",
+            Self::Worldserver => "worldserver",
+            Self::AuthDb => "auth_db",
+            Self::Nats => "nats",
+        }
+    }
+
+    fn index(self) -> usize {
+        Self::ALL
+            .iter()
+            .position(|s| *s == self)
+            .unwrap_or_default()
+    }
+}
+
+/// Errors the adapters met, by service: a cheap clonable handle an adapter keeps and bumps
+/// (created before the gateway, handed to the ops server for `/metrics`).
+#[derive(Debug, Clone, Default)]
+pub struct AdapterErrors(Arc<[AtomicU64; AdapterService::ALL.len()]>);
+
+impl AdapterErrors {
+    /// Counts one error talking to `service`.
+    pub fn count(&self, service: AdapterService) {
+        self.0[service.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Errors counted for `service`.
+    pub fn get(&self, service: AdapterService) -> u64 {
+        self.0[service.index()].load(Ordering::Relaxed)
     }
 }
 
 /// Everything the gateway counts.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
     /// Sessions started.
     pub sessions: AtomicU64,
@@ -66,6 +204,8 @@ pub struct Metrics {
     pub recoveries: AtomicU64,
     /// Sessions closed, by culprit: client, worldserver, service, gateway.
     pub closed: [AtomicU64; 4],
+    /// Auth sessions refused, by the SMSG_AUTH_RESPONSE code sent (indexed by the code).
+    pub auth_refusals: [AtomicU64; 256],
     /// Packets decoded from clients.
     pub client_packets_in: AtomicU64,
     /// Packets sent to clients.
@@ -77,9 +217,9 @@ pub struct Metrics {
     /// Bytes read from clients.
     pub client_bytes_in: AtomicU64,
     /// Login time, PLAYER_LOGIN to in world.
-    pub login_ms: Mutex<Histogram>,
+    pub login: Latency,
     /// Handoff time, worldport ack to in world on the new worldserver.
-    pub handoff_ms: Mutex<Histogram>,
+    pub handoff: Latency,
     /// Moves off a worldserver without a map change of the player's own, by reason:
     /// worldserver (unsolicited READY), draining, layer switch.
     pub redirects_requested: [AtomicU64; 3],
@@ -95,10 +235,42 @@ pub struct Metrics {
     pub placement_refusals: AtomicU64,
     /// Worldserver health transitions seen.
     pub health_changes: AtomicU64,
-    /// Backoff waits (recovery attempts and placement retries), milliseconds.
-    pub backoff_wait_ms: Mutex<Histogram>,
+    /// Backoff waits (recovery attempts and placement retries).
+    pub backoff_wait: Latency,
     /// Recovery time, connection lost to back in world.
-    pub recovery_ms: Mutex<Histogram>,
+    pub recovery: Latency,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            sessions: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            logins: AtomicU64::new(0),
+            login_failures: AtomicU64::new(0),
+            handoffs: AtomicU64::new(0),
+            handoffs_abandoned: AtomicU64::new(0),
+            world_losses: AtomicU64::new(0),
+            recoveries: AtomicU64::new(0),
+            closed: Default::default(),
+            auth_refusals: std::array::from_fn(|_| AtomicU64::new(0)),
+            client_packets_in: AtomicU64::new(0),
+            client_packets_out: AtomicU64::new(0),
+            world_packets_in: AtomicU64::new(0),
+            world_packets_out: AtomicU64::new(0),
+            client_bytes_in: AtomicU64::new(0),
+            login: Latency::default(),
+            handoff: Latency::default(),
+            redirects_requested: Default::default(),
+            placements: Default::default(),
+            releases_forced: AtomicU64::new(0),
+            placement_waits: AtomicU64::new(0),
+            placement_refusals: AtomicU64::new(0),
+            health_changes: AtomicU64::new(0),
+            backoff_wait: Latency::default(),
+            recovery: Latency::default(),
+        }
+    }
 }
 
 /// Index of a redirect reason in [`Metrics::redirects_requested`].
@@ -109,6 +281,12 @@ fn redirect_slot(reason: &str) -> usize {
         _ => 2,
     }
 }
+
+/// Label values of [`Metrics::redirects_requested`], [`Metrics::placements`] and
+/// [`Metrics::closed`], in slot order.
+const REDIRECT_REASONS: [&str; 3] = ["worldserver", "draining", "layer_switch"];
+const PLACEMENT_HEALTHS: [&str; 4] = ["admitting", "degraded", "draining", "down"];
+const CLOSE_CULPRITS: [&str; 4] = ["client", "worldserver", "service", "gateway"];
 
 /// A point-in-time copy of [`Metrics`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -139,13 +317,13 @@ pub struct MetricsSnapshot {
     pub world_packets_in: u64,
     /// Packets to worldservers.
     pub world_packets_out: u64,
-    /// Login p50/p99 (ms).
+    /// Login p50 (ms), over the recent samples.
     pub login_p50_ms: Option<u64>,
-    /// Login p99 (ms).
+    /// Login p99 (ms), over the recent samples.
     pub login_p99_ms: Option<u64>,
-    /// Handoff p50 (ms).
+    /// Handoff p50 (ms), over the recent samples.
     pub handoff_p50_ms: Option<u64>,
-    /// Handoff p99 (ms).
+    /// Handoff p99 (ms), over the recent samples.
     pub handoff_p99_ms: Option<u64>,
     /// Redirects requested by the worldserver, by draining, by a layer switch.
     pub redirects_requested: [u64; 3],
@@ -159,20 +337,20 @@ pub struct MetricsSnapshot {
     pub placement_refusals: u64,
     /// Health transitions.
     pub health_changes: u64,
-    /// Backoff waits recorded.
+    /// Backoff waits recorded, all time.
     pub backoff_waits: u64,
-    /// Backoff wait p50 (ms).
+    /// Backoff wait p50 (ms), over the recent samples.
     pub backoff_p50_ms: Option<u64>,
-    /// Backoff wait p99 (ms).
+    /// Backoff wait p99 (ms), over the recent samples.
     pub backoff_p99_ms: Option<u64>,
-    /// Recovery p50 (ms).
+    /// Recovery p50 (ms), over the recent samples.
     pub recovery_p50_ms: Option<u64>,
-    /// Recovery p99 (ms).
+    /// Recovery p99 (ms), over the recent samples.
     pub recovery_p99_ms: Option<u64>,
 }
 
-fn lock(h: &Mutex<Histogram>) -> std::sync::MutexGuard<'_, Histogram> {
-    h.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+fn get(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
 }
 
 impl Metrics {
@@ -182,14 +360,14 @@ impl Metrics {
         match e {
             SessionEvent::EnteredWorld { took_ms, .. } => {
                 self.logins.fetch_add(1, Ordering::Relaxed);
-                lock(&self.login_ms).record(*took_ms);
+                self.login.record_ms(*took_ms);
             }
             SessionEvent::LoginFailed { .. } => {
                 self.login_failures.fetch_add(1, Ordering::Relaxed);
             }
             SessionEvent::HandoffCompleted { took_ms, .. } => {
                 self.handoffs.fetch_add(1, Ordering::Relaxed);
-                lock(&self.handoff_ms).record(*took_ms);
+                self.handoff.record_ms(*took_ms);
             }
             SessionEvent::HandoffAbandoned { .. } => {
                 self.handoffs_abandoned.fetch_add(1, Ordering::Relaxed);
@@ -199,7 +377,7 @@ impl Metrics {
             }
             SessionEvent::Recovered { took_ms, .. } => {
                 self.recoveries.fetch_add(1, Ordering::Relaxed);
-                lock(&self.recovery_ms).record(*took_ms);
+                self.recovery.record_ms(*took_ms);
             }
             SessionEvent::ReleaseForced { .. } => {
                 self.releases_forced.fetch_add(1, Ordering::Relaxed);
@@ -209,9 +387,12 @@ impl Metrics {
             }
             SessionEvent::RecoveryAttemptFailed { retry_in_ms, .. }
             | SessionEvent::PlacementWaiting { retry_in_ms, .. } => {
-                lock(&self.backoff_wait_ms).record(*retry_in_ms);
+                self.backoff_wait.record_ms(*retry_in_ms);
             }
             SessionEvent::Closed { reason } => {
+                if let crate::session::CloseReason::AuthRejected(code, _) = reason {
+                    self.auth_refusals[usize::from(code.0)].fetch_add(1, Ordering::Relaxed);
+                }
                 let at = match reason.culprit() {
                     Culprit::Client => 0,
                     Culprit::Worldserver => 1,
@@ -238,14 +419,10 @@ impl Metrics {
 
     /// Copies everything out.
     pub fn snapshot(&self) -> MetricsSnapshot {
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let login = lock(&self.login_ms);
-        let handoff = lock(&self.handoff_ms);
-        let backoff = lock(&self.backoff_wait_ms);
-        let recovery = lock(&self.recovery_ms);
         let all = |a: &[AtomicU64]| -> Vec<u64> { a.iter().map(get).collect() };
         let placements = all(&self.placements);
         let redirects = all(&self.redirects_requested);
+        let closed = all(&self.closed);
         MetricsSnapshot {
             sessions: get(&self.sessions),
             refused: get(&self.refused),
@@ -255,32 +432,310 @@ impl Metrics {
             handoffs_abandoned: get(&self.handoffs_abandoned),
             world_losses: get(&self.world_losses),
             recoveries: get(&self.recoveries),
-            closed: [
-                get(&self.closed[0]),
-                get(&self.closed[1]),
-                get(&self.closed[2]),
-                get(&self.closed[3]),
-            ],
+            closed: [closed[0], closed[1], closed[2], closed[3]],
             client_packets_in: get(&self.client_packets_in),
             client_packets_out: get(&self.client_packets_out),
             world_packets_in: get(&self.world_packets_in),
             world_packets_out: get(&self.world_packets_out),
-            login_p50_ms: login.percentile(50),
-            login_p99_ms: login.percentile(99),
-            handoff_p50_ms: handoff.percentile(50),
-            handoff_p99_ms: handoff.percentile(99),
+            login_p50_ms: self.login.percentile(50),
+            login_p99_ms: self.login.percentile(99),
+            handoff_p50_ms: self.handoff.percentile(50),
+            handoff_p99_ms: self.handoff.percentile(99),
             redirects_requested: [redirects[0], redirects[1], redirects[2]],
             placements: [placements[0], placements[1], placements[2], placements[3]],
             releases_forced: get(&self.releases_forced),
             placement_waits: get(&self.placement_waits),
             placement_refusals: get(&self.placement_refusals),
             health_changes: get(&self.health_changes),
-            backoff_waits: backoff.count(),
-            backoff_p50_ms: backoff.percentile(50),
-            backoff_p99_ms: backoff.percentile(99),
-            recovery_p50_ms: recovery.percentile(50),
-            recovery_p99_ms: recovery.percentile(99),
+            backoff_waits: self.backoff_wait.count(),
+            backoff_p50_ms: self.backoff_wait.percentile(50),
+            backoff_p99_ms: self.backoff_wait.percentile(99),
+            recovery_p50_ms: self.recovery.percentile(50),
+            recovery_p99_ms: self.recovery.percentile(99),
         }
+    }
+}
+
+/// Which text format [`render`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpositionFormat {
+    /// Prometheus text 0.0.4: what ToCloud9's servers-registry (Go `expfmt`) parses.
+    Prometheus,
+    /// OpenMetrics 1.0 text, for scrapers that ask for it.
+    OpenMetrics,
+}
+
+impl ExpositionFormat {
+    /// The `Content-Type` of a page in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Prometheus => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
+/// Writes the metrics page: `active_connections` (ToCloud9's gauge of open client
+/// connections, which its servers-registry reads for least-connections gateway selection),
+/// then the `waygate_*` families.
+pub fn render(
+    metrics: &Arc<Metrics>,
+    adapter_errors: &AdapterErrors,
+    active_connections: u64,
+    format: ExpositionFormat,
+) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Scrape {
+        metrics: metrics.clone(),
+        adapter_errors: adapter_errors.clone(),
+        active_connections,
+    }));
+    let mut page = String::new();
+    let written = match format {
+        ExpositionFormat::Prometheus => {
+            prometheus_client::encoding::prometheus_text::encode(&mut page, &registry)
+        }
+        ExpositionFormat::OpenMetrics => {
+            prometheus_client::encoding::text::encode(&mut page, &registry)
+        }
+    };
+    // Writing into a String cannot fail; an encoder error would be a bug in a name.
+    debug_assert!(written.is_ok(), "metrics encoding failed");
+    page
+}
+
+/// One scrape: the values read when the page is written.
+#[derive(Debug)]
+struct Scrape {
+    metrics: Arc<Metrics>,
+    adapter_errors: AdapterErrors,
+    active_connections: u64,
+}
+
+fn counter(
+    enc: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> std::fmt::Result {
+    enc.encode_descriptor(name, help, None, MetricType::Counter)?
+        .encode_counter::<NoLabelSet, u64, u64>(&value, None)
+}
+
+fn labelled_counter<'v>(
+    enc: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    label: &'static str,
+    values: impl IntoIterator<Item = (&'v str, u64)>,
+) -> std::fmt::Result {
+    let mut family = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (value_label, value) in values {
+        let labels = [(label, value_label)];
+        family
+            .encode_family(&labels)?
+            .encode_counter::<NoLabelSet, u64, u64>(&value, None)?;
+    }
+    Ok(())
+}
+
+fn histogram(
+    enc: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    latency: &Latency,
+) -> std::fmt::Result {
+    let unit = Unit::Seconds;
+    let metric = enc.encode_descriptor(name, help, Some(&unit), MetricType::Histogram)?;
+    latency.histogram.encode(metric)
+}
+
+/// The label value of an auth result code.
+fn auth_code_label(code: u8) -> String {
+    AuthResult(code)
+        .name()
+        .map_or_else(|| format!("0x{code:02X}"), str::to_owned)
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
+        let m = &self.metrics;
+        enc.encode_descriptor(
+            "active_connections",
+            "Open game client connections (ToCloud9's gauge, read by servers-registry)",
+            None,
+            MetricType::Gauge,
+        )?
+        .encode_gauge(&self.active_connections)?;
+        counter(
+            &mut enc,
+            "waygate_sessions",
+            "Client connections accepted",
+            get(&m.sessions),
+        )?;
+        counter(
+            &mut enc,
+            "waygate_connections_refused",
+            "Client connections refused at max_connections",
+            get(&m.refused),
+        )?;
+        counter(
+            &mut enc,
+            "waygate_client_bytes_read",
+            "Bytes read from game clients",
+            get(&m.client_bytes_in),
+        )?;
+        labelled_counter(
+            &mut enc,
+            "waygate_packets",
+            "Packets by direction",
+            "direction",
+            [
+                ("client_in", get(&m.client_packets_in)),
+                ("client_out", get(&m.client_packets_out)),
+                ("world_in", get(&m.world_packets_in)),
+                ("world_out", get(&m.world_packets_out)),
+            ],
+        )?;
+        labelled_counter(
+            &mut enc,
+            "waygate_sessions_closed",
+            "Sessions closed, by who is to blame",
+            "culprit",
+            CLOSE_CULPRITS.iter().copied().zip(m.closed.iter().map(get)),
+        )?;
+        let refusals: Vec<(String, u64)> = (0..=u8::MAX)
+            .filter(|&code| {
+                AuthResult::FAILURES.contains(&AuthResult(code))
+                    || get(&m.auth_refusals[usize::from(code)]) > 0
+            })
+            .map(|code| {
+                (
+                    auth_code_label(code),
+                    get(&m.auth_refusals[usize::from(code)]),
+                )
+            })
+            .collect();
+        labelled_counter(
+            &mut enc,
+            "waygate_auth_refusals",
+            "Auth sessions refused, by the SMSG_AUTH_RESPONSE code sent",
+            "code",
+            refusals.iter().map(|(l, v)| (l.as_str(), *v)),
+        )?;
+        counter(
+            &mut enc,
+            "waygate_logins",
+            "Characters that entered the world",
+            get(&m.logins),
+        )?;
+        counter(
+            &mut enc,
+            "waygate_login_failures",
+            "Logins answered with SMSG_CHARACTER_LOGIN_FAILED",
+            get(&m.login_failures),
+        )?;
+        labelled_counter(
+            &mut enc,
+            "waygate_placements",
+            "New placements, by the chosen worldserver's health",
+            "health",
+            PLACEMENT_HEALTHS
+                .iter()
+                .copied()
+                .zip(m.placements.iter().map(get)),
+        )?;
+        counter(
+            &mut enc,
+            "waygate_placement_waits",
+            "Placements told to wait: no worldserver could take the player then",
+            get(&m.placement_waits),
+        )?;
+        counter(
+            &mut enc,
+            "waygate_placement_refusals",
+            "Placements refused: no worldserver serves the map",
+            get(&m.placement_refusals),
+        )?;
+        counter(
+            &mut enc,
+            "waygate_handoffs",
+            "Completed worldserver handoffs",
+            get(&m.handoffs),
+        )?;
+        counter(
+            &mut enc,
+            "waygate_handoffs_abandoned",
+            "Handoffs abandoned (the old worldserver kept the player)",
+            get(&m.handoffs_abandoned),
+        )?;
+        labelled_counter(
+            &mut enc,
+            "waygate_redirects_requested",
+            "Moves off a worldserver without a map change of the player's own, by reason",
+            "reason",
+            REDIRECT_REASONS
+                .iter()
+                .copied()
+                .zip(m.redirects_requested.iter().map(get)),
+        )?;
+        counter(
+            &mut enc,
+            "waygate_releases_forced",
+            "Redirects whose old worldserver never released the player in time",
+            get(&m.releases_forced),
+        )?;
+        counter(
+            &mut enc,
+            "waygate_world_losses",
+            "Worldserver connections lost in world",
+            get(&m.world_losses),
+        )?;
+        counter(
+            &mut enc,
+            "waygate_recoveries",
+            "Players back in world after a lost worldserver connection",
+            get(&m.recoveries),
+        )?;
+        counter(
+            &mut enc,
+            "waygate_health_changes",
+            "Worldserver health transitions",
+            get(&m.health_changes),
+        )?;
+        labelled_counter(
+            &mut enc,
+            "waygate_adapter_errors",
+            "Errors talking to an external service, by service",
+            "service",
+            AdapterService::ALL
+                .iter()
+                .map(|s| (s.label(), self.adapter_errors.get(*s))),
+        )?;
+        histogram(
+            &mut enc,
+            "waygate_login",
+            "PLAYER_LOGIN to in world",
+            &m.login,
+        )?;
+        histogram(
+            &mut enc,
+            "waygate_handoff",
+            "Worldport ack to in world on the new worldserver",
+            &m.handoff,
+        )?;
+        histogram(
+            &mut enc,
+            "waygate_recovery",
+            "Worldserver connection lost to back in world",
+            &m.recovery,
+        )?;
+        histogram(
+            &mut enc,
+            "waygate_backoff_wait",
+            "Backoff waits before a recovery attempt or a placement retry",
+            &m.backoff_wait,
+        )
     }
 }
 
@@ -290,23 +745,66 @@ mod tests {
 
     #[test]
     fn percentiles_of_known_samples() {
-        let mut h = Histogram::default();
+        let h = Latency::default();
         assert_eq!(h.percentile(50), None);
         for ms in 1..=100 {
-            h.record(ms);
+            h.record_ms(ms);
         }
         assert_eq!(h.percentile(50), Some(51));
         assert_eq!(h.percentile(99), Some(100));
         assert_eq!(h.percentile(0), Some(1));
+        assert_eq!(h.count(), 100);
     }
 
     #[test]
-    fn histogram_memory_is_bounded() {
-        let mut h = Histogram::default();
-        for ms in 0..(HISTOGRAM_SAMPLES_MAX as u64 + 10) {
-            h.record(ms);
+    fn recent_window_is_bounded_and_keeps_the_newest() {
+        let h = Latency::default();
+        let total = LATENCY_RECENT_SAMPLES_MAX as u64 + 10;
+        for ms in 0..total {
+            h.record_ms(ms);
         }
-        assert_eq!(h.samples.len(), HISTOGRAM_SAMPLES_MAX);
-        assert_eq!(h.count(), HISTOGRAM_SAMPLES_MAX as u64 + 10);
+        assert_eq!(h.lock().samples_ms.len(), LATENCY_RECENT_SAMPLES_MAX);
+        assert_eq!(h.count(), total, "the histogram counts all time");
+        assert_eq!(h.percentile(0), Some(10), "the ten oldest were replaced");
+        assert_eq!(h.percentile(100), Some(total - 1));
+    }
+
+    #[test]
+    fn page_has_the_gauge_the_families_and_the_buckets() {
+        let m = Arc::new(Metrics::default());
+        m.logins.fetch_add(3, Ordering::Relaxed);
+        m.placements[1].fetch_add(2, Ordering::Relaxed);
+        m.login.record_ms(40);
+        m.login.record_ms(3_000);
+        m.auth_refusals[usize::from(AuthResult::BANNED.0)].fetch_add(1, Ordering::Relaxed);
+        m.auth_refusals[0x42].fetch_add(1, Ordering::Relaxed);
+        let errors = AdapterErrors::default();
+        errors.count(AdapterService::AuthDb);
+        errors.count(AdapterService::AuthDb);
+        let page = render(&m, &errors, 7, ExpositionFormat::Prometheus);
+        for line in [
+            "# TYPE active_connections gauge",
+            "active_connections 7",
+            "waygate_logins_total 3",
+            "waygate_placements_total{health=\"degraded\"} 2",
+            "waygate_placements_total{health=\"admitting\"} 0",
+            "waygate_auth_refusals_total{code=\"AUTH_BANNED\"} 1",
+            "waygate_auth_refusals_total{code=\"0x42\"} 1",
+            "waygate_auth_refusals_total{code=\"AUTH_UNKNOWN_ACCOUNT\"} 0",
+            "waygate_adapter_errors_total{service=\"auth_db\"} 2",
+            "waygate_adapter_errors_total{service=\"nats\"} 0",
+            "waygate_login_seconds_bucket{le=\"0.05\"} 1",
+            "waygate_login_seconds_bucket{le=\"5\"} 2",
+            "waygate_login_seconds_count 2",
+        ] {
+            assert!(
+                page.lines().any(|l| l == line),
+                "missing {line:?} in\n{page}"
+            );
+        }
+        assert!(!page.contains("# EOF"), "Prometheus text has no EOF marker");
+        let open = render(&m, &errors, 7, ExpositionFormat::OpenMetrics);
+        assert!(open.ends_with("# EOF\n"), "{open}");
+        assert!(open.lines().any(|l| l == "active_connections 7"));
     }
 }

@@ -24,7 +24,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-pub use metrics::{Metrics, MetricsSnapshot};
+pub use metrics::{
+    AdapterErrors, AdapterService, ExpositionFormat, LATENCY_BUCKETS_SECONDS,
+    LATENCY_RECENT_SAMPLES_MAX, Latency, Metrics, MetricsSnapshot, render as render_metrics,
+};
 pub use players::{Delivery, PLAYER_EVENT_QUEUE_MAX, Players};
 pub use serve::serve;
 

@@ -212,10 +212,12 @@ impl Entropy {
 
     /// A generator seeded from the operating system: production. The auth challenge's server
     /// seed must be unpredictable, or a captured auth session could be replayed.
+    /// Asks the OS through `getrandom` (the getrandom(2) system call on Linux, which waits
+    /// until the kernel's pool is initialised at boot, then never blocks).
     pub fn from_os() -> io::Result<Self> {
-        use std::io::Read;
         let mut seed = [0u8; 32];
-        std::fs::File::open("/dev/urandom")?.read_exact(&mut seed)?;
+        getrandom::fill(&mut seed)
+            .map_err(|e| io::Error::other(format!("the OS gave no random seed: {e}")))?;
         Ok(Self {
             rng: ChaCha8Rng::from_seed(seed),
         })
