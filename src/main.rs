@@ -145,8 +145,9 @@ fn serve_command(flag: Option<PathBuf>) -> ExitCode {
         Mode::Embedded(cfg) => run_embedded(*cfg, ops),
         Mode::ToCloud9(_) => {
             tracing::error!(
-                "the ToCloud9 cluster mode is configured, but this build has no cluster \
-                 adapters wired into `serve` yet; run the embedded mode with a .toml config"
+                "the ToCloud9 cluster mode is configured and valid (see `waygate check-config`), \
+                 but its adapters (registry, characters, auth DB, NATS) are not wired into \
+                 `serve` yet; run the embedded mode with a .toml config"
             );
             ExitCode::from(EXIT_FAILURE)
         }
