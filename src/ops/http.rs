@@ -21,12 +21,13 @@ use tokio::sync::{Semaphore, watch};
 
 /// Connections open at once on one listener; more are closed at accept.
 pub const OPS_CONNECTIONS_MAX: usize = 64;
-/// A request's headers must arrive within this, from the connection's start or the end of
-/// the previous response.
+/// A request's headers must arrive within this; a client that dawdles is disconnected.
 pub const OPS_HEADER_READ_TIMEOUT_MS: u64 = 5_000;
 /// A connection is closed this long after it opened, whatever it is doing (keep-alive
 /// included).
 pub const OPS_CONNECTION_MAX_MS: u64 = 30_000;
+/// After a failed accept (out of file descriptors), the listener waits this long.
+pub const OPS_ACCEPT_RETRY_MS: u64 = 100;
 /// After shutdown begins, open connections get this long to finish their request.
 pub const OPS_SHUTDOWN_GRACE_MS: u64 = 1_000;
 /// Read buffer of a connection: the request line and headers must fit (hyper's minimum).
@@ -68,7 +69,7 @@ where
                 Err(e) => {
                     tracing::warn!(listener = name, error = %e, "ops accept failed");
                     // Out of file descriptors: do not spin.
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    tokio::time::sleep(Duration::from_millis(OPS_ACCEPT_RETRY_MS)).await;
                     continue;
                 }
             },
