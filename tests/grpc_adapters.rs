@@ -2,22 +2,17 @@
 //! servers-registry and characters contracts (only the RPCs the adapters call; the rest
 //! answer UNIMPLEMENTED).
 
-use std::collections::BTreeSet;
+#[path = "common/tc9.rs"]
+mod tc9;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
-use tokio::sync::oneshot;
-use tonic::{Request, Response, Status};
+use tc9::{FakeCharacters, FakeRegistry, serve_characters, serve_registry, stored};
 use waygate::adapters::grpc::v1;
-use waygate::adapters::grpc::v1::characters_service_server::{
-    CharactersService, CharactersServiceServer,
-};
-use waygate::adapters::grpc::v1::servers_registry_service_server::{
-    ServersRegistryService, ServersRegistryServiceServer,
-};
 use waygate::adapters::grpc::{CharactersSettings, GrpcCharacters, GrpcRegistry, RegistrySettings};
 use waygate::cluster::backoff::Backoff;
 use waygate::cluster::{WorldserverId, WorldserverInfo};
@@ -26,184 +21,6 @@ use waygate::session::{AccountId, CharacterGuid, SeamError};
 
 /// Any wait in these tests ends by this.
 const TEST_DEADLINE_MS: u64 = 10_000;
-
-// ---------------------------------------------------------------------------------------
-// A servers-registry.
-
-#[derive(Default)]
-struct RegistryData {
-    /// RegisterGateway fails with UNAVAILABLE this many times first.
-    fail_registrations: u32,
-    /// ... or always with this code.
-    refuse_registrations: Option<tonic::Code>,
-    register_requests: Vec<v1::RegisterGatewayRequest>,
-    next_gateway_id: u32,
-    gateways: Vec<v1::GatewayServerDetailed>,
-    game_servers: Vec<v1::GameServerDetailed>,
-    /// (worldserver id, map): assigned but not loaded yet.
-    pending: BTreeSet<(String, u32)>,
-    availability_questions: Vec<v1::AvailableGameServersForMapAndRealmRequest>,
-    layers: Vec<v1::MapLayerConfiguration>,
-}
-
-#[derive(Clone, Default)]
-struct FakeRegistry(Arc<Mutex<RegistryData>>);
-
-impl FakeRegistry {
-    fn data(&self) -> std::sync::MutexGuard<'_, RegistryData> {
-        self.0.lock().expect("fake registry lock")
-    }
-}
-
-#[tonic::async_trait]
-impl ServersRegistryService for FakeRegistry {
-    async fn register_gateway(
-        &self,
-        request: Request<v1::RegisterGatewayRequest>,
-    ) -> Result<Response<v1::RegisterGatewayResponse>, Status> {
-        let r = request.into_inner();
-        let mut d = self.data();
-        d.register_requests.push(r.clone());
-        if let Some(code) = d.refuse_registrations {
-            return Err(Status::new(code, "refused"));
-        }
-        if d.fail_registrations > 0 {
-            d.fail_registrations -= 1;
-            return Err(Status::unavailable("not yet"));
-        }
-        d.next_gateway_id += 1;
-        let id = d.next_gateway_id.to_string();
-        d.gateways.push(v1::GatewayServerDetailed {
-            id: id.clone(),
-            address: format!("{}:{}", r.preferred_host_name, r.game_port),
-            health_address: format!("127.0.0.1:{}", r.health_port),
-            realm_id: r.realm_id,
-            active_connections: 0,
-        });
-        Ok(Response::new(v1::RegisterGatewayResponse {
-            api: "0.0.1".into(),
-            id,
-        }))
-    }
-
-    async fn list_gateways_for_realm(
-        &self,
-        request: Request<v1::ListGatewaysForRealmRequest>,
-    ) -> Result<Response<v1::ListGatewaysForRealmResponse>, Status> {
-        let realm = request.into_inner().realm_id;
-        let gateways = self
-            .data()
-            .gateways
-            .iter()
-            .filter(|g| g.realm_id == realm)
-            .cloned()
-            .collect();
-        Ok(Response::new(v1::ListGatewaysForRealmResponse {
-            api: "0.0.1".into(),
-            gateways,
-        }))
-    }
-
-    async fn list_all_game_servers(
-        &self,
-        _request: Request<v1::ListAllGameServersRequest>,
-    ) -> Result<Response<v1::ListGameServersResponse>, Status> {
-        Ok(Response::new(v1::ListGameServersResponse {
-            api: "0.0.1".into(),
-            game_servers: self.data().game_servers.clone(),
-        }))
-    }
-
-    /// As ToCloud9's: worldservers that can take the map now (assigned, not pending); for a
-    /// realm, the preferred one only when one is named.
-    async fn available_game_servers_for_map_and_realm(
-        &self,
-        request: Request<v1::AvailableGameServersForMapAndRealmRequest>,
-    ) -> Result<Response<v1::AvailableGameServersForMapAndRealmResponse>, Status> {
-        let r = request.into_inner();
-        let mut d = self.data();
-        d.availability_questions.push(r.clone());
-        let game_servers = d
-            .game_servers
-            .iter()
-            .filter(|g| {
-                g.is_cross_realm == r.is_cross_realm
-                    && (r.is_cross_realm || g.realm_id == r.realm_id)
-                    && g.assigned_maps.contains(&r.map_id)
-                    && !d.pending.contains(&(g.id.clone(), r.map_id))
-                    && (r.is_cross_realm
-                        || r.preferred_game_server_alias.is_empty()
-                        || g.address == r.preferred_game_server_alias)
-            })
-            .map(|g| v1::Server {
-                address: g.address.clone(),
-                realm_id: g.realm_id,
-                is_cross_realm: g.is_cross_realm,
-                grpc_address: g.grpc_address.clone(),
-                id: g.id.clone(),
-                alias: g.alias.clone(),
-            })
-            .collect();
-        Ok(Response::new(
-            v1::AvailableGameServersForMapAndRealmResponse {
-                api: "0.0.1".into(),
-                game_servers,
-            },
-        ))
-    }
-
-    async fn get_map_layer_configuration(
-        &self,
-        _request: Request<v1::GetMapLayerConfigurationRequest>,
-    ) -> Result<Response<v1::GetMapLayerConfigurationResponse>, Status> {
-        Ok(Response::new(v1::GetMapLayerConfigurationResponse {
-            api: "0.0.1".into(),
-            maps: self.data().layers.clone(),
-        }))
-    }
-}
-
-/// A running in-process server; dropping it does not stop it, [`Running::stop`] does.
-struct Running {
-    address: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_millis(TEST_DEADLINE_MS), self.task)
-            .await
-            .expect("server stops in time")
-            .expect("server task");
-    }
-}
-
-async fn serve_registry(fake: FakeRegistry, at: Option<SocketAddr>) -> Running {
-    let listener = tokio::net::TcpListener::bind(at.unwrap_or(([127, 0, 0, 1], 0).into()))
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(ServersRegistryServiceServer::new(fake))
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(listener),
-                async {
-                    let _ = stopped.await;
-                },
-            )
-            .await
-            .expect("registry serves");
-    });
-    Running {
-        address,
-        stop,
-        task,
-    }
-}
 
 const REALM: u32 = 1;
 
@@ -616,157 +433,12 @@ async fn a_registry_that_hangs_costs_the_call_deadline_and_no_more() {
     acceptor.abort();
 }
 
-// ---------------------------------------------------------------------------------------
-// A characters service.
-
-#[derive(Default)]
-struct CharactersData {
-    /// (realm, character) -> stored character.
-    stored: Vec<(u32, v1::LogInCharacter)>,
-    /// Online characters (by realm and counter).
-    online: Vec<v1::short_characters_data_by_gui_ds_response::ShortCharData>,
-    account_data: Vec<v1::AccountData>,
-    online_questions: Vec<v1::ShortCharactersDataByGuiDsRequest>,
-    stored_questions: Vec<v1::CharactersToLoginByGuidRequest>,
-}
-
-#[derive(Clone, Default)]
-struct FakeCharacters(Arc<Mutex<CharactersData>>);
-
-impl FakeCharacters {
-    fn data(&self) -> std::sync::MutexGuard<'_, CharactersData> {
-        self.0.lock().expect("fake characters lock")
-    }
-}
-
-#[tonic::async_trait]
-impl CharactersService for FakeCharacters {
-    async fn characters_to_login_for_account(
-        &self,
-        request: Request<v1::CharactersToLoginForAccountRequest>,
-    ) -> Result<Response<v1::CharactersToLoginForAccountResponse>, Status> {
-        let r = request.into_inner();
-        let characters = self
-            .data()
-            .stored
-            .iter()
-            .filter(|(realm, c)| *realm == r.realm_id && c.account_id == r.account_id)
-            .map(|(_, c)| c.clone())
-            .collect();
-        Ok(Response::new(v1::CharactersToLoginForAccountResponse {
-            api: "0.0.1".into(),
-            characters,
-        }))
-    }
-
-    async fn characters_to_login_by_guid(
-        &self,
-        request: Request<v1::CharactersToLoginByGuidRequest>,
-    ) -> Result<Response<v1::CharactersToLoginByGuidResponse>, Status> {
-        let r = request.into_inner();
-        let mut d = self.data();
-        d.stored_questions.push(r.clone());
-        let character = d
-            .stored
-            .iter()
-            .find(|(realm, c)| *realm == r.realm_id && c.guid == r.character_guid)
-            .map(|(_, c)| c.clone());
-        Ok(Response::new(v1::CharactersToLoginByGuidResponse {
-            api: "0.0.1".into(),
-            character,
-        }))
-    }
-
-    async fn short_online_characters_data_by_gui_ds(
-        &self,
-        request: Request<v1::ShortCharactersDataByGuiDsRequest>,
-    ) -> Result<Response<v1::ShortCharactersDataByGuiDsResponse>, Status> {
-        let r = request.into_inner();
-        let mut d = self.data();
-        d.online_questions.push(r.clone());
-        let characters = d
-            .online
-            .iter()
-            .filter(|c| c.realm_id == r.realm_id && r.gui_ds.contains(&c.char_guid))
-            .cloned()
-            .collect();
-        Ok(Response::new(v1::ShortCharactersDataByGuiDsResponse {
-            api: "0.0.1".into(),
-            characters,
-        }))
-    }
-
-    async fn account_data_for_account(
-        &self,
-        _request: Request<v1::AccountDataForAccountRequest>,
-    ) -> Result<Response<v1::AccountDataForAccountResponse>, Status> {
-        Ok(Response::new(v1::AccountDataForAccountResponse {
-            api: "0.0.1".into(),
-            account_data: self.data().account_data.clone(),
-        }))
-    }
-}
-
-async fn serve_characters(fake: FakeCharacters) -> Running {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(CharactersServiceServer::new(fake))
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(listener),
-                async {
-                    let _ = stopped.await;
-                },
-            )
-            .await
-            .expect("characters serves");
-    });
-    Running {
-        address,
-        stop,
-        task,
-    }
-}
-
 fn characters(address: SocketAddr) -> GrpcCharacters {
     let mut s = CharactersSettings::new(address.to_string(), REALM);
     s.characters_call_timeout_ms = 1_000;
     GrpcCharacters::connect(s).expect("client")
 }
 
-fn stored(guid: u64, account: u32, name: &str) -> v1::LogInCharacter {
-    v1::LogInCharacter {
-        guid,
-        name: name.into(),
-        race: 2,
-        class: 1,
-        gender: 1,
-        skin: 3,
-        face: 4,
-        hair_style: 5,
-        hair_color: 6,
-        facial_style: 7,
-        level: 80,
-        zone: 1637,
-        map: 1,
-        position_x: 1.5,
-        position_y: -2.5,
-        position_z: 30.0,
-        guild_id: 9,
-        player_flags: 0,
-        at_login: 0,
-        pet_entry: 0,
-        pet_model_id: 0,
-        pet_level: 0,
-        banned: false,
-        equipments: Vec::new(),
-        account_id: account,
-    }
-}
 
 #[tokio::test]
 async fn characters_are_listed_as_records() {
