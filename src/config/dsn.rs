@@ -24,12 +24,20 @@ pub struct MysqlDsn {
     pub database: String,
     /// `?key=value` parameters, in order, as written (not unescaped).
     pub params: Vec<(String, String)>,
+    /// The DSN as written: what the auth DB adapter parses and connects with. Private: it
+    /// holds the password.
+    text: String,
 }
 
 impl MysqlDsn {
     /// Parses a DSN. Errors never repeat the DSN (it may hold a password).
     pub fn parse(dsn: &str, key: &str) -> Result<Self, ConfigError> {
         let bad = |why: &str| ConfigError(format!("{key}: {why}"));
+        // The adapter's own parse too (parameters, endpoint), so `check-config` refuses
+        // whatever `serve` would.
+        #[cfg(not(madsim))]
+        crate::adapters::auth_db::Dsn::parse(dsn)
+            .map_err(|e| bad(&format!("{}: {}", e.part, e.reason)))?;
         let Some(slash) = dsn.rfind('/') else {
             return Err(bad(
                 "not a MySQL DSN: the `/` before the database name is missing \
@@ -105,7 +113,13 @@ impl MysqlDsn {
             address,
             database: database.to_owned(),
             params,
+            text: dsn.to_owned(),
         })
+    }
+
+    /// The DSN as written, password included: for the auth DB adapter only, never a log.
+    pub fn expose_text(&self) -> &str {
+        &self.text
     }
 
     /// The DSN with its password replaced by `***`: safe to log.
