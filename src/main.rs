@@ -1,15 +1,17 @@
 //! The `waygate` command: thin. Config -> tracing -> build -> serve -> signal -> drain.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use waygate::config::{self, Config, LogSettings, Mode, OpsSettings, Places, ProcessEnv, Resolved};
+use waygate::adapters::tocloud9::ClusterAdapters;
+use waygate::config::{self, LogSettings, Mode, OpsSettings, Places, ProcessEnv, Resolved};
 use waygate::driver::{AdapterErrors, Gateway, serve};
 use waygate::ops::{self, Health, Ops};
-use waygate::runtime::{Entropy, Seams};
+use waygate::runtime::{Clock, Entropy, Seams};
 
 /// Exit code for a usage or config error (EX_USAGE).
 const EXIT_USAGE: u8 = 64;
@@ -141,20 +143,6 @@ fn serve_command(flag: Option<PathBuf>) -> ExitCode {
         tracing::warn!("{warning}");
     }
     let ops = resolved.ops();
-    match resolved.mode {
-        Mode::Embedded(cfg) => run_embedded(*cfg, ops),
-        Mode::ToCloud9(_) => {
-            tracing::error!(
-                "the ToCloud9 cluster mode is configured and valid (see `waygate check-config`), \
-                 but its adapters (registry, characters, auth DB, NATS) are not wired into \
-                 `serve` yet; run the embedded mode with a .toml config"
-            );
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
-}
-
-fn run_embedded(cfg: Config, ops_settings: OpsSettings) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -165,112 +153,177 @@ fn run_embedded(cfg: Config, ops_settings: OpsSettings) -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    runtime.block_on(async move {
-        let entropy = match Entropy::from_os() {
-            Ok(e) => e,
-            Err(e) => {
-                eprintln!("waygate: cannot seed from the OS: {e}");
-                return ExitCode::from(EXIT_FAILURE);
-            }
-        };
-        let cluster = Arc::new(cfg.cluster());
-        let gateway = Gateway::new(Seams::embedded(cluster), cfg.driver_config(), entropy);
-        let listener = match tokio::net::TcpListener::bind(cfg.gateway.listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("waygate: cannot listen on {}: {e}", cfg.gateway.listen);
-                return ExitCode::from(EXIT_FAILURE);
-            }
-        };
+    match runtime.block_on(run(resolved.mode, ops)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
+}
+
+/// What the mode puts behind the seams.
+enum Cluster {
+    /// Everything from the config file.
+    Embedded(Arc<waygate::runtime::StaticCluster>),
+    /// ToCloud9's services, started.
+    ToCloud9(Box<ClusterAdapters>),
+}
+
+/// Binds, starts the mode's services, serves until a signal, drains.
+async fn run(mode: Mode, ops_settings: OpsSettings) -> Result<(), ExitCode> {
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        tracing::error!("{what}: {e}");
+        eprintln!("waygate: {what}: {e}");
+        ExitCode::from(EXIT_FAILURE)
+    };
+    let mut entropy = Entropy::from_os().map_err(|e| failed("cannot seed from the OS", &e))?;
+    let (listen, driver_config) = match &mode {
+        Mode::Embedded(cfg) => (cfg.gateway.listen, cfg.driver_config()),
+        Mode::ToCloud9(cfg) => (cfg.listen(), cfg.driver_config()),
+    };
+    // Every port first: a conflict fails before anything registers anywhere, and the
+    // registry's first health check finds the health port accepting.
+    let listener = bind(listen, "game clients").await?;
+    let ops_listeners = bind_ops(&ops_settings).await?;
+    // Signal handlers are installed before anything slow (the registration retries), and
+    // before the gateway says it is serving: a SIGTERM is always a polite shutdown.
+    let signals = Signals::install().map_err(|e| failed("cannot install signal handlers", &e))?;
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        signals.wait().await;
+        let _ = stop_tx.send(true);
+    });
+    let clock = Clock::new();
+    let adapter_errors = AdapterErrors::default();
+    let (health, cluster) = match mode {
         // Nothing to register with and the accounts are in the file: ready at once.
-        let health = Health::embedded();
-        let (ops_stop_tx, ops_stop_rx) = tokio::sync::watch::channel(false);
-        let ops_tasks = match start_ops(
-            ops_settings,
-            &gateway,
-            &health,
-            AdapterErrors::default(),
-            &ops_stop_rx,
-        )
-        .await
-        {
-            Ok(tasks) => tasks,
-            Err(code) => return code,
-        };
-        // Signal handlers are installed before the gateway says it is serving, so a SIGTERM
-        // that follows the "serving" line is always a polite shutdown.
-        let signals = match Signals::install() {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("waygate: cannot install signal handlers: {e}");
-                return ExitCode::from(EXIT_FAILURE);
-            }
-        };
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let draining = health.clone();
-        tokio::spawn(async move {
-            signals.wait().await;
-            // /healthcheck answers 503 from now: the registry stops sending players here.
-            draining.set_draining(true);
-            tracing::info!("shutdown requested: refusing new clients, logging players out");
-            let _ = stop_tx.send(true);
-        });
-        tracing::info!(listen = %cfg.gateway.listen, realm = cfg.gateway.realm_id, "waygate serving");
-        let served = serve(gateway, listener, stop_rx).await;
-        // The ops listeners answered (503) while players were logged out; now they stop.
-        let _ = ops_stop_tx.send(true);
-        for task in ops_tasks {
-            let _ = tokio::time::timeout(Duration::from_millis(OPS_STOP_TIMEOUT_MS), task).await;
+        Mode::Embedded(cfg) => (
+            Health::embedded(),
+            Cluster::Embedded(Arc::new(cfg.cluster())),
+        ),
+        Mode::ToCloud9(cfg) => {
+            let health = Health::cluster();
+            let started = tokio::select! {
+                biased;
+                _ = stop_rx.changed() => {
+                    tracing::info!("shutdown requested before the gateway was registered");
+                    return Ok(());
+                }
+                started = ClusterAdapters::start(&cfg, clock, &mut entropy, &health) => started,
+            };
+            let adapters =
+                started.map_err(|e| failed("the ToCloud9 cluster mode cannot start", &e))?;
+            (health, Cluster::ToCloud9(Box::new(adapters)))
         }
-        match served {
-            Ok(report) => {
-                tracing::info!(?report, "waygate stopped");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "serve failed");
-                ExitCode::from(EXIT_FAILURE)
-            }
+    };
+    let seams = match &cluster {
+        Cluster::Embedded(c) => Seams {
+            clock,
+            ..Seams::embedded(c.clone())
+        },
+        Cluster::ToCloud9(a) => a.seams(clock, &adapter_errors, &health),
+    };
+    let realm = driver_config.session.realm_id;
+    let gateway = Gateway::new(seams, driver_config, entropy);
+    if let Cluster::ToCloud9(adapters) = &cluster {
+        adapters
+            .subscribe(gateway.clone())
+            .await
+            .map_err(|e| failed("NATS subscriptions", &e))?;
+        tokio::spawn(watch_gateway_id(
+            adapters.registry.clone(),
+            adapters.gateway_id().to_owned(),
+        ));
+    }
+    let ops = Ops {
+        gateway: gateway.clone(),
+        health: health.clone(),
+        adapter_errors,
+    };
+    let (ops_stop_tx, ops_stop_rx) = tokio::sync::watch::channel(false);
+    let ops_tasks = serve_ops(ops_listeners, ops, &ops_stop_rx);
+    let (serve_stop_tx, serve_stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+        // /healthcheck answers 503 from now: the registry stops sending players here.
+        health.set_draining(true);
+        tracing::info!("shutdown requested: refusing new clients, logging players out");
+        let _ = serve_stop_tx.send(true);
+    });
+    tracing::info!(%listen, realm, "waygate serving");
+    let served = serve(gateway, listener, serve_stop_rx).await;
+    // The last logouts out to NATS before the ops listeners go.
+    if let Cluster::ToCloud9(adapters) = &cluster {
+        adapters.stop().await;
+    }
+    // The ops listeners answered (503) while players were logged out; now they stop.
+    let _ = ops_stop_tx.send(true);
+    for task in ops_tasks {
+        let _ = tokio::time::timeout(Duration::from_millis(OPS_STOP_TIMEOUT_MS), task).await;
+    }
+    let report = served.map_err(|e| failed("serve failed", &e))?;
+    tracing::info!(?report, "waygate stopped");
+    Ok(())
+}
+
+/// How often the registry's gateway id is compared with the one NATS runs under.
+const GATEWAY_ID_CHECK_MS: u64 = 5_000;
+
+/// Warns (once per new id) when the registry registered this gateway again under another
+/// id: NATS still publishes and listens under the one it started with.
+async fn watch_gateway_id(registry: Arc<waygate::adapters::grpc::GrpcRegistry>, started: String) {
+    let mut warned = started.clone();
+    loop {
+        tokio::time::sleep(Duration::from_millis(GATEWAY_ID_CHECK_MS)).await;
+        let now = registry.gateway_id();
+        if now != warned {
+            tracing::warn!(
+                started = %started,
+                registry = %now,
+                "servers-registry registered this gateway again under a new id; NATS still \
+                 runs under the first one (restart the gateway to follow it)"
+            );
+            warned = now;
         }
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> Result<tokio::net::TcpListener, ExitCode> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        tracing::error!("cannot listen on {addr} ({what}): {e}");
+        eprintln!("waygate: cannot listen on {addr} ({what}): {e}");
+        ExitCode::from(EXIT_FAILURE)
     })
 }
 
-/// Binds and starts the configured ops listeners.
-async fn start_ops(
-    settings: OpsSettings,
-    gateway: &Arc<Gateway>,
-    health: &Health,
-    adapter_errors: AdapterErrors,
-    stop: &tokio::sync::watch::Receiver<bool>,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, ExitCode> {
-    let bind = |addr, what: &'static str| async move {
-        tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-            eprintln!("waygate: cannot listen on {addr} ({what}): {e}");
-            ExitCode::from(EXIT_FAILURE)
-        })
+/// The ops listeners, bound.
+struct OpsListeners {
+    ops: Option<tokio::net::TcpListener>,
+    admin: Option<tokio::net::TcpListener>,
+}
+
+async fn bind_ops(settings: &OpsSettings) -> Result<OpsListeners, ExitCode> {
+    let ops = match settings.listen {
+        Some(addr) => Some(bind(addr, "ops listener").await?),
+        None => None,
     };
+    let admin = match settings.admin_listen {
+        Some(addr) => Some(bind(addr, "admin listener").await?),
+        None => None,
+    };
+    Ok(OpsListeners { ops, admin })
+}
+
+/// Serves the bound ops listeners until `stop`.
+fn serve_ops(
+    listeners: OpsListeners,
+    ops: Ops,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
-    if let Some(addr) = settings.listen {
-        let listener = bind(addr, "ops listener").await?;
-        let local = listener.local_addr().map_or(addr, |a| a);
-        tracing::info!(listener = "ops", %local, "ops listening: /healthcheck /livez /readyz /metrics");
-        let ops = Ops {
-            gateway: gateway.clone(),
-            health: health.clone(),
-            adapter_errors,
-        };
-        let stop = stop.clone();
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = ops::serve(listener, ops, stop).await {
-                tracing::error!(error = %e, "ops listener failed");
-            }
-        }));
-    }
-    if let Some(addr) = settings.admin_listen {
-        let listener = bind(addr, "admin listener").await?;
-        let local = listener.local_addr().map_or(addr, |a| a);
-        tracing::info!(listener = "admin", %local, "ops listening: admin (drain, undrain, layer switch)");
-        let gateway = gateway.clone();
+    let local =
+        |l: &tokio::net::TcpListener| l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    if let Some(listener) = listeners.admin {
+        tracing::info!(listener = "admin", local = %local(&listener), "ops listening: admin (drain, undrain, layer switch)");
+        let gateway = ops.gateway.clone();
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(e) = ops::serve_admin(listener, gateway, stop).await {
@@ -278,7 +331,16 @@ async fn start_ops(
             }
         }));
     }
-    Ok(tasks)
+    if let Some(listener) = listeners.ops {
+        tracing::info!(listener = "ops", local = %local(&listener), "ops listening: /healthcheck /livez /readyz /metrics");
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = ops::serve(listener, ops, stop).await {
+                tracing::error!(error = %e, "ops listener failed");
+            }
+        }));
+    }
+    tasks
 }
 
 /// SIGTERM or Ctrl-C, registered up front.

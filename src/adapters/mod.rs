@@ -12,3 +12,6 @@ pub mod auth_db;
 
 #[cfg(not(madsim))]
 pub mod nats;
+
+#[cfg(not(madsim))]
+pub mod tocloud9;

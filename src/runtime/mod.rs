@@ -237,4 +237,12 @@ impl Entropy {
     pub fn fill(&mut self, out: &mut [u8]) {
         self.rng.fill_bytes(out);
     }
+
+    /// A generator of its own for a part that keeps one (an adapter's jitter), seeded from
+    /// this one: reproducible when this one is.
+    pub fn child_rng(&mut self) -> ChaCha8Rng {
+        let mut seed = [0u8; 32];
+        self.rng.fill_bytes(&mut seed);
+        ChaCha8Rng::from_seed(seed)
+    }
 }
