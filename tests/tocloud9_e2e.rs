@@ -1,0 +1,371 @@
+//! The production binary in the ToCloud9 mode, configured by ToCloud9's environment
+//! variables alone, against a real MariaDB (`WAYGATE_TEST_AUTH_DB`), a real nats-server
+//! (`WAYGATE_TEST_NATS_URL`), in-process servers-registry and charserver fakes, and a fake
+//! worldserver that the registry lists. A bot logs in with the session key from the DB,
+//! enters the world on the registry's worldserver and logs out; the logged-in and logged-out
+//! events reach NATS with every key; `/healthcheck`, `/readyz` and `/metrics` answer; SIGTERM
+//! stops it cleanly. Without the two servers the test fails under CI and is skipped
+//! elsewhere (`ci/services/mariadb start`, `ci/services/nats start`).
+
+#![cfg(not(madsim))]
+
+#[path = "common/child.rs"]
+mod child;
+#[path = "common/tc9.rs"]
+mod tc9;
+#[path = "common/auth_db.rs"]
+mod test_db;
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::net::{TcpListener, TcpStream};
+use waygate::adapters::auth_db::SchemaType;
+use waygate::adapters::grpc::v1;
+use waygate::peers::bot::{BotConfig, BotStep, run_bot};
+use waygate::peers::worldserver::{
+    FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, Presence,
+};
+use waygate::wire::packets::Position;
+use waygate::wire::{Opcode, SessionKey};
+
+use child::{Running, http_blocking, wait_until};
+use tc9::{FakeCharacters, FakeRegistry, serve_characters, serve_registry, stored};
+use test_db::TestDb;
+
+/// Any wait of this test ends by this.
+const WAIT: Duration = Duration::from_secs(30);
+const GUID: u64 = 1;
+const KEY_BYTE: u8 = 0x5A;
+
+fn nats_url() -> Option<String> {
+    match std::env::var("WAYGATE_TEST_NATS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            let how = "start one with `ci/services/nats start` and export the line it prints";
+            if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+                panic!("tocloud9_e2e: WAYGATE_TEST_NATS_URL is not set and CI is: {how}");
+            }
+            eprintln!("tocloud9_e2e: SKIPPED, WAYGATE_TEST_NATS_URL is not set ({how})");
+            None
+        }
+    }
+}
+
+/// A port nothing listens on now (bound, read, released).
+async fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// `WAYGATE_TEST_AUTH_DB` with the database replaced: the DSN text the gateway is given.
+fn dsn_for(database: &str) -> String {
+    let admin = std::env::var("WAYGATE_TEST_AUTH_DB").expect("checked by TestDb");
+    let (left, right) = admin.rsplit_once('/').expect("a go-sql-driver DSN");
+    match right.split_once('?') {
+        Some((_, params)) => format!("{left}/{database}?{params}"),
+        None => format!("{left}/{database}"),
+    }
+}
+
+/// One NATS message, as written and as JSON, within [`WAIT`].
+async fn next_event(sub: &mut async_nats::Subscriber, what: &str) -> (String, Value) {
+    let msg = tokio::time::timeout(WAIT, sub.next())
+        .await
+        .unwrap_or_else(|_| panic!("no {what} event on NATS within {WAIT:?}"))
+        .expect("subscription open");
+    let raw = String::from_utf8(msg.payload.to_vec()).expect("UTF-8");
+    let json = serde_json::from_str(&raw).expect("the event is JSON");
+    (raw, json)
+}
+
+/// Asserts that `object` has exactly `keys`, and that `raw` writes them in that order (as
+/// Go's encoding/json writes a struct's fields).
+fn assert_keys_in_order(raw: &str, object: &Value, keys: &[&str]) {
+    let mut have: Vec<&str> = object
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let mut want = keys.to_vec();
+    have.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(have, want, "{raw}");
+    let at: Vec<usize> = keys
+        .iter()
+        .map(|k| raw.find(&format!("\"{k}\":")).expect("written"))
+        .collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "{keys:?} in order in {raw}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
+    let Some(nats) = nats_url() else { return };
+    let Some(db) = TestDb::create("e2e", SchemaType::AzerothCore).await else {
+        return;
+    };
+    // A realm of its own: other runs on the same nats-server publish other realms.
+    let realm = 50_000 + std::process::id() % 10_000;
+    let account = db
+        .account(SchemaType::AzerothCore, "E2EPLAYER", Some(KEY_BYTE), false)
+        .await;
+
+    // The worldserver the registry lists for map 0.
+    let world = FakeWorldserver::new(FakeWorldConfig {
+        id: "ws-1".into(),
+        accounts: vec!["E2EPLAYER".into()],
+        characters: vec![FakeCharacter {
+            guid: GUID,
+            account: "E2EPLAYER".into(),
+            name: "Eeto".into(),
+            map: 0,
+            position: Position::default(),
+            loads: true,
+        }],
+        timing: FakeTiming::default(),
+        echo_opcode: None,
+    });
+    let world_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let world_addr = world_listener.local_addr().expect("addr");
+    let serving = world.clone();
+    tokio::spawn(async move {
+        let _ = serving.serve(world_listener).await;
+    });
+
+    let registry = FakeRegistry::default();
+    registry.data().game_servers = vec![v1::GameServerDetailed {
+        id: "ws-1".into(),
+        address: world_addr.to_string(),
+        health_address: String::new(),
+        grpc_address: String::new(),
+        realm_id: realm,
+        is_cross_realm: false,
+        active_connections: 0,
+        diff: None,
+        available_maps: Vec::new(),
+        assigned_maps: vec![0],
+        alias: "WS1".into(),
+    }];
+    let registry_server = serve_registry(registry.clone(), None).await;
+    let characters = FakeCharacters::default();
+    let mut eeto = stored(GUID, account, "Eeto");
+    eeto.map = 0;
+    eeto.zone = 12;
+    characters.data().stored = vec![(realm, eeto)];
+    let characters_server = serve_characters(characters.clone()).await;
+
+    let bus = async_nats::connect(nats.as_str())
+        .await
+        .expect("NATS answers");
+    let mut logged_in = bus.subscribe("gw.char.logged-in").await.expect("sub");
+    let mut logged_out = bus.subscribe("gw.char.logged-out").await.expect("sub");
+    bus.flush().await.expect("flush");
+
+    let (port, health_port) = (free_port().await, free_port().await);
+    let scratch = std::env::temp_dir().join(format!("waygate-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).expect("scratch dir");
+    let env = [
+        ("PORT", port.to_string()),
+        ("HEALTH_CHECK_PORT", health_port.to_string()),
+        ("REALM_ID", realm.to_string()),
+        ("PREFERRED_HOSTNAME", "127.0.0.1".into()),
+        ("AUTH_DB_CONNECTION", dsn_for(&db.name)),
+        ("DB_SCHEMA_TYPE", "ac".into()),
+        (
+            "SERVERS_REGISTRY_SERVICE_ADDRESS",
+            registry_server.address.to_string(),
+        ),
+        (
+            "CHAR_SERVICE_ADDRESS",
+            characters_server.address.to_string(),
+        ),
+        ("NATS_URL", nats.clone()),
+        ("LOG_LEVEL", "1".into()),
+    ];
+    // The environment alone: no config file where the lookup goes (a scratch directory,
+    // nothing inherited but PATH).
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_waygate"));
+    cmd.arg("serve")
+        .current_dir(&scratch)
+        .env_clear()
+        .envs(std::env::var_os("PATH").map(|p| ("PATH".to_owned(), p)))
+        .envs(env.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    let mut gateway = Running::spawn(&mut cmd);
+    let lines = gateway.lines();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let kept = log.clone();
+    let (serving_tx, serving_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines {
+            if line.contains("waygate serving") {
+                let _ = serving_tx.send(());
+            }
+            kept.lock().expect("log").push(line);
+        }
+    });
+    let dump = || log.lock().expect("log").join("\n");
+    assert!(
+        tokio::task::block_in_place(|| serving_rx.recv_timeout(WAIT)).is_ok(),
+        "the gateway never said it was serving:\n{}",
+        dump()
+    );
+
+    // Registered as ToCloud9's gateway registers.
+    let register = registry.data().register_requests.first().cloned();
+    let register = register.expect("RegisterGateway was called");
+    assert_eq!(register.realm_id, realm);
+    assert_eq!(register.game_port, u32::from(port));
+    assert_eq!(register.health_port, u32::from(health_port));
+    assert_eq!(register.preferred_host_name, "127.0.0.1");
+
+    let ops = format!("127.0.0.1:{health_port}");
+    let http = |path: &'static str| {
+        let ops = ops.clone();
+        tokio::task::block_in_place(move || http_blocking(&ops, "GET", path))
+    };
+    assert_eq!(http("/healthcheck"), (200, r#"{"status":"OK"}"#.into()));
+    // Registered, but the auth DB has not answered yet.
+    assert_eq!(
+        http("/readyz"),
+        (
+            503,
+            r#"{"ready":false,"registered":true,"accounts":false,"draining":false}"#.into()
+        )
+    );
+
+    // The player: the session key is the DB's, the character the charserver's.
+    let mut bot = BotConfig::new(
+        "E2EPLAYER",
+        SessionKey([KEY_BYTE; 40]),
+        GUID,
+        vec![
+            BotStep::Authenticate,
+            BotStep::CharacterScreen,
+            BotStep::EnterWorld,
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_MESSAGECHAT,
+                count: 1,
+            },
+            BotStep::Logout,
+        ],
+    );
+    bot.realm_id = realm;
+    bot.step_timeout_ms = WAIT.as_millis() as u64;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let stream = TcpStream::connect(addr)
+        .await
+        .expect("the game port accepts");
+    let player = tokio::spawn(async move { run_bot(stream, bot).await });
+
+    let (raw, event) = next_event(&mut logged_in, "gw.char.logged-in").await;
+    assert_keys_in_order(&raw, &event, &["v", "t", "p"]);
+    assert_eq!(event["v"], "0.0.1");
+    assert_eq!(event["t"], 1);
+    let p = &event["p"];
+    assert_keys_in_order(
+        &raw,
+        p,
+        &[
+            "RealmID",
+            "GatewayID",
+            "CharGUID",
+            "CharName",
+            "CharRace",
+            "CharClass",
+            "CharGender",
+            "CharLevel",
+            "CharZone",
+            "CharMap",
+            "CharPosX",
+            "CharPosY",
+            "CharPosZ",
+            "CharGuildID",
+            "AccountID",
+        ],
+    );
+    assert_eq!(p["RealmID"], realm);
+    assert_eq!(p["GatewayID"], "1", "the id the registry gave");
+    assert_eq!(p["CharGUID"], GUID);
+    assert_eq!(p["CharName"], "Eeto");
+    assert_eq!(p["CharRace"], 2);
+    assert_eq!(p["CharClass"], 1);
+    assert_eq!(p["CharGender"], 1);
+    assert_eq!(p["CharLevel"], 80);
+    assert_eq!(p["CharZone"], 12);
+    assert_eq!(p["CharMap"], 0);
+    assert_eq!(p["CharGuildID"], 9);
+    assert_eq!(p["AccountID"], account);
+
+    // In world on the worldserver the registry listed.
+    wait_until("the player in world on ws-1", || {
+        world.presence(GUID) == Presence::InWorld
+    });
+    assert_eq!(
+        http("/readyz"),
+        (
+            200,
+            r#"{"ready":true,"registered":true,"accounts":true,"draining":false}"#.into()
+        )
+    );
+    let (status, metrics) = http("/metrics");
+    assert_eq!(status, 200);
+    for line in [
+        "active_connections 1",
+        "waygate_sessions_total 1",
+        "waygate_logins_total 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == r#"waygate_adapter_errors_total{service="auth_db"} 0"#),
+        "{metrics}"
+    );
+
+    // A chat line reaches the player, who then logs out.
+    assert!(world.push(GUID, Opcode::SMSG_MESSAGECHAT, Bytes::from_static(&[0; 8])));
+    let (report, result) = tokio::time::timeout(WAIT, player)
+        .await
+        .expect("the bot ends within the wait")
+        .expect("bot task");
+    assert!(result.is_ok(), "{result:?} {report:?}\n{}", dump());
+    let (raw, event) = next_event(&mut logged_out, "gw.char.logged-out").await;
+    assert_eq!(event["t"], 2);
+    let p = &event["p"];
+    assert_keys_in_order(
+        &raw,
+        p,
+        &[
+            "RealmID",
+            "GatewayID",
+            "CharGUID",
+            "CharName",
+            "CharGuildID",
+            "AccountID",
+        ],
+    );
+    assert_eq!(
+        (p["CharGUID"].clone(), p["AccountID"].clone()),
+        (GUID.into(), account.into())
+    );
+
+    let status = Command::new("kill")
+        .args(["-TERM", &gateway.child().id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let code = tokio::task::block_in_place(|| gateway.exit_code(WAIT));
+    assert_eq!(code, Some(0), "{}", dump());
+    assert!(dump().contains("waygate stopped"), "{}", dump());
+
+    registry_server.stop().await;
+    characters_server.stop().await;
+    db.drop_db().await;
+}
