@@ -164,7 +164,7 @@ enum Cluster {
     /// Everything from the config file.
     Embedded(Arc<waygate::runtime::StaticCluster>),
     /// ToCloud9's services, started.
-    ToCloud9(Box<ClusterAdapters>),
+    ToCloud9(Arc<ClusterAdapters>),
 }
 
 /// Binds, starts the mode's services, serves until a signal, drains.
@@ -211,7 +211,7 @@ async fn run(mode: Mode, ops_settings: OpsSettings) -> Result<(), ExitCode> {
             };
             let adapters =
                 started.map_err(|e| failed("the ToCloud9 cluster mode cannot start", &e))?;
-            (health, Cluster::ToCloud9(Box::new(adapters)))
+            (health, Cluster::ToCloud9(Arc::new(adapters)))
         }
     };
     let seams = match &cluster {
@@ -228,6 +228,11 @@ async fn run(mode: Mode, ops_settings: OpsSettings) -> Result<(), ExitCode> {
             .subscribe(gateway.clone())
             .await
             .map_err(|e| failed("NATS subscriptions", &e))?;
+        tokio::spawn(
+            adapters
+                .clone()
+                .probe_accounts(adapter_errors.clone(), health.clone()),
+        );
         tokio::spawn(watch_gateway_id(
             adapters.registry.clone(),
             adapters.gateway_id().to_owned(),

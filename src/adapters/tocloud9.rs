@@ -6,7 +6,8 @@
 //! 3. [`AuthDb::connect_lazy`] and [`GrpcCharacters::connect`]: both connect on first use.
 //! 4. [`ClusterAdapters::seams`] wraps every service in [`Counted`]: its errors reach
 //!    `waygate_adapter_errors_total`, and the auth DB's answers move readiness.
-//! 5. Once the gateway exists, [`ClusterAdapters::subscribe`] hands it the bus's events.
+//! 5. Once the gateway exists, [`ClusterAdapters::subscribe`] hands it the bus's events, and
+//!    [`ClusterAdapters::probe_accounts`] asks the auth DB until it answers (readiness).
 //!
 //! The listeners are bound before step 1 (see `main.rs`), so a port conflict fails at once
 //! and the registry's first health check, right after the registration, finds the port
@@ -29,6 +30,9 @@ use crate::session::{
 
 /// At shutdown, how long the last events (logouts) get to reach NATS.
 pub const NATS_FLUSH_TIMEOUT_MS: u64 = 2_000;
+
+/// Until the auth DB has answered once, how often it is asked (its realm list).
+pub const AUTH_DB_PROBE_EVERY_MS: u64 = 2_000;
 
 /// Why the cluster mode could not start. Each names the service and whether a restart with
 /// the same configuration can help.
@@ -157,6 +161,32 @@ impl ClusterAdapters {
                 health: None,
             }),
             events: self.bus.clone(),
+        }
+    }
+
+    /// Asks the auth DB for its realm list until it answers (every
+    /// [`AUTH_DB_PROBE_EVERY_MS`]), then marks the accounts ready: readiness does not wait
+    /// for the first player, and the realm names (cross-realm name suffixes) are loaded
+    /// before anyone needs them. Run it as a task; it ends at the first answer.
+    pub async fn probe_accounts(self: Arc<Self>, errors: AdapterErrors, health: Health) {
+        let mut failures = 0u64;
+        loop {
+            match self.accounts.realm_names().await {
+                Ok(realms) => {
+                    health.mark_accounts_ready();
+                    tracing::info!(realms = realms.len(), "auth DB answered");
+                    return;
+                }
+                Err(e) => {
+                    failures += 1;
+                    errors.count(AdapterService::AuthDb);
+                    // The 1st, 2nd, 4th, 8th... failure: a DB that stays down does not flood.
+                    if failures.is_power_of_two() {
+                        tracing::warn!(error = %e, failures, "auth DB not answering yet; not ready");
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(AUTH_DB_PROBE_EVERY_MS)).await;
         }
     }
 
