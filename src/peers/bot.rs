@@ -28,6 +28,7 @@ mod io;
 mod load;
 mod ping;
 mod screen;
+mod shadow;
 mod world;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -44,6 +45,7 @@ use crate::wire::packets::LoginFailure;
 use crate::wire::{ClientHeaderEncoder, Opcode, ServerHeaderDecoder, SessionKey};
 
 use ping::PingClock;
+use shadow::ShadowHeaders;
 
 /// Server packets kept in [`BotReport::received`]; older ones are dropped.
 pub const RECEIVED_LOG_MAX: usize = 8_192;
@@ -394,6 +396,8 @@ struct Bot {
     /// None once the script disconnected.
     stream: Option<TcpStream>,
     dec: ServerHeaderDecoder,
+    /// A second reader of every server header, independent of `src/wire`.
+    shadow: ShadowHeaders,
     enc: ClientHeaderEncoder,
     cfg: BotConfig,
     rng: ChaCha8Rng,
@@ -427,6 +431,7 @@ impl Bot {
         Self {
             stream: Some(stream),
             dec: ServerHeaderDecoder::for_gateway(cfg.max_body_bytes),
+            shadow: ShadowHeaders::plain(),
             enc: ClientHeaderEncoder::plain(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             cfg,

@@ -48,6 +48,7 @@ impl Bot {
         let ciphers = ClientCiphers::new(&self.cfg.session_key);
         self.enc.start_cipher(ciphers.outbound);
         self.dec.start_cipher(ciphers.inbound);
+        self.shadow.start(&self.cfg.session_key.0);
         loop {
             // Each answer (a queue update included) has its own deadline.
             let deadline = self.deadline();

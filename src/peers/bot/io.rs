@@ -201,6 +201,24 @@ impl Bot {
             }
             Err(e) => return Err(protocol(step, e.to_string())),
         };
+        // The independent reader must read the same header from the same bytes.
+        let second = self.shadow.read(&self.raw_header);
+        let agrees = second
+            .as_ref()
+            .is_ok_and(|h| h.body_len == p.body.len() && u32::from(h.opcode) == p.opcode.0);
+        if !agrees {
+            return Err(BotError::HeaderDidNotDecrypt {
+                step: step.into(),
+                index,
+                raw: std::mem::take(&mut self.raw_header),
+                detail: format!(
+                    "the wire decoder read {} with a {}-byte body, the independent reader \
+                     (PROTOCOL.md section 2) {second:?}",
+                    p.opcode,
+                    p.body.len()
+                ),
+            });
+        }
         self.raw_header.clear();
         self.report.packets_received += 1;
         *self.seen.entry(p.opcode).or_insert(0) += 1;
