@@ -439,7 +439,6 @@ fn characters(address: SocketAddr) -> GrpcCharacters {
     GrpcCharacters::connect(s).expect("client")
 }
 
-
 #[tokio::test]
 async fn characters_are_listed_as_records() {
     let fake = FakeCharacters::default();

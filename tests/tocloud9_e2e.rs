@@ -201,7 +201,7 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let kept = log.clone();
     let (serving_tx, serving_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    tokio::task::spawn_blocking(move || {
         for line in lines {
             if line.contains("waygate serving") {
                 let _ = serving_tx.send(());
