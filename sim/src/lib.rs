@@ -8,7 +8,7 @@
 
 #![allow(clippy::disallowed_methods)] // the sweep runs seeds in processes and threads of its own
 
-pub mod drain_check;
+pub mod check;
 pub mod pool;
 pub mod scenario;
 pub mod transcript;

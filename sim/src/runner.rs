@@ -18,26 +18,27 @@ use waygate::peers::worldserver::{
     FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, PacketTap,
 };
 use waygate::runtime::{Entropy, Seams, StaticCluster};
-use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionEvent};
+use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord};
 use waygate::wire::SessionKey;
 use waygate::wire::packets::Position;
 
-use crate::drain_check::{DrainChecker, Verdict};
+use crate::check::Findings;
+use crate::check::drain::DrainChecker;
+use crate::check::dual_presence::DualPresence;
+use crate::check::expect::{BotResult, Expectations};
+use crate::check::heartbeats::HeartbeatOrder;
+use crate::check::session_events::{LoginsEnd, PlacementHealth, RecoveryBackoff};
+use crate::check::teardown::Teardown;
 use crate::scenario::{Fault, FaultKind, Scenario, Step, Swarm, WorldserverSpec};
 use crate::transcript::{Transcript, fnv1a64};
 
 /// Game port of every simulated node.
 const GATEWAY_PORT: u16 = 8085;
 const WORLD_PORT: u16 = 9101;
-/// Checker sampling period for cluster-wide invariants (dual presence).
-const CHECK_EVERY_MS: u64 = 25;
 /// Heartbeat sequence numbers of a bot's connections start this far apart.
 const BOT_ATTEMPT_SEQ_SPAN: u32 = 100_000;
 /// Connections (`reconnect` steps plus one) a bot script may have; more share numbers.
 const BOT_CONNECTIONS_PER_ATTEMPT_MAX: u32 = 16;
-/// Once every bot has left, sessions and their worldserver connections must be gone within
-/// this long.
-const CLOSE_AFTER_CLIENT_MAX_MS: u64 = 1_000;
 
 /// What one run produced.
 #[derive(Debug, Clone)]
@@ -53,9 +54,6 @@ pub struct Outcome {
     /// Broken invariants and unmet expectations; empty means the run passed.
     pub failures: Vec<String>,
 }
-
-/// A bot's index, report, outcome and how long it played.
-type BotResult = (usize, BotReport, Result<(), String>, Duration);
 
 fn gateway_ip() -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 77, 0, 1))
@@ -207,20 +205,120 @@ async fn drive(
     failures: Arc<Mutex<Vec<String>>>,
 ) {
     let handle = Handle::current();
-    let start = tokio::time::Instant::now();
-    let at = move || start.elapsed();
+    let findings = Findings::new(transcript.clone(), failures, tokio::time::Instant::now());
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5157_5157);
-    let fail = {
-        let failures = failures.clone();
-        move |msg: String| {
-            failures
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(msg)
-        }
-    };
 
-    // The bots' accounts and characters.
+    // The world: bots' plans, faults drawn from the seed (before anything runs: the drain
+    // checker judges by the whole timeline), worldservers, the registry.
+    let plans = plan_bots(&scenario, &mut rng);
+    let drawn = match &scenario.swarm {
+        Some(swarm) => swarm_faults(swarm, &scenario.worldservers, &mut rng),
+        None => Vec::new(),
+    };
+    let (worlds, nodes, infos) = start_worlds(&handle, &scenario, &plans, &findings, &transcript);
+    let timeline: Vec<Fault> = scenario.faults.iter().chain(&drawn).cloned().collect();
+    let drains = DrainChecker::new(&timeline, &scenario.worldservers);
+    let heartbeats = HeartbeatOrder::default();
+    for (id, fake) in &worlds {
+        fake.set_packet_tap(Some(chain_taps(vec![
+            heartbeats.tap(id, &findings),
+            drains.tap(id, &findings),
+        ])));
+    }
+    let partitioned: Arc<Mutex<std::collections::BTreeSet<String>>> = Arc::default();
+    let registry = waygate::peers::registry::FakeRegistry::new(
+        infos
+            .iter()
+            .cloned()
+            .zip(worlds.iter().map(|(_, f)| f.clone()))
+            .collect(),
+    );
+    let gateway_slot: Arc<Mutex<Option<Arc<Gateway>>>> = Arc::default();
+    start_gateway(
+        &handle,
+        GatewaySetup {
+            scenario: &scenario,
+            seed,
+            cluster: Arc::new(StaticCluster::new(
+                accounts(&plans),
+                character_records(&plans),
+                infos,
+            )),
+            registry: registry.clone(),
+            partitioned: partitioned.clone(),
+            slot: gateway_slot.clone(),
+        },
+        &findings,
+        &transcript,
+    );
+
+    // The fault timeline, the scripted faults and those drawn from the seed.
+    let mut faults = scenario.faults.clone();
+    for f in &drawn {
+        transcript.push(
+            findings.now(),
+            "swarm",
+            format!("at {}ms {:?}", f.at_ms, f.kind),
+        );
+    }
+    faults.extend(drawn);
+    let cluster = FaultTargets {
+        worlds: &worlds,
+        nodes: &nodes,
+        gateway: &gateway_slot,
+        registry: &registry,
+        partitioned: &partitioned,
+    };
+    for fault in faults {
+        schedule_fault(fault, &cluster, &findings, &transcript);
+    }
+
+    // The bots play, watched.
+    let dual_presence = DualPresence::spawn(worlds.clone(), findings.clone());
+    let results = run_bots(&handle, &scenario, plans, seed, &findings, &transcript).await;
+    dual_presence.stop();
+
+    // After the last bot.
+    Teardown {
+        gateway: &gateway_slot,
+        worlds: &worlds,
+        faults: &scenario.faults,
+    }
+    .check(&findings)
+    .await;
+    let totals = Expectations {
+        scenario: &scenario,
+        drains: &drains,
+    }
+    .check(&results, &findings);
+    // What each worldserver saw, in its own order, after the run's own lines.
+    for (id, fake) in &worlds {
+        for e in fake.events() {
+            transcript.push(Duration::from_millis(e.at_ms), id, &e.what);
+        }
+    }
+    transcript.push(
+        findings.now(),
+        "sim",
+        format!(
+            "end: bots_ok={} logins={} handoffs={}",
+            totals.ok, totals.logins, totals.handoffs
+        ),
+    );
+    // Tasks still pending when the runtime ends are never dropped (madsim leaks them, with
+    // what they hold): empty what the fakes and the gateway's slot keep alive, or every run
+    // of a sweep leaks its logs, its gateway and its whole transcript.
+    for (_, fake) in &worlds {
+        fake.forget_logs();
+    }
+    gateway_slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+}
+
+/// Every bot of the scenario: its character, map, start time and script.
+fn plan_bots(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<BotPlan> {
     let mut plans = Vec::new();
     for group in &scenario.bots {
         for _ in 0..group.count {
@@ -242,12 +340,21 @@ async fn drive(
             });
         }
     }
-    // Faults drawn from the seed, drawn before anything runs: the drain checker judges by the
-    // whole timeline.
-    let drawn = match &scenario.swarm {
-        Some(swarm) => swarm_faults(swarm, &scenario.worldservers, &mut rng),
-        None => Vec::new(),
-    };
+    plans
+}
+
+/// The fake worldservers, each on a node of its own, serving.
+fn start_worlds(
+    handle: &Handle,
+    scenario: &Scenario,
+    plans: &[BotPlan],
+    findings: &Findings,
+    transcript: &Transcript,
+) -> (
+    Vec<(String, FakeWorldserver)>,
+    Vec<madsim::runtime::NodeHandle>,
+    Vec<WorldserverInfo>,
+) {
     let characters: Vec<FakeCharacter> = plans
         .iter()
         .map(|p| FakeCharacter {
@@ -264,8 +371,6 @@ async fn drive(
             loads: true,
         })
         .collect();
-
-    // Worldservers.
     let mut worlds = Vec::new();
     let mut nodes = Vec::new();
     let mut infos = Vec::new();
@@ -292,6 +397,7 @@ async fn drive(
             .build();
         let serving = fake.clone();
         let t = transcript.clone();
+        let f = findings.clone();
         let id = spec.id.clone();
         nodes.push(node.clone());
         node.spawn(async move {
@@ -299,7 +405,7 @@ async fn drive(
                 Ok(listener) => {
                     let _ = serving.serve(listener).await;
                 }
-                Err(e) => t.push(at(), &id, format!("cannot listen: {e}")),
+                Err(e) => t.push(f.now(), &id, format!("cannot listen: {e}")),
             }
         });
         infos.push(WorldserverInfo {
@@ -316,73 +422,12 @@ async fn drive(
         });
         worlds.push((spec.id.clone(), fake));
     }
-    // Safety checkers on what the fakes' worlds handle, one packet tap per fake chaining them.
-    // Every heartbeat a bot sends reaches at most one worldserver, and the ones that arrive
-    // arrive in the order they were sent, across every switch.
-    let last_heartbeat: Arc<Mutex<std::collections::BTreeMap<u64, (u32, String)>>> = Arc::default();
-    // No PLAYER_LOGIN admits a new character to a worldserver the operator drained, judged by
-    // the fault timeline (see `drain_check`).
-    let timeline: Vec<Fault> = scenario.faults.iter().chain(&drawn).cloned().collect();
-    let drains = DrainChecker::new(&timeline, &scenario.worldservers);
-    for (id, fake) in &worlds {
-        let logins: PacketTap = {
-            let drains = drains.clone();
-            let fail = fail.clone();
-            let t = transcript.clone();
-            let id = id.clone();
-            Arc::new(move |guid, opcode, _, presence| {
-                if opcode == waygate::wire::Opcode::CMSG_LOGOUT_REQUEST {
-                    drains.logout_requested(&id, guid);
-                }
-                if opcode != waygate::wire::Opcode::CMSG_PLAYER_LOGIN {
-                    return;
-                }
-                let now_ms = u64::try_from(at().as_millis()).unwrap_or(u64::MAX);
-                if let Verdict::Violation(msg) = drains.judge(&id, guid, now_ms, presence) {
-                    t.push(at(), "checker", &msg);
-                    fail(msg);
-                }
-            })
-        };
-        let last = last_heartbeat.clone();
-        let fail = fail.clone();
-        let t = transcript.clone();
-        let id = id.clone();
-        let heartbeats: PacketTap = Arc::new(move |guid, opcode, body, _| {
-            if opcode != waygate::wire::Opcode::MSG_MOVE_HEARTBEAT {
-                return;
-            }
-            let Some(seq) = heartbeat_seq(body) else {
-                return;
-            };
-            let mut last = last
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((before, on)) = last.get(&guid)
-                && seq <= *before
-            {
-                let msg = format!(
-                    "character {guid}: heartbeat {seq} reached {id} after heartbeat {before} reached {on}"
-                );
-                t.push(at(), "checker", &msg);
-                fail(msg);
-            }
-            last.insert(guid, (seq, id.clone()));
-        });
-        fake.set_packet_tap(Some(chain_taps(vec![heartbeats, logins])));
-    }
-    // Worldserver addresses behind a partition: connecting to them times out.
-    let partitioned: Arc<Mutex<std::collections::BTreeSet<String>>> = Arc::default();
-    let registry = waygate::peers::registry::FakeRegistry::new(
-        infos
-            .iter()
-            .cloned()
-            .zip(worlds.iter().map(|(_, f)| f.clone()))
-            .collect(),
-    );
+    (worlds, nodes, infos)
+}
 
-    // The gateway under test, with the embedded registry.
-    let accounts = plans
+/// The bots' accounts, as the gateway's embedded cluster knows them.
+fn accounts(plans: &[BotPlan]) -> Vec<AccountRecord> {
+    plans
         .iter()
         .map(|p| AccountRecord {
             id: AccountId(p.index as u32 + 1),
@@ -391,8 +436,12 @@ async fn drive(
             banned: false,
             locked: false,
         })
-        .collect();
-    let records = plans
+        .collect()
+}
+
+/// The bots' characters, as the gateway's embedded cluster knows them.
+fn character_records(plans: &[BotPlan]) -> Vec<CharacterRecord> {
+    plans
         .iter()
         .map(|p| CharacterRecord {
             guid: CharacterGuid(p.guid),
@@ -410,259 +459,202 @@ async fn drive(
             z: 3.0,
             guild_id: 0,
         })
-        .collect();
-    let cluster = Arc::new(StaticCluster::new(accounts, records, infos));
+        .collect()
+}
+
+/// What the gateway under test is built from.
+struct GatewaySetup<'a> {
+    scenario: &'a Scenario,
+    seed: u64,
+    cluster: Arc<StaticCluster>,
+    registry: waygate::peers::registry::FakeRegistry,
+    partitioned: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    /// Where the gateway is put once built.
+    slot: Arc<Mutex<Option<Arc<Gateway>>>>,
+}
+
+/// The gateway under test on its node, with the embedded registry, its session events
+/// feeding the session-event checkers.
+fn start_gateway(
+    handle: &Handle,
+    setup: GatewaySetup<'_>,
+    findings: &Findings,
+    transcript: &Transcript,
+) {
     let gateway_addr = SocketAddr::new(gateway_ip(), GATEWAY_PORT);
-    let gateway_slot: Arc<Mutex<Option<Arc<Gateway>>>> = Arc::default();
     // The sender lives as long as the runtime: dropping it at the end of the run would start
     // a shutdown whose wake-ups race the end of the run.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     std::mem::forget(stop_tx);
-    {
-        let t = transcript.clone();
-        let session_cfg = scenario.session.clone();
-        let observer_fail = fail.clone();
-        let logins_pending: Arc<Mutex<std::collections::BTreeSet<u64>>> = Arc::default();
-        let characters: Arc<Mutex<std::collections::BTreeMap<u64, CharacterGuid>>> = Arc::default();
-        let slot = gateway_slot.clone();
-        let seams_cluster = cluster.clone();
-        let seams_registry: Arc<dyn waygate::runtime::Registry> = Arc::new(registry.clone());
-        let seams_net: Arc<dyn waygate::runtime::Net> = Arc::new(SimNet {
-            partitioned: partitioned.clone(),
-        });
-        let gw_node = handle
-            .create_node()
-            .name("gateway")
-            .ip(gateway_ip())
-            .build();
-        gw_node.spawn(async move {
-            let seams = Seams {
-                registry: seams_registry,
-                net: seams_net,
-                ..Seams::embedded(seams_cluster)
-            };
-            let observer_t = t.clone();
-            let observer_fail = observer_fail.clone();
-            let observer_slot = slot.clone();
-            let backoff = session_cfg.recovery_backoff;
-            let gateway = Gateway::with_observer(
-                seams,
-                DriverConfig {
-                    session: session_cfg,
-                    max_connections: 10_000,
-                    write_timeout_ms: 10_000,
-                    shutdown_timeout_ms: 5_000,
-                    cluster: Default::default(),
-                },
-                Entropy::seeded(seed),
-                Some(Arc::new(move |id, e| {
-                    observer_t.push(at(), &format!("gw/s{}", id.0), format!("{e:?}"));
-                    // Every login ends in world or with a failure code the client sees.
-                    {
-                        let mut pending = logins_pending
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
-                        match e {
-                            SessionEvent::LoginStarted { .. } => {
-                                pending.insert(id.0);
-                            }
-                            SessionEvent::EnteredWorld { .. } | SessionEvent::LoginFailed { .. } => {
-                                pending.remove(&id.0);
-                            }
-                            // The removal happens whatever the culprit.
-                            SessionEvent::Closed { reason }
-                                if pending.remove(&id.0)
-                                    && reason.culprit() != waygate::session::Culprit::Client =>
-                            {
-                                observer_fail(format!(
-                                    "session {}: a login ended with the session closed ({reason:?}), neither in world nor with a failure code",
-                                    id.0
-                                ));
-                            }
-                            _ => {}
-                        }
-                    }
-                    // No new placement on a worldserver that is not admitting; a degraded one
-                    // may take back a character it may still hold (a re-attach).
-                    if let SessionEvent::LoginStarted { guid, .. } = e {
-                        characters
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .insert(id.0, *guid);
-                    }
-                    if let SessionEvent::Placed { worldserver } = e {
-                        let gw = observer_slot
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .clone();
-                        let guid = characters
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .get(&id.0)
-                            .copied();
-                        let health = gw
-                            .as_ref()
-                            .and_then(|g| g.view().get(worldserver).map(|s| s.health));
-                        let holder = gw.as_ref().zip(guid).and_then(|(g, c)| g.holder(c));
-                        let reattach = health == Some(waygate::cluster::view::Health::Degraded)
-                            && holder.as_ref() == Some(worldserver);
-                        if health != Some(waygate::cluster::view::Health::Admitting) && !reattach {
-                            observer_fail(format!(
-                                "session {}: placed on {worldserver} while {health:?}",
-                                id.0
-                            ));
-                        }
-                    }
-                    // Retries and delays stay within the policy.
-                    if let SessionEvent::RecoveryAttemptFailed {
-                        attempts,
-                        retry_in_ms,
-                        ..
-                    } = e
-                        && (*retry_in_ms < backoff.min_ms
-                            || *retry_in_ms > backoff.max_ms
-                            || *attempts > backoff.max_attempts)
-                    {
-                        observer_fail(format!(
-                            "session {}: retry {attempts} after {retry_in_ms} ms is outside the policy {}..={} ms, {} attempts",
-                            id.0, backoff.min_ms, backoff.max_ms, backoff.max_attempts
-                        ));
-                    }
-                })),
-            );
-            *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(gateway.clone());
-            match tokio::net::TcpListener::bind(gateway_addr).await {
-                Ok(listener) => {
-                    let _ = serve(gateway, listener, stop_rx).await;
-                }
-                Err(e) => t.push(at(), "gateway", format!("cannot listen: {e}")),
-            }
-        });
-    }
-
-    // Faults on the timeline, the scripted ones and those drawn from the seed.
-    let mut faults = scenario.faults.clone();
-    for f in &drawn {
-        transcript.push(at(), "swarm", format!("at {}ms {:?}", f.at_ms, f.kind));
-    }
-    faults.extend(drawn);
-    for fault in faults {
-        let index = match fault.kind.target() {
-            None => None,
-            Some(target) => match worlds.iter().position(|(id, _)| id == target) {
-                Some(i) => Some(i),
-                None => {
-                    fail(format!("fault targets unknown worldserver {target}"));
-                    continue;
-                }
-            },
+    let t = transcript.clone();
+    let f = findings.clone();
+    let session_cfg = setup.scenario.session.clone();
+    let seed = setup.seed;
+    let logins_end = LoginsEnd::new(findings.clone());
+    let placement = PlacementHealth::new(setup.slot.clone(), findings.clone());
+    let backoff = RecoveryBackoff::new(session_cfg.recovery_backoff, findings.clone());
+    let slot = setup.slot;
+    let seams_cluster = setup.cluster;
+    let seams_registry: Arc<dyn waygate::runtime::Registry> = Arc::new(setup.registry);
+    let seams_net: Arc<dyn waygate::runtime::Net> = Arc::new(SimNet {
+        partitioned: setup.partitioned,
+    });
+    let gw_node = handle
+        .create_node()
+        .name("gateway")
+        .ip(gateway_ip())
+        .build();
+    gw_node.spawn(async move {
+        let seams = Seams {
+            registry: seams_registry,
+            net: seams_net,
+            ..Seams::embedded(seams_cluster)
         };
-        let target = index.map(|i| (worlds[i].1.clone(), nodes[i].clone(), i));
-        let t = transcript.clone();
-        let gateway_slot = gateway_slot.clone();
-        let registry = registry.clone();
-        let partitioned = partitioned.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(fault.at_ms)).await;
-            t.push(at(), "fault", format!("{:?}", fault.kind));
-            let gateway = || {
-                gateway_slot
+        let observer_t = t.clone();
+        let observer_f = f.clone();
+        let gateway = Gateway::with_observer(
+            seams,
+            DriverConfig {
+                session: session_cfg,
+                max_connections: 10_000,
+                write_timeout_ms: 10_000,
+                shutdown_timeout_ms: 5_000,
+                cluster: Default::default(),
+            },
+            Entropy::seeded(seed),
+            Some(Arc::new(move |id, e| {
+                observer_t.push(observer_f.now(), &format!("gw/s{}", id.0), format!("{e:?}"));
+                logins_end.observe(id, e);
+                placement.observe(id, e);
+                backoff.observe(id, e);
+            })),
+        );
+        *slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(gateway.clone());
+        match tokio::net::TcpListener::bind(gateway_addr).await {
+            Ok(listener) => {
+                let _ = serve(gateway, listener, stop_rx).await;
+            }
+            Err(e) => t.push(f.now(), "gateway", format!("cannot listen: {e}")),
+        }
+    });
+}
+
+/// What faults act on.
+struct FaultTargets<'a> {
+    worlds: &'a [(String, FakeWorldserver)],
+    nodes: &'a [madsim::runtime::NodeHandle],
+    gateway: &'a Arc<Mutex<Option<Arc<Gateway>>>>,
+    registry: &'a waygate::peers::registry::FakeRegistry,
+    partitioned: &'a Arc<Mutex<std::collections::BTreeSet<String>>>,
+}
+
+/// Applies `fault` at its time of the timeline.
+fn schedule_fault(
+    fault: Fault,
+    cluster: &FaultTargets<'_>,
+    findings: &Findings,
+    transcript: &Transcript,
+) {
+    let index = match fault.kind.target() {
+        None => None,
+        Some(target) => match cluster.worlds.iter().position(|(id, _)| id == target) {
+            Some(i) => Some(i),
+            None => {
+                findings.fail(format!("fault targets unknown worldserver {target}"));
+                return;
+            }
+        },
+    };
+    let target = index.map(|i| (cluster.worlds[i].1.clone(), cluster.nodes[i].clone(), i));
+    let t = transcript.clone();
+    let f = findings.clone();
+    let gateway_slot = cluster.gateway.clone();
+    let registry = cluster.registry.clone();
+    let partitioned = cluster.partitioned.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(fault.at_ms)).await;
+        t.push(f.now(), "fault", format!("{:?}", fault.kind));
+        let gateway = || {
+            gateway_slot
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        };
+        if let FaultKind::Registry { reachable } = fault.kind {
+            registry.set_reachable(reachable);
+            return;
+        }
+        let Some((fake, node, i)) = target else {
+            return;
+        };
+        let draining = matches!(fault.kind, FaultKind::Drain { .. });
+        match fault.kind {
+            FaultKind::SlowWorld {
+                world_update_ms, ..
+            } => fake.set_world_update_ms(world_update_ms),
+            FaultKind::RefuseLogins { refuse, .. } => fake.set_refuse_logins(refuse),
+            FaultKind::IgnorePrepare { ignore, .. } => fake.set_ignore_prepare(ignore),
+            FaultKind::Crash { .. } => fake.crash(),
+            FaultKind::Drain { target } | FaultKind::Undrain { target } => {
+                if let Some(gw) = gateway() {
+                    gw.set_draining(&WorldserverId(target), draining);
+                }
+            }
+            FaultKind::SwitchLayer { to, .. } => {
+                let Some(gw) = gateway() else { return };
+                for guid in fake.in_world_guids() {
+                    if let Err(e) = gw.switch_layer(CharacterGuid(guid), &WorldserverId(to.clone()))
+                    {
+                        t.push(f.now(), "fault", format!("guid {guid}: {e}"));
+                    }
+                }
+            }
+            FaultKind::ReassignMap { map, .. } => fake.reassign_map(map),
+            FaultKind::Partition { .. } => {
+                partitioned
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .clone()
-            };
-            if let FaultKind::Registry { reachable } = fault.kind {
-                registry.set_reachable(reachable);
-                return;
+                    .insert(SocketAddr::new(world_ip(i), WORLD_PORT).to_string());
+                madsim::net::NetSim::current().clog_node(node.id())
             }
-            let Some((fake, node, i)) = target else {
-                return;
-            };
-            let draining = matches!(fault.kind, FaultKind::Drain { .. });
-            match fault.kind {
-                FaultKind::SlowWorld {
-                    world_update_ms, ..
-                } => fake.set_world_update_ms(world_update_ms),
-                FaultKind::RefuseLogins { refuse, .. } => fake.set_refuse_logins(refuse),
-                FaultKind::IgnorePrepare { ignore, .. } => fake.set_ignore_prepare(ignore),
-                FaultKind::Crash { .. } => fake.crash(),
-                FaultKind::Drain { target } | FaultKind::Undrain { target } => {
-                    if let Some(gw) = gateway() {
-                        gw.set_draining(&WorldserverId(target), draining);
-                    }
-                }
-                FaultKind::SwitchLayer { to, .. } => {
-                    let Some(gw) = gateway() else { return };
-                    for guid in fake.in_world_guids() {
-                        if let Err(e) =
-                            gw.switch_layer(CharacterGuid(guid), &WorldserverId(to.clone()))
-                        {
-                            t.push(at(), "fault", format!("guid {guid}: {e}"));
-                        }
-                    }
-                }
-                FaultKind::ReassignMap { map, .. } => fake.reassign_map(map),
-                FaultKind::Partition { .. } => {
-                    partitioned
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(SocketAddr::new(world_ip(i), WORLD_PORT).to_string());
-                    madsim::net::NetSim::current().clog_node(node.id())
-                }
-                FaultKind::Heal { .. } => {
-                    partitioned
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .remove(&SocketAddr::new(world_ip(i), WORLD_PORT).to_string());
-                    madsim::net::NetSim::current().unclog_node(node.id())
-                }
-                FaultKind::Restart { .. } => {
-                    if !fake.is_down() {
-                        return;
-                    }
-                    fake.revive();
-                    let serving = fake.clone();
-                    let addr = SocketAddr::new(world_ip(i), WORLD_PORT);
-                    node.spawn(async move {
-                        if let Ok(listener) = tokio::net::TcpListener::bind(addr).await {
-                            let _ = serving.serve(listener).await;
-                        }
-                    });
-                }
-                FaultKind::Registry { .. } => {}
+            FaultKind::Heal { .. } => {
+                partitioned
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&SocketAddr::new(world_ip(i), WORLD_PORT).to_string());
+                madsim::net::NetSim::current().unclog_node(node.id())
             }
-        });
-    }
+            FaultKind::Restart { .. } => {
+                if !fake.is_down() {
+                    return;
+                }
+                fake.revive();
+                let serving = fake.clone();
+                let addr = SocketAddr::new(world_ip(i), WORLD_PORT);
+                node.spawn(async move {
+                    if let Ok(listener) = tokio::net::TcpListener::bind(addr).await {
+                        let _ = serving.serve(listener).await;
+                    }
+                });
+            }
+            FaultKind::Registry { .. } => {}
+        }
+    });
+}
 
-    // Safety checker: no character in world on two worldservers at once.
-    let checker_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    {
-        let worlds: Vec<(String, FakeWorldserver)> = worlds.clone();
-        let done = checker_done.clone();
-        let fail = fail.clone();
-        let t = transcript.clone();
-        tokio::spawn(async move {
-            let mut reported = std::collections::BTreeSet::new();
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                let mut seen: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
-                for (id, fake) in &worlds {
-                    for guid in fake.in_world_guids() {
-                        seen.entry(guid).or_default().push(id.clone());
-                    }
-                }
-                for (guid, on) in seen {
-                    if on.len() > 1 && reported.insert(guid) {
-                        let msg = format!("dual presence: character {guid} in world on {on:?}");
-                        t.push(at(), "checker", &msg);
-                        fail(msg);
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(CHECK_EVERY_MS)).await;
-            }
-        });
-    }
-
-    // Bots.
+/// Every bot on a node of its own, its script cut at its reconnects, retried as the
+/// scenario allows; waits for all of them.
+async fn run_bots(
+    handle: &Handle,
+    scenario: &Scenario,
+    plans: Vec<BotPlan>,
+    seed: u64,
+    findings: &Findings,
+    transcript: &Transcript,
+) -> Vec<BotResult> {
+    let gateway_addr = SocketAddr::new(gateway_ip(), GATEWAY_PORT);
     let results: Arc<Mutex<Vec<BotResult>>> = Arc::default();
     let mut joins = Vec::new();
     for plan in plans {
@@ -673,6 +665,7 @@ async fn drive(
             .build();
         let results = results.clone();
         let t = transcript.clone();
+        let f = findings.clone();
         let who = format!("bot{}", plan.index);
         let config = BotConfig {
             account: account_name(plan.index),
@@ -685,177 +678,92 @@ async fn drive(
             max_body_bytes: 8 * 1024 * 1024,
             movement_seq_start: 0,
         };
-        let retries = plan.retries;
-        let script = plan.script;
-        let retry_pause_ms = plan.retry_pause_ms;
         joins.push(node.spawn(async move {
             tokio::time::sleep(Duration::from_millis(plan.start_ms)).await;
-            let mut total = BotReport::default();
-            let mut attempt = 0u32;
-            let result = loop {
-                let mut r = Ok(());
-                for (k, (pause_ms, steps)) in script.iter().enumerate() {
-                    if *pause_ms > 0 {
-                        tokio::time::sleep(Duration::from_millis(*pause_ms)).await;
-                    }
-                    t.push(at(), &who, "connects");
-                    // Every connection of every attempt numbers its heartbeats apart.
-                    let connection = attempt
-                        .saturating_mul(BOT_CONNECTIONS_PER_ATTEMPT_MAX)
-                        .saturating_add(u32::try_from(k).unwrap_or(u32::MAX));
-                    let config = BotConfig {
-                        seed: config
-                            .seed
-                            .wrapping_add(u64::from(attempt) << 32)
-                            .wrapping_add((k as u64) << 48),
-                        movement_seq_start: connection.saturating_mul(BOT_ATTEMPT_SEQ_SPAN),
-                        script: steps.clone(),
-                        ..config.clone()
-                    };
-                    let (report, step_result) =
-                        match tokio::net::TcpStream::connect(gateway_addr).await {
-                            Ok(stream) => {
-                                let (report, r) = run_bot(stream, config).await;
-                                (report, r.map_err(|e| e.to_string()))
-                            }
-                            Err(e) => (BotReport::default(), Err(format!("connect: {e}"))),
-                        };
-                    total.logins += report.logins;
-                    total.handoffs += report.handoffs;
-                    total.packets_sent += report.packets_sent;
-                    total.packets_received += report.packets_received;
-                    if step_result.is_err() {
-                        r = step_result;
-                        break;
-                    }
-                }
-                match r {
-                    Err(e) if attempt < retries => {
-                        t.push(at(), &who, format!("failed: {e}; starts again"));
-                        attempt += 1;
-                        tokio::time::sleep(Duration::from_millis(retry_pause_ms)).await;
-                    }
-                    r => break r,
-                }
-            };
+            let (total, result) = play(&plan, &config, gateway_addr, &who, &t, &f).await;
             match &result {
                 Ok(()) => t.push(
-                    at(),
+                    f.now(),
                     &who,
                     format!(
                         "done: logins={} handoffs={} sent={} received={}",
                         total.logins, total.handoffs, total.packets_sent, total.packets_received
                     ),
                 ),
-                Err(e) => t.push(at(), &who, format!("failed: {e}")),
+                Err(e) => t.push(f.now(), &who, format!("failed: {e}")),
             }
             results
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push((plan.index, total, result, at()));
+                .push((plan.index, total, result, f.now()));
         }));
     }
     for j in joins {
         let _ = j.await;
     }
-    checker_done.store(true, std::sync::atomic::Ordering::Relaxed);
+    results
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
 
-    // No session outlives its client, and no worldserver connection outlives its session.
-    let open_at_end = || {
-        let gw = gateway_slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        let sessions = gw.map_or(0, |g| g.open_sessions());
-        let links: usize = worlds.iter().map(|(_, f)| f.connections()).sum();
-        (sessions, links)
+/// One bot's whole script, attempts included: its summed report and how it ended.
+async fn play(
+    plan: &BotPlan,
+    config: &BotConfig,
+    gateway_addr: SocketAddr,
+    who: &str,
+    t: &Transcript,
+    f: &Findings,
+) -> (BotReport, Result<(), String>) {
+    let mut total = BotReport::default();
+    let mut attempt = 0u32;
+    let result = loop {
+        let mut r = Ok(());
+        for (k, (pause_ms, steps)) in plan.script.iter().enumerate() {
+            if *pause_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(*pause_ms)).await;
+            }
+            t.push(f.now(), who, "connects");
+            // Every connection of every attempt numbers its heartbeats apart.
+            let connection = attempt
+                .saturating_mul(BOT_CONNECTIONS_PER_ATTEMPT_MAX)
+                .saturating_add(u32::try_from(k).unwrap_or(u32::MAX));
+            let config = BotConfig {
+                seed: config
+                    .seed
+                    .wrapping_add(u64::from(attempt) << 32)
+                    .wrapping_add((k as u64) << 48),
+                movement_seq_start: connection.saturating_mul(BOT_ATTEMPT_SEQ_SPAN),
+                script: steps.clone(),
+                ..config.clone()
+            };
+            let (report, step_result) = match tokio::net::TcpStream::connect(gateway_addr).await {
+                Ok(stream) => {
+                    let (report, r) = run_bot(stream, config).await;
+                    (report, r.map_err(|e| e.to_string()))
+                }
+                Err(e) => (BotReport::default(), Err(format!("connect: {e}"))),
+            };
+            total.logins += report.logins;
+            total.handoffs += report.handoffs;
+            total.packets_sent += report.packets_sent;
+            total.packets_received += report.packets_received;
+            if step_result.is_err() {
+                r = step_result;
+                break;
+            }
+        }
+        match r {
+            Err(e) if attempt < plan.retries => {
+                t.push(f.now(), who, format!("failed: {e}; starts again"));
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(plan.retry_pause_ms)).await;
+            }
+            r => break r,
+        }
     };
-    let waited = tokio::time::Instant::now();
-    while open_at_end() != (0, 0)
-        && waited.elapsed() < Duration::from_millis(CLOSE_AFTER_CLIENT_MAX_MS)
-    {
-        tokio::time::sleep(Duration::from_millis(CHECK_EVERY_MS)).await;
-    }
-    let (sessions, links) = open_at_end();
-    if sessions > 0 || links > 0 {
-        let partitioned = scenario
-            .faults
-            .iter()
-            .filter(|f| matches!(f.kind, FaultKind::Partition { .. }))
-            .count()
-            > scenario
-                .faults
-                .iter()
-                .filter(|f| matches!(f.kind, FaultKind::Heal { .. }))
-                .count();
-        // A worldserver still partitioned at the end cannot see its sockets close.
-        if sessions > 0 || !partitioned {
-            fail(format!(
-                "{sessions} sessions and {links} worldserver connections still open {CLOSE_AFTER_CLIENT_MAX_MS} ms after every bot left"
-            ));
-        }
-    }
-
-    // Liveness and expectations.
-    let results = results
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
-    let ok = results.iter().filter(|r| r.2.is_ok()).count() as u32;
-    let logins: u32 = results.iter().map(|r| r.1.logins).sum();
-    let handoffs: u32 = results.iter().map(|r| r.1.handoffs).sum();
-    let want_ok = scenario.expect.bots_ok.unwrap_or(scenario.bot_count());
-    if ok < want_ok {
-        fail(format!("{ok} bots finished cleanly, expected {want_ok}"));
-    }
-    for (index, _, r, done_at) in &results {
-        if r.is_ok() && done_at.as_millis() as u64 > scenario.slo_ms {
-            fail(format!(
-                "bot{index} finished at {}ms, past the {}ms SLO",
-                done_at.as_millis(),
-                scenario.slo_ms
-            ));
-        }
-    }
-    if let Some(want) = scenario.expect.logins
-        && logins != want
-    {
-        fail(format!("{logins} logins, expected {want}"));
-    }
-    if let Some(want) = scenario.expect.handoffs
-        && handoffs != want
-    {
-        fail(format!("{handoffs} handoffs, expected {want}"));
-    }
-    if let Some(want) = scenario.expect.logins_while_drained
-        && drains.logins_while_drained() < want
-    {
-        fail(format!(
-            "{} new characters admitted elsewhere while a worldserver that could have taken them was drained, expected at least {want}: the drain checker was not exercised",
-            drains.logins_while_drained()
-        ));
-    }
-    // What each worldserver saw, in its own order, after the run's own lines.
-    for (id, fake) in &worlds {
-        for e in fake.events() {
-            transcript.push(Duration::from_millis(e.at_ms), id, &e.what);
-        }
-    }
-    transcript.push(
-        at(),
-        "sim",
-        format!("end: bots_ok={ok} logins={logins} handoffs={handoffs}"),
-    );
-    // Tasks still pending when the runtime ends are never dropped (madsim leaks them, with
-    // what they hold): empty what the fakes and the gateway's slot keep alive, or every run
-    // of a sweep leaks its logs, its gateway and its whole transcript.
-    for (_, fake) in &worlds {
-        fake.forget_logs();
-    }
-    gateway_slot
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take();
+    (total, result)
 }
 
 /// Draws a swarm's faults: each one a fault and its heal, on a worldserver that is not a
@@ -964,19 +872,6 @@ fn chain_taps(taps: Vec<PacketTap>) -> PacketTap {
             tap(guid, opcode, body, presence);
         }
     })
-}
-
-/// The sequence number a bot puts in a heartbeat's fall-time field.
-fn heartbeat_seq(body: &[u8]) -> Option<u32> {
-    let mut r = waygate::wire::codec::Reader::new(body);
-    r.packed_guid("guid").ok()?;
-    r.u32("flags").ok()?;
-    r.u16("flags2").ok()?;
-    r.u32("time").ok()?;
-    for field in ["x", "y", "z", "o"] {
-        r.f32(field).ok()?;
-    }
-    r.u32("fall time").ok()
 }
 
 /// Outbound connections as the gateway sees them in the simulator: madsim refuses a connect

@@ -288,7 +288,7 @@ pub struct Expect {
     pub handoffs: Option<u32>,
     /// At least this many new characters admitted by a worldserver while another one that
     /// could have taken them was drained (the drain checker's evidence that the run pressed
-    /// on "a drained worldserver admits nobody"; see `drain_check`).
+    /// on "a drained worldserver admits nobody"; see `check::drain`).
     pub logins_while_drained: Option<u32>,
 }
 

@@ -451,3 +451,30 @@ mod tests {
         );
     }
 }
+
+#[cfg(madsim)]
+impl DrainChecker {
+    /// The tap for worldserver `id`'s fake: its PLAYER_LOGINs are judged, its
+    /// LOGOUT_REQUESTs noted.
+    pub fn tap(
+        self: &Arc<Self>,
+        id: &str,
+        findings: &super::Findings,
+    ) -> waygate::peers::worldserver::PacketTap {
+        let drains = Arc::clone(self);
+        let findings = findings.clone();
+        let id = id.to_owned();
+        Arc::new(move |guid, opcode, _, presence| {
+            if opcode == waygate::wire::Opcode::CMSG_LOGOUT_REQUEST {
+                drains.logout_requested(&id, guid);
+            }
+            if opcode != waygate::wire::Opcode::CMSG_PLAYER_LOGIN {
+                return;
+            }
+            let now_ms = u64::try_from(findings.now().as_millis()).unwrap_or(u64::MAX);
+            if let Verdict::Violation(msg) = drains.judge(&id, guid, now_ms, presence) {
+                findings.flag(msg);
+            }
+        })
+    }
+}

@@ -1,0 +1,86 @@
+//! Liveness and the scenario's stated counts.
+//!
+//! **Invariants**: at least `expect.bots_ok` bots (default: all) finish their scripts
+//! cleanly; each one that does finishes within the scenario's SLO; the total logins and
+//! handoffs are the ones the scenario states, when it states them; and a scenario that claims
+//! to exercise the drain checker did admit new characters elsewhere while a worldserver that
+//! could have taken them was drained.
+//!
+//! **Source of truth**: the bots' own reports (what they did and when they ended) and the
+//! drain checker's count.
+
+use std::time::Duration;
+
+use waygate::peers::bot::BotReport;
+
+use super::Findings;
+use super::drain::DrainChecker;
+use crate::scenario::Scenario;
+
+/// One bot's index, report, outcome and when it ended.
+pub type BotResult = (usize, BotReport, Result<(), String>, Duration);
+
+/// What the bots did, in total.
+#[derive(Debug, Clone, Copy)]
+pub struct Totals {
+    /// Bots that finished cleanly.
+    pub ok: u32,
+    /// Logins.
+    pub logins: u32,
+    /// Handoffs.
+    pub handoffs: u32,
+}
+
+/// The check, run once after the last bot.
+pub struct Expectations<'a> {
+    /// The scenario.
+    pub scenario: &'a Scenario,
+    /// The drain checker of the run.
+    pub drains: &'a DrainChecker,
+}
+
+impl Expectations<'_> {
+    /// Judges `results` and returns the totals.
+    pub fn check(&self, results: &[BotResult], findings: &Findings) -> Totals {
+        let scenario = self.scenario;
+        let ok = results.iter().filter(|r| r.2.is_ok()).count() as u32;
+        let logins: u32 = results.iter().map(|r| r.1.logins).sum();
+        let handoffs: u32 = results.iter().map(|r| r.1.handoffs).sum();
+        let want_ok = scenario.expect.bots_ok.unwrap_or(scenario.bot_count());
+        if ok < want_ok {
+            findings.fail(format!("{ok} bots finished cleanly, expected {want_ok}"));
+        }
+        for (index, _, r, done_at) in results {
+            if r.is_ok() && done_at.as_millis() as u64 > scenario.slo_ms {
+                findings.fail(format!(
+                    "bot{index} finished at {}ms, past the {}ms SLO",
+                    done_at.as_millis(),
+                    scenario.slo_ms
+                ));
+            }
+        }
+        if let Some(want) = scenario.expect.logins
+            && logins != want
+        {
+            findings.fail(format!("{logins} logins, expected {want}"));
+        }
+        if let Some(want) = scenario.expect.handoffs
+            && handoffs != want
+        {
+            findings.fail(format!("{handoffs} handoffs, expected {want}"));
+        }
+        if let Some(want) = scenario.expect.logins_while_drained
+            && self.drains.logins_while_drained() < want
+        {
+            findings.fail(format!(
+                "{} new characters admitted elsewhere while a worldserver that could have taken them was drained, expected at least {want}: the drain checker was not exercised",
+                self.drains.logins_while_drained()
+            ));
+        }
+        Totals {
+            ok,
+            logins,
+            handoffs,
+        }
+    }
+}

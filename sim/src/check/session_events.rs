@@ -1,0 +1,147 @@
+//! Checks on the gateway's session events (the observer hook of `Gateway::with_observer`).
+//! These still take the gateway's word (its events, its view, its ledger); issue 10 moves
+//! each to an outside oracle.
+//!
+//! - [`LoginsEnd`]: every login ends in world or with a failure code the client sees; a
+//!   login that ends with the session closed for a reason not blamed on the client fails.
+//! - [`PlacementHealth`]: no new placement on a worldserver that is not admitting; a degraded
+//!   one may take back a character it may still hold (a re-attach). Truth: the gateway's view
+//!   and holds ledger at the moment of the placement.
+//! - [`RecoveryBackoff`]: each recovery retry waits within the policy's bounds, and the
+//!   attempts stay within its count. Truth: the delay the session reports.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use waygate::cluster::backoff::Backoff;
+use waygate::cluster::view::Health;
+use waygate::driver::Gateway;
+use waygate::session::{CharacterGuid, Culprit, SessionEvent, SessionId};
+
+use super::Findings;
+
+/// Logins under way, by session.
+pub struct LoginsEnd {
+    pending: Mutex<BTreeSet<u64>>,
+    findings: Findings,
+}
+
+impl LoginsEnd {
+    /// A checker reporting to `findings`.
+    pub fn new(findings: Findings) -> Self {
+        Self {
+            pending: Mutex::new(BTreeSet::new()),
+            findings,
+        }
+    }
+
+    /// One session event.
+    pub fn observe(&self, id: SessionId, e: &SessionEvent) {
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match e {
+            SessionEvent::LoginStarted { .. } => {
+                pending.insert(id.0);
+            }
+            SessionEvent::EnteredWorld { .. } | SessionEvent::LoginFailed { .. } => {
+                pending.remove(&id.0);
+            }
+            // The removal happens whatever the culprit.
+            SessionEvent::Closed { reason }
+                if pending.remove(&id.0) && reason.culprit() != Culprit::Client =>
+            {
+                self.findings.fail(format!(
+                    "session {}: a login ended with the session closed ({reason:?}), neither in world nor with a failure code",
+                    id.0
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Placements against the health rule.
+pub struct PlacementHealth {
+    /// The character each session is logging in.
+    characters: Mutex<BTreeMap<u64, CharacterGuid>>,
+    gateway: Arc<Mutex<Option<Arc<Gateway>>>>,
+    findings: Findings,
+}
+
+impl PlacementHealth {
+    /// A checker that reads the gateway in `gateway` (set once it exists).
+    pub fn new(gateway: Arc<Mutex<Option<Arc<Gateway>>>>, findings: Findings) -> Self {
+        Self {
+            characters: Mutex::new(BTreeMap::new()),
+            gateway,
+            findings,
+        }
+    }
+
+    /// One session event.
+    pub fn observe(&self, id: SessionId, e: &SessionEvent) {
+        if let SessionEvent::LoginStarted { guid, .. } = e {
+            self.characters
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(id.0, *guid);
+        }
+        let SessionEvent::Placed { worldserver } = e else {
+            return;
+        };
+        let gw = self
+            .gateway
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let guid = self
+            .characters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&id.0)
+            .copied();
+        let health = gw
+            .as_ref()
+            .and_then(|g| g.view().get(worldserver).map(|s| s.health));
+        let holder = gw.as_ref().zip(guid).and_then(|(g, c)| g.holder(c));
+        let reattach = health == Some(Health::Degraded) && holder.as_ref() == Some(worldserver);
+        if health != Some(Health::Admitting) && !reattach {
+            self.findings.fail(format!(
+                "session {}: placed on {worldserver} while {health:?}",
+                id.0
+            ));
+        }
+    }
+}
+
+/// Recovery retries against the policy.
+pub struct RecoveryBackoff {
+    policy: Backoff,
+    findings: Findings,
+}
+
+impl RecoveryBackoff {
+    /// A checker of `policy`.
+    pub fn new(policy: Backoff, findings: Findings) -> Self {
+        Self { policy, findings }
+    }
+
+    /// One session event.
+    pub fn observe(&self, id: SessionId, e: &SessionEvent) {
+        let b = &self.policy;
+        if let SessionEvent::RecoveryAttemptFailed {
+            attempts,
+            retry_in_ms,
+            ..
+        } = e
+            && (*retry_in_ms < b.min_ms || *retry_in_ms > b.max_ms || *attempts > b.max_attempts)
+        {
+            self.findings.fail(format!(
+                "session {}: retry {attempts} after {retry_in_ms} ms is outside the policy {}..={} ms, {} attempts",
+                id.0, b.min_ms, b.max_ms, b.max_attempts
+            ));
+        }
+    }
+}
