@@ -23,6 +23,7 @@ use waygate::wire::SessionKey;
 use waygate::wire::packets::Position;
 
 use crate::check::Findings;
+use crate::check::admission::AdmissionRule;
 use crate::check::drain::DrainChecker;
 use crate::check::dual_presence::DualPresence;
 use crate::check::expect::{BotResult, Expectations};
@@ -217,7 +218,12 @@ async fn drive(
     };
     let (worlds, nodes, infos) = start_worlds(&handle, &scenario, &plans, &findings, &transcript);
     let timeline: Vec<Fault> = scenario.faults.iter().chain(&drawn).cloned().collect();
-    let drains = DrainChecker::new(&timeline, &scenario.worldservers);
+    let rule = AdmissionRule {
+        health: cluster_config().health,
+        registry_refresh_ms: cluster_config().registry_refresh_ms,
+        base_world_update_ms: waygate::peers::registry::BASE_WORLD_UPDATE_MS,
+    };
+    let drains = DrainChecker::with_rule(&timeline, &scenario.worldservers, Some(&rule));
     let heartbeats = HeartbeatOrder::default();
     for (id, fake) in &worlds {
         fake.set_packet_tap(Some(chain_taps(vec![
@@ -315,6 +321,11 @@ async fn drive(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take();
+}
+
+/// The gateway's cluster settings in every run (the admission oracle reads its health rule).
+fn cluster_config() -> waygate::driver::ClusterConfig {
+    waygate::driver::ClusterConfig::default()
 }
 
 /// Every bot of the scenario: its character, map, start time and script.
@@ -519,7 +530,7 @@ fn start_gateway(
                 max_connections: 10_000,
                 write_timeout_ms: 10_000,
                 shutdown_timeout_ms: 5_000,
-                cluster: Default::default(),
+                cluster: cluster_config(),
             },
             Entropy::seeded(seed),
             Some(Arc::new(move |id, e| {

@@ -44,6 +44,7 @@ use std::sync::{Arc, Mutex};
 
 use waygate::peers::worldserver::Presence;
 
+use super::admission::{AdmissionRule, ClosedWindows};
 use crate::scenario::{Fault, FaultKind, WorldserverSpec};
 
 /// A PLAYER_LOGIN that reaches a worldserver less than this long after its drain began is
@@ -181,12 +182,28 @@ pub struct DrainChecker {
     /// Character -> the worldserver of its last PLAYER_LOGIN, until it asks that one to log
     /// it out.
     own: Mutex<BTreeMap<u64, String>>,
+    /// When the health rule closes worldservers (stale registry, slow worlds): judged with
+    /// the same exemptions ([`super::admission`]).
+    closed: ClosedWindows,
 }
 
 impl DrainChecker {
-    /// A checker for this timeline and topology.
+    /// A checker of the operator's drains alone, for this timeline and topology.
     pub fn new(faults: &[Fault], worldservers: &[WorldserverSpec]) -> Arc<Self> {
+        Self::with_rule(faults, worldservers, None)
+    }
+
+    /// A checker of the operator's drains and, given the health rule, of the windows in
+    /// which it forbids admitting anyone new.
+    pub fn with_rule(
+        faults: &[Fault],
+        worldservers: &[WorldserverSpec],
+        rule: Option<&AdmissionRule>,
+    ) -> Arc<Self> {
         Arc::new(Self {
+            closed: rule
+                .map(|r| ClosedWindows::new(faults, r))
+                .unwrap_or_default(),
             timeline: DrainTimeline::new(faults),
             maps: worldservers
                 .iter()
@@ -220,7 +237,8 @@ impl DrainChecker {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(guid, worldserver.to_owned())
             .is_some_and(|before| before == worldserver);
-        if self.timeline.is_empty() || presence.in_world() || returning {
+        if (self.timeline.is_empty() && self.closed.is_empty()) || presence.in_world() || returning
+        {
             // Nothing drained, a re-attach of a character the worldserver still holds, or one
             // of its own players coming back to it.
             return Verdict::Fine;
@@ -246,6 +264,25 @@ impl DrainChecker {
             return Verdict::Violation(format!(
                 "drained worldserver admitted a new character: PLAYER_LOGIN of character {guid} (bot{}) reached {worldserver} at {arrived}ms{slow}, drained by the operator since {since}ms and not undrained ({presence:?} there before: not a re-attach)",
                 guid.saturating_sub(1000)
+            ));
+        }
+        if let Some(w) = self
+            .closed
+            .closing(worldserver, arrived.saturating_sub(IN_FLIGHT_TOLERANCE_MS))
+        {
+            let first = self
+                .reported
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert((guid, worldserver.to_owned(), w.from_ms));
+            if !first {
+                return Verdict::Fine;
+            }
+            return Verdict::Violation(format!(
+                "worldserver admitted a new character while the health rule forbade it: PLAYER_LOGIN of character {guid} (bot{}) reached {worldserver} at {arrived}ms, closed from {}ms by {} ({presence:?} there before: not a re-attach)",
+                guid.saturating_sub(1000),
+                w.from_ms,
+                w.why
             ));
         }
         let could_have_gone = self

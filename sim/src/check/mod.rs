@@ -1,8 +1,9 @@
 //! The simulator's checkers. Each is a small type fed observations by the runner; its doc
 //! comment names the invariant it guards and where it takes the truth from.
 //!
-//! - [`drain::DrainChecker`]: nobody new is admitted to a drained worldserver (the scenario's
-//!   fault timeline; the fakes' packet taps).
+//! - [`drain::DrainChecker`]: nobody new is admitted to a drained worldserver, nor where the
+//!   health rule forbids it ([`admission`]: a stale registry, a slow world) (the scenario's
+//!   fault timeline and the health policy; the fakes' packet taps).
 //! - [`heartbeats::HeartbeatOrder`]: each heartbeat reaches at most one worldserver, in the
 //!   order sent (the fakes' packet taps; the bots' sequence numbers).
 //! - [`dual_presence::DualPresence`]: no character in world on two worldservers at once (the
@@ -13,6 +14,7 @@
 //! - [`expect::Expectations`]: liveness within the SLO and the scenario's stated counts (the
 //!   bots' reports).
 
+pub mod admission;
 pub mod drain;
 
 #[cfg(madsim)]
