@@ -339,14 +339,28 @@ fn canary_sweep(workers: &waygate_sim::pool::Workers, names: &[String], args: &A
         args.seeds,
         args.threads,
     );
+    // A canary counts as caught only when its own checker caught it: a bug that only makes
+    // bots time out, or that another checker trips over, proves nothing about its checker.
     let mut missed = 0;
     for r in &reports {
         let share = r.caught_seeds as f64 * 100.0 / r.seeds.max(1) as f64;
+        let others: Vec<String> = r
+            .by_checker
+            .iter()
+            .filter(|(c, _)| **c != r.expected)
+            .map(|(c, n)| format!("{} {n}", c.name()))
+            .collect();
         println!(
-            "canary {:<21} caught on {:>4}/{} seeds ({share:5.1}%)  e.g. {}",
+            "canary {:<21} checker {:<15} caught on {:>4}/{} seeds ({share:5.1}%)  also: {}  e.g. {}",
             r.canary.name(),
+            r.expected.name(),
             r.caught_seeds,
             r.seeds,
+            if others.is_empty() {
+                "-".to_owned()
+            } else {
+                others.join(", ")
+            },
             r.example.as_deref().unwrap_or("-")
         );
         if r.caught_seeds == 0 {

@@ -123,7 +123,7 @@ fn failed(job: Job, why: String) -> JobResult {
         job,
         hash: 0,
         recheck_hash: None,
-        failures: vec![why],
+        failures: vec![crate::check::Checker::Runner.tag(&why)],
     }
 }
 

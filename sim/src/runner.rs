@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use waygate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef};
 use waygate::driver::{DriverConfig, Gateway, serve};
-use waygate::peers::bot::{BotConfig, BotReport, BotStep, run_bot};
+use waygate::peers::bot::{BotConfig, BotError, BotReport, BotStep, run_bot};
 use waygate::peers::worldserver::{
     FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, PacketTap,
 };
@@ -22,7 +22,6 @@ use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord}
 use waygate::wire::SessionKey;
 use waygate::wire::packets::Position;
 
-use crate::check::Findings;
 use crate::check::admission::AdmissionRule;
 use crate::check::drain::DrainChecker;
 use crate::check::dual_presence::DualPresence;
@@ -30,6 +29,7 @@ use crate::check::expect::{BotResult, Expectations};
 use crate::check::heartbeats::HeartbeatOrder;
 use crate::check::session_events::{LoginsEnd, PlacementHealth, RecoveryBackoff};
 use crate::check::teardown::Teardown;
+use crate::check::{Checker, Findings};
 use crate::scenario::{Fault, FaultKind, Scenario, Step, Swarm, WorldserverSpec};
 use crate::transcript::{Transcript, fnv1a64};
 
@@ -573,7 +573,10 @@ fn schedule_fault(
         Some(target) => match cluster.worlds.iter().position(|(id, _)| id == target) {
             Some(i) => Some(i),
             None => {
-                findings.fail(format!("fault targets unknown worldserver {target}"));
+                findings.fail(
+                    Checker::Runner,
+                    format!("fault targets unknown worldserver {target}"),
+                );
                 return;
             }
         },
@@ -752,6 +755,13 @@ async fn play(
             let (report, step_result) = match tokio::net::TcpStream::connect(gateway_addr).await {
                 Ok(stream) => {
                     let (report, r) = run_bot(stream, config).await;
+                    // What no client may receive: the bots' own protocol checks are a checker.
+                    if let Err(
+                        e @ (BotError::HeaderDidNotDecrypt { .. } | BotError::Protocol { .. }),
+                    ) = &r
+                    {
+                        f.fail(Checker::ClientProtocol, format!("{who}: {e}"));
+                    }
                     (report, r.map_err(|e| e.to_string()))
                 }
                 Err(e) => (BotReport::default(), Err(format!("connect: {e}"))),

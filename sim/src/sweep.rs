@@ -3,6 +3,8 @@
 
 use std::panic::AssertUnwindSafe;
 
+#[cfg(feature = "canaries")]
+use crate::check::Checker;
 use crate::pool::{Job, Workers, run_all};
 use crate::runner::{CanaryChoice, Outcome, run_with};
 use crate::scenario::Scenario;
@@ -45,7 +47,7 @@ pub fn run_caught_with(scenario: &Scenario, seed: u64, canary: CanaryChoice) -> 
                 seed,
                 transcript: Vec::new(),
                 hash: 0,
-                failures: vec![format!("run panicked: {msg}")],
+                failures: vec![crate::check::Checker::Runner.tag(&format!("run panicked: {msg}"))],
             }
         }
     }
@@ -149,18 +151,42 @@ pub fn sweep(
     report
 }
 
-/// One canary's sweep: over how many seeds at least one scenario caught it.
+/// One canary's sweep: on how many seeds its own checker caught it, and what else did.
 #[cfg(feature = "canaries")]
 #[derive(Debug)]
 pub struct CanaryReport {
     /// The planted bug.
     pub canary: waygate::session::Canary,
-    /// Seeds on which some scenario failed.
+    /// The checker that must catch it.
+    pub expected: Checker,
+    /// Seeds on which [`Self::expected`] caught it (in some scenario).
     pub caught_seeds: u64,
+    /// Per checker, seeds on which it caught the canary (in some scenario).
+    pub by_checker: std::collections::BTreeMap<Checker, u64>,
     /// Seeds run.
     pub seeds: u64,
-    /// One failure message, for the table.
+    /// One failure of the expected checker (else of any), for the table.
     pub example: Option<String>,
+}
+
+/// The checker each planted bug is there to prove alive.
+#[cfg(feature = "canaries")]
+pub fn expected_checker(canary: waygate::session::Canary) -> Checker {
+    use waygate::session::Canary;
+    match canary {
+        // Skipping the session's wait for the old worldserver's linger no longer puts the
+        // character in world twice: the coordinator's holds ledger refuses the placement
+        // elsewhere until the linger has passed (ignore-holds plants that bug). What is left
+        // of it is a recovery that never completes: liveness.
+        Canary::SkipLinger => Checker::Liveness,
+        Canary::CloseBeforeKick | Canary::IgnoreHolds => Checker::DualPresence,
+        Canary::UncappedBackoff => Checker::Backoff,
+        Canary::LeakClusterOpcode | Canary::ForwardOldWorld => Checker::ClientProtocol,
+        Canary::ReuseDeadLink => Checker::Liveness,
+        Canary::PlaceOnDegraded => Checker::Admission,
+        Canary::ReorderHeld => Checker::Heartbeats,
+        Canary::IgnoreOperatorDrain => Checker::Drain,
+    }
 }
 
 /// Runs every canary over every scenario and seed, in worker processes.
@@ -176,25 +202,40 @@ pub fn sweep_canaries(
     let jobs = Canary::ALL
         .iter()
         .flat_map(move |c| sweep_jobs(scenarios, first_seed, seeds, Some(c.name().to_owned())));
-    // (canary, seed) -> first failure
-    let mut caught: std::collections::BTreeMap<(String, u64), String> = Default::default();
+    // (canary, checker, seed) -> the first failure that checker reported
+    let mut caught: std::collections::BTreeMap<(String, Checker, u64), String> = Default::default();
     run_all(workers, jobs, threads, |r| {
-        if let (Some(canary), Some(f)) = (r.job.canary, r.failures.first()) {
+        let Some(canary) = r.job.canary else { return };
+        for f in &r.failures {
+            let checker = Checker::of(f).unwrap_or(Checker::Runner);
             caught
-                .entry((canary, r.job.seed))
+                .entry((canary.clone(), checker, r.job.seed))
                 .or_insert_with(|| format!("{}: {f}", r.job.scenario));
         }
     });
     Canary::ALL
         .iter()
-        .map(|canary| CanaryReport {
-            canary: *canary,
-            caught_seeds: caught.keys().filter(|(k, _)| k == canary.name()).count() as u64,
-            seeds,
-            example: caught
+        .map(|canary| {
+            let expected = expected_checker(*canary);
+            let mut by_checker = std::collections::BTreeMap::new();
+            for (name, checker, _) in caught.keys() {
+                if name == canary.name() {
+                    *by_checker.entry(*checker).or_insert(0u64) += 1;
+                }
+            }
+            let example = caught
                 .iter()
-                .find(|((k, _), _)| k == canary.name())
-                .map(|(_, v)| v.clone()),
+                .find(|((k, c, _), _)| k == canary.name() && *c == expected)
+                .or_else(|| caught.iter().find(|((k, _, _), _)| k == canary.name()))
+                .map(|(_, v)| v.clone());
+            CanaryReport {
+                canary: *canary,
+                expected,
+                caught_seeds: by_checker.get(&expected).copied().unwrap_or(0),
+                by_checker,
+                seeds,
+                example,
+            }
         })
         .collect()
 }

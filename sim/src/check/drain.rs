@@ -167,6 +167,9 @@ pub enum Verdict {
     FineWhileDrained,
     /// A new character admitted to a drained worldserver.
     Violation(String),
+    /// A new character admitted to a worldserver the health rule closes
+    /// ([`super::admission`]).
+    Closed(String),
 }
 
 /// The checker: judges every PLAYER_LOGIN the fakes tap against the timeline.
@@ -278,7 +281,7 @@ impl DrainChecker {
             if !first {
                 return Verdict::Fine;
             }
-            return Verdict::Violation(format!(
+            return Verdict::Closed(format!(
                 "worldserver admitted a new character while the health rule forbade it: PLAYER_LOGIN of character {guid} (bot{}) reached {worldserver} at {arrived}ms, closed from {}ms by {} ({presence:?} there before: not a re-attach)",
                 guid.saturating_sub(1000),
                 w.from_ms,
@@ -509,8 +512,10 @@ impl DrainChecker {
                 return;
             }
             let now_ms = u64::try_from(findings.now().as_millis()).unwrap_or(u64::MAX);
-            if let Verdict::Violation(msg) = drains.judge(&id, guid, now_ms, presence) {
-                findings.flag(msg);
+            match drains.judge(&id, guid, now_ms, presence) {
+                Verdict::Violation(msg) => findings.flag(super::Checker::Drain, msg),
+                Verdict::Closed(msg) => findings.flag(super::Checker::Admission, msg),
+                Verdict::Fine | Verdict::FineWhileDrained => {}
             }
         })
     }

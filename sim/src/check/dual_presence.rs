@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use waygate::peers::worldserver::FakeWorldserver;
 
-use super::Findings;
+use super::{Checker, Findings};
 
 /// Sampling period.
 pub const CHECK_EVERY_MS: u64 = 25;
@@ -38,9 +38,10 @@ impl DualPresence {
                 }
                 for (guid, on) in seen {
                     if on.len() > 1 && reported.insert(guid) {
-                        findings.flag(format!(
-                            "dual presence: character {guid} in world on {on:?}"
-                        ));
+                        findings.flag(
+                            Checker::DualPresence,
+                            format!("dual presence: character {guid} in world on {on:?}"),
+                        );
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(CHECK_EVERY_MS)).await;

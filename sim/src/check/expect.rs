@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use waygate::peers::bot::BotReport;
 
-use super::Findings;
 use super::drain::DrainChecker;
+use super::{Checker, Findings};
 use crate::scenario::Scenario;
 
 /// One bot's index, report, outcome and when it ended.
@@ -48,31 +48,40 @@ impl Expectations<'_> {
         let handoffs: u32 = results.iter().map(|r| r.1.handoffs).sum();
         let want_ok = scenario.expect.bots_ok.unwrap_or(scenario.bot_count());
         if ok < want_ok {
-            findings.fail(format!("{ok} bots finished cleanly, expected {want_ok}"));
+            findings.fail(
+                Checker::Liveness,
+                format!("{ok} bots finished cleanly, expected {want_ok}"),
+            );
         }
         for (index, _, r, done_at) in results {
             if r.is_ok() && done_at.as_millis() as u64 > scenario.slo_ms {
-                findings.fail(format!(
-                    "bot{index} finished at {}ms, past the {}ms SLO",
-                    done_at.as_millis(),
-                    scenario.slo_ms
-                ));
+                findings.fail(
+                    Checker::Liveness,
+                    format!(
+                        "bot{index} finished at {}ms, past the {}ms SLO",
+                        done_at.as_millis(),
+                        scenario.slo_ms
+                    ),
+                );
             }
         }
         if let Some(want) = scenario.expect.logins
             && logins != want
         {
-            findings.fail(format!("{logins} logins, expected {want}"));
+            findings.fail(Checker::Counts, format!("{logins} logins, expected {want}"));
         }
         if let Some(want) = scenario.expect.handoffs
             && handoffs != want
         {
-            findings.fail(format!("{handoffs} handoffs, expected {want}"));
+            findings.fail(
+                Checker::Counts,
+                format!("{handoffs} handoffs, expected {want}"),
+            );
         }
         if let Some(want) = scenario.expect.logins_while_drained
             && self.drains.logins_while_drained() < want
         {
-            findings.fail(format!(
+            findings.fail(Checker::Counts, format!(
                 "{} new characters admitted elsewhere while a worldserver that could have taken them was drained, expected at least {want}: the drain checker was not exercised",
                 self.drains.logins_while_drained()
             ));

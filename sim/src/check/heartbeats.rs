@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use waygate::peers::worldserver::PacketTap;
 use waygate::wire::Opcode;
 
-use super::Findings;
+use super::{Checker, Findings};
 
 /// The last heartbeat each character's worldservers handled, and where.
 #[derive(Clone, Default)]
@@ -41,7 +41,7 @@ impl HeartbeatOrder {
             if let Some((before, on)) = last.get(&guid)
                 && seq <= *before
             {
-                findings.flag(format!(
+                findings.flag(Checker::Heartbeats, format!(
                     "character {guid}: heartbeat {seq} reached {id} after heartbeat {before} reached {on}"
                 ));
             }

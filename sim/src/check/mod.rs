@@ -31,11 +31,90 @@ pub mod teardown;
 #[cfg(madsim)]
 pub use findings::Findings;
 
+/// Who found a failure: each failure a run reports starts with `[name] `, so a canary sweep
+/// can tell which checker caught a planted bug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Checker {
+    /// [`drain`]: a drained worldserver admitted someone new.
+    Drain,
+    /// [`admission`]: a worldserver the health rule closes admitted someone new.
+    Admission,
+    /// [`heartbeats`]: a heartbeat reached two worldservers, or out of order.
+    Heartbeats,
+    /// [`dual_presence`]: a character in world twice.
+    DualPresence,
+    /// The bots' reading of the server stream: a header neither reader agrees on, or a
+    /// packet no client may receive (the bots' own protocol checks).
+    ClientProtocol,
+    /// [`session_events::LoginsEnd`].
+    LoginsEnd,
+    /// [`session_events::PlacementHealth`].
+    Placement,
+    /// [`session_events::RecoveryBackoff`].
+    Backoff,
+    /// [`teardown`].
+    Teardown,
+    /// [`expect`]: bots that did not finish, or finished past the SLO.
+    Liveness,
+    /// [`expect`]: logins, handoffs or drained-time logins other than the scenario states.
+    Counts,
+    /// The runner itself (a fault naming an unknown worldserver, a panic).
+    Runner,
+}
+
+impl Checker {
+    /// Every checker.
+    pub const ALL: [Checker; 12] = [
+        Checker::Drain,
+        Checker::Admission,
+        Checker::Heartbeats,
+        Checker::DualPresence,
+        Checker::ClientProtocol,
+        Checker::LoginsEnd,
+        Checker::Placement,
+        Checker::Backoff,
+        Checker::Teardown,
+        Checker::Liveness,
+        Checker::Counts,
+        Checker::Runner,
+    ];
+
+    /// Its name in failures and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Checker::Drain => "drain",
+            Checker::Admission => "admission",
+            Checker::Heartbeats => "heartbeats",
+            Checker::DualPresence => "dual-presence",
+            Checker::ClientProtocol => "client-protocol",
+            Checker::LoginsEnd => "logins-end",
+            Checker::Placement => "placement",
+            Checker::Backoff => "backoff",
+            Checker::Teardown => "teardown",
+            Checker::Liveness => "liveness",
+            Checker::Counts => "counts",
+            Checker::Runner => "runner",
+        }
+    }
+
+    /// A failure message as reported: tagged with this checker.
+    pub fn tag(self, msg: &str) -> String {
+        format!("[{}] {msg}", self.name())
+    }
+
+    /// The checker a reported failure names, if it names one.
+    pub fn of(failure: &str) -> Option<Checker> {
+        let name = failure.strip_prefix('[')?.split_once("] ")?.0;
+        Checker::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
 #[cfg(madsim)]
 mod findings {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
+    use super::Checker;
     use crate::transcript::Transcript;
 
     /// Where checkers report: the run's failures, and for violations seen while the run goes
@@ -66,18 +145,18 @@ mod findings {
             self.start.elapsed()
         }
 
-        /// A failure, not written to the transcript.
-        pub fn fail(&self, msg: String) {
+        /// A failure `checker` found, not written to the transcript.
+        pub fn fail(&self, checker: Checker, msg: String) {
             self.failures
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(msg);
+                .push(checker.tag(&msg));
         }
 
-        /// A violation seen now: a `checker` line in the transcript, and a failure.
-        pub fn flag(&self, msg: String) {
+        /// A violation `checker` saw now: a `checker` line in the transcript, and a failure.
+        pub fn flag(&self, checker: Checker, msg: String) {
             self.transcript.push(self.now(), "checker", &msg);
-            self.fail(msg);
+            self.fail(checker, msg);
         }
     }
 }

@@ -18,7 +18,7 @@ use waygate::cluster::view::Health;
 use waygate::driver::Gateway;
 use waygate::session::{CharacterGuid, Culprit, SessionEvent, SessionId};
 
-use super::Findings;
+use super::{Checker, Findings};
 
 /// Logins under way, by session.
 pub struct LoginsEnd {
@@ -52,7 +52,7 @@ impl LoginsEnd {
             SessionEvent::Closed { reason }
                 if pending.remove(&id.0) && reason.culprit() != Culprit::Client =>
             {
-                self.findings.fail(format!(
+                self.findings.fail(Checker::LoginsEnd, format!(
                     "session {}: a login ended with the session closed ({reason:?}), neither in world nor with a failure code",
                     id.0
                 ));
@@ -108,10 +108,10 @@ impl PlacementHealth {
         let holder = gw.as_ref().zip(guid).and_then(|(g, c)| g.holder(c));
         let reattach = health == Some(Health::Degraded) && holder.as_ref() == Some(worldserver);
         if health != Some(Health::Admitting) && !reattach {
-            self.findings.fail(format!(
-                "session {}: placed on {worldserver} while {health:?}",
-                id.0
-            ));
+            self.findings.fail(
+                Checker::Placement,
+                format!("session {}: placed on {worldserver} while {health:?}", id.0),
+            );
         }
     }
 }
@@ -138,7 +138,7 @@ impl RecoveryBackoff {
         } = e
             && (*retry_in_ms < b.min_ms || *retry_in_ms > b.max_ms || *attempts > b.max_attempts)
         {
-            self.findings.fail(format!(
+            self.findings.fail(Checker::Backoff, format!(
                 "session {}: retry {attempts} after {retry_in_ms} ms is outside the policy {}..={} ms, {} attempts",
                 id.0, b.min_ms, b.max_ms, b.max_attempts
             ));

@@ -14,7 +14,7 @@ use std::time::Duration;
 use waygate::driver::Gateway;
 use waygate::peers::worldserver::FakeWorldserver;
 
-use super::Findings;
+use super::{Checker, Findings};
 use crate::scenario::{Fault, FaultKind};
 
 /// Once every bot has left, sessions and their worldserver connections must be gone within
@@ -69,7 +69,7 @@ impl Teardown<'_> {
         };
         let partitioned = count(false) > count(true);
         if sessions > 0 || !partitioned {
-            findings.fail(format!(
+            findings.fail(Checker::Teardown, format!(
                 "{sessions} sessions and {links} worldserver connections still open {CLOSE_AFTER_CLIENT_MAX_MS} ms after every bot left"
             ));
         }
