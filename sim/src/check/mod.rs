@@ -160,3 +160,18 @@ mod findings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Checker;
+
+    #[test]
+    fn a_tagged_failure_names_its_checker() {
+        for c in Checker::ALL {
+            assert_eq!(Checker::of(&c.tag("something broke")), Some(c));
+        }
+        assert_eq!(Checker::of("no tag here"), None);
+        assert_eq!(Checker::of("[unknown] what"), None);
+        assert_eq!(Checker::of("[drain]"), None, "a tag needs its message");
+    }
+}
