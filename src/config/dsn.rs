@@ -202,12 +202,16 @@ mod tests {
 
     #[test]
     fn defaults_fill_net_address_and_port() {
-        let d = parse("/auth");
+        let d = parse("u@/auth");
         assert_eq!(
             (d.net.as_str(), d.address.as_str()),
             ("tcp", "127.0.0.1:3306")
         );
         assert_eq!(d.password, None);
+        // go-sql-driver takes a DSN without a user; the auth DB adapter (and so the config)
+        // does not: a gateway always logs in as someone.
+        let e = MysqlDsn::parse("/auth", "AUTH_DB_CONNECTION").expect_err("no user");
+        assert!(e.to_string().contains("user"), "{e}");
         assert_eq!(parse("u@tcp(db)/auth").address, "db:3306");
         assert_eq!(parse("u@tcp([::1])/auth").address, "[::1]:3306");
         assert_eq!(parse("u@tcp([::1]:3310)/auth").address, "[::1]:3310");
