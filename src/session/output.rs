@@ -52,10 +52,12 @@ pub enum Output {
     Place {
         /// Request id.
         request: RequestId,
-        /// The character.
+        /// The character (`CharacterGuid(0)` for a character being created: nothing holds
+        /// it yet).
         guid: CharacterGuid,
-        /// The map it is on or going to.
-        map: u32,
+        /// The map it is on or going to; `None`: any map (a character create, delete or
+        /// rename, which any worldserver of the realm carries out).
+        map: Option<u32>,
         /// Worldservers not to choose.
         exclude: Vec<WorldserverId>,
         /// Worldservers to choose only when no other can take the character (they failed
