@@ -288,7 +288,7 @@ fn place(
     let req = PlaceRequest {
         session: SessionId(session),
         guid: CharacterGuid(guid),
-        map,
+        map: Some(map),
         exclude: exclude.clone(),
         avoid,
         prefer,

@@ -24,9 +24,9 @@ use waygate::wire::auth::{
 };
 use waygate::wire::codec::{Reader, WriteExt};
 use waygate::wire::packets::{
-    AccountDataTimes, CharacterLoginFailed, InitWorldStates, LoginFailure, LoginVerifyWorld,
-    LogoutResponse, MapPosition, NewWorld, Ping, PlayerLogin, Pong, Position, ReadyForRedirect,
-    TimeSyncReq, TransferPending, WirePacket,
+    AccountDataTimes, CharCreate, CharDelete, CharRename, CharRenameResult, CharacterLoginFailed,
+    InitWorldStates, LoginFailure, LoginVerifyWorld, LogoutResponse, MapPosition, NewWorld, Ping,
+    PlayerLogin, Pong, Position, ReadyForRedirect, TimeSyncReq, TransferPending, WirePacket,
 };
 use waygate::wire::update::{
     CompressedUpdateObject, TYPEID_PLAYER, UPDATE_INFLATED_MAX_BYTES, UpdateBlock, UpdateObject,
@@ -1585,4 +1585,205 @@ async fn latency_delays_every_batch() {
     let sent = Instant::now();
     gw.pong(4).await;
     assert!(sent.elapsed() >= Duration::from_millis(200) - SLACK);
+}
+
+// ----- character screen -----
+
+fn create_body(name: &str) -> Bytes {
+    CharCreate {
+        name: name.into(),
+        appearance: [1, 1, 0, 0, 0, 0, 0, 0, 0],
+    }
+    .to_body()
+}
+
+impl Gw {
+    /// A character-screen request and its one-byte-led answer.
+    async fn char_request(&mut self, opcode: Opcode, body: &[u8], answer: Opcode) -> Packet {
+        self.send(opcode, body).await;
+        let p = self.next().await;
+        assert_eq!(p.opcode, answer);
+        p
+    }
+}
+
+fn named(ws: &FakeWorldserver, name: &str) -> Option<FakeCharacter> {
+    ws.characters().into_iter().find(|c| c.name == name)
+}
+
+#[tokio::test]
+async fn char_create_stores_the_character_and_a_taken_name_is_in_use() {
+    let f = fake(timing()).await;
+    let mut gw = Gw::connect(&f).await;
+    gw.auth("A").await;
+    let create = |name: &str| create_body(name);
+    let p = gw
+        .char_request(
+            Opcode::CMSG_CHAR_CREATE,
+            &create("dORA"),
+            Opcode::SMSG_CHAR_CREATE,
+        )
+        .await;
+    assert_eq!(p.body.as_ref(), [0x2F]);
+    let dora = named(&f.ws, "Dora").expect("stored under the normalized name");
+    assert_eq!((dora.guid, dora.account.as_str()), (CAROL + 1, "A"));
+    for (name, code) in [("DORA", 0x32), ("alice", 0x32), ("", 0x59)] {
+        let p = gw
+            .char_request(
+                Opcode::CMSG_CHAR_CREATE,
+                &create(name),
+                Opcode::SMSG_CHAR_CREATE,
+            )
+            .await;
+        assert_eq!(p.body.as_ref(), [code], "{name:?}");
+    }
+    assert_eq!(f.ws.characters().len(), 6);
+    // The new character logs in on map 0.
+    gw.send(Opcode::CMSG_PLAYER_LOGIN, &login(dora.guid)).await;
+    let seen = gw.until(Opcode::SMSG_TIME_SYNC_REQ).await;
+    let verify = seen
+        .iter()
+        .find(|p| p.opcode == Opcode::SMSG_LOGIN_VERIFY_WORLD)
+        .expect("verify world");
+    assert_eq!(
+        LoginVerifyWorld::decode(&verify.body).map(|v| v.0.map),
+        Ok(0)
+    );
+}
+
+#[tokio::test]
+async fn char_delete_deletes_the_accounts_character_and_is_silent_otherwise() {
+    let f = fake(timing()).await;
+    let mut lingering = Gw::connect(&f).await;
+    lingering.enter("C", CAROL).await;
+    let mut gw = Gw::connect(&f).await;
+    // Account C's second connection takes over: Carol lingers.
+    gw.auth("C").await;
+    wait_for("Carol lingers", || {
+        f.ws.presence(CAROL) == Presence::Lingering
+    })
+    .await;
+    for guid in [CAROL, BOB, NOBODY] {
+        gw.send(Opcode::CMSG_CHAR_DELETE, &CharDelete { guid }.to_body())
+            .await;
+        gw.expect_quiet(QUIET).await;
+    }
+    assert_eq!(
+        count(&f.ws, |k| matches!(
+            k,
+            WorldEventKind::CharRequestRefused { code: None, .. }
+        )),
+        3
+    );
+    assert!(f.ws.characters().iter().any(|c| c.guid == BOB));
+    let mut a = Gw::connect(&f).await;
+    a.auth("A").await;
+    let p = a
+        .char_request(
+            Opcode::CMSG_CHAR_DELETE,
+            &CharDelete { guid: ALTO }.to_body(),
+            Opcode::SMSG_CHAR_DELETE,
+        )
+        .await;
+    assert_eq!(p.body.as_ref(), [0x47]);
+    assert!(f.ws.characters().iter().all(|c| c.guid != ALTO));
+}
+
+#[tokio::test]
+async fn char_rename_answers_the_new_name_or_create_error() {
+    let f = fake(timing()).await;
+    let mut gw = Gw::connect(&f).await;
+    gw.auth("A").await;
+    let rename = |guid: u64, name: &str| {
+        CharRename {
+            guid,
+            name: name.into(),
+        }
+        .to_body()
+    };
+    let p = gw
+        .char_request(
+            Opcode::CMSG_CHAR_RENAME,
+            &rename(ALICE, "alicia"),
+            Opcode::SMSG_CHAR_RENAME,
+        )
+        .await;
+    assert_eq!(
+        CharRenameResult::decode(&p.body),
+        Ok(CharRenameResult::Renamed {
+            guid: ALICE,
+            name: "Alicia".into()
+        })
+    );
+    assert_eq!(named(&f.ws, "Alicia").map(|c| c.guid), Some(ALICE));
+    for (guid, name, code) in [
+        (ALTO, "Alicia", 0x30),
+        (BOB, "Robert", 0x30),
+        (ALTO, "", 0x59),
+    ] {
+        let p = gw
+            .char_request(
+                Opcode::CMSG_CHAR_RENAME,
+                &rename(guid, name),
+                Opcode::SMSG_CHAR_RENAME,
+            )
+            .await;
+        assert_eq!(
+            CharRenameResult::decode(&p.body),
+            Ok(CharRenameResult::Refused(code))
+        );
+    }
+}
+
+#[tokio::test]
+async fn fakes_sharing_a_store_see_each_others_creations_and_deletions() {
+    let store = FakeCharacterStore::new();
+    let ek = serve(FakeWorldserver::with_store(
+        config("ws-ek", timing()),
+        store.clone(),
+    ))
+    .await;
+    let kal = serve(FakeWorldserver::with_store(
+        config("ws-kal", timing()),
+        store.clone(),
+    ))
+    .await;
+    let mut gw = Gw::connect(&ek).await;
+    gw.auth("A").await;
+    gw.char_request(
+        Opcode::CMSG_CHAR_CREATE,
+        &create_body("Dora"),
+        Opcode::SMSG_CHAR_CREATE,
+    )
+    .await;
+    let dora = named(&kal.ws, "Dora").expect("the other fake sees it");
+    let mut other = Gw::connect(&kal).await;
+    other.auth("A").await;
+    let p = other
+        .char_request(
+            Opcode::CMSG_CHAR_DELETE,
+            &CharDelete { guid: dora.guid }.to_body(),
+            Opcode::SMSG_CHAR_DELETE,
+        )
+        .await;
+    assert_eq!(p.body.as_ref(), [0x47]);
+    assert!(named(&ek.ws, "Dora").is_none());
+    assert!(store.character(dora.guid).is_none());
+}
+
+#[tokio::test]
+async fn char_screen_opcodes_with_a_player_in_world_get_no_answer() {
+    let f = fake(timing()).await;
+    let mut gw = Gw::connect(&f).await;
+    gw.enter("A", ALICE).await;
+    gw.send(Opcode::CMSG_CHAR_CREATE, &create_body("Dora"))
+        .await;
+    gw.send(
+        Opcode::CMSG_CHAR_DELETE,
+        &CharDelete { guid: ALTO }.to_body(),
+    )
+    .await;
+    gw.pong(1).await;
+    assert!(named(&f.ws, "Dora").is_none());
+    assert!(f.ws.characters().iter().any(|c| c.guid == ALTO));
 }

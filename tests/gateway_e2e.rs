@@ -16,7 +16,7 @@ use waygate::runtime::{Entropy, MemoryBus, Seams, StaticCluster};
 use waygate::session::{
     AccountId, AccountRecord, Announcement, CharacterGuid, CharacterRecord, SessionConfig,
 };
-use waygate::wire::packets::{LoginFailure, Position};
+use waygate::wire::packets::{LoginFailure, Position, char_result};
 use waygate::wire::{Opcode, SessionKey};
 
 /// Every wait in this file is bounded by this.
@@ -437,4 +437,78 @@ async fn a_login_and_its_end_are_announced_and_events_reach_the_player() {
         Delivery::NotHere,
         "nobody to deliver to once the character left"
     );
+}
+
+/// Character create and delete go through a worldserver: the gateway opens a connection of
+/// its own to one, replays the auth session, forwards the request and relays the answer.
+/// The embedded StaticCluster lists the characters of its config, so the created one is not
+/// in the next SMSG_CHAR_ENUM: the fake worldserver's store says it exists.
+#[tokio::test]
+async fn a_character_is_created_then_deleted_through_a_worldserver() {
+    let c = cluster().await;
+    until("the registry view", || c.gw.view().servers().count() == 2).await;
+    let created = BotStep::CreateCharacter {
+        name: "Dora".into(),
+        expect: char_result::CHAR_CREATE_SUCCESS,
+    };
+    let taken = BotStep::CreateCharacter {
+        name: "DORA".into(),
+        expect: char_result::CHAR_CREATE_NAME_IN_USE,
+    };
+    let (report, result) = play(
+        &c,
+        alice(vec![
+            BotStep::Authenticate,
+            BotStep::CharacterScreen,
+            created,
+            taken,
+            // The listing is asked again after a change and still lists Alice.
+            BotStep::CharacterScreen,
+        ]),
+    )
+    .await;
+    result.expect("the bot's script completes");
+    assert_eq!(
+        report.char_results,
+        vec![
+            (Opcode::SMSG_CHAR_CREATE, char_result::CHAR_CREATE_SUCCESS),
+            (
+                Opcode::SMSG_CHAR_CREATE,
+                char_result::CHAR_CREATE_NAME_IN_USE
+            )
+        ]
+    );
+    let dora = |w: &FakeWorldserver| w.characters().into_iter().find(|ch| ch.name == "Dora");
+    let stored = c
+        .worlds
+        .iter()
+        .find_map(dora)
+        .expect("a worldserver stored Dora");
+    assert_eq!(stored.account, "A");
+    until("the gateway closed its worldserver connections", || {
+        c.worlds.iter().all(|w| w.connections() == 0)
+    })
+    .await;
+    let (report, result) = play(
+        &c,
+        alice(vec![
+            BotStep::Authenticate,
+            BotStep::CharacterScreen,
+            BotStep::DeleteCharacter {
+                guid: stored.guid,
+                expect: char_result::CHAR_DELETE_SUCCESS,
+            },
+            BotStep::CharacterScreen,
+            BotStep::EnterWorld,
+            BotStep::Logout,
+        ]),
+    )
+    .await;
+    result.expect("the bot's script completes");
+    assert_eq!(
+        report.char_results,
+        vec![(Opcode::SMSG_CHAR_DELETE, char_result::CHAR_DELETE_SUCCESS)]
+    );
+    assert_eq!(report.logins, 1, "the login works after the requests");
+    assert!(c.worlds.iter().all(|w| dora(w).is_none()), "deleted");
 }

@@ -17,8 +17,10 @@ use waygate::wire::auth::{
     compute_digest,
 };
 use waygate::wire::packets::{
-    CharEnum, CharacterLoginFailed, LoginFailure, MapPosition, NameQuery, NameQueryResponse,
-    NewWorld, Ping, PlayerLogin, Pong, Position, ReadyForRedirect, TimeSyncReq, WirePacket,
+    CharCreate, CharCreateResult, CharDelete, CharDeleteResult, CharEnum, CharRename,
+    CharRenameResult, CharacterLoginFailed, LoginFailure, MapPosition, NameQuery,
+    NameQueryResponse, NewWorld, Ping, PlayerLogin, Pong, Position, ReadyForRedirect, TimeSyncReq,
+    WirePacket,
 };
 use waygate::wire::{
     ClientCiphers, ClientHeaderDecoder, ClientHeaderEncoder, Decoded, Opcode, Packet,
@@ -90,7 +92,7 @@ struct Harness {
     lookups: Vec<(RequestId, String)>,
     listings: Vec<RequestId>,
     names: Vec<CharacterGuid>,
-    placements: Vec<(RequestId, u32)>,
+    placements: Vec<(RequestId, Option<u32>)>,
     excluded: Vec<Vec<WorldserverId>>,
     avoided: Vec<Vec<WorldserverId>>,
     preferred: Vec<Option<WorldserverId>>,
@@ -581,7 +583,7 @@ fn login_replays_auth_then_logs_in_as_separate_writes() {
     let mut h = authed();
     h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
     h.answer_characters();
-    assert_eq!(h.placements.last().map(|p| p.1), Some(0));
+    assert_eq!(h.placements.last().map(|p| p.1), Some(Some(0)));
     h.answer_placement(Some(ws("ws-1")));
     let link = h.connected();
     assert_eq!(h.world(link).writes, 0, "nothing before the challenge");
@@ -778,7 +780,7 @@ fn map_change_to_another_owner_redirects_with_held_packets_in_order() {
     assert_eq!(h.s.phase(), Phase::Transferring);
     h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
     assert_eq!(h.s.phase(), Phase::AwaitTransferPlacement);
-    assert_eq!(h.placements.last().map(|p| p.1), Some(1));
+    assert_eq!(h.placements.last().map(|p| p.1), Some(Some(1)));
     h.answer_placement(Some(ws("ws-22")));
     let old_rx: Vec<Opcode> = h
         .world(old)
@@ -1437,7 +1439,7 @@ fn a_teleport_that_races_a_drain_wins_and_the_move_follows_it() {
     );
     assert_eq!(
         h.placements.last().map(|(_, map)| *map),
-        Some(1),
+        Some(Some(1)),
         "the next worldserver serves the map the player went to"
     );
     h.answer_placement(Some(ws("ws-kal")));
@@ -1746,6 +1748,325 @@ enum Happening {
     ClientClosed,
 }
 
+// ----- character create, delete and rename --------------------------------------------------
+
+fn carla() -> CharCreate {
+    CharCreate {
+        name: "Carla".into(),
+        appearance: [1, 1, 0, 0, 0, 0, 0, 0, 0],
+    }
+}
+
+impl Harness {
+    /// The placement answered with a worldserver, the link opened and challenged: the request
+    /// is on its way. Returns the link.
+    fn carry_to_world(&mut self) -> LinkId {
+        self.answer_placement(Some(ws("ws-any")));
+        let link = self.connected();
+        self.challenge_from_world(link);
+        link
+    }
+
+    fn client_count(&self, opcode: Opcode) -> usize {
+        self.client_got
+            .iter()
+            .filter(|p| p.opcode == opcode)
+            .count()
+    }
+
+    /// The single-byte answer the client got last for `opcode`.
+    fn client_result(&self, opcode: Opcode) -> Option<Vec<u8>> {
+        self.last_client(opcode).map(|p| p.body.to_vec())
+    }
+
+    fn char_failed(&self, code: u8) -> bool {
+        self.events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::CharServiceFailed { code: c, .. } if *c == code))
+    }
+}
+
+#[test]
+fn a_char_create_goes_to_any_worldserver_and_its_answer_reaches_the_client() {
+    let mut h = Harness::new(SessionConfig::default());
+    let auth = h.send_auth_session("ALICE", &key());
+    h.answer_account(Some(alice()));
+    h.client_send(Opcode::CMSG_CHAR_ENUM, &[]);
+    h.answer_characters();
+    assert_eq!(h.listings.len(), 1);
+    h.client_send_packet(&carla());
+    assert_eq!(h.placements.len(), 1);
+    assert_eq!(
+        h.placements[0].1, None,
+        "any map: any worldserver of the realm"
+    );
+    let link = h.carry_to_world();
+    let w = h.world(link);
+    assert_eq!(
+        w.writes, 2,
+        "the auth session and the request are two writes"
+    );
+    assert_eq!(w.received[0].opcode, Opcode::CMSG_AUTH_SESSION);
+    assert_eq!(
+        w.received[0].body, auth,
+        "the client's auth session, replayed"
+    );
+    assert_eq!(w.received[1].opcode, Opcode::CMSG_CHAR_CREATE);
+    assert_eq!(w.received[1].body, carla().to_body(), "forwarded unchanged");
+    let before = h.client_got.len();
+    let mut ok = BytesMut::new();
+    AuthResponse::ok().encode(&mut ok);
+    h.world_send(link, Opcode::SMSG_AUTH_RESPONSE, &ok);
+    h.world_send_packet(link, &ReadyForRedirect { status: 1 });
+    assert_eq!(
+        h.client_got.len(),
+        before,
+        "auth answer and cluster opcodes consumed"
+    );
+    h.world_send(link, Opcode::SMSG_MOTD, &[0, 0, 0, 0]);
+    assert_eq!(
+        h.client_opcodes()[before],
+        Opcode::SMSG_MOTD,
+        "the rest is relayed"
+    );
+    h.world_send_packet(link, &CharCreateResult { result: 0x2F });
+    assert_eq!(h.client_result(Opcode::SMSG_CHAR_CREATE), Some(vec![0x2F]));
+    assert_eq!(
+        h.client_count(Opcode::SMSG_AUTH_RESPONSE),
+        1,
+        "only the gateway's own"
+    );
+    assert!(h.world(link).closed, "the link closes after the answer");
+    assert_eq!(h.s.phase(), Phase::CharacterScreen);
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        SessionEvent::CharServiceAnswered { answer, result: 0x2F, .. }
+            if *answer == Opcode::SMSG_CHAR_CREATE
+    )));
+    assert_eq!(h.s.poll_timeout(), None, "no timer of the request is left");
+    // The listing changed: asked again, then the login works as ever.
+    h.client_send(Opcode::CMSG_CHAR_ENUM, &[]);
+    assert_eq!(h.listings.len(), 2, "the cached listing was dropped");
+    h.answer_characters();
+    assert_eq!(h.client_count(Opcode::SMSG_CHAR_ENUM), 2);
+    h.enter_world(ws("ws-ek"));
+}
+
+#[test]
+fn char_delete_and_rename_are_forwarded_unchanged_and_answered() {
+    let mut h = authed();
+    h.client_send_packet(&CharDelete { guid: ALICE_CHAR });
+    let link = h.carry_to_world();
+    assert_eq!(
+        CharDelete::decode(&h.world(link).received[1].body),
+        Ok(CharDelete { guid: ALICE_CHAR })
+    );
+    h.world_send_packet(link, &CharDeleteResult { result: 0x47 });
+    assert_eq!(h.client_result(Opcode::SMSG_CHAR_DELETE), Some(vec![0x47]));
+    assert!(h.world(link).closed);
+    let rename = CharRename {
+        guid: ALICE_CHAR,
+        name: "Alicia".into(),
+    };
+    h.client_send_packet(&rename);
+    assert_eq!(h.placements.len(), 2, "one placement per request");
+    let link = h.carry_to_world();
+    assert_eq!(h.world(link).received[1].body, rename.to_body());
+    let renamed = CharRenameResult::Renamed {
+        guid: ALICE_CHAR,
+        name: "Alicia".into(),
+    };
+    h.world_send_packet(link, &renamed);
+    let got = h.last_client(Opcode::SMSG_CHAR_RENAME).expect("answered");
+    assert_eq!(
+        got.body,
+        renamed.to_body(),
+        "the answer reaches the client as sent"
+    );
+    assert_eq!(h.s.phase(), Phase::CharacterScreen);
+}
+
+#[test]
+fn no_worldserver_answers_each_request_with_its_failure_code_at_once() {
+    let mut h = authed();
+    h.client_send_packet(&carla());
+    h.answer_placement(None);
+    assert_eq!(h.client_result(Opcode::SMSG_CHAR_CREATE), Some(vec![0x31]));
+    h.client_send_packet(&CharDelete { guid: ALICE_CHAR });
+    let (request, _) = *h.placements.last().expect("placement asked");
+    let wait = SeamError {
+        service: "placement",
+        detail: "registry view is stale".into(),
+        retryable: true,
+    };
+    h.s.handle_placement(h.now, request, Err(wait));
+    h.pump();
+    assert_eq!(h.client_result(Opcode::SMSG_CHAR_DELETE), Some(vec![0x48]));
+    h.client_send_packet(&CharRename {
+        guid: ALICE_CHAR,
+        name: "Alicia".into(),
+    });
+    h.answer_placement(None);
+    assert_eq!(
+        CharRenameResult::decode(&h.client_result(Opcode::SMSG_CHAR_RENAME).expect("answered")),
+        Ok(CharRenameResult::Refused(0x30))
+    );
+    assert!(h.connects.is_empty(), "no worldserver contacted");
+    assert!(h.char_failed(0x31) && h.char_failed(0x48) && h.char_failed(0x30));
+    assert_eq!(h.s.phase(), Phase::CharacterScreen);
+    assert_eq!(h.s.poll_timeout(), None);
+}
+
+#[test]
+fn a_malformed_delete_is_refused_without_a_worldserver() {
+    let mut h = authed();
+    h.client_send(Opcode::CMSG_CHAR_DELETE, &[1, 2, 3]);
+    assert_eq!(h.client_result(Opcode::SMSG_CHAR_DELETE), Some(vec![0x48]));
+    assert!(h.placements.is_empty());
+    assert_eq!(h.s.phase(), Phase::CharacterScreen);
+}
+
+#[test]
+fn a_refused_connect_or_replayed_auth_answers_the_failure_code_at_once() {
+    let mut h = authed();
+    h.client_send_packet(&carla());
+    h.answer_placement(Some(ws("ws-any")));
+    let (link, _) = h.connects.last().cloned().expect("connect asked");
+    h.s.handle_world_connected(h.now, link, Err("connection refused".into()));
+    h.pump();
+    assert_eq!(h.client_result(Opcode::SMSG_CHAR_CREATE), Some(vec![0x31]));
+    assert!(h.world(link).closed);
+    let asked_at = h.now;
+    h.client_send_packet(&carla());
+    let link = h.carry_to_world();
+    let mut refused = BytesMut::new();
+    AuthResponse::Failed(AuthResult::UNKNOWN_ACCOUNT).encode(&mut refused);
+    h.world_send(link, Opcode::SMSG_AUTH_RESPONSE, &refused);
+    assert_eq!(h.client_count(Opcode::SMSG_CHAR_CREATE), 2);
+    assert_eq!(h.client_result(Opcode::SMSG_CHAR_CREATE), Some(vec![0x31]));
+    assert_eq!(h.now, asked_at, "at once, not at a deadline");
+    assert_eq!(
+        h.client_count(Opcode::SMSG_AUTH_RESPONSE),
+        1,
+        "never relayed"
+    );
+    assert!(h.world(link).closed);
+    assert_eq!(h.s.phase(), Phase::CharacterScreen);
+}
+
+#[test]
+fn a_hung_connect_fails_at_the_handshake_deadline() {
+    let cfg = SessionConfig::default();
+    let mut h = Harness::new(cfg.clone());
+    h.authenticate();
+    h.client_send_packet(&carla());
+    let start = h.now;
+    h.answer_placement(Some(ws("ws-any")));
+    h.advance_to_deadline();
+    assert_eq!(
+        h.now - start,
+        Duration::from_millis(cfg.world_handshake_timeout_ms)
+    );
+    assert_eq!(h.client_result(Opcode::SMSG_CHAR_CREATE), Some(vec![0x31]));
+    assert!(h.worlds.iter().all(|w| w.closed));
+}
+
+#[test]
+fn an_unanswered_request_is_nudged_then_fails_at_its_deadline() {
+    let cfg = SessionConfig::default();
+    let mut h = Harness::new(cfg.clone());
+    h.authenticate();
+    let start = h.now;
+    h.client_send_packet(&carla());
+    let link = h.carry_to_world();
+    while h.last_client(Opcode::SMSG_CHAR_CREATE).is_none() {
+        h.advance_to_deadline();
+    }
+    assert_eq!(
+        h.now - start,
+        Duration::from_millis(cfg.char_service_timeout_ms)
+    );
+    assert_eq!(h.client_result(Opcode::SMSG_CHAR_CREATE), Some(vec![0x31]));
+    let keep_alives = h
+        .world(link)
+        .received
+        .iter()
+        .filter(|p| p.opcode == Opcode::CMSG_KEEP_ALIVE)
+        .count();
+    assert_eq!(keep_alives, cfg.world_login_nudges_max as usize);
+    assert!(h.world(link).closed);
+    assert_eq!(h.s.phase(), Phase::CharacterScreen);
+    assert_eq!(h.s.poll_timeout(), None);
+    // The worldserver may have done it anyway: the listing is asked again.
+    h.client_send(Opcode::CMSG_CHAR_ENUM, &[]);
+    assert_eq!(h.listings.len(), 1);
+}
+
+#[test]
+fn a_second_request_while_one_is_under_way_is_refused_at_once() {
+    let mut h = authed();
+    h.client_send_packet(&carla());
+    h.client_send_packet(&CharDelete { guid: ALICE_CHAR });
+    assert_eq!(h.client_result(Opcode::SMSG_CHAR_DELETE), Some(vec![0x48]));
+    h.client_send_packet(&carla());
+    assert_eq!(h.client_result(Opcode::SMSG_CHAR_CREATE), Some(vec![0x31]));
+    assert_eq!(h.placements.len(), 1, "only the first goes on");
+    let link = h.carry_to_world();
+    h.world_send_packet(link, &CharCreateResult { result: 0x2F });
+    assert_eq!(h.client_result(Opcode::SMSG_CHAR_CREATE), Some(vec![0x2F]));
+}
+
+#[test]
+fn the_client_leaving_mid_request_closes_the_link() {
+    let mut h = authed();
+    h.client_send_packet(&carla());
+    let link = h.carry_to_world();
+    h.s.handle_client_closed(h.now);
+    h.pump();
+    assert!(h.world(link).closed);
+    assert_eq!(h.closed, Some(CloseReason::ClientGone));
+    assert_eq!(h.s.phase(), Phase::Closed);
+    assert_eq!(h.s.poll_timeout(), None);
+}
+
+#[test]
+fn a_worldserver_lost_mid_request_answers_the_failure_code_and_the_screen_goes_on() {
+    let mut h = authed();
+    h.client_send_packet(&carla());
+    let link = h.carry_to_world();
+    h.s.handle_world_closed(h.now, link);
+    h.pump();
+    assert_eq!(h.client_result(Opcode::SMSG_CHAR_CREATE), Some(vec![0x31]));
+    assert_eq!(h.s.phase(), Phase::CharacterScreen);
+    assert_eq!(h.s.poll_timeout(), None);
+    h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+    assert_eq!(h.listings.len(), 1, "a login still needs the listing");
+    h.answer_characters();
+    assert_eq!(h.placements.last().map(|p| p.1), Some(Some(0)));
+    assert_eq!(h.s.phase(), Phase::EnteringWorld);
+}
+
+#[test]
+fn a_login_sent_during_a_request_starts_once_it_is_over() {
+    let mut h = authed();
+    h.client_send(Opcode::CMSG_CHAR_ENUM, &[]);
+    h.answer_characters();
+    h.client_send_packet(&carla());
+    h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+    assert_eq!(h.placements.len(), 1, "the login waits for the request");
+    let link = h.carry_to_world();
+    h.world_send_packet(link, &CharCreateResult { result: 0x2F });
+    assert_eq!(
+        h.listings.len(),
+        2,
+        "the changed listing is asked for the login"
+    );
+    h.answer_characters();
+    assert_eq!(h.placements.len(), 2);
+    assert_eq!(h.placements[1].1, Some(0), "the login's placement");
+    assert_eq!(h.s.phase(), Phase::EnteringWorld);
+}
+
 /// Opcodes that steer the session, and any other.
 fn opcode() -> impl Strategy<Value = u16> {
     prop_oneof![
@@ -1788,6 +2109,7 @@ fn well_formed_world_packet() -> impl Strategy<Value = (u16, Vec<u8>)> {
         )),
         (0u32..3).prop_map(move |m| (op(Opcode::SMSG_NEW_WORLD), new_world(m).to_body().to_vec())),
         Just((op(Opcode::SMSG_LOGOUT_COMPLETE), Vec::new())),
+        Just((op(Opcode::SMSG_CHAR_CREATE), vec![0x2F])),
     ]
 }
 
@@ -1802,6 +2124,11 @@ fn well_behaved_client_packet() -> impl Strategy<Value = (u16, Vec<u8>)> {
             PlayerLogin { guid: ALICE_CHAR }.to_body().to_vec()
         )),
         Just((op(Opcode::CMSG_LOGOUT_REQUEST), Vec::new())),
+        Just((op(Opcode::CMSG_CHAR_CREATE), carla().to_body().to_vec())),
+        Just((
+            op(Opcode::CMSG_CHAR_DELETE),
+            CharDelete { guid: ALICE_CHAR }.to_body().to_vec()
+        )),
         (0x100u16..0x1E0, prop::collection::vec(any::<u8>(), 0..16)),
     ]
 }

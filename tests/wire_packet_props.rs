@@ -110,6 +110,8 @@ wire_packet_codecs!(
     LevelupInfo,
     TutorialFlags,
     CharCreate,
+    CharRename,
+    CharRenameResult,
     CharEnum,
     SystemMessage,
     UpdateObject,
@@ -467,6 +469,18 @@ fn levelup_info() -> impl Strategy<Value = LevelupInfo> {
 
 fn char_create() -> impl Strategy<Value = CharCreate> {
     (name(), any::<[u8; 9]>()).prop_map(|(name, appearance)| CharCreate { name, appearance })
+}
+
+fn char_rename() -> impl Strategy<Value = CharRename> {
+    (guid(), name()).prop_map(|(guid, name)| CharRename { guid, name })
+}
+
+/// Only RESPONSE_SUCCESS carries the guid and the name; any other code travels alone.
+fn char_rename_result() -> impl Strategy<Value = CharRenameResult> {
+    prop_oneof![
+        (guid(), name()).prop_map(|(guid, name)| CharRenameResult::Renamed { guid, name }),
+        (1u8..=255).prop_map(CharRenameResult::Refused),
+    ]
 }
 
 fn enum_equipment() -> impl Strategy<Value = EnumEquipment> {
@@ -944,6 +958,8 @@ codec_props! {
     levelup_info: LevelupInfo = levelup_info();
     tutorial_flags: TutorialFlags = any::<[u32; 8]>().prop_map(|words| TutorialFlags { words });
     char_create: CharCreate = char_create();
+    char_rename: CharRename = char_rename();
+    char_rename_result: CharRenameResult = char_rename_result();
     char_enum: CharEnum = char_enum();
     system_message: SystemMessage =
         text(CHAT_TEXT_MAX_BYTES).prop_map(|text| SystemMessage { text });

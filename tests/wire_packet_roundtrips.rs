@@ -388,6 +388,13 @@ proptest! {
     }
 
     #[test]
+    fn char_rename_and_its_answers(guid in any::<u64>(), n in name(), code in 1u8..=255) {
+        check(&CharRename { guid, name: n.clone() })?;
+        check(&CharRenameResult::Renamed { guid, name: n })?;
+        check(&CharRenameResult::Refused(code))?;
+    }
+
+    #[test]
     fn name_query_responses(guid in any::<u64>(), n in name(), realm in text(20), race in any::<u8>(), gender in any::<u8>(), class in any::<u8>(), declined in proptest::option::of(prop::collection::vec(name(), 5))) {
         check(&NameQueryResponse::NotFound { guid })?;
         let declined = declined.map(|v| Box::new([v[0].clone(), v[1].clone(), v[2].clone(), v[3].clone(), v[4].clone()]));
@@ -478,6 +485,8 @@ proptest! {
         let _ = InitWorldStates::decode(&data);
         let _ = LevelupInfo::decode(&data);
         let _ = CharCreate::decode(&data);
+        let _ = CharRename::decode(&data);
+        let _ = CharRenameResult::decode(&data);
         let _ = TransferPending::decode(&data);
         let _ = TransferAborted::decode(&data);
         let _ = NewWorld::decode(&data);

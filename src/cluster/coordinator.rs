@@ -54,8 +54,8 @@ pub struct PlaceRequest {
     pub session: SessionId,
     /// The character.
     pub guid: CharacterGuid,
-    /// The map it is on or going to.
-    pub map: u32,
+    /// The map it is on or going to; `None`: any map (a character-screen request).
+    pub map: Option<u32>,
     /// Worldservers not to choose.
     pub exclude: Vec<WorldserverId>,
     /// Worldservers to choose only when no other can take the character.
@@ -506,7 +506,7 @@ impl Coordinator {
             // its players, and this is one of them.
             Some(s)
                 if matches!(s.health, Health::Admitting | Health::Degraded)
-                    && s.info.serves(req.map) =>
+                    && req.map.is_none_or(|m| s.info.serves(m)) =>
             {
                 Selection::Place(s.info.server.clone())
             }
@@ -520,7 +520,7 @@ impl Coordinator {
             && !req.exclude.contains(p)
             && let Some(s) = self.view.get(p)
             && s.health == Health::Admitting
-            && s.info.serves(req.map)
+            && req.map.is_none_or(|m| s.info.serves(m))
             && s.info.serves_realm(self.cfg.realm_id)
         {
             return Selection::Place(s.info.server.clone());
@@ -547,7 +547,10 @@ impl Coordinator {
 
     /// Canary: new players go to the map's first owner whatever its health.
     #[cfg(feature = "canaries")]
-    fn canary_place_on_first_owner(&self, map: u32, selection: Selection) -> Selection {
+    fn canary_place_on_first_owner(&self, map: Option<u32>, selection: Selection) -> Selection {
+        let Some(map) = map else {
+            return selection;
+        };
         if self.cfg.canary != Some(crate::session::Canary::PlaceOnDegraded) {
             return selection;
         }

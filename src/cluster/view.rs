@@ -86,8 +86,9 @@ pub struct WorldserverState {
 /// A placement request: pure input of the selection policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlacementRequest {
-    /// The map the character is on or going to.
-    pub map: u32,
+    /// The map the character is on or going to; `None`: any map (a character-screen request,
+    /// which any worldserver of the realm can carry out).
+    pub map: Option<u32>,
     /// The character's realm: only worldservers of that realm, or cross-realm ones, take it.
     pub realm: u32,
     /// The worldserver the registry binds the player's group to, if any.
@@ -262,6 +263,9 @@ impl ClusterView {
     /// 4. else the least loaded Admitting worldserver that serves every map;
     /// 5. else wait if some owner may come back (Degraded, Draining, Down), or refuse with
     ///    NO_WORLD when nobody serves the map at all.
+    ///
+    /// A request for any map (`map: None`) counts every worldserver of the realm as an owner:
+    /// the least loaded Admitting one, else wait or refuse as above.
     pub fn select(&self, now: Duration, req: &PlacementRequest) -> Selection {
         if self.is_stale(now) {
             return Selection::Wait("registry view is stale");
@@ -272,14 +276,17 @@ impl ClusterView {
         let owners: Vec<&WorldserverState> = self
             .servers
             .values()
-            .filter(|s| s.info.maps.contains(&req.map) && s.info.serves_realm(req.realm))
+            .filter(|s| {
+                req.map.is_none_or(|m| s.info.maps.contains(&m)) && s.info.serves_realm(req.realm)
+            })
             .collect();
         let least_loaded = |list: Vec<&WorldserverState>| {
             list.into_iter()
                 .min_by(|a, b| (a.players, &a.info.server.id).cmp(&(b.players, &b.info.server.id)))
                 .map(|s| s.info.server.clone())
         };
-        let loading = |s: &&WorldserverState| s.info.loading_maps.contains(&req.map);
+        let loading =
+            |s: &&WorldserverState| req.map.is_some_and(|m| s.info.loading_maps.contains(&m));
         let admitting_owners: Vec<&WorldserverState> = owners
             .iter()
             .copied()
@@ -341,7 +348,7 @@ mod tests {
 
     fn req(map: u32) -> PlacementRequest {
         PlacementRequest {
-            map,
+            map: Some(map),
             realm: 1,
             sticky: None,
             exclude: vec![],
@@ -511,6 +518,44 @@ mod tests {
         assert_eq!(
             v.select(NOW, &sticky),
             Selection::Place(info("b", &[0]).server)
+        );
+    }
+
+    #[test]
+    fn any_map_takes_the_least_loaded_admitting_worldserver_of_the_realm() {
+        let mut v = ClusterView::new(HealthPolicy::default());
+        let mut other_realm = info("c", &[]);
+        other_realm.realm_id = Some(2);
+        v.apply_registry(NOW, &[info("a", &[0]), info("b", &[1]), other_realm]);
+        v.count_player(&id("a"), true);
+        let any = PlacementRequest {
+            map: None,
+            ..req(0)
+        };
+        assert_eq!(
+            v.select(NOW, &any),
+            Selection::Place(info("b", &[1]).server)
+        );
+        let not_b = PlacementRequest {
+            exclude: vec![id("b")],
+            ..any.clone()
+        };
+        assert_eq!(
+            v.select(NOW, &not_b),
+            Selection::Place(info("a", &[0]).server)
+        );
+        v.set_draining(&id("a"), true);
+        assert!(matches!(v.select(NOW, &not_b), Selection::Wait(_)));
+        let later = NOW + Duration::from_secs(3_600);
+        assert!(
+            matches!(v.select(later, &any), Selection::Wait(_)),
+            "stale view"
+        );
+        let mut fresh = ClusterView::new(HealthPolicy::default());
+        fresh.apply_registry(NOW, &[]);
+        assert_eq!(
+            fresh.select(NOW, &any),
+            Selection::Refuse(LoginFailure::NO_WORLD)
         );
     }
 

@@ -325,7 +325,9 @@ impl Gateway {
 /// Logs a session event at a level that fits it.
 pub fn log_event(e: &SessionEvent) {
     match e {
-        SessionEvent::LoginFailed { .. } | SessionEvent::HandoffAbandoned { .. } => {
+        SessionEvent::LoginFailed { .. }
+        | SessionEvent::HandoffAbandoned { .. }
+        | SessionEvent::CharServiceFailed { .. } => {
             tracing::warn!(event = ?e)
         }
         _ => tracing::debug!(event = ?e),

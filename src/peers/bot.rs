@@ -41,7 +41,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::wire::auth::AuthResult;
-use crate::wire::packets::LoginFailure;
+use crate::wire::packets::{CharCreate, CharDelete, CharRename, LoginFailure};
 use crate::wire::{ClientHeaderEncoder, Opcode, ServerHeaderDecoder, SessionKey};
 
 use ping::PingClock;
@@ -94,6 +94,33 @@ pub enum BotStep {
     /// SMSG_ACCOUNT_DATA_TIMES, SMSG_CHAR_ENUM (which must list [`BotConfig::character`]) and
     /// SMSG_REALM_SPLIT (which must echo the request), in any order.
     CharacterScreen,
+    /// Send CMSG_CHAR_CREATE for a human warrior named `name` and wait for SMSG_CHAR_CREATE;
+    /// a result other than `expect` (0x2F created, 0x32 name in use, ...) is a
+    /// [`BotError::Protocol`]. Each result is recorded in [`BotReport::char_results`].
+    CreateCharacter {
+        /// The name asked for.
+        name: String,
+        /// The result the step expects.
+        expect: u8,
+    },
+    /// Send CMSG_CHAR_DELETE for `guid` and wait for SMSG_CHAR_DELETE with `expect` (0x47
+    /// deleted, 0x48 failed), as [`BotStep::CreateCharacter`].
+    DeleteCharacter {
+        /// The character.
+        guid: u64,
+        /// The result the step expects.
+        expect: u8,
+    },
+    /// Send CMSG_CHAR_RENAME for `guid` and wait for SMSG_CHAR_RENAME with `expect` (0x00
+    /// renamed, with the guid and the name), as [`BotStep::CreateCharacter`].
+    RenameCharacter {
+        /// The character.
+        guid: u64,
+        /// The new name.
+        name: String,
+        /// The result the step expects.
+        expect: u8,
+    },
     /// Send CMSG_PLAYER_LOGIN for [`BotConfig::character`] and wait for the first
     /// SMSG_TIME_SYNC_REQ (in world; the time is recorded in [`BotReport::login_ms`]).
     /// SMSG_CHARACTER_LOGIN_FAILED ends the script with [`BotError::LoginFailed`].
@@ -187,6 +214,9 @@ impl BotStep {
         match self {
             Self::Authenticate => "authenticate",
             Self::CharacterScreen => "character screen",
+            Self::CreateCharacter { .. } => "create character",
+            Self::DeleteCharacter { .. } => "delete character",
+            Self::RenameCharacter { .. } => "rename character",
             Self::EnterWorld => "enter world",
             Self::Chatter { .. } => "chatter",
             Self::Send { .. } => "send",
@@ -272,6 +302,8 @@ pub struct BotReport {
     pub queue_position: Option<u32>,
     /// SMSG_CHARACTER_LOGIN_FAILED code, if a login failed.
     pub login_failed: Option<u8>,
+    /// Answers to character create, delete and rename steps: opcode and result, in order.
+    pub char_results: Vec<(Opcode, u8)>,
     /// SMSG_TIME_SYNC_REQ packets answered.
     pub time_syncs_answered: u64,
     /// CMSG_PING packets sent.
@@ -458,6 +490,29 @@ impl Bot {
             BotStep::Authenticate => self.authenticate(name).await,
             BotStep::CharacterScreen => self.character_screen(name).await,
             BotStep::EnterWorld => self.enter_world(name).await,
+            BotStep::CreateCharacter { name: n, expect } => {
+                let body = CharCreate {
+                    name: n.clone(),
+                    // Human, warrior, male; skin, face, hair, facial hair and outfit 0.
+                    appearance: [1, 1, 0, 0, 0, 0, 0, 0, 0],
+                };
+                self.char_request(name, &body, *expect).await
+            }
+            BotStep::DeleteCharacter { guid, expect } => {
+                self.char_request(name, &CharDelete { guid: *guid }, *expect)
+                    .await
+            }
+            BotStep::RenameCharacter {
+                guid,
+                name: n,
+                expect,
+            } => {
+                let body = CharRename {
+                    guid: *guid,
+                    name: n.clone(),
+                };
+                self.char_request(name, &body, *expect).await
+            }
             BotStep::Chatter {
                 packets,
                 interval_ms,

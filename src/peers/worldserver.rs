@@ -31,6 +31,18 @@
 //!   and SMSG_LOGOUT_COMPLETE (at once, or `logout_delay_ms` later after
 //!   [`FakeWorldserver::set_instant_logout`]`(false)`); the socket stays at the character
 //!   screen. CMSG_KEEP_ALIVE is accepted and ignored.
+//! - **Character screen** (an authenticated connection with no player; AzerothCore's
+//!   STATUS_AUTHED opcodes, handled by the world loop). CMSG_CHAR_CREATE (cstr name, then
+//!   race, class, gender, skin, face, hair style, hair color, facial hair, outfit) creates the
+//!   character on map 0 with the next free guid in the store and answers SMSG_CHAR_CREATE
+//!   0x2F; a name any character has (case aside) 0x32, an empty one 0x59. CMSG_CHAR_DELETE
+//!   (u64 guid) removes the account's character and answers SMSG_CHAR_DELETE 0x47; as
+//!   AzerothCore, it answers **nothing** for a character that is online or lingering here,
+//!   unknown, or another account's. CMSG_CHAR_RENAME (u64 guid, cstr name) answers
+//!   SMSG_CHAR_RENAME 0x00 with the guid and the new name; 0x59 for an empty name, and 0x30
+//!   (CHAR_CREATE_ERROR) for an unknown or foreign character, a taken name or a character
+//!   online or lingering here. The fake keeps no at-login flags: any character may be renamed.
+//!   Names are normalized as AzerothCore does (first letter upper case, the rest lower case).
 //! - **Redirect.** TC9_CMSG_PREPARE_FOR_REDIRECT with no player in world answers
 //!   TC9_SMSG_READY_FOR_REDIRECT status 1 at once; otherwise the player is saved
 //!   (`save_ms`), READY status 0 goes out and the session is kicked `kick_after_ready_ms`
@@ -75,7 +87,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::wire::Opcode;
-use crate::wire::packets::{MapPosition, Position};
+use crate::wire::packets::{MapPosition, Position, char_result};
 
 pub use events::{CloseReason, KickReason, WorldEvent, WorldEventKind};
 pub use packets::{LOGIN_PRELUDE, MAP_ENTRY};
@@ -212,12 +224,23 @@ impl Presence {
     }
 }
 
-/// The characters database of a realm, which its worldservers share: where each character was
-/// last saved. [`FakeWorldserver::new`] gives each fake its own; [`FakeWorldserver::with_store`]
-/// lets fakes share one, so a character saved on a map by one fake is loaded there by the next.
+/// The characters database of a realm, which its worldservers share: which characters exist
+/// (those of the configs, then those created with CMSG_CHAR_CREATE) and where each was last
+/// saved. [`FakeWorldserver::new`] gives each fake its own; [`FakeWorldserver::with_store`]
+/// lets fakes share one, so a character saved on a map by one fake is loaded there by the next,
+/// and one created or deleted through one fake is created or deleted for all.
 #[derive(Debug, Clone, Default)]
 pub struct FakeCharacterStore {
-    saved: Arc<Mutex<BTreeMap<u64, MapPosition>>>,
+    rows: Arc<Mutex<StoreRows>>,
+}
+
+/// The store's tables.
+#[derive(Debug, Default)]
+struct StoreRows {
+    /// Where each character was last saved.
+    saved: BTreeMap<u64, MapPosition>,
+    /// The characters that exist, by guid.
+    roster: BTreeMap<u64, FakeCharacter>,
 }
 
 impl FakeCharacterStore {
@@ -226,22 +249,100 @@ impl FakeCharacterStore {
         Self::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<u64, MapPosition>> {
-        self.saved.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, StoreRows> {
+        self.rows.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Where a character was last saved.
     pub fn get(&self, guid: u64) -> Option<MapPosition> {
-        self.lock().get(&guid).copied()
+        self.lock().saved.get(&guid).copied()
     }
 
     /// Records a save.
     pub fn set(&self, guid: u64, at: MapPosition) {
-        self.lock().insert(guid, at);
+        self.lock().saved.insert(guid, at);
     }
 
-    fn seed(&self, guid: u64, at: MapPosition) {
-        self.lock().entry(guid).or_insert(at);
+    /// A character that exists.
+    pub fn character(&self, guid: u64) -> Option<FakeCharacter> {
+        self.lock().roster.get(&guid).cloned()
+    }
+
+    /// Every character that exists, by ascending guid.
+    pub fn characters(&self) -> Vec<FakeCharacter> {
+        self.lock().roster.values().cloned().collect()
+    }
+
+    /// A config's character, unless the store already has one with its guid.
+    fn seed(&self, c: &FakeCharacter) {
+        let mut rows = self.lock();
+        rows.saved.entry(c.guid).or_insert(MapPosition {
+            map: c.map,
+            position: c.position,
+        });
+        rows.roster.entry(c.guid).or_insert_with(|| c.clone());
+    }
+
+    /// Creates a character named `name` (already normalized) for `account` on map 0 with the
+    /// next free guid, unless a character has that name whatever its case: then
+    /// CHAR_CREATE_NAME_IN_USE.
+    fn create(&self, account: &str, name: &str) -> Result<u64, u8> {
+        let mut rows = self.lock();
+        if rows
+            .roster
+            .values()
+            .any(|c| c.name.eq_ignore_ascii_case(name))
+        {
+            return Err(char_result::CHAR_CREATE_NAME_IN_USE);
+        }
+        let guid = rows.roster.keys().next_back().map_or(1, |g| g + 1);
+        let at = MapPosition::default();
+        rows.roster.insert(
+            guid,
+            FakeCharacter {
+                guid,
+                account: account.into(),
+                name: name.into(),
+                map: at.map,
+                position: at.position,
+                loads: true,
+            },
+        );
+        rows.saved.insert(guid, at);
+        Ok(guid)
+    }
+
+    /// Deletes `account`'s character `guid`; false if the account has no such character.
+    fn delete(&self, account: &str, guid: u64) -> bool {
+        let mut rows = self.lock();
+        if !rows
+            .roster
+            .get(&guid)
+            .is_some_and(|c| c.account.eq_ignore_ascii_case(account))
+        {
+            return false;
+        }
+        rows.roster.remove(&guid);
+        rows.saved.remove(&guid);
+        true
+    }
+
+    /// Renames `account`'s character `guid` to `name` (already normalized); false if the
+    /// account has no such character or a character has that name whatever its case (the
+    /// character itself included, as AzerothCore's query has it).
+    fn rename(&self, account: &str, guid: u64, name: &str) -> bool {
+        let mut rows = self.lock();
+        let taken = rows
+            .roster
+            .values()
+            .any(|c| c.name.eq_ignore_ascii_case(name));
+        match rows.roster.get_mut(&guid) {
+            Some(c) if c.account.eq_ignore_ascii_case(account) && !taken => {
+                c.name = name.into();
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -299,22 +400,11 @@ impl FakeWorldserver {
     /// Characters the store does not know yet start where `config` puts them.
     pub fn with_store(config: FakeWorldConfig, store: FakeCharacterStore) -> Self {
         for c in &config.characters {
-            store.seed(
-                c.guid,
-                MapPosition {
-                    map: c.map,
-                    position: c.position,
-                },
-            );
+            store.seed(c);
         }
         let start = Instant::now();
         let world = World {
             start,
-            characters: config
-                .characters
-                .iter()
-                .map(|c| (c.guid, c.clone()))
-                .collect(),
             accounts: config
                 .accounts
                 .iter()
@@ -605,6 +695,12 @@ impl FakeWorldserver {
     /// What happened, oldest first (the last [`EVENT_LOG_MAX_EVENTS`]).
     pub fn events(&self) -> Vec<WorldEvent> {
         self.world().events.iter().cloned().collect()
+    }
+
+    /// The characters that exist in its store (created and deleted ones accounted for), by
+    /// ascending guid.
+    pub fn characters(&self) -> Vec<FakeCharacter> {
+        self.world().store.characters()
     }
 
     /// Connections open now.

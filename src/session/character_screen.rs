@@ -1,25 +1,22 @@
 //! The character screen: the account's characters, name queries, realm split and account
-//! data times, and the start of a login.
+//! data times, character create, delete and rename (through `char_service`), and the start of
+//! a login.
 
 use std::time::Duration;
 
+use super::char_service::{self, CHAR_REQUESTS_IN_FLIGHT_MAX, CharRequest, CharService, Outcome};
 use super::context::Ctx;
 use super::entering::Entering;
 use super::timers::Timer;
 use super::{
-    CharacterGuid, CharacterRecord, CloseReason, InGame, NameRecord, Opcode, Output, Packet,
-    Player, RequestId, SeamError, SessionEvent, State, close,
+    CharacterGuid, CharacterRecord, CloseReason, InGame, LinkId, NameRecord, Opcode, Output,
+    Packet, Player, RequestId, SeamError, SessionEvent, State, close,
 };
+use crate::cluster::WorldserverRef;
 use crate::wire::packets::{
-    ACCOUNT_DATA_GLOBAL_MASK, AccountDataTimes, CharCreateResult, CharDeleteResult, CharEnum,
-    CharacterLoginFailed, LoginFailure, NameQuery, NameQueryResponse, PlayerLogin, RealmSplit,
-    RealmSplitRequest, WirePacket,
+    ACCOUNT_DATA_GLOBAL_MASK, AccountDataTimes, CharEnum, CharacterLoginFailed, LoginFailure,
+    NameQuery, NameQueryResponse, PlayerLogin, RealmSplit, RealmSplitRequest, WirePacket,
 };
-
-/// SMSG_CHAR_CREATE code for a refused creation (creation is not offered by this gateway yet).
-const CHAR_CREATE_ERROR: u8 = 0x30;
-/// SMSG_CHAR_DELETE code for a refused deletion.
-const CHAR_DELETE_FAILED: u8 = 0x48;
 
 /// Authenticated, no character in world.
 #[derive(Debug)]
@@ -29,8 +26,12 @@ pub(super) struct CharacterScreen {
     listing: Option<RequestId>,
     /// The client asked for CHAR_ENUM before the listing arrived.
     enum_wanted: bool,
-    /// The client sent PLAYER_LOGIN before the listing arrived.
+    /// The client sent PLAYER_LOGIN before the listing arrived, or while a character request
+    /// was under way: the login starts once both are over.
     login_wanted: Option<CharacterGuid>,
+    /// The character create, delete or rename under way (at most
+    /// [`CHAR_REQUESTS_IN_FLIGHT_MAX`]).
+    service: Option<CharService>,
 }
 
 impl CharacterScreen {
@@ -40,6 +41,7 @@ impl CharacterScreen {
             listing: None,
             enum_wanted: false,
             login_wanted: None,
+            service: None,
         }
     }
 
@@ -49,6 +51,9 @@ impl CharacterScreen {
     }
 
     pub(super) fn on_client_packet(mut self, cx: &mut Ctx, now: Duration, p: Packet) -> State {
+        if let Some(request) = CharRequest::of(p.opcode) {
+            return self.request_service(cx, now, request, p);
+        }
         match p.opcode {
             Opcode::CMSG_CHAR_ENUM => {
                 if self.player.characters.is_some() {
@@ -61,11 +66,13 @@ impl CharacterScreen {
             Opcode::CMSG_PLAYER_LOGIN => match PlayerLogin::decode(&p.body) {
                 Ok(login) => {
                     let guid = CharacterGuid(login.guid);
-                    if self.player.characters.is_some() {
+                    if self.player.characters.is_some() && self.service.is_none() {
                         return self.start_login(cx, now, guid);
                     }
                     self.login_wanted = Some(guid);
-                    self.request_characters(cx, now);
+                    if self.service.is_none() {
+                        self.request_characters(cx, now);
+                    }
                 }
                 Err(e) => {
                     let reason = CloseReason::ClientProtocol(format!("PLAYER_LOGIN: {e}"));
@@ -91,12 +98,6 @@ impl CharacterScreen {
             }
             Opcode::CMSG_NAME_QUERY => on_name_query(cx, &self.player, &p),
             Opcode::CMSG_PING => cx.pong(&p.body),
-            Opcode::CMSG_CHAR_CREATE => cx.send_client(&CharCreateResult {
-                result: CHAR_CREATE_ERROR,
-            }),
-            Opcode::CMSG_CHAR_DELETE => cx.send_client(&CharDeleteResult {
-                result: CHAR_DELETE_FAILED,
-            }),
             // Anything else has no worldserver to go to at the character screen.
             _ => {}
         }
@@ -130,8 +131,24 @@ impl CharacterScreen {
         if std::mem::take(&mut self.enum_wanted) {
             send_char_enum(cx, &self.player);
         }
-        match self.login_wanted.take() {
-            Some(guid) => self.start_login(cx, now, guid),
+        self.resume_login(cx, now)
+    }
+
+    /// A login asked for meanwhile starts once the listing is in and no character request is
+    /// under way.
+    fn resume_login(mut self, cx: &mut Ctx, now: Duration) -> State {
+        if self.service.is_some() {
+            return State::CharacterScreen(self);
+        }
+        match self.login_wanted {
+            Some(guid) if self.player.characters.is_some() => {
+                self.login_wanted = None;
+                self.start_login(cx, now, guid)
+            }
+            Some(_) => {
+                self.request_characters(cx, now);
+                State::CharacterScreen(self)
+            }
             None => State::CharacterScreen(self),
         }
     }
@@ -143,6 +160,118 @@ impl CharacterScreen {
         }
         let reason = CloseReason::ServiceUnavailable("characters service timed out".into());
         close(State::CharacterScreen(self), cx, reason)
+    }
+
+    // ----- character create, delete and rename ------------------------------------------
+
+    /// The worldserver link of the request under way, if any.
+    pub(super) fn service_link(&self) -> Option<LinkId> {
+        self.service.as_ref().and_then(CharService::link)
+    }
+
+    /// CMSG_CHAR_CREATE, CMSG_CHAR_DELETE or CMSG_CHAR_RENAME: through a worldserver, one at
+    /// a time.
+    fn request_service(
+        self,
+        cx: &mut Ctx,
+        now: Duration,
+        request: CharRequest,
+        p: Packet,
+    ) -> State {
+        if usize::from(self.service.is_some()) >= CHAR_REQUESTS_IN_FLIGHT_MAX {
+            let detail = "another character request is under way".into();
+            char_service::refuse(cx, request, detail);
+            return State::CharacterScreen(self);
+        }
+        let auth = self.player.auth.raw.clone();
+        let outcome = CharService::begin(cx, now, request, p, auth);
+        self.after(cx, now, outcome)
+    }
+
+    /// The coordinator answered the request's placement.
+    pub(super) fn on_placement(
+        self,
+        cx: &mut Ctx,
+        now: Duration,
+        request: RequestId,
+        result: Result<Option<WorldserverRef>, SeamError>,
+    ) -> State {
+        self.with_service(cx, now, |s, cx| s.on_placement(cx, now, request, result))
+    }
+
+    /// The request's link opened, or failed.
+    pub(super) fn on_connected(
+        self,
+        cx: &mut Ctx,
+        now: Duration,
+        link: LinkId,
+        result: Result<(), String>,
+    ) -> State {
+        self.with_service(cx, now, |s, cx| s.on_connected(cx, link, result))
+    }
+
+    /// A packet on the request's link.
+    pub(super) fn on_service_packet(self, cx: &mut Ctx, now: Duration, p: Packet) -> State {
+        self.with_service(cx, now, |s, cx| s.on_world_packet(cx, now, p))
+    }
+
+    /// The request's link was lost; the caller dropped it.
+    pub(super) fn on_service_lost(
+        self,
+        cx: &mut Ctx,
+        now: Duration,
+        server: &WorldserverRef,
+        detail: String,
+    ) -> State {
+        self.with_service(cx, now, |s, cx| s.on_link_lost(cx, server, detail))
+    }
+
+    /// One of the request's timers fired.
+    pub(super) fn service_timer(self, cx: &mut Ctx, now: Duration, timer: Timer) -> State {
+        self.with_service(cx, now, |s, cx| match timer {
+            Timer::CharServiceNudge => s.nudge(cx, now),
+            timer => s.timed_out(cx, timer),
+        })
+    }
+
+    fn with_service(
+        mut self,
+        cx: &mut Ctx,
+        now: Duration,
+        f: impl FnOnce(CharService, &mut Ctx) -> Outcome,
+    ) -> State {
+        let Some(service) = self.service.take() else {
+            return State::CharacterScreen(self);
+        };
+        let outcome = f(service, cx);
+        self.after(cx, now, outcome)
+    }
+
+    /// Keeps a pending request; after one that reached a worldserver the account's characters
+    /// may have changed: the cached listing (and any listing asked before) is dropped, and
+    /// asked again when the client wants it.
+    fn after(mut self, cx: &mut Ctx, now: Duration, outcome: Outcome) -> State {
+        match outcome {
+            Outcome::Pending(service) => {
+                self.service = Some(service);
+                return State::CharacterScreen(self);
+            }
+            Outcome::Done {
+                reached_world: true,
+            } => {
+                self.player.characters = None;
+                if self.listing.take().is_some() {
+                    cx.timers.disarm(Timer::Characters);
+                    if self.enum_wanted {
+                        self.request_characters(cx, now);
+                    }
+                }
+            }
+            Outcome::Done {
+                reached_world: false,
+            } => {}
+        }
+        self.resume_login(cx, now)
     }
 
     fn request_characters(&mut self, cx: &mut Ctx, now: Duration) {

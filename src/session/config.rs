@@ -21,14 +21,18 @@ pub struct SessionConfig {
     pub service_timeout_ms: u64,
     /// Connecting to a worldserver and receiving its SMSG_AUTH_CHALLENGE.
     pub world_handshake_timeout_ms: u64,
-    /// After PLAYER_LOGIN with no answer, nudge the worldserver with CMSG_KEEP_ALIVE (its
-    /// parser leaves bytes that arrived with the auth session unread until more arrive); each
-    /// further nudge waits twice as long.
+    /// After PLAYER_LOGIN (or a character-screen request) with no answer, nudge the
+    /// worldserver with CMSG_KEEP_ALIVE (its parser leaves bytes that arrived with the auth
+    /// session unread until more arrive); each further nudge waits twice as long.
     pub world_login_nudge_ms: u64,
     /// Nudges at most.
     pub world_login_nudges_max: u32,
     /// From placement to the first SMSG_TIME_SYNC_REQ on the worldserver.
     pub world_login_timeout_ms: u64,
+    /// A character create, delete or rename, carried out by a worldserver over a link of its
+    /// own: from the client's request to the worldserver's answer (ToCloud9's gateway gives
+    /// it 20 s). Past it the client gets the request's failure code.
+    pub char_service_timeout_ms: u64,
     /// From TC9_CMSG_PREPARE_FOR_REDIRECT to TC9_SMSG_READY_FOR_REDIRECT.
     pub redirect_ready_timeout_ms: u64,
     /// From READY_FOR_REDIRECT to the old worldserver closing the connection (its kick comes
@@ -75,6 +79,7 @@ impl Default for SessionConfig {
             world_login_nudge_ms: 50,
             world_login_nudges_max: 6,
             world_login_timeout_ms: 15_000,
+            char_service_timeout_ms: 20_000,
             redirect_ready_timeout_ms: 10_000,
             redirect_release_timeout_ms: 10_000,
             switch_buffer_max_packets: 512,

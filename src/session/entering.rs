@@ -418,7 +418,7 @@ impl Entering {
         cx.push(Output::Place {
             request,
             guid: self.game.guid(),
-            map: self.map,
+            map: Some(self.map),
             exclude,
             avoid,
             prefer,

@@ -21,6 +21,8 @@
 //!   queues of packets held during a move;
 //! - `auth.rs`: the challenge and the account lookup;
 //! - `character_screen.rs`: listing, name queries, the start of a login;
+//! - `char_service.rs`: character create, delete and rename, each through a worldserver on a
+//!   link of its own;
 //! - `entering.rs`: placement, connect, replayed auth and PLAYER_LOGIN, loading, on a login,
 //!   a handoff or a recovery;
 //! - `in_world.rs`: proxying, and [`in_world::for_client`], the one rule of what a
@@ -31,6 +33,7 @@
 
 mod auth;
 mod canary;
+mod char_service;
 mod character_screen;
 mod config;
 mod context;
@@ -84,7 +87,8 @@ pub enum Phase {
     ExpectAuthSession,
     /// Waiting for the account lookup.
     AwaitAccount,
-    /// Authenticated, no character in world.
+    /// Authenticated, no character in world (a character create, delete or rename may be
+    /// under way).
     CharacterScreen,
     /// Between CMSG_PLAYER_LOGIN and the worldserver's first SMSG_TIME_SYNC_REQ (also the
     /// second half of a handoff).
@@ -395,6 +399,7 @@ impl Session {
         result: Result<Option<WorldserverRef>, SeamError>,
     ) {
         self.dispatch(|s, cx| match s {
+            State::CharacterScreen(c) => c.on_placement(cx, now, request, result),
             State::EnteringWorld(e) => e.on_placement(cx, now, request, result),
             State::AwaitTransferPlacement(m) => m.on_placement(cx, now, request, result),
             other => other,
@@ -409,6 +414,7 @@ impl Session {
         result: Result<(), String>,
     ) {
         self.dispatch(|s, cx| match s {
+            State::CharacterScreen(c) => c.on_connected(cx, now, link, result),
             State::EnteringWorld(e) => e.on_connected(cx, now, link, result),
             other => other,
         });
@@ -588,6 +594,14 @@ impl Session {
 
     fn on_world_packet(&mut self, now: Duration, link: LinkId, p: Packet) {
         self.cx.counters.world_packets_in += 1;
+        if let State::CharacterScreen(c) = &self.state
+            && c.service_link() == Some(link)
+        {
+            return self.dispatch(|s, cx| match s {
+                State::CharacterScreen(c) => c.on_service_packet(cx, now, p),
+                other => other,
+            });
+        }
         if let State::EnteringWorld(e) = &self.state
             && e.link() == Some(link)
         {
@@ -624,6 +638,10 @@ impl Session {
                 cx.drop_link(link);
                 e.on_link_lost(cx, now, &server, detail)
             }
+            State::CharacterScreen(c) if c.service_link() == Some(link) => {
+                cx.drop_link(link);
+                c.on_service_lost(cx, now, &server, detail)
+            }
             // The kick after READY status 0: the worldserver let the character go.
             State::AwaitRelease(m) if active => {
                 cx.release_link(link);
@@ -647,6 +665,13 @@ impl Session {
             }
             (Timer::AccountLookup, State::AwaitAccount(a)) => a.timed_out(cx),
             (Timer::Characters, State::CharacterScreen(c)) => c.timed_out(cx),
+            (
+                Timer::Placement
+                | Timer::WorldHandshake
+                | Timer::CharService
+                | Timer::CharServiceNudge,
+                State::CharacterScreen(c),
+            ) => c.service_timer(cx, now, timer),
             (Timer::Placement, State::EnteringWorld(e)) => e.placement_timed_out(cx, now),
             (Timer::Placement, State::AwaitTransferPlacement(m)) => m.placement_timed_out(cx, now),
             (Timer::WorldHandshake, State::EnteringWorld(e)) => e.handshake_timed_out(cx, now),

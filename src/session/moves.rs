@@ -166,7 +166,7 @@ impl AwaitTransferPlacement {
         cx.push(Output::Place {
             request,
             guid: w.game.guid(),
-            map,
+            map: Some(map),
             exclude: Vec::new(),
             avoid: Vec::new(),
             prefer: None,

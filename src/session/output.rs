@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use super::records::{AccountId, CharacterGuid, CharacterRecord};
 use crate::cluster::{WorldserverId, WorldserverRef};
+use crate::wire::Opcode;
 use crate::wire::auth::AuthResult;
 use crate::wire::packets::LoginFailure;
 
@@ -52,10 +53,12 @@ pub enum Output {
     Place {
         /// Request id.
         request: RequestId,
-        /// The character.
+        /// The character (`CharacterGuid(0)` for a character being created: nothing holds
+        /// it yet).
         guid: CharacterGuid,
-        /// The map it is on or going to.
-        map: u32,
+        /// The map it is on or going to; `None`: any map (a character create, delete or
+        /// rename, which any worldserver of the realm carries out).
+        map: Option<u32>,
         /// Worldservers not to choose.
         exclude: Vec<WorldserverId>,
         /// Worldservers to choose only when no other can take the character (they failed
@@ -309,6 +312,28 @@ pub enum SessionEvent {
     },
     /// The player logged out to the character screen.
     LoggedOut,
+    /// A worldserver answered a character create, delete or rename; the answer went to the
+    /// client.
+    CharServiceAnswered {
+        /// The answer's opcode (SMSG_CHAR_CREATE, SMSG_CHAR_DELETE, SMSG_CHAR_RENAME).
+        answer: Opcode,
+        /// Who carried it out.
+        worldserver: WorldserverId,
+        /// Its result code.
+        result: u8,
+        /// From the client's request to the answer.
+        took_ms: u64,
+    },
+    /// A character create, delete or rename could not be carried out; the client got the
+    /// request's failure code.
+    CharServiceFailed {
+        /// The answer's opcode.
+        answer: Opcode,
+        /// The failure code sent.
+        code: u8,
+        /// Why.
+        detail: String,
+    },
     /// The session ended.
     Closed {
         /// Why.

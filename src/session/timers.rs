@@ -34,11 +34,15 @@ pub(super) enum Timer {
     WorldSilence,
     /// Shutdown: LOGOUT_COMPLETE must arrive by then.
     Logout,
+    /// A character-screen request (create, delete, rename) to the worldserver's answer.
+    CharService,
+    /// The forwarded character-screen request unanswered: nudge the worldserver.
+    CharServiceNudge,
 }
 
 impl Timer {
     /// Every timer, in the order they fire when due at the same time.
-    pub(super) const ALL: [Timer; 14] = [
+    pub(super) const ALL: [Timer; 16] = [
         Timer::PreAuth,
         Timer::AccountLookup,
         Timer::Characters,
@@ -53,6 +57,8 @@ impl Timer {
         Timer::RecoveryDeadline,
         Timer::WorldSilence,
         Timer::Logout,
+        Timer::CharService,
+        Timer::CharServiceNudge,
     ];
 }
 

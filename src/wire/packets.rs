@@ -13,8 +13,8 @@ mod timing;
 mod world;
 
 pub use character::{
-    AccountDataTimes, CharCreate, CharEnum, CharacterLoginFailed, EnumCharacter, EnumEquipment,
-    LoginFailure, RealmSplit,
+    AccountDataTimes, CharCreate, CharEnum, CharRename, CharRenameResult, CharacterLoginFailed,
+    EnumCharacter, EnumEquipment, LoginFailure, RealmSplit, char_result,
 };
 pub use info::{
     AddonAnswer, AddonInfo, CHAT_TEXT_MAX_BYTES, DeclinedNames, InitWorldStates, LevelupInfo,

@@ -80,6 +80,44 @@ impl Bot {
         Ok(())
     }
 
+    /// A character create, delete or rename: the request, then its answer, whose result
+    /// must be `expect`.
+    pub(super) async fn char_request<P: WirePacket>(
+        &mut self,
+        step: &str,
+        request: &P,
+        expect: u8,
+    ) -> Result<(), BotError> {
+        let answer = match P::OPCODE {
+            Opcode::CMSG_CHAR_CREATE => Opcode::SMSG_CHAR_CREATE,
+            Opcode::CMSG_CHAR_DELETE => Opcode::SMSG_CHAR_DELETE,
+            Opcode::CMSG_CHAR_RENAME => Opcode::SMSG_CHAR_RENAME,
+            other => {
+                return Err(protocol(
+                    step,
+                    format!("{other} is not a character request"),
+                ));
+            }
+        };
+        self.send(step, P::OPCODE, &request.to_body())?;
+        self.flush(step).await?;
+        let deadline = self.deadline();
+        let p = self
+            .await_packet(step, &answer.to_string(), deadline, &[answer])
+            .await?;
+        let Some(&result) = p.body.first() else {
+            return Err(protocol(step, format!("{answer} without a result")));
+        };
+        self.report.char_results.push((answer, result));
+        if result != expect {
+            return Err(protocol(
+                step,
+                format!("{answer} answered {result:#04x}, expected {expect:#04x}"),
+            ));
+        }
+        Ok(())
+    }
+
     pub(super) async fn enter_world(&mut self, step: &str) -> Result<(), BotError> {
         let t0 = Instant::now();
         self.world_entries += 1;

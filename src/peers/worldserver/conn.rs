@@ -12,6 +12,7 @@ mod in_world;
 mod login;
 mod network;
 mod redirect;
+mod screen;
 
 use std::collections::VecDeque;
 use std::sync::MutexGuard;

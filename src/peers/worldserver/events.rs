@@ -145,6 +145,26 @@ pub enum WorldEventKind {
         /// Whether it was saved (a character still loading has nothing to save).
         saved: bool,
     },
+    /// CMSG_CHAR_CREATE created a character (the event's guid); SMSG_CHAR_CREATE 0x2F sent.
+    CharacterCreated {
+        /// Its name, normalized.
+        name: String,
+    },
+    /// CMSG_CHAR_DELETE deleted the character; SMSG_CHAR_DELETE 0x47 sent.
+    CharacterDeleted,
+    /// CMSG_CHAR_RENAME renamed the character; SMSG_CHAR_RENAME 0x00 sent.
+    CharacterRenamed {
+        /// The new name, normalized.
+        name: String,
+    },
+    /// A character create, delete or rename was refused with this code, or (`code` None, a
+    /// delete) left unanswered, as AzerothCore leaves it.
+    CharRequestRefused {
+        /// The request's opcode.
+        opcode: Opcode,
+        /// The code sent, if any.
+        code: Option<u8>,
+    },
     /// The fake closed the socket without a kick.
     Closed {
         /// Why.
@@ -225,6 +245,13 @@ impl fmt::Display for WorldEventKind {
             Self::Removed { saved } => {
                 write!(f, "removed{}", if *saved { ", saved" } else { "" })
             }
+            Self::CharacterCreated { name } => write!(f, "character {name} created"),
+            Self::CharacterDeleted => write!(f, "character deleted"),
+            Self::CharacterRenamed { name } => write!(f, "character renamed {name}"),
+            Self::CharRequestRefused { opcode, code } => match code {
+                Some(code) => write!(f, "{opcode} refused 0x{code:02X}"),
+                None => write!(f, "{opcode} left unanswered"),
+            },
             Self::Closed { reason } => write!(f, "closed ({reason:?})"),
             Self::PeerClosed => write!(f, "closed by the peer"),
             Self::Crashed => write!(f, "crash"),

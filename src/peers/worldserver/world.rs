@@ -11,8 +11,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::{
-    EVENT_LOG_MAX_EVENTS, FakeCharacter, FakeCharacterStore, PacketTap, Presence,
-    RECEIVED_LOG_MAX_PACKETS, WorldEvent, WorldEventKind,
+    EVENT_LOG_MAX_EVENTS, FakeCharacterStore, PacketTap, Presence, RECEIVED_LOG_MAX_PACKETS,
+    WorldEvent, WorldEventKind,
 };
 use crate::wire::Opcode;
 use crate::wire::packets::MapPosition;
@@ -79,7 +79,6 @@ pub(super) struct LingerTimer {
 /// The shared state.
 pub(super) struct World {
     pub start: Instant,
-    pub characters: BTreeMap<u64, FakeCharacter>,
     /// Upper-cased.
     pub accounts: BTreeSet<String>,
     pub store: FakeCharacterStore,
@@ -127,7 +126,7 @@ impl World {
     /// Logs a client packet the world handled for `guid`; only characters the fake knows get a
     /// log, so a peer cannot grow the map with made-up guids.
     pub fn log_received(&mut self, guid: u64, opcode: Opcode, body: &Bytes) {
-        if !self.characters.contains_key(&guid) {
+        if self.store.character(guid).is_none() {
             return;
         }
         let log = self.received.entry(guid).or_default();
@@ -171,8 +170,8 @@ impl World {
     /// Where a character starts a login: the store, else the config.
     pub fn saved_at(&self, guid: u64) -> MapPosition {
         self.store.get(guid).unwrap_or_else(|| {
-            self.characters
-                .get(&guid)
+            self.store
+                .character(guid)
                 .map(|c| MapPosition {
                     map: c.map,
                     position: c.position,

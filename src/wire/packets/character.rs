@@ -177,6 +177,94 @@ impl WirePacket for CharCreate {
     }
 }
 
+/// Result codes of SMSG_CHAR_CREATE, SMSG_CHAR_DELETE and SMSG_CHAR_RENAME (AzerothCore's
+/// `ResponseCodes`, the ones the character screen meets).
+pub mod char_result {
+    /// RESPONSE_SUCCESS: a rename (or customize) went through.
+    pub const RESPONSE_SUCCESS: u8 = 0x00;
+    /// CHAR_CREATE_SUCCESS.
+    pub const CHAR_CREATE_SUCCESS: u8 = 0x2F;
+    /// CHAR_CREATE_ERROR: "error creating character"; AzerothCore also answers a rename with
+    /// it when the character is not the account's, is not flagged for a rename, the name is
+    /// taken or the character is online.
+    pub const CHAR_CREATE_ERROR: u8 = 0x30;
+    /// CHAR_CREATE_FAILED: "character creation failed".
+    pub const CHAR_CREATE_FAILED: u8 = 0x31;
+    /// CHAR_CREATE_NAME_IN_USE.
+    pub const CHAR_CREATE_NAME_IN_USE: u8 = 0x32;
+    /// CHAR_DELETE_SUCCESS.
+    pub const CHAR_DELETE_SUCCESS: u8 = 0x47;
+    /// CHAR_DELETE_FAILED.
+    pub const CHAR_DELETE_FAILED: u8 = 0x48;
+    /// CHAR_NAME_FAILURE: "unable to use that name".
+    pub const CHAR_NAME_FAILURE: u8 = 0x58;
+    /// CHAR_NAME_NO_NAME: an empty name.
+    pub const CHAR_NAME_NO_NAME: u8 = 0x59;
+}
+
+/// CMSG_CHAR_RENAME: u64 guid, cstr new name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CharRename {
+    /// The character to rename.
+    pub guid: u64,
+    /// The name asked for.
+    pub name: String,
+}
+
+impl WirePacket for CharRename {
+    const OPCODE: Opcode = Opcode::CMSG_CHAR_RENAME;
+    fn encode(&self, out: &mut BytesMut) {
+        out.put_u64_le(self.guid);
+        out.put_cstr(&self.name);
+    }
+    fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(body);
+        Ok(Self {
+            guid: r.u64("guid")?,
+            name: r.cstr("name", NAME_MAX_BYTES)?.to_owned(),
+        })
+    }
+}
+
+/// SMSG_CHAR_RENAME: u8 result; only RESPONSE_SUCCESS (0x00) is followed by u64 guid and cstr
+/// name (AzerothCore `SendCharRename`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CharRenameResult {
+    /// RESPONSE_SUCCESS: the character now has this name.
+    Renamed {
+        /// The character.
+        guid: u64,
+        /// Its new name.
+        name: String,
+    },
+    /// Any other result code, alone. `Refused(0)` is not a value: 0 is [`Self::Renamed`].
+    Refused(u8),
+}
+
+impl WirePacket for CharRenameResult {
+    const OPCODE: Opcode = Opcode::SMSG_CHAR_RENAME;
+    fn encode(&self, out: &mut BytesMut) {
+        match self {
+            Self::Renamed { guid, name } => {
+                out.put_u8(char_result::RESPONSE_SUCCESS);
+                out.put_u64_le(*guid);
+                out.put_cstr(name);
+            }
+            Self::Refused(code) => out.put_u8(*code),
+        }
+    }
+    fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(body);
+        match r.u8("result")? {
+            char_result::RESPONSE_SUCCESS => Ok(Self::Renamed {
+                guid: r.u64("guid")?,
+                name: r.cstr("name", NAME_MAX_BYTES)?.to_owned(),
+            }),
+            code => Ok(Self::Refused(code)),
+        }
+    }
+}
+
 /// One equipment slot as SMSG_CHAR_ENUM shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EnumEquipment {

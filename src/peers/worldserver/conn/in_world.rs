@@ -43,8 +43,9 @@ impl Conn {
                     self.event(Some(guid), WorldEventKind::Dropped { opcode: p.opcode });
                 }
             }
-            // Character-screen opcodes: the characters service answers them in cluster mode.
-            CharStage::None => {}
+            // Character-screen opcodes: create, delete and rename come through here in
+            // cluster mode (the characters service lists them).
+            CharStage::None => self.at_character_screen(&p),
         }
     }
 
@@ -173,6 +174,7 @@ fn is_logged_in_opcode(opcode: Opcode) -> bool {
         Opcode::CMSG_CHAR_CREATE
             | Opcode::CMSG_CHAR_ENUM
             | Opcode::CMSG_CHAR_DELETE
+            | Opcode::CMSG_CHAR_RENAME
             | Opcode::CMSG_PLAYER_LOGIN
             | Opcode::CMSG_READY_FOR_ACCOUNT_DATA_TIMES
             | Opcode::CMSG_REALM_SPLIT

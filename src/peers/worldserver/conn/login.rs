@@ -74,12 +74,13 @@ impl Conn {
             w.event(None, Some(offline), WorldEventKind::Removed { saved: true });
         }
         let busy = w.players.contains_key(&guid);
-        let outcome = match w.characters.get(&guid) {
+        let known = w.store.character(guid);
+        let outcome = match &known {
             _ if busy => LoadOutcome::Busy,
             Some(c) if c.loads => LoadOutcome::Loads,
             _ => LoadOutcome::Fails,
         };
-        if !busy && w.characters.contains_key(&guid) {
+        if !busy && known.is_some() {
             let generation = w.generation();
             let at = w.saved_at(guid);
             w.players.insert(
