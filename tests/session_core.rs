@@ -1256,6 +1256,33 @@ fn draining_moves_the_player_off_its_worldserver() {
     finish_move_elsewhere(&mut h, old);
 }
 
+/// Found by the simulator's client-protocol checker (swarm seeds 23, 375, 395, 416, 425,
+/// 488): a drain's PREPARE was out, the worldserver crashed before READY, and the recovery
+/// logged the player in again without a loading screen, so the client saw the new world
+/// session's time-sync counter start over while it was still in world.
+#[test]
+fn a_worldserver_lost_before_ready_gives_the_client_a_loading_screen() {
+    let mut h = authed();
+    let old = h.enter_world(ws("ws-1"));
+    h.s.handle_drain(h.now, &WorldserverId("ws-1".into()));
+    h.pump();
+    assert_eq!(h.s.phase(), Phase::AwaitRedirectReady);
+    let screens = |h: &Harness| {
+        h.client_opcodes()
+            .iter()
+            .filter(|o| **o == Opcode::SMSG_NEW_WORLD)
+            .count()
+    };
+    assert_eq!(screens(&h), 0, "still in world while READY is awaited");
+    h.s.handle_world_closed(h.now, old);
+    h.pump();
+    assert_eq!(
+        screens(&h),
+        1,
+        "the recovery shows a loading screen before the next login"
+    );
+}
+
 #[test]
 fn a_layer_switch_moves_the_player_behind_a_loading_screen_after_the_kick() {
     let mut h = authed();

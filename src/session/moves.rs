@@ -366,6 +366,12 @@ impl AwaitRedirectReady {
         stay(cx, now, self.w, self.held)
     }
 
+    /// Whether the client is still in world: a move without a map change of its own whose
+    /// loading screen has not been shown yet.
+    pub(super) fn client_in_world(&self) -> bool {
+        self.mv.loading_screen
+    }
+
     /// Its worldserver was lost: what the move held goes with the player into the recovery.
     pub(super) fn into_parts(self) -> (World, Held) {
         (self.w, self.held)

@@ -44,6 +44,9 @@ pub(super) fn world_lost(
             )
         }
         State::AwaitRedirectReady(m) => {
+            // A move the worldserver asked for (drain, layer switch, redirect) shows its
+            // loading screen only after READY: until then the client is still in world.
+            let showing_world = m.client_in_world();
             let (w, held) = m.into_parts();
             start(
                 cx,
@@ -52,7 +55,7 @@ pub(super) fn world_lost(
                 from,
                 detail,
                 held.client,
-                false,
+                showing_world,
             )
         }
         // Logging out (or anything else holding the link): the session cannot go on.
