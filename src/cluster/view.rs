@@ -74,6 +74,10 @@ pub struct WorldserverState {
     pub health: Health,
     /// Players the gateway has placed there and not yet moved away.
     pub players: u32,
+    /// Health from the probes and the registry alone, the operator's drain aside: what an
+    /// undrain returns to (a worldserver that degraded before or during a drain is still
+    /// degraded after it).
+    base: Health,
     bad_streak: u32,
     failed_streak: u32,
     good_streak: u32,
@@ -81,6 +85,20 @@ pub struct WorldserverState {
     /// In the registry's last answer. A worldserver the registry dropped stays Down whatever
     /// the gateway's own probes say, until the registry lists it again.
     listed: bool,
+}
+
+impl WorldserverState {
+    /// Health as placements see it: Down while the registry does not list it, Draining while
+    /// the operator drains it (unless Down), else what the probes say.
+    fn effective(&self) -> Health {
+        if !self.listed {
+            Health::Down
+        } else if self.draining && self.base != Health::Down {
+            Health::Draining
+        } else {
+            self.base
+        }
+    }
 }
 
 /// A placement request: pure input of the selection policy.
@@ -142,6 +160,7 @@ impl ClusterView {
                     info: info.clone(),
                     health: Health::Admitting,
                     players: 0,
+                    base: Health::Admitting,
                     bad_streak: 0,
                     failed_streak: 0,
                     good_streak: 0,
@@ -151,8 +170,9 @@ impl ClusterView {
         }
         for (id, s) in self.servers.iter_mut() {
             if !list.iter().any(|i| &i.server.id == id) {
-                s.health = Health::Down;
+                s.base = Health::Down;
                 s.listed = false;
+                s.health = s.effective();
             }
         }
         for info in list {
@@ -187,10 +207,10 @@ impl ClusterView {
                 s.bad_streak = 0;
                 s.failed_streak = 0;
                 s.good_streak = s.good_streak.saturating_add(1);
-                if matches!(s.health, Health::Degraded | Health::Down)
+                if matches!(s.base, Health::Degraded | Health::Down)
                     && s.good_streak >= p.good_probes_to_admit
                 {
-                    s.health = Health::Admitting;
+                    s.base = Health::Admitting;
                 }
             }
             Probe::Slow | Probe::Failed => {
@@ -202,22 +222,17 @@ impl ClusterView {
                     s.failed_streak = 0;
                 }
                 if s.failed_streak >= p.failed_probes_to_down {
-                    s.health = Health::Down;
-                } else if s.health == Health::Admitting && s.bad_streak >= p.bad_probes_to_degrade {
-                    s.health = Health::Degraded;
+                    s.base = Health::Down;
+                } else if s.base == Health::Admitting && s.bad_streak >= p.bad_probes_to_degrade {
+                    s.base = Health::Degraded;
                 }
             }
             Probe::ConfirmedDown => {
                 s.good_streak = 0;
-                s.health = Health::Down;
+                s.base = Health::Down;
             }
         }
-        if !s.listed {
-            s.health = Health::Down;
-        }
-        if s.draining && s.health != Health::Down {
-            s.health = Health::Draining;
-        }
+        s.health = s.effective();
         Some(s.health)
     }
 
@@ -225,11 +240,7 @@ impl ClusterView {
     pub fn set_draining(&mut self, id: &WorldserverId, draining: bool) {
         if let Some(s) = self.servers.get_mut(id) {
             s.draining = draining;
-            if draining && s.health != Health::Down {
-                s.health = Health::Draining;
-            } else if !draining && s.health == Health::Draining {
-                s.health = Health::Admitting;
-            }
+            s.health = s.effective();
         }
     }
 
@@ -403,6 +414,40 @@ mod tests {
             v.select(NOW, &req(1)),
             Selection::Refuse(LoginFailure::NO_WORLD)
         );
+    }
+
+    /// Found by the simulator's admission oracle (swarm seed 524): an undrain made a
+    /// worldserver whose world was slow (Degraded before and during the drain) Admitting at
+    /// once, without the good probes the rule asks for.
+    #[test]
+    fn an_undrain_returns_to_the_health_the_probes_say() {
+        let mut v = ClusterView::new(HealthPolicy::default());
+        v.apply_registry(NOW, &[info("ek", &[0])]);
+        let p = HealthPolicy::default();
+        for _ in 0..p.bad_probes_to_degrade {
+            v.observe(&id("ek"), Probe::Slow);
+        }
+        v.set_draining(&id("ek"), true);
+        assert_eq!(v.get(&id("ek")).map(|s| s.health), Some(Health::Draining));
+        v.set_draining(&id("ek"), false);
+        assert_eq!(
+            v.get(&id("ek")).map(|s| s.health),
+            Some(Health::Degraded),
+            "still slow: degraded, not admitting"
+        );
+        // Degrading while drained counts too.
+        let mut v = ClusterView::new(p);
+        v.apply_registry(NOW, &[info("ek", &[0])]);
+        v.set_draining(&id("ek"), true);
+        for _ in 0..p.bad_probes_to_degrade {
+            v.observe(&id("ek"), Probe::Slow);
+        }
+        v.set_draining(&id("ek"), false);
+        assert_eq!(v.get(&id("ek")).map(|s| s.health), Some(Health::Degraded));
+        for _ in 0..p.good_probes_to_admit {
+            v.observe(&id("ek"), Probe::Healthy);
+        }
+        assert_eq!(v.get(&id("ek")).map(|s| s.health), Some(Health::Admitting));
     }
 
     #[test]
