@@ -269,9 +269,13 @@ impl DrainChecker {
                 guid.saturating_sub(1000)
             ));
         }
+        // Judged only when the login surely arrived inside the window: its earliest arrival
+        // (`arrived`, a slow world handles packets late) past the window's start and the
+        // tolerance, and its latest (when the world handled it) before the window's end.
         if let Some(w) = self
             .closed
             .closing(worldserver, arrived.saturating_sub(IN_FLIGHT_TOLERANCE_MS))
+            .filter(|w| at_ms < w.until_ms)
         {
             let first = self
                 .reported
