@@ -8,9 +8,9 @@ use proptest::prelude::*;
 use bytes::{Bytes, BytesMut};
 use waygate::cluster::{WorldserverId, WorldserverRef};
 use waygate::session::{
-    AccountId, AccountRecord, Announcement, CharacterGuid, CharacterRecord, CloseReason, Culprit,
-    Departure, LinkId, NameRecord, Output, Phase, RequestId, SeamError, Session, SessionConfig,
-    SessionEvent, SessionId,
+    AccountId, AccountRecord, Announcement, CharacterGuid, CharacterRecord, ClaimRefused,
+    CloseReason, Culprit, Departure, LinkId, NameRecord, Output, Phase, RequestId, SeamError,
+    Session, SessionConfig, SessionEvent, SessionId,
 };
 use waygate::wire::auth::{
     AddonList, AuthChallenge, AuthResponse, AuthResult, AuthSession, AuthSessionFields,
@@ -100,6 +100,7 @@ struct Harness {
     events: Vec<SessionEvent>,
     announced: Vec<Announcement>,
     closed: Option<CloseReason>,
+    claims: Vec<RequestId>,
 }
 
 impl Harness {
@@ -130,6 +131,7 @@ impl Harness {
             events: Vec::new(),
             announced: Vec::new(),
             closed: None,
+            claims: Vec::new(),
         };
         h.pump();
         h
@@ -161,6 +163,7 @@ impl Harness {
                     }
                 }
                 Output::LookupAccount { request, name } => self.lookups.push((request, name)),
+                Output::ClaimAccount { request, .. } => self.claims.push(request),
                 Output::ListCharacters { request, .. } => self.listings.push(request),
                 Output::QueryName { guid } => self.names.push(guid),
                 Output::Place {
@@ -268,7 +271,18 @@ impl Harness {
             self.client_out.start_cipher(c.outbound);
             self.client_in.start_cipher(c.inbound);
         }
+        let claims = self.claims.len();
         self.s.handle_account(self.now, request, Ok(record));
+        self.pump();
+        if self.claims.len() > claims {
+            self.grant_claim();
+        }
+    }
+
+    /// The fence grants the last account claim.
+    fn grant_claim(&mut self) {
+        let request = *self.claims.last().expect("claim asked");
+        self.s.handle_claim(self.now, request, Ok(()));
         self.pump();
     }
 
@@ -396,6 +410,11 @@ fn assert_auth_rejected(h: &Harness, code: AuthResult) {
 
 /// The client is told DB_BUSY and the accounts service is blamed, not the client.
 fn assert_accounts_blamed(h: &Harness) {
+    assert_service_blamed(h, "accounts");
+}
+
+/// The client is told DB_BUSY and `service` is blamed, not the client.
+fn assert_service_blamed(h: &Harness, service: &str) {
     let p = h
         .last_client(Opcode::SMSG_AUTH_RESPONSE)
         .expect("a response");
@@ -404,7 +423,7 @@ fn assert_accounts_blamed(h: &Harness) {
         Ok(AuthResponse::Failed(AuthResult::DB_BUSY))
     );
     assert!(
-        matches!(&h.closed, Some(CloseReason::ServiceUnavailable(d)) if d.contains("accounts")),
+        matches!(&h.closed, Some(CloseReason::ServiceUnavailable(d)) if d.contains(service)),
         "closed with {:?}",
         h.closed
     );
@@ -543,6 +562,8 @@ fn pipelined_packets_behind_the_auth_session_decrypt_after_the_lookup() {
     assert_eq!(h.s.phase(), Phase::AwaitAccount);
     h.s.handle_account(h.now, h.lookups[0].0, Ok(Some(alice())));
     h.pump();
+    assert_eq!(h.s.phase(), Phase::AwaitAccount, "the claim is under way");
+    h.grant_claim();
     let pong = h
         .last_client(Opcode::SMSG_PONG)
         .expect("the pipelined ping is answered");
@@ -2342,4 +2363,86 @@ fn the_cluster_hears_a_login_once_and_a_logout_once() {
     h.pump();
     assert_eq!(h.announced.last(), Some(&logged_out(ALICE_CHAR)));
     assert_eq!(h.announced.len(), 4);
+}
+
+// ----- account fencing: the claim before AUTH_RESPONSE, and eviction ----------------------
+
+/// A verified login whose claim is still under way; returns the claim's request.
+fn claiming() -> (Harness, RequestId) {
+    let mut h = Harness::new(SessionConfig::default());
+    h.send_auth_session("ALICE", &key());
+    let (request, _) = h.lookups.last().cloned().expect("account lookup asked");
+    let c = ClientCiphers::new(&key());
+    h.client_out.start_cipher(c.outbound);
+    h.client_in.start_cipher(c.inbound);
+    h.s.handle_account(h.now, request, Ok(Some(alice())));
+    h.pump();
+    let claim = *h.claims.last().expect("the verified account is claimed");
+    assert_eq!(h.s.phase(), Phase::AwaitAccount);
+    assert!(
+        h.last_client(Opcode::SMSG_AUTH_RESPONSE).is_none(),
+        "no AUTH_RESPONSE before the claim is granted"
+    );
+    (h, claim)
+}
+
+#[test]
+fn a_login_superseded_by_a_newer_one_is_told_already_online() {
+    let (mut h, claim) = claiming();
+    h.s.handle_claim(h.now, claim, Err(ClaimRefused::Superseded));
+    h.pump();
+    assert_auth_rejected(&h, AuthResult::ALREADY_ONLINE);
+}
+
+#[test]
+fn a_claim_that_outlasts_its_bound_is_already_online() {
+    let (mut h, _) = claiming();
+    h.advance_to_deadline();
+    assert_auth_rejected(&h, AuthResult::ALREADY_ONLINE);
+}
+
+#[test]
+fn a_fencing_store_that_fails_is_db_busy_and_blames_the_store() {
+    let (mut h, claim) = claiming();
+    let error = SeamError {
+        service: "fencing store",
+        detail: "no heartbeat".into(),
+        retryable: true,
+    };
+    // A stale answer (another request id) changes nothing.
+    h.s.handle_claim(h.now, RequestId(claim.0 + 100), Ok(()));
+    h.pump();
+    assert_eq!(h.s.phase(), Phase::AwaitAccount);
+    h.s.handle_claim(h.now, claim, Err(ClaimRefused::Unavailable(error)));
+    h.pump();
+    assert_service_blamed(&h, "fencing store");
+}
+
+#[test]
+fn an_evicted_player_is_told_why_and_logged_out_politely() {
+    let mut h = authed();
+    let link = h.enter_world(ws("ws-1"));
+    h.s.handle_evicted(h.now, "the account logged in again elsewhere");
+    h.pump();
+    let told = h.last_client(Opcode::SMSG_MESSAGECHAT).expect("told why");
+    assert!(
+        String::from_utf8_lossy(&told.body).contains("logged in again elsewhere"),
+        "{told:?}"
+    );
+    assert_eq!(
+        h.world(link).received.last().map(|p| p.opcode),
+        Some(Opcode::CMSG_LOGOUT_REQUEST)
+    );
+    assert!(h.closed.is_none());
+    h.world_send(link, Opcode::SMSG_LOGOUT_COMPLETE, &[]);
+    assert!(matches!(&h.closed, Some(CloseReason::Evicted(d)) if d.contains("elsewhere")));
+}
+
+#[test]
+fn an_evicted_session_at_the_character_screen_closes_at_once() {
+    let mut h = authed();
+    h.s.handle_evicted(h.now, "the account logged in again elsewhere");
+    h.pump();
+    assert!(matches!(&h.closed, Some(CloseReason::Evicted(_))));
+    assert_eq!(h.s.phase(), Phase::Closed);
 }

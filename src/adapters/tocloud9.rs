@@ -68,6 +68,8 @@ pub struct ClusterAdapters {
     pub accounts: Arc<AuthDb>,
     /// NATS.
     pub bus: Arc<NatsBus>,
+    /// Where account fencing keeps its records.
+    pub fence: Arc<dyn crate::runtime::KvStore>,
     /// The gateway id the bus was started with.
     gateway_id: String,
 }
@@ -127,6 +129,7 @@ impl ClusterAdapters {
             characters: Arc::new(characters),
             accounts: Arc::new(accounts),
             bus: Arc::new(bus),
+            fence: Arc::new(crate::runtime::MemoryKv::default()),
             gateway_id,
         })
     }
@@ -161,6 +164,7 @@ impl ClusterAdapters {
                 health: None,
             }),
             events: self.bus.clone(),
+            fence: self.fence.clone(),
         }
     }
 

@@ -436,6 +436,19 @@ impl Coordinator {
         self.holds.holder(guid.0, now)
     }
 
+    /// Imports holds another gateway handed over with an account (see
+    /// [`super::holds::Holds::import`]).
+    pub fn import_holds(&mut self, now: Duration, holds: &[(CharacterGuid, WorldserverId)]) {
+        #[cfg(feature = "canaries")]
+        if self.cfg.canary == Some(crate::session::Canary::ForgetFencedHolds) {
+            return;
+        }
+        for (guid, worldserver) in holds {
+            let dropped = self.holds.import(guid.0, worldserver, now);
+            self.holds_dropped = self.holds_dropped.saturating_add(dropped);
+        }
+    }
+
     /// The worldservers the operator drains now.
     pub fn drains(&self) -> &BTreeSet<WorldserverId> {
         &self.drains

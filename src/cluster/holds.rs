@@ -151,6 +151,33 @@ impl Holds {
         }
     }
 
+    /// The account's last owner says `worldserver` may still hold `guid` (an account
+    /// record handed over, see `fence`): the character lingers there from `now`, and its
+    /// linger clock starts at this gateway's first evidence that the worldserver is
+    /// reachable. The record is newer than what this ledger remembers of the character from
+    /// an earlier session (the last owner's ledger started from it), so it replaces an entry
+    /// on another worldserver; an entry on the same worldserver keeps its own, better
+    /// timing, and a live one stays. Returns how many entries were dropped to stay within
+    /// [`HOLDS_MAX`].
+    pub fn import(&mut self, guid: u64, worldserver: &WorldserverId, now: Duration) -> usize {
+        if let Some(h) = self.by_character.get(&guid)
+            && (&h.worldserver == worldserver || matches!(h.state, HoldState::Live { .. }))
+        {
+            return 0;
+        }
+        self.by_character.insert(
+            guid,
+            Hold {
+                worldserver: worldserver.clone(),
+                state: HoldState::Lingering {
+                    since: now,
+                    reachable_at: None,
+                },
+            },
+        );
+        self.bound(now)
+    }
+
     /// `worldserver` confirmed to session `session` it let the character go.
     pub fn released(&mut self, guid: u64, worldserver: &WorldserverId, session: u64) {
         if self.by_character.get(&guid).is_some_and(|h| {
@@ -357,6 +384,35 @@ mod tests {
         assert_eq!(h.holder(7, ms(1_000_000)), Some(&ws("a")));
         assert_eq!(h.holder_for(7, 1, ms(30)), Some(&ws("a")));
         assert_eq!(h.holder_for(7, 2, ms(30)), None, "the live session's own");
+    }
+
+    #[test]
+    fn an_imported_hold_lingers_until_reachable_and_replaces_an_older_memory() {
+        let mut h = Holds::new(POLICY);
+        // What this gateway remembers from an earlier session of the character.
+        h.live(7, &ws("a"), 1, ms(0));
+        h.lost(7, &ws("a"), 1, ms(10));
+        h.reachable(&ws("a"), ms(20));
+        // The account's last owner (another gateway) says it is on b now.
+        h.import(7, &ws("b"), ms(1_000));
+        assert_eq!(
+            h.holder(7, ms(1_000_000)),
+            Some(&ws("b")),
+            "no clock before b is reachable"
+        );
+        assert_eq!(h.unconfirmed(), BTreeSet::from([ws("b")]));
+        h.reachable(&ws("b"), ms(2_000));
+        assert_eq!(h.holder(7, ms(2_000 + 64_999)), Some(&ws("b")));
+        assert_eq!(h.holder(7, ms(2_000 + 65_000)), None);
+        // Same worldserver: the local entry's timing stays; a live entry is never replaced.
+        h.live(8, &ws("c"), 2, ms(0));
+        h.lost(8, &ws("c"), 2, ms(10));
+        h.reachable(&ws("c"), ms(20));
+        h.import(8, &ws("c"), ms(50_000));
+        assert_eq!(h.holder(8, ms(20 + 65_000)), None);
+        h.live(9, &ws("d"), 3, ms(0));
+        h.import(9, &ws("e"), ms(5));
+        assert_eq!(h.holder(9, ms(10)), Some(&ws("d")));
     }
 
     #[test]

@@ -5,11 +5,13 @@
 //!   staleness) and the selection policy;
 //! - [`backoff`]: the checked retry/backoff policy;
 //! - [`holds`]: the no-dual-presence ledger (which worldserver may hold each character);
+//! - [`fence`]: account fencing across gateways (records, claim steps, liveness, lease);
 //! - [`coordinator`]: the one value that owns the view, the ledger, the operator's drains and
 //!   pending layer switches, and makes every placement and move decision.
 
 pub mod backoff;
 pub mod coordinator;
+pub mod fence;
 pub mod holds;
 pub mod view;
 

@@ -11,14 +11,15 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use super::Gateway;
+use super::fence::Release;
 use crate::cluster::WorldserverId;
 use crate::cluster::coordinator::{MoveOrder, PlaceRequest};
 use crate::cluster::view::Selection;
 use crate::present::ClusterEvent;
 use crate::runtime::Clock;
 use crate::session::{
-    AccountRecord, Announcement, CharacterGuid, CharacterRecord, LinkId, NameRecord, Output, Phase,
-    RequestId, SeamError, Session, SessionId,
+    AccountId, AccountRecord, Announcement, CharacterGuid, CharacterRecord, ClaimRefused, LinkId,
+    NameRecord, Output, Phase, RequestId, SeamError, Session, SessionId,
 };
 
 /// Bytes read from a socket at once, at most.
@@ -36,7 +37,16 @@ enum Answer {
     Characters(RequestId, Result<Vec<CharacterRecord>, SeamError>),
     Name(CharacterGuid, Result<Option<NameRecord>, SeamError>),
     Connected(LinkId, WorldserverId, io::Result<TcpStream>),
+    Claim(
+        RequestId,
+        AccountId,
+        Result<Vec<(CharacterGuid, WorldserverId)>, ClaimRefused>,
+    ),
 }
+
+/// Characters one session may play that the fence remembers for its release, at most (an
+/// account has at most ten on a realm).
+const PLAYED_MAX: usize = 64;
 
 struct WorldSocket {
     link: LinkId,
@@ -61,6 +71,12 @@ struct Connection<'g> {
     shutting_down: bool,
     /// The worldserver the player counts against in the cluster view.
     placed_on: Option<WorldserverId>,
+    /// Where the fence says the account must be let go (a newer login, a lost lease).
+    evictions: Option<mpsc::Receiver<String>>,
+    /// The account this session owns, once its claim was granted.
+    claimed: Option<AccountId>,
+    /// Characters the session played, for the fence's release.
+    played: Vec<CharacterGuid>,
 }
 
 /// Serves one client connection until its session closes.
@@ -70,7 +86,7 @@ pub(super) async fn run_connection(
     client: TcpStream,
     peer_ip: IpAddr,
     mut shutdown: watch::Receiver<bool>,
-) {
+) -> Option<Release> {
     let (tx, rx) = mpsc::channel::<Answer>(SEAM_CHANNEL_CAPACITY);
     let mut c = Connection {
         gw,
@@ -85,11 +101,15 @@ pub(super) async fn run_connection(
         rx,
         shutting_down: false,
         placed_on: None,
+        evictions: Some(gw.fence.register(id)),
+        claimed: None,
+        played: Vec::new(),
     };
     gw.metrics.sessions.fetch_add(1, Ordering::Relaxed);
     loop {
         let client_closed = c.carry_out().await;
         c.track_placement(client_closed);
+        c.track_played();
         if client_closed {
             break;
         }
@@ -102,6 +122,12 @@ pub(super) async fn run_connection(
         gw.players.leave(guid, c.session.id());
     }
     let _ = c.client.shutdown().await;
+    gw.fence.unregister(id);
+    c.claimed.map(|account| Release {
+        account,
+        session: id,
+        played: c.played,
+    })
 }
 
 impl Connection<'_> {
@@ -239,6 +265,23 @@ impl Connection<'_> {
                     let _ = tx.send(Answer::Name(guid, r)).await;
                 });
             }
+            Output::ClaimAccount { request, account } => {
+                let Some(gw) = self.gw.me.upgrade() else {
+                    return;
+                };
+                let id = self.session.id();
+                let bound = Duration::from_millis(self.gw.cfg.session.account_claim_timeout_ms);
+                tokio::spawn(async move {
+                    let r = match tokio::time::timeout(bound, gw.fence.claim(account, id)).await {
+                        Ok(r) => r,
+                        Err(_) => Err(ClaimRefused::StillOnline(format!(
+                            "the account's other session did not let go within {} ms",
+                            bound.as_millis()
+                        ))),
+                    };
+                    let _ = tx.send(Answer::Claim(request, account, r)).await;
+                });
+            }
             Output::Connect { link, worldserver } => {
                 let net = seams.net.clone();
                 tokio::spawn(async move {
@@ -247,6 +290,16 @@ impl Connection<'_> {
                 });
             }
             other => tracing::error!(output = ?other, "not a seam call"),
+        }
+    }
+
+    /// Remembers the character the session plays, for the fence's release.
+    fn track_played(&mut self) {
+        if let Some(guid) = self.session.character()
+            && !self.played.contains(&guid)
+            && self.played.len() < PLAYED_MAX
+        {
+            self.played.push(guid);
         }
     }
 
@@ -296,6 +349,10 @@ impl Connection<'_> {
                 session.begin_shutdown(clock.now());
             }
             () = self.gw.moves_changed.notified() => {}
+            detail = recv_eviction(self.evictions.as_mut()) => match detail {
+                Some(detail) => session.handle_evicted(clock.now(), &detail),
+                None => self.evictions = None,
+            },
             event = recv_event(self.events.as_mut()) => match event {
                 Some(event) => session.handle_cluster_event(clock.now(), event),
                 None => self.events = None,
@@ -306,7 +363,15 @@ impl Connection<'_> {
                     if let Answer::Connected(_, server, result) = &answer {
                         self.gw.connect_result(server, result.as_ref().map(|_| ()));
                     }
-                    deliver(session, &mut self.worlds, clock.now(), answer);
+                    if let Answer::Claim(request, account, result) = answer {
+                        let result = result.map(|holds| {
+                            self.gw.coordinate(|c, now| c.import_holds(now, &holds));
+                            self.claimed = Some(account);
+                        });
+                        session.handle_claim(clock.now(), request, result);
+                    } else {
+                        deliver(session, &mut self.worlds, clock.now(), answer);
+                    }
                 }
             }
             r = read_some(w0.as_mut()) => on_world_read(session, &mut self.worlds, clock.now(), 0, r),
@@ -344,6 +409,14 @@ async fn read_some(slot: Option<&mut WorldSocket>) -> io::Result<usize> {
 
 /// The next cluster event for the player; pends forever while there is no queue.
 async fn recv_event(rx: Option<&mut mpsc::Receiver<ClusterEvent>>) -> Option<ClusterEvent> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next eviction notice; pends forever once the channel is gone.
+async fn recv_eviction(rx: Option<&mut mpsc::Receiver<String>>) -> Option<String> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -411,6 +484,7 @@ fn deliver(
         Answer::Connected(link, _, Err(e)) => {
             session.handle_world_connected(now, link, Err(e.to_string()))
         }
+        Answer::Claim(..) => {}
     }
 }
 

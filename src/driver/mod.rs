@@ -15,6 +15,7 @@
 //!   own worldserver reads.
 
 mod connection;
+mod fence;
 mod metrics;
 mod players;
 mod serve;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+pub use fence::{FenceConfig, PARKED_ACCOUNTS_MAX};
 pub use metrics::{
     AdapterErrors, AdapterService, ExpositionFormat, LATENCY_BUCKETS_SECONDS,
     LATENCY_RECENT_SAMPLES_MAX, Latency, Metrics, MetricsSnapshot, render as render_metrics,
@@ -72,6 +74,8 @@ pub struct ClusterConfig {
     pub hold_margin_ms: u64,
     /// How long a reachability probe of a worldserver may take.
     pub probe_timeout_ms: u64,
+    /// Account fencing across gateways.
+    pub fence: FenceConfig,
 }
 
 impl Default for ClusterConfig {
@@ -83,6 +87,7 @@ impl Default for ClusterConfig {
             layer_switch_request_ttl_ms: 30_000,
             hold_margin_ms: 5_000,
             probe_timeout_ms: 5_000,
+            fence: FenceConfig::default(),
         }
     }
 }
@@ -111,6 +116,10 @@ pub struct Gateway {
     probe_wanted: Arc<tokio::sync::Notify>,
     /// The characters in world through this gateway and their cluster-event queues.
     players: Players,
+    /// Account fencing across the realm's gateways.
+    fence: fence::Fence,
+    /// This gateway, for tasks it spawns.
+    me: std::sync::Weak<Gateway>,
 }
 
 /// The cluster view, read under the coordinator's lock.
@@ -147,6 +156,14 @@ impl Gateway {
         entropy: Entropy,
         observer: Option<EventObserver>,
     ) -> Arc<Self> {
+        let mut entropy = entropy;
+        let instance = format!("{:016x}", entropy.next_u64());
+        let fence = fence::Fence::new(
+            seams.fence.clone(),
+            instance,
+            cfg.cluster.fence,
+            seams.clock,
+        );
         let coordinator = Coordinator::new(CoordinatorConfig {
             health: cfg.cluster.health,
             hold: HoldPolicy {
@@ -159,7 +176,9 @@ impl Gateway {
             #[cfg(feature = "canaries")]
             canary: cfg.session.canary,
         });
-        Arc::new(Self {
+        Arc::new_cyclic(|me| Self {
+            fence,
+            me: me.clone(),
             seams,
             observer,
             cfg,
@@ -172,6 +191,25 @@ impl Gateway {
             probe_wanted: Arc::new(tokio::sync::Notify::new()),
             players: Players::default(),
         })
+    }
+
+    /// This gateway process's id in the fencing records (new at every start).
+    pub fn fence_instance(&self) -> &str {
+        self.fence.instance()
+    }
+
+    /// Whether the gateway may own accounts now: its last heartbeat reached the fencing
+    /// store within `lease_ms`. While not, it admits nobody (`/readyz` says so).
+    pub fn fence_ready(&self) -> bool {
+        self.fence.ready()
+    }
+
+    /// Lets an account go in the background (a session that closed before its claim
+    /// finished).
+    fn spawn_release(&self, release: fence::Release) {
+        if let Some(gw) = self.me.upgrade() {
+            tokio::spawn(async move { gw.fence.release(&gw, &release).await });
+        }
     }
 
     /// The gateway's counters and histograms.

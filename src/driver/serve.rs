@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 use super::connection::run_connection;
+use super::fence::spawn_fence;
 use super::{Gateway, ServeReport};
 use crate::session::SessionId;
 
@@ -27,6 +28,9 @@ pub async fn serve(
     };
     gateway.refresh_registry().await;
     spawn_refresher(&gateway);
+    // The first heartbeat before the first client: no login waits for the lease.
+    gateway.fence.beat(0).await;
+    spawn_fence(&gateway);
     // Each session task holds a clone; when all are gone, `done_rx` yields None.
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
     loop {
@@ -65,7 +69,10 @@ pub async fn serve(
                 let id = SessionId(gateway.next_session.fetch_add(1, Ordering::Relaxed));
                 let span = tracing::info_span!("session", id = id.0, %peer);
                 tokio::spawn(async move {
-                    run_connection(&gw, id, stream, peer.ip(), shutdown).instrument(span).await;
+                    let release = run_connection(&gw, id, stream, peer.ip(), shutdown).instrument(span.clone()).await;
+                    if let Some(release) = release {
+                        gw.fence.release(&gw, &release).instrument(span).await;
+                    }
                     gw.open_sessions.fetch_sub(1, Ordering::Relaxed);
                     drop(done);
                 });

@@ -206,7 +206,19 @@ pub enum BotStep {
     Logout,
     /// Close the socket at once (nothing queued is sent). Later steps fail.
     Disconnect,
+    /// Play on (reading and answering) until the gateway closes the connection because a
+    /// newer login of the account took it over: a system message saying so must arrive
+    /// before the close (recorded in [`BotReport::evicted`]). A close without it is a
+    /// [`BotError::Protocol`]; no close within `within_ms` is a [`BotError::Timeout`].
+    /// Later steps fail.
+    AwaitEviction {
+        /// How long the bot waits for it.
+        within_ms: u64,
+    },
 }
+
+/// The words of the system message an evicted player reads.
+pub const EVICTION_NOTICE: &str = "logged in again elsewhere";
 
 impl BotStep {
     /// The step's name, as errors carry it.
@@ -226,6 +238,7 @@ impl BotStep {
             Self::EchoLoad { .. } => "echo load",
             Self::Logout => "logout",
             Self::Disconnect => "disconnect",
+            Self::AwaitEviction { .. } => "await eviction",
         }
     }
 }
@@ -317,6 +330,8 @@ pub struct BotReport {
     /// Loading screens the bot did not ask for (the gateway recovering a lost worldserver),
     /// each answered with MSG_MOVE_WORLDPORT_ACK as the client does.
     pub unsolicited_loading_screens: u32,
+    /// Closed after being told a newer login of the account took over.
+    pub evicted: bool,
 }
 
 /// Why a bot stopped. Every variant names the step it happened in ([`BotError::step`]).
@@ -552,6 +567,36 @@ impl Bot {
             BotStep::Disconnect => {
                 self.disconnect();
                 Ok(())
+            }
+            BotStep::AwaitEviction { within_ms } => self.await_eviction(name, *within_ms).await,
+        }
+    }
+
+    async fn await_eviction(&mut self, name: &str, within_ms: u64) -> Result<(), BotError> {
+        let until = later(Instant::now(), within_ms);
+        let mut told = false;
+        loop {
+            match self.next_packet(name, until).await {
+                Ok(Some(p)) => {
+                    if p.opcode == Opcode::SMSG_MESSAGECHAT
+                        && p.body.first() == Some(&0)
+                        && p.body
+                            .windows(EVICTION_NOTICE.len())
+                            .any(|w| w == EVICTION_NOTICE.as_bytes())
+                    {
+                        told = true;
+                    }
+                }
+                Ok(None) => return Err(timeout(name, "eviction", within_ms)),
+                Err(BotError::Closed { .. }) if told => {
+                    self.report.evicted = true;
+                    self.disconnect();
+                    return Ok(());
+                }
+                Err(BotError::Closed { .. }) => {
+                    return Err(protocol(name, "closed without being told why"));
+                }
+                Err(e) => return Err(e),
             }
         }
     }

@@ -8,12 +8,14 @@
 //!   driver can hold them behind `Arc<dyn _>`.
 //! - [`EventBus`]: what sessions announce to the cluster's services ([`MemoryBus`] when no
 //!   bus is configured).
+//! - [`KvStore`]: the bucket account fencing keeps its records in ([`MemoryKv`] alone).
 //! - [`Entropy`]: the one seeded RNG of a component.
 //! - [`StaticCluster`]: accounts, characters and worldservers from the config file (the
 //!   embedded default; no external service).
 
 #![allow(clippy::disallowed_methods)] // the seams are where the clock is read
 
+mod kv;
 mod static_cluster;
 
 use std::future::Future;
@@ -27,6 +29,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use tokio::net::TcpStream;
 
+pub use kv::{KV_WATCH_QUEUE_MAX, KvChange, KvEntry, KvStore, KvWrite, MemoryKv};
 pub use static_cluster::StaticCluster;
 
 use crate::cluster::WorldserverInfo;
@@ -179,6 +182,8 @@ pub struct Seams {
     pub registry: Arc<dyn Registry>,
     /// The cluster's event bus (outbound).
     pub events: Arc<dyn EventBus>,
+    /// Where account fencing keeps its records (shared by every gateway of the realm).
+    pub fence: Arc<dyn KvStore>,
 }
 
 impl Seams {
@@ -192,6 +197,7 @@ impl Seams {
             characters: cluster.clone(),
             registry: cluster,
             events: Arc::new(MemoryBus::default()),
+            fence: Arc::new(MemoryKv::default()),
         }
     }
 }

@@ -9,8 +9,8 @@ use super::character_screen::CharacterScreen;
 use super::context::{ClientBody, Ctx};
 use super::timers::Timer;
 use super::{
-    AccountRecord, CloseReason, Opcode, Output, Packet, Player, RequestId, SeamError, SessionEvent,
-    State, close,
+    AccountRecord, ClaimRefused, CloseReason, Opcode, Output, Packet, Player, RequestId, SeamError,
+    SessionEvent, State, close,
 };
 use crate::wire::auth::{AuthChallenge, AuthResponse, AuthResult, AuthSession, CLIENT_BUILD};
 use crate::wire::packets::{AddonAnswer, AddonInfo, ClientCacheVersion, TutorialFlags};
@@ -65,20 +65,27 @@ pub(super) fn on_auth_session(cx: &mut Ctx, now: Duration, p: Packet) -> State {
     });
     cx.timers
         .arm(Timer::AccountLookup, now, cx.cfg.service_timeout_ms);
-    State::AwaitAccount(AwaitAccount { request, auth })
+    State::AwaitAccount(AwaitAccount {
+        request,
+        auth,
+        verified: None,
+    })
 }
 
-/// Waiting for the account lookup.
+/// Waiting for the account lookup, then for the account claim.
 #[derive(Debug)]
 pub(super) struct AwaitAccount {
     pub(super) request: RequestId,
     auth: AuthSession,
+    /// The verified account, once the lookup answered: the claim is under way.
+    pub(super) verified: Option<AccountRecord>,
 }
 
 impl AwaitAccount {
     pub(super) fn on_account(
-        self,
+        mut self,
         cx: &mut Ctx,
+        now: Duration,
         result: Result<Option<AccountRecord>, SeamError>,
     ) -> State {
         let record = match result {
@@ -112,12 +119,60 @@ impl AwaitAccount {
         if let Some((code, detail)) = refusal {
             return reject(State::AwaitAccount(self), cx, code, detail.into());
         }
-        welcome(cx, &self.auth);
+        // The account is the client's; before it hears so, no other session may own it.
+        cx.timers.disarm(Timer::AccountLookup);
+        self.request = cx.next_request();
+        if cx.canary(super::Canary::SkipAccountClaim) {
+            self.verified = Some(record);
+            return self.on_claim(cx, Ok(()));
+        }
+        cx.push(Output::ClaimAccount {
+            request: self.request,
+            account: record.id,
+        });
         cx.timers
-            .disarm_all(&[Timer::PreAuth, Timer::AccountLookup]);
+            .arm(Timer::AccountClaim, now, cx.cfg.account_claim_timeout_ms);
+        self.verified = Some(record);
+        State::AwaitAccount(self)
+    }
+
+    /// The account claim answered.
+    pub(super) fn on_claim(self, cx: &mut Ctx, result: Result<(), ClaimRefused>) -> State {
+        let Some(record) = self.verified else {
+            return State::AwaitAccount(self);
+        };
+        let refusal = match result {
+            Ok(()) => None,
+            Err(ClaimRefused::Superseded) => Some("a newer login of the account took over".into()),
+            Err(ClaimRefused::StillOnline(detail)) => Some(detail),
+            Err(ClaimRefused::Unavailable(e)) => {
+                let s = State::AwaitAccount(AwaitAccount {
+                    verified: Some(record),
+                    ..self
+                });
+                return accounts_unavailable(s, cx, e.to_string());
+            }
+        };
+        let s = AwaitAccount {
+            verified: Some(record),
+            ..self
+        };
+        if let Some(detail) = refusal {
+            return reject(
+                State::AwaitAccount(s),
+                cx,
+                AuthResult::ALREADY_ONLINE,
+                detail,
+            );
+        }
+        let Some(record) = s.verified else {
+            return State::AwaitAccount(s);
+        };
+        welcome(cx, &s.auth);
+        cx.timers.disarm_all(&[Timer::PreAuth, Timer::AccountClaim]);
         cx.event(SessionEvent::Authenticated { account: record.id });
         State::CharacterScreen(CharacterScreen::new(Player {
-            auth: self.auth,
+            auth: s.auth,
             account: record,
             characters: None,
         }))
@@ -130,6 +185,20 @@ impl AwaitAccount {
             cx.cfg.service_timeout_ms
         );
         accounts_unavailable(State::AwaitAccount(self), cx, detail)
+    }
+
+    /// The claim did not answer in time: the account's other session did not let go.
+    pub(super) fn claim_timed_out(self, cx: &mut Ctx) -> State {
+        let detail = format!(
+            "the account's other session did not let go within {} ms",
+            cx.cfg.account_claim_timeout_ms
+        );
+        reject(
+            State::AwaitAccount(self),
+            cx,
+            AuthResult::ALREADY_ONLINE,
+            detail,
+        )
     }
 }
 

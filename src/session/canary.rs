@@ -30,11 +30,17 @@ pub enum Canary {
     /// Placements ignore the operator's drains: the view never hears of them, so a drained
     /// worldserver keeps admitting logins and layer switches.
     IgnoreOperatorDrain,
+    /// A login skips its account claim: the account is not fenced across gateways (nor on
+    /// one), so two logins of one account both proceed.
+    SkipAccountClaim,
+    /// An account taken over from another gateway brings no holds: the new gateway places
+    /// the character anywhere while the old worldserver may still linger it.
+    ForgetFencedHolds,
 }
 
 impl Canary {
     /// Every canary.
-    pub const ALL: [Canary; 10] = [
+    pub const ALL: [Canary; 12] = [
         Canary::SkipLinger,
         Canary::CloseBeforeKick,
         Canary::UncappedBackoff,
@@ -45,6 +51,8 @@ impl Canary {
         Canary::ReorderHeld,
         Canary::ForwardOldWorld,
         Canary::IgnoreOperatorDrain,
+        Canary::SkipAccountClaim,
+        Canary::ForgetFencedHolds,
     ];
 
     /// A short name for tables and command lines.
@@ -60,6 +68,8 @@ impl Canary {
             Canary::ReorderHeld => "reorder-held",
             Canary::ForwardOldWorld => "forward-old-world",
             Canary::IgnoreOperatorDrain => "ignore-operator-drain",
+            Canary::SkipAccountClaim => "skip-account-claim",
+            Canary::ForgetFencedHolds => "forget-fenced-holds",
         }
     }
 }

@@ -19,6 +19,10 @@ pub struct SessionConfig {
     pub addon_inflated_max_bytes: usize,
     /// How long a characters-service answer may take before the client gets a failure.
     pub service_timeout_ms: u64,
+    /// How long a verified login waits for its account claim, the account's older session
+    /// (on this gateway or another) letting go included, before the client is told
+    /// AUTH_ALREADY_ONLINE.
+    pub account_claim_timeout_ms: u64,
     /// Connecting to a worldserver and receiving its SMSG_AUTH_CHALLENGE.
     pub world_handshake_timeout_ms: u64,
     /// After PLAYER_LOGIN (or a character-screen request) with no answer, nudge the
@@ -75,6 +79,7 @@ impl Default for SessionConfig {
             pre_auth_buffer_max_bytes: 16 * 1024,
             addon_inflated_max_bytes: 64 * 1024,
             service_timeout_ms: 5_000,
+            account_claim_timeout_ms: 10_000,
             world_handshake_timeout_ms: 5_000,
             world_login_nudge_ms: 50,
             world_login_nudges_max: 6,

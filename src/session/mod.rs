@@ -56,8 +56,8 @@ use rand_core::SeedableRng;
 pub use canary::Canary;
 pub use config::SessionConfig;
 pub use output::{
-    Announcement, CloseReason, Counters, Culprit, Departure, LinkId, Output, RequestId,
-    SessionEvent,
+    Announcement, ClaimRefused, CloseReason, Counters, Culprit, Departure, LinkId, Output,
+    RequestId, SessionEvent,
 };
 pub use records::{
     AccountId, AccountRecord, CharacterGuid, CharacterRecord, NameRecord, SeamError,
@@ -65,7 +65,7 @@ pub use records::{
 
 use crate::cluster::WorldserverRef;
 use crate::wire::auth::AuthSession;
-use crate::wire::packets::{MapPosition, Position};
+use crate::wire::packets::{MapPosition, Position, SystemMessage};
 use crate::wire::{Decoded, Opcode, Packet};
 use auth::AwaitAccount;
 use character_screen::CharacterScreen;
@@ -358,11 +358,45 @@ impl Session {
             return;
         }
         self.dispatch(|s, cx| match s {
-            State::AwaitAccount(a) => a.on_account(cx, result),
+            State::AwaitAccount(a) => a.on_account(cx, now, result),
+            other => other,
+        });
+    }
+
+    /// The account claim answered (see [`Output::ClaimAccount`]).
+    pub fn handle_claim(
+        &mut self,
+        now: Duration,
+        request: RequestId,
+        result: Result<(), ClaimRefused>,
+    ) {
+        if !matches!(&self.state, State::AwaitAccount(a) if a.request == request && a.verified.is_some())
+        {
+            return;
+        }
+        self.dispatch(|s, cx| match s {
+            State::AwaitAccount(a) => a.on_claim(cx, result),
             other => other,
         });
         // Bytes the client pipelined behind its auth session are decrypted from here on.
         self.drain_client(now);
+    }
+
+    /// The session lost its account: a newer login took it over, or the gateway can no
+    /// longer guarantee it owns it (`detail` says which). An in-world player is told why and
+    /// logged out politely; otherwise the session closes at once.
+    pub fn handle_evicted(&mut self, now: Duration, detail: &str) {
+        let reason = CloseReason::Evicted(detail.to_owned());
+        self.dispatch(|s, cx| match s {
+            State::InWorld(InWorld { w }) | State::Transferring(Transferring { w, .. }) => {
+                cx.send_client(&SystemMessage {
+                    text: format!("Disconnected: {detail}."),
+                });
+                LoggingOut::begin(cx, now, w, reason)
+            }
+            s @ (State::LoggingOut(_) | State::Closed) => s,
+            s => close(s, cx, reason),
+        });
     }
 
     /// The characters service answered a listing.
@@ -452,7 +486,7 @@ impl Session {
     pub fn begin_shutdown(&mut self, now: Duration) {
         self.dispatch(|s, cx| match s {
             State::InWorld(InWorld { w }) | State::Transferring(Transferring { w, .. }) => {
-                LoggingOut::begin(cx, now, w)
+                LoggingOut::begin(cx, now, w, CloseReason::Shutdown)
             }
             s @ (State::LoggingOut(_) | State::Closed) => s,
             s => close(s, cx, CloseReason::Shutdown),
@@ -685,7 +719,10 @@ impl Session {
             (Timer::WorldSilence, s @ (State::InWorld(_) | State::Transferring(_))) => {
                 silent(s, cx, now)
             }
-            (Timer::Logout, s @ State::LoggingOut(_)) => close(s, cx, CloseReason::Shutdown),
+            (Timer::Logout, State::LoggingOut(l)) => l.timed_out(cx),
+            (Timer::AccountClaim, State::AwaitAccount(a)) if a.verified.is_some() => {
+                a.claim_timed_out(cx)
+            }
             (_, other) => other,
         });
     }

@@ -37,6 +37,14 @@ pub enum Output {
         /// Account name as the client sent it.
         name: String,
     },
+    /// Claim the account for this session across the realm's gateways (a newer login
+    /// evicts an older one); answer with `Session::handle_claim`.
+    ClaimAccount {
+        /// Request id.
+        request: RequestId,
+        /// The verified account.
+        account: AccountId,
+    },
     /// List an account's characters; answer with `Session::handle_characters`.
     ListCharacters {
         /// Request id.
@@ -155,6 +163,20 @@ pub enum CloseReason {
     },
     /// The gateway is shutting down.
     Shutdown,
+    /// A newer login of the same account (through this gateway or another) took the
+    /// account over, or this gateway lost the right to own accounts (`detail` says which).
+    Evicted(String),
+}
+
+/// Why an account claim was refused (answer to [`Output::ClaimAccount`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimRefused {
+    /// A newer login of the account replaced this one's request.
+    Superseded,
+    /// The account's session elsewhere did not let go in time.
+    StillOnline(String),
+    /// The fencing store failed or this gateway cannot guarantee fencing now.
+    Unavailable(super::SeamError),
 }
 
 impl CloseReason {
@@ -169,6 +191,7 @@ impl CloseReason {
             Self::ServiceUnavailable(_) => Culprit::Service,
             Self::WorldLost { .. } => Culprit::Worldserver,
             Self::Shutdown => Culprit::Gateway,
+            Self::Evicted(_) => Culprit::Client,
         }
     }
 

@@ -10,6 +10,8 @@ pub(super) enum Timer {
     PreAuth,
     /// The accounts service's answer to the lookup.
     AccountLookup,
+    /// The account claim's answer (the other session letting go included).
+    AccountClaim,
     /// The characters service's answer to a listing.
     Characters,
     /// The coordinator's answer to a placement.
@@ -42,9 +44,10 @@ pub(super) enum Timer {
 
 impl Timer {
     /// Every timer, in the order they fire when due at the same time.
-    pub(super) const ALL: [Timer; 16] = [
+    pub(super) const ALL: [Timer; 17] = [
         Timer::PreAuth,
         Timer::AccountLookup,
+        Timer::AccountClaim,
         Timer::Characters,
         Timer::Placement,
         Timer::WorldHandshake,
