@@ -17,8 +17,8 @@ use waygate::peers::bot::{BotConfig, BotError, BotReport, BotStep, run_bot};
 use waygate::peers::worldserver::{
     FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, PacketTap,
 };
-use waygate::runtime::{Entropy, Seams, StaticCluster};
-use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord};
+use waygate::runtime::{Entropy, MemoryKv, Seams, StaticCluster};
+use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionId};
 use waygate::wire::SessionKey;
 use waygate::wire::packets::Position;
 
@@ -56,9 +56,15 @@ pub struct Outcome {
     pub failures: Vec<String>,
 }
 
-fn gateway_ip() -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(10, 77, 0, 1))
+fn gateway_ip(g: u32) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(10, 77, 0, 1 + g as u8))
 }
+
+/// The slot a gateway is put in once built.
+type GatewaySlot = Arc<Mutex<Option<Arc<Gateway>>>>;
+
+/// Session ids of gateway `g` as the checkers see them: apart from every other gateway's.
+const SESSION_IDS_PER_GATEWAY: u64 = 1 << 40;
 
 fn world_ip(i: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 77, 1, (i + 1) as u8))
@@ -89,6 +95,10 @@ fn session_key(i: usize) -> SessionKey {
 
 struct BotPlan {
     index: usize,
+    /// Whose account and character it plays (its own index, or its twin's).
+    account: usize,
+    /// The gateway every connection goes to; `None`: hop.
+    gateway: Option<u32>,
     guid: u64,
     map: u32,
     start_ms: u64,
@@ -148,6 +158,9 @@ fn to_bot_step(step: &Step) -> BotStep {
         },
         Step::Logout => BotStep::Logout,
         Step::Disconnect | Step::Reconnect { .. } => BotStep::Disconnect,
+        Step::AwaitEviction { within_ms } => BotStep::AwaitEviction {
+            within_ms: *within_ms,
+        },
     }
 }
 
@@ -239,24 +252,33 @@ async fn drive(
             .zip(worlds.iter().map(|(_, f)| f.clone()))
             .collect(),
     );
-    let gateway_slot: Arc<Mutex<Option<Arc<Gateway>>>> = Arc::default();
-    start_gateway(
-        &handle,
-        GatewaySetup {
-            scenario: &scenario,
-            seed,
-            cluster: Arc::new(StaticCluster::new(
-                accounts(&plans),
-                character_records(&plans),
-                infos,
-            )),
-            registry: registry.clone(),
-            partitioned: partitioned.clone(),
-            slot: gateway_slot.clone(),
-        },
-        &findings,
-        &transcript,
-    );
+    let gateway_slots: Vec<GatewaySlot> = (0..scenario.gateways)
+        .map(|_| GatewaySlot::default())
+        .collect();
+    // One fencing store for the realm's gateways (NATS key-value in a real cluster).
+    let fence_store = MemoryKv::default();
+    let static_cluster = Arc::new(StaticCluster::new(
+        accounts(&plans),
+        character_records(&plans),
+        infos,
+    ));
+    for (g, slot) in (0u32..).zip(&gateway_slots) {
+        start_gateway(
+            &handle,
+            GatewaySetup {
+                index: g,
+                scenario: &scenario,
+                seed,
+                cluster: static_cluster.clone(),
+                registry: registry.clone(),
+                partitioned: partitioned.clone(),
+                fence: fence_store.clone(),
+                slot: slot.clone(),
+            },
+            &findings,
+            &transcript,
+        );
+    }
 
     // The fault timeline, the scripted faults and those drawn from the seed.
     let mut faults = scenario.faults.clone();
@@ -271,7 +293,7 @@ async fn drive(
     let cluster = FaultTargets {
         worlds: &worlds,
         nodes: &nodes,
-        gateway: &gateway_slot,
+        gateways: &gateway_slots,
         registry: &registry,
         partitioned: &partitioned,
     };
@@ -286,7 +308,7 @@ async fn drive(
 
     // After the last bot.
     Teardown {
-        gateway: &gateway_slot,
+        gateways: &gateway_slots,
         worlds: &worlds,
         faults: &scenario.faults,
     }
@@ -317,10 +339,11 @@ async fn drive(
     for (_, fake) in &worlds {
         fake.forget_logs();
     }
-    gateway_slot
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .take();
+    for slot in &gateway_slots {
+        slot.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+    }
 }
 
 /// The gateway's cluster settings in every run (the admission oracle reads its health rule).
@@ -331,9 +354,12 @@ fn cluster_config() -> waygate::driver::ClusterConfig {
 /// Every bot of the scenario: its character, map, start time and script.
 fn plan_bots(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<BotPlan> {
     let mut plans = Vec::new();
+    let mut group_start = Vec::new();
     for group in &scenario.bots {
-        for _ in 0..group.count {
+        group_start.push(plans.len());
+        for k in 0..group.count as usize {
             let index = plans.len();
+            let account = group.twin_of.map_or(index, |t| group_start[t] + k);
             let start_ms = group.start_after_ms
                 + if group.start_spread_ms > 0 {
                     rng.next_u64() % group.start_spread_ms
@@ -342,7 +368,9 @@ fn plan_bots(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<BotPlan> {
                 };
             plans.push(BotPlan {
                 index,
-                guid: 1000 + index as u64,
+                account,
+                gateway: group.gateway,
+                guid: 1000 + account as u64,
                 map: group.map,
                 start_ms,
                 script: segments(&group.script),
@@ -368,6 +396,7 @@ fn start_worlds(
 ) {
     let characters: Vec<FakeCharacter> = plans
         .iter()
+        .filter(|p| p.account == p.index)
         .map(|p| FakeCharacter {
             guid: p.guid,
             account: account_name(p.index),
@@ -388,7 +417,11 @@ fn start_worlds(
     for (i, spec) in scenario.worldservers.iter().enumerate() {
         let fake = FakeWorldserver::new(FakeWorldConfig {
             id: spec.id.clone(),
-            accounts: plans.iter().map(|p| account_name(p.index)).collect(),
+            accounts: plans
+                .iter()
+                .filter(|p| p.account == p.index)
+                .map(|p| account_name(p.index))
+                .collect(),
             characters: characters.clone(),
             timing: FakeTiming {
                 map_reassign_warning_ms: 5_000,
@@ -440,6 +473,7 @@ fn start_worlds(
 fn accounts(plans: &[BotPlan]) -> Vec<AccountRecord> {
     plans
         .iter()
+        .filter(|p| p.account == p.index)
         .map(|p| AccountRecord {
             id: AccountId(p.index as u32 + 1),
             name: account_name(p.index),
@@ -454,6 +488,7 @@ fn accounts(plans: &[BotPlan]) -> Vec<AccountRecord> {
 fn character_records(plans: &[BotPlan]) -> Vec<CharacterRecord> {
     plans
         .iter()
+        .filter(|p| p.account == p.index)
         .map(|p| CharacterRecord {
             guid: CharacterGuid(p.guid),
             account: AccountId(p.index as u32 + 1),
@@ -475,13 +510,17 @@ fn character_records(plans: &[BotPlan]) -> Vec<CharacterRecord> {
 
 /// What the gateway under test is built from.
 struct GatewaySetup<'a> {
+    /// Which gateway of the realm (0 is the first).
+    index: u32,
     scenario: &'a Scenario,
     seed: u64,
     cluster: Arc<StaticCluster>,
     registry: waygate::peers::registry::FakeRegistry,
     partitioned: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    /// The realm's fencing store.
+    fence: MemoryKv,
     /// Where the gateway is put once built.
-    slot: Arc<Mutex<Option<Arc<Gateway>>>>,
+    slot: GatewaySlot,
 }
 
 /// The gateway under test on its node, with the embedded registry, its session events
@@ -492,7 +531,8 @@ fn start_gateway(
     findings: &Findings,
     transcript: &Transcript,
 ) {
-    let gateway_addr = SocketAddr::new(gateway_ip(), GATEWAY_PORT);
+    let g = setup.index;
+    let gateway_addr = SocketAddr::new(gateway_ip(g), GATEWAY_PORT);
     // The sender lives as long as the runtime: dropping it at the end of the run would start
     // a shutdown whose wake-ups race the end of the run.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -500,7 +540,17 @@ fn start_gateway(
     let t = transcript.clone();
     let f = findings.clone();
     let session_cfg = setup.scenario.session.clone();
-    let seed = setup.seed;
+    // The first gateway keeps the seed its runs always had; the others draw apart.
+    let seed = setup
+        .seed
+        .wrapping_add(u64::from(g).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let tag = if g == 0 {
+        "gw".to_owned()
+    } else {
+        format!("gw{g}")
+    };
+    let id_base = u64::from(g) * SESSION_IDS_PER_GATEWAY;
+    let fence: Arc<dyn waygate::runtime::KvStore> = Arc::new(setup.fence);
     let logins_end = LoginsEnd::new(findings.clone());
     let placement = PlacementHealth::new(setup.slot.clone(), findings.clone());
     let backoff = RecoveryBackoff::new(session_cfg.recovery_backoff, findings.clone());
@@ -512,13 +562,14 @@ fn start_gateway(
     });
     let gw_node = handle
         .create_node()
-        .name("gateway")
-        .ip(gateway_ip())
+        .name(tag.clone())
+        .ip(gateway_ip(g))
         .build();
     gw_node.spawn(async move {
         let seams = Seams {
             registry: seams_registry,
             net: seams_net,
+            fence,
             ..Seams::embedded(seams_cluster)
         };
         let observer_t = t.clone();
@@ -534,7 +585,12 @@ fn start_gateway(
             },
             Entropy::seeded(seed),
             Some(Arc::new(move |id, e| {
-                observer_t.push(observer_f.now(), &format!("gw/s{}", id.0), format!("{e:?}"));
+                observer_t.push(
+                    observer_f.now(),
+                    &format!("{tag}/s{}", id.0),
+                    format!("{e:?}"),
+                );
+                let id = SessionId(id.0 + id_base);
                 logins_end.observe(id, e);
                 placement.observe(id, e);
                 backoff.observe(id, e);
@@ -556,7 +612,7 @@ fn start_gateway(
 struct FaultTargets<'a> {
     worlds: &'a [(String, FakeWorldserver)],
     nodes: &'a [madsim::runtime::NodeHandle],
-    gateway: &'a Arc<Mutex<Option<Arc<Gateway>>>>,
+    gateways: &'a [GatewaySlot],
     registry: &'a waygate::peers::registry::FakeRegistry,
     partitioned: &'a Arc<Mutex<std::collections::BTreeSet<String>>>,
 }
@@ -584,17 +640,22 @@ fn schedule_fault(
     let target = index.map(|i| (cluster.worlds[i].1.clone(), cluster.nodes[i].clone(), i));
     let t = transcript.clone();
     let f = findings.clone();
-    let gateway_slot = cluster.gateway.clone();
+    let gateway_slots = cluster.gateways.to_vec();
     let registry = cluster.registry.clone();
     let partitioned = cluster.partitioned.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(fault.at_ms)).await;
         t.push(f.now(), "fault", format!("{:?}", fault.kind));
-        let gateway = || {
-            gateway_slot
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone()
+        // Operator commands reach every gateway of the realm.
+        let gateways = || -> Vec<Arc<Gateway>> {
+            gateway_slots
+                .iter()
+                .filter_map(|s| {
+                    s.lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .clone()
+                })
+                .collect()
         };
         if let FaultKind::Registry { reachable } = fault.kind {
             registry.set_reachable(reachable);
@@ -612,15 +673,22 @@ fn schedule_fault(
             FaultKind::IgnorePrepare { ignore, .. } => fake.set_ignore_prepare(ignore),
             FaultKind::Crash { .. } => fake.crash(),
             FaultKind::Drain { target } | FaultKind::Undrain { target } => {
-                if let Some(gw) = gateway() {
-                    gw.set_draining(&WorldserverId(target), draining);
+                for gw in gateways() {
+                    gw.set_draining(&WorldserverId(target.clone()), draining);
                 }
             }
             FaultKind::SwitchLayer { to, .. } => {
-                let Some(gw) = gateway() else { return };
+                // The gateway that has the character takes the switch; the others forget it.
                 for guid in fake.in_world_guids() {
-                    if let Err(e) = gw.switch_layer(CharacterGuid(guid), &WorldserverId(to.clone()))
-                    {
+                    let mut refusal = None;
+                    for gw in gateways() {
+                        if let Err(e) =
+                            gw.switch_layer(CharacterGuid(guid), &WorldserverId(to.clone()))
+                        {
+                            refusal = Some(e);
+                        }
+                    }
+                    if let Some(e) = refusal {
                         t.push(f.now(), "fault", format!("guid {guid}: {e}"));
                     }
                 }
@@ -668,7 +736,7 @@ async fn run_bots(
     findings: &Findings,
     transcript: &Transcript,
 ) -> Vec<BotResult> {
-    let gateway_addr = SocketAddr::new(gateway_ip(), GATEWAY_PORT);
+    let gateways = scenario.gateways.max(1);
     let results: Arc<Mutex<Vec<BotResult>>> = Arc::default();
     let mut joins = Vec::new();
     for plan in plans {
@@ -682,8 +750,8 @@ async fn run_bots(
         let f = findings.clone();
         let who = format!("bot{}", plan.index);
         let config = BotConfig {
-            account: account_name(plan.index),
-            session_key: session_key(plan.index),
+            account: account_name(plan.account),
+            session_key: session_key(plan.account),
             realm_id: 1,
             seed: seed.wrapping_add(plan.index as u64),
             character: plan.guid,
@@ -694,7 +762,7 @@ async fn run_bots(
         };
         joins.push(node.spawn(async move {
             tokio::time::sleep(Duration::from_millis(plan.start_ms)).await;
-            let (total, result) = play(&plan, &config, gateway_addr, &who, &t, &f).await;
+            let (total, result) = play(&plan, &config, gateways, &who, &t, &f).await;
             match &result {
                 Ok(()) => t.push(
                     f.now(),
@@ -725,7 +793,7 @@ async fn run_bots(
 async fn play(
     plan: &BotPlan,
     config: &BotConfig,
-    gateway_addr: SocketAddr,
+    gateways: u32,
     who: &str,
     t: &Transcript,
     f: &Findings,
@@ -738,7 +806,16 @@ async fn play(
             if *pause_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(*pause_ms)).await;
             }
-            t.push(f.now(), who, "connects");
+            let g = plan.gateway.unwrap_or_else(|| {
+                let hop = plan.index as u64 + u64::from(attempt) + k as u64;
+                u32::try_from(hop % u64::from(gateways)).unwrap_or(0)
+            });
+            let gateway_addr = SocketAddr::new(gateway_ip(g), GATEWAY_PORT);
+            if gateways > 1 {
+                t.push(f.now(), who, format!("connects to gw{g}"));
+            } else {
+                t.push(f.now(), who, "connects");
+            }
             // Every connection of every attempt numbers its heartbeats apart.
             let connection = attempt
                 .saturating_mul(BOT_CONNECTIONS_PER_ATTEMPT_MAX)
@@ -770,6 +847,7 @@ async fn play(
             total.handoffs += report.handoffs;
             total.packets_sent += report.packets_sent;
             total.packets_received += report.packets_received;
+            total.evicted |= report.evicted;
             if step_result.is_err() {
                 r = step_result;
                 break;

@@ -37,7 +37,19 @@ pub struct Scenario {
     /// Faults drawn from the seed, on top of `faults`.
     #[serde(default)]
     pub swarm: Option<Swarm>,
+    /// Gateways of the realm (1 to [`GATEWAYS_MAX`]), sharing one fencing store. A bot's
+    /// connections go to the group's `gateway`, or hop: connection `k` of attempt `a` of bot
+    /// `i` goes to gateway `(i + a + k) % gateways`.
+    #[serde(default = "one")]
+    pub gateways: u32,
 }
+
+fn one() -> u32 {
+    1
+}
+
+/// Gateways a scenario may run.
+pub const GATEWAYS_MAX: u32 = 4;
 
 fn default_bot_step_timeout_ms() -> u64 {
     20_000
@@ -100,6 +112,13 @@ pub struct BotGroup {
     /// How long a bot waits before it starts again (a player reconnecting).
     #[serde(default = "default_retry_pause_ms")]
     pub retry_pause_ms: u64,
+    /// The group's bots play the accounts and characters of this earlier group's bots, bot
+    /// for bot (the same player logging in twice); the groups have the same count.
+    #[serde(default)]
+    pub twin_of: Option<usize>,
+    /// Every connection of the group's bots goes to this gateway (else they hop).
+    #[serde(default)]
+    pub gateway: Option<u32>,
 }
 
 fn default_retry_pause_ms() -> u64 {
@@ -155,6 +174,12 @@ pub enum Step {
     Logout,
     /// Drop the connection.
     Disconnect,
+    /// Play on until evicted by a newer login of the account, told why (see
+    /// `waygate::peers::bot::BotStep::AwaitEviction`).
+    AwaitEviction {
+        /// How long the bot waits for it.
+        within_ms: u64,
+    },
     /// Drop the connection and connect again `after_ms` later (the player's client
     /// restarts); the steps after it run on the new connection.
     Reconnect {
@@ -290,6 +315,11 @@ pub struct Expect {
     /// could have taken them was drained (the drain checker's evidence that the run pressed
     /// on "a drained worldserver admits nobody"; see `check::drain`).
     pub logins_while_drained: Option<u32>,
+    /// Bots that may finish their script cleanly, at most (two logins of one account at
+    /// once: only the newer may).
+    pub bots_ok_max: Option<u32>,
+    /// Bots evicted by a newer login of their account and told why, exactly.
+    pub evicted: Option<u32>,
 }
 
 /// A scenario file that cannot be used.
@@ -319,6 +349,26 @@ impl Scenario {
             return Err(ScenarioError(format!(
                 "{origin}: swarm needs faults > 0, until_ms > from_ms and fault_max_ms > 0"
             )));
+        }
+        if s.gateways == 0 || s.gateways > GATEWAYS_MAX {
+            return Err(ScenarioError(format!(
+                "{origin}: gateways must be 1 to {GATEWAYS_MAX}"
+            )));
+        }
+        for (i, g) in s.bots.iter().enumerate() {
+            if g.gateway.is_some_and(|n| n >= s.gateways) {
+                return Err(ScenarioError(format!(
+                    "{origin}: bot group {i} names gateway {:?} of {}",
+                    g.gateway, s.gateways
+                )));
+            }
+            if let Some(t) = g.twin_of
+                && (t >= i || s.bots[t].count != g.count || s.bots[t].twin_of.is_some())
+            {
+                return Err(ScenarioError(format!(
+                    "{origin}: bot group {i} is twin_of {t}: it must be an earlier group of the same count that is not itself a twin"
+                )));
+            }
         }
         if s.slo_ms > s.time_limit_ms {
             return Err(ScenarioError(format!(

@@ -186,6 +186,10 @@ pub fn expected_checker(canary: waygate::session::Canary) -> Checker {
         Canary::PlaceOnDegraded => Checker::Admission,
         Canary::ReorderHeld => Checker::Heartbeats,
         Canary::IgnoreOperatorDrain => Checker::Drain,
+        // Both logins of an account proceed: on two worldservers the character is in world
+        // twice; on one, the worldserver kicks the older without a word.
+        Canary::SkipAccountClaim => Checker::DualPresence,
+        Canary::ForgetFencedHolds => Checker::DualPresence,
     }
 }
 

@@ -65,6 +65,25 @@ impl Expectations<'_> {
                 );
             }
         }
+        if let Some(max) = scenario.expect.bots_ok_max
+            && ok > max
+        {
+            findings.fail(
+                Checker::Counts,
+                format!(
+                    "{ok} bots finished cleanly, at most {max} may (one login of each account pair)"
+                ),
+            );
+        }
+        let evicted = results.iter().filter(|r| r.1.evicted).count() as u32;
+        if let Some(want) = scenario.expect.evicted
+            && evicted != want
+        {
+            findings.fail(
+                Checker::Counts,
+                format!("{evicted} bots evicted and told why, expected {want}"),
+            );
+        }
         if let Some(want) = scenario.expect.logins
             && logins != want
         {

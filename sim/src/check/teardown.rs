@@ -25,8 +25,8 @@ pub const POLL_EVERY_MS: u64 = 25;
 
 /// The check, run once after the last bot.
 pub struct Teardown<'a> {
-    /// The gateway, once it exists.
-    pub gateway: &'a Arc<Mutex<Option<Arc<Gateway>>>>,
+    /// The realm's gateways, once they exist.
+    pub gateways: &'a [Arc<Mutex<Option<Arc<Gateway>>>>],
     /// The fakes.
     pub worlds: &'a [(String, FakeWorldserver)],
     /// The scenario's scripted faults.
@@ -35,12 +35,16 @@ pub struct Teardown<'a> {
 
 impl Teardown<'_> {
     fn open(&self) -> (usize, usize) {
-        let gw = self
-            .gateway
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        let sessions = gw.map_or(0, |g| g.open_sessions());
+        let sessions: usize = self
+            .gateways
+            .iter()
+            .filter_map(|s| {
+                s.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone()
+            })
+            .map(|g| g.open_sessions())
+            .sum();
         let links: usize = self.worlds.iter().map(|(_, f)| f.connections()).sum();
         (sessions, links)
     }
