@@ -257,6 +257,10 @@ impl Config {
             .placement_backoff
             .check()
             .map_err(|e| ConfigError(format!("session.placement_backoff: {e}")))?;
+        self.cluster
+            .fence
+            .check()
+            .map_err(|e| ConfigError(format!("cluster.fence: {e}")))?;
         let mut names = BTreeSet::new();
         for (i, a) in self.accounts.iter().enumerate() {
             if a.name.is_empty() || a.name.len() > crate::wire::auth::ACCOUNT_NAME_MAX_BYTES {

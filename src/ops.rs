@@ -10,7 +10,7 @@
 //!   (servers-registry polls it every 4 s and drops the gateway on anything else), and 503
 //!   while the gateway drains for shutdown, so the registry stops sending players to it.
 //!   `/livez` (the process serves), `/readyz` (registered with the registry, the auth DB has
-//!   answered, not draining) and `/metrics` (Prometheus text, `active_connections` first).
+//!   answered, the fencing lease is held, not draining) and `/metrics` (Prometheus text, `active_connections` first).
 //! - [`serve_admin`] (`admin.rs`): drain and undrain a worldserver, switch a character's
 //!   layer, list the worldservers. No authentication, so it refuses to listen anywhere but
 //!   loopback.
@@ -205,7 +205,10 @@ fn route_ops(ops: &Ops, req: Request<Incoming>) -> Response<Full<Bytes>> {
         "/livez" => http::json(StatusCode::OK, r#"{"status":"OK"}"#.into()),
         "/readyz" => {
             let r = ops.health.readiness();
-            let status = if r.ready() {
+            // A gateway whose fencing lease lapsed admits nobody: not ready either.
+            let fencing = ops.gateway.fence_ready();
+            let ready = r.ready() && fencing;
+            let status = if ready {
                 StatusCode::OK
             } else {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -213,11 +216,8 @@ fn route_ops(ops: &Ops, req: Request<Incoming>) -> Response<Full<Bytes>> {
             http::json(
                 status,
                 format!(
-                    r#"{{"ready":{},"registered":{},"accounts":{},"draining":{}}}"#,
-                    r.ready(),
-                    r.registered,
-                    r.accounts_ready,
-                    r.draining
+                    r#"{{"ready":{},"registered":{},"accounts":{},"fencing":{},"draining":{}}}"#,
+                    ready, r.registered, r.accounts_ready, fencing, r.draining
                 ),
             )
         }

@@ -147,6 +147,16 @@ fn bad_backoff_policy_is_named() {
     );
 }
 
+#[test]
+fn a_fencing_lease_not_below_the_liveness_is_named() {
+    let text = EXAMPLE.replace("lease_ms = 10000", "lease_ms = 20000");
+    let e = error_of(&text);
+    assert!(e.contains("cluster.fence") && e.contains("lease_ms"), "{e}");
+    let ok = EXAMPLE.replace("lease_ms = 10000", "lease_ms = 8000");
+    let cfg = Config::parse(&ok).expect("a lease below the liveness is fine");
+    assert_eq!(cfg.cluster.fence.lease_ms, 8_000);
+}
+
 // ---- ToCloud9's YAML and environment (cleanenv's rules) and the lookup order ----
 
 use std::collections::BTreeMap;

@@ -121,6 +121,11 @@ async fn cluster() -> Cluster {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let gateway = listener.local_addr().expect("addr");
     let (stop, rx) = tokio::sync::watch::channel(false);
+    // The fencing lease before anything reads readiness (serve renews it from here on).
+    assert!(
+        gw.renew_fence().await,
+        "the in-memory fencing store takes a heartbeat"
+    );
     tokio::spawn(serve(gw.clone(), listener, rx));
     Cluster {
         gateway,
@@ -331,7 +336,7 @@ async fn readyz_waits_for_registration_and_the_auth_db() {
     assert_eq!(r.status, 503);
     assert_eq!(
         r.body,
-        r#"{"ready":false,"registered":false,"accounts":false,"draining":false}"#
+        r#"{"ready":false,"registered":false,"accounts":false,"fencing":true,"draining":false}"#
     );
     assert_eq!(
         get(addr, "/healthcheck").await.status,
@@ -349,7 +354,7 @@ async fn readyz_waits_for_registration_and_the_auth_db() {
     assert_eq!(r.status, 200);
     assert_eq!(
         r.body,
-        r#"{"ready":true,"registered":true,"accounts":true,"draining":false}"#
+        r#"{"ready":true,"registered":true,"accounts":true,"fencing":true,"draining":false}"#
     );
     health.mark_unregistered();
     assert_eq!(get(addr, "/readyz").await.status, 503);

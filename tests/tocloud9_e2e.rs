@@ -232,7 +232,8 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     assert_eq!(http("/healthcheck"), (200, r#"{"status":"OK"}"#.into()));
     // Registered, and the auth DB answers (the gateway asks it at start, not at the first
     // login): ready.
-    let ready = r#"{"ready":true,"registered":true,"accounts":true,"draining":false}"#;
+    let ready =
+        r#"{"ready":true,"registered":true,"accounts":true,"fencing":true,"draining":false}"#;
     tokio::task::block_in_place(|| {
         wait_until("/readyz ready", || {
             http_blocking(&ops, "GET", "/readyz") == (200, ready.to_owned())

@@ -11,6 +11,9 @@ pub mod grpc;
 pub mod auth_db;
 
 #[cfg(not(madsim))]
+pub mod fence_kv;
+
+#[cfg(not(madsim))]
 pub mod nats;
 
 #[cfg(not(madsim))]

@@ -350,6 +350,11 @@ impl NatsBus {
         })
     }
 
+    /// The connection, for what else runs on NATS (the fencing store).
+    pub fn client(&self) -> async_nats::Client {
+        self.client.clone()
+    }
+
     /// Subscribes to every subject of CONTRACTS.md section 2.4 and delivers what arrives to
     /// `sink` (the gateway: `Arc<Gateway>`). Once per bus. Subscriptions made while NATS is
     /// down take effect when the client connects, and are renewed on every reconnect.

@@ -17,6 +17,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::auth_db::{AuthDb, AuthDbSettings, Dsn, SchemaType};
+use super::fence_kv::{FENCE_KV_OP_TIMEOUT_MS, JetStreamKv, bucket_name};
 use super::grpc::{CharactersSettings, GrpcCharacters, GrpcRegistry, RegistrySettings};
 use super::nats::{NatsBus, NatsError, NatsSettings};
 use crate::cluster::WorldserverInfo;
@@ -109,6 +110,25 @@ impl ClusterAdapters {
         ))
         .await?;
 
+        // Account fencing across the realm's gateways lives in JetStream key-value. Without
+        // JetStream, each gateway fences only its own sessions: said loudly, at start.
+        let fence: Arc<dyn crate::runtime::KvStore> = match JetStreamKv::open(
+            bus.client(),
+            cfg.realm_id,
+            FENCE_KV_OP_TIMEOUT_MS,
+        )
+        .await
+        {
+            Ok(kv) => {
+                tracing::info!(bucket = %bucket_name(cfg.realm_id), "account fencing: cluster-wide, on NATS JetStream key-value");
+                Arc::new(kv)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "account fencing: JetStream unavailable, so this gateway fences only its own sessions; the same account may log in through another gateway at the same time");
+                Arc::new(crate::runtime::MemoryKv::default())
+            }
+        };
+
         let dsn =
             Dsn::parse(cfg.auth_db.expose_text()).map_err(|e| StartError::AuthDb(e.to_string()))?;
         let schema = match cfg.db_schema {
@@ -129,7 +149,7 @@ impl ClusterAdapters {
             characters: Arc::new(characters),
             accounts: Arc::new(accounts),
             bus: Arc::new(bus),
-            fence: Arc::new(crate::runtime::MemoryKv::default()),
+            fence,
             gateway_id,
         })
     }

@@ -19,7 +19,7 @@ use crate::present::ClusterEvent;
 use crate::runtime::Clock;
 use crate::session::{
     AccountId, AccountRecord, Announcement, CharacterGuid, CharacterRecord, ClaimRefused, LinkId,
-    NameRecord, Output, Phase, RequestId, SeamError, Session, SessionId,
+    NameRecord, Output, Phase, RequestId, SeamError, Session, SessionEvent, SessionId,
 };
 
 /// Bytes read from a socket at once, at most.
@@ -121,7 +121,7 @@ pub(super) async fn run_connection(
     if let Some(guid) = c.session.character() {
         gw.players.leave(guid, c.session.id());
     }
-    let _ = c.client.shutdown().await;
+    close_client(&mut c.client).await;
     gw.fence.unregister(id);
     c.claimed.map(|account| Release {
         account,
@@ -173,6 +173,7 @@ impl Connection<'_> {
                 Output::Announce(a) => self.announce(a),
                 Output::Event(e) => {
                     let id = self.session.id();
+                    self.note_hold(&e);
                     if let Some(observe) = &self.gw.observer {
                         observe(id, &e);
                     }
@@ -291,6 +292,23 @@ impl Connection<'_> {
             }
             other => tracing::error!(output = ?other, "not a seam call"),
         }
+    }
+
+    /// A PLAYER_LOGIN sent: the account's fencing record learns where (in the background;
+    /// see `Fence::note_hold`).
+    fn note_hold(&self, e: &SessionEvent) {
+        let (SessionEvent::LoginSent { worldserver }, Some(account), Some(guid)) =
+            (e, self.claimed, self.session.character())
+        else {
+            return;
+        };
+        let Some(gw) = self.gw.me.upgrade() else {
+            return;
+        };
+        let (id, worldserver) = (self.session.id(), worldserver.clone());
+        tokio::spawn(async move {
+            gw.fence.note_hold(account, id, guid, worldserver).await;
+        });
     }
 
     /// Remembers the character the session plays, for the fence's release.
@@ -412,6 +430,27 @@ async fn recv_event(rx: Option<&mut mpsc::Receiver<ClusterEvent>>) -> Option<Clu
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// How long a closing connection keeps reading (and discarding) what the client still
+/// sends, so its last packets (a refusal, an eviction notice) are not lost to a reset.
+pub const CLIENT_CLOSE_DRAIN_MS: u64 = 1_000;
+
+/// Closes the client connection gracefully: shuts down the sending side (the client reads
+/// everything queued, then the end), then reads until the client closes its side or
+/// [`CLIENT_CLOSE_DRAIN_MS`] passes. Dropping a socket with unread bytes sends a reset,
+/// which makes the client's TCP stack discard what it had not read yet.
+async fn close_client(client: &mut TcpStream) {
+    let _ = client.shutdown().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(CLIENT_CLOSE_DRAIN_MS);
+    let mut scratch = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, client.read(&mut scratch)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return,
+        }
     }
 }
 

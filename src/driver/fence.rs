@@ -46,6 +46,29 @@ impl Default for FenceConfig {
     }
 }
 
+impl FenceConfig {
+    /// Refuses settings that would break the fence: a lease must end before the others
+    /// judge this gateway dead, and heartbeats must come more often than the lease.
+    pub fn check(&self) -> Result<(), String> {
+        if self.heartbeat_ms == 0 || self.claim_poll_ms == 0 {
+            return Err("heartbeat_ms and claim_poll_ms must be at least 1".into());
+        }
+        if self.lease_ms >= self.liveness_ms {
+            return Err(format!(
+                "lease_ms ({}) must be less than liveness_ms ({}): a gateway must let go of its accounts before the others may take them over",
+                self.lease_ms, self.liveness_ms
+            ));
+        }
+        if self.heartbeat_ms.saturating_mul(2) > self.lease_ms {
+            return Err(format!(
+                "heartbeat_ms ({}) must be at most half of lease_ms ({}), or one late heartbeat costs the lease",
+                self.heartbeat_ms, self.lease_ms
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Evictions a session's channel holds, at most (one is enough: the session closes).
 const EVICTION_QUEUE_MAX: usize = 1;
 
@@ -367,6 +390,47 @@ impl Fence {
                 Ok(KvWrite::Conflict) => continue,
                 Err(e) => {
                     tracing::warn!(account = r.account.0, error = %e, "fencing release failed; the next login inherits the record");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Session `session`, which owns `account`, sent PLAYER_LOGIN for `guid` to
+    /// `worldserver`: the record says so (replacing what it said of that character), so a
+    /// gateway that takes the account over after this one died knows where the character
+    /// may still be. Written after the login is sent: a gateway that dies in between leaves
+    /// the record one worldserver behind (README, "Account fencing").
+    pub(super) async fn note_hold(
+        &self,
+        account: AccountId,
+        session: SessionId,
+        guid: CharacterGuid,
+        worldserver: WorldserverId,
+    ) {
+        let me = self.me(session);
+        let key = account_key(account.0);
+        let held = HeldCharacter {
+            guid: guid.0,
+            worldserver: worldserver.0,
+        };
+        for _ in 0..RELEASE_ATTEMPTS_MAX {
+            let Ok(Some(entry)) = self.store.get(&key).await else {
+                return;
+            };
+            let Ok(mut rec) = AccountClaim::decode(&entry.value) else {
+                return;
+            };
+            if rec.owner.as_ref() != Some(&me) || rec.holds.contains(&held) {
+                return;
+            }
+            rec.holds.retain(|h| h.guid != held.guid);
+            rec.holds.push(held.clone());
+            match self.store.update(&key, rec.encode(), entry.revision).await {
+                Ok(KvWrite::Conflict) => continue,
+                Ok(KvWrite::Done(_)) => return,
+                Err(e) => {
+                    tracing::warn!(account = account.0, error = %e, "fencing record not told where the character logs in");
                     return;
                 }
             }

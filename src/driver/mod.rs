@@ -204,6 +204,12 @@ impl Gateway {
         self.fence.ready()
     }
 
+    /// Writes one fencing heartbeat now (`serve` writes the first before it accepts anyone,
+    /// then one every `heartbeat_ms`); returns whether the store took it.
+    pub async fn renew_fence(&self) -> bool {
+        self.fence.beat(0).await
+    }
+
     /// Lets an account go in the background (a session that closed before its claim
     /// finished).
     fn spawn_release(&self, release: fence::Release) {

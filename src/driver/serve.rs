@@ -29,7 +29,7 @@ pub async fn serve(
     gateway.refresh_registry().await;
     spawn_refresher(&gateway);
     // The first heartbeat before the first client: no login waits for the lease.
-    gateway.fence.beat(0).await;
+    gateway.renew_fence().await;
     spawn_fence(&gateway);
     // Each session task holds a clone; when all are gone, `done_rx` yields None.
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
