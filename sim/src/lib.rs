@@ -16,4 +16,6 @@ pub mod transcript;
 #[cfg(madsim)]
 pub mod runner;
 #[cfg(madsim)]
+pub mod store;
+#[cfg(madsim)]
 pub mod sweep;

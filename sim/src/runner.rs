@@ -31,6 +31,7 @@ use crate::check::session_events::{LoginsEnd, PlacementHealth, RecoveryBackoff};
 use crate::check::teardown::Teardown;
 use crate::check::{Checker, Findings};
 use crate::scenario::{Fault, FaultKind, Scenario, Step, Swarm, WorldserverSpec};
+use crate::store::GatewayStore;
 use crate::transcript::{Transcript, fnv1a64};
 
 /// Game port of every simulated node.
@@ -255,14 +256,19 @@ async fn drive(
     let gateway_slots: Vec<GatewaySlot> = (0..scenario.gateways)
         .map(|_| GatewaySlot::default())
         .collect();
-    // One fencing store for the realm's gateways (NATS key-value in a real cluster).
+    // One fencing store for the realm's gateways (NATS key-value in a real cluster), and
+    // each gateway's way to it, which a fault may cut.
     let fence_store = MemoryKv::default();
+    let store_ways: Vec<GatewayStore> = gateway_slots
+        .iter()
+        .map(|_| GatewayStore::new(fence_store.clone()))
+        .collect();
     let static_cluster = Arc::new(StaticCluster::new(
         accounts(&plans),
         character_records(&plans),
         infos,
     ));
-    for (g, slot) in (0u32..).zip(&gateway_slots) {
+    for ((g, slot), way) in (0u32..).zip(&gateway_slots).zip(&store_ways) {
         start_gateway(
             &handle,
             GatewaySetup {
@@ -272,7 +278,7 @@ async fn drive(
                 cluster: static_cluster.clone(),
                 registry: registry.clone(),
                 partitioned: partitioned.clone(),
-                fence: fence_store.clone(),
+                fence: way.clone(),
                 slot: slot.clone(),
             },
             &findings,
@@ -294,6 +300,7 @@ async fn drive(
         worlds: &worlds,
         nodes: &nodes,
         gateways: &gateway_slots,
+        stores: &store_ways,
         registry: &registry,
         partitioned: &partitioned,
     };
@@ -517,8 +524,8 @@ struct GatewaySetup<'a> {
     cluster: Arc<StaticCluster>,
     registry: waygate::peers::registry::FakeRegistry,
     partitioned: Arc<Mutex<std::collections::BTreeSet<String>>>,
-    /// The realm's fencing store.
-    fence: MemoryKv,
+    /// The gateway's way to the realm's fencing store.
+    fence: GatewayStore,
     /// Where the gateway is put once built.
     slot: GatewaySlot,
 }
@@ -613,6 +620,7 @@ struct FaultTargets<'a> {
     worlds: &'a [(String, FakeWorldserver)],
     nodes: &'a [madsim::runtime::NodeHandle],
     gateways: &'a [GatewaySlot],
+    stores: &'a [GatewayStore],
     registry: &'a waygate::peers::registry::FakeRegistry,
     partitioned: &'a Arc<Mutex<std::collections::BTreeSet<String>>>,
 }
@@ -641,6 +649,7 @@ fn schedule_fault(
     let t = transcript.clone();
     let f = findings.clone();
     let gateway_slots = cluster.gateways.to_vec();
+    let stores = cluster.stores.to_vec();
     let registry = cluster.registry.clone();
     let partitioned = cluster.partitioned.clone();
     tokio::spawn(async move {
@@ -659,6 +668,12 @@ fn schedule_fault(
         };
         if let FaultKind::Registry { reachable } = fault.kind {
             registry.set_reachable(reachable);
+            return;
+        }
+        if let FaultKind::FenceStore { gateway, reachable } = fault.kind {
+            if let Some(way) = stores.get(gateway as usize) {
+                way.set_cut(!reachable);
+            }
             return;
         }
         let Some((fake, node, i)) = target else {
@@ -721,7 +736,7 @@ fn schedule_fault(
                     }
                 });
             }
-            FaultKind::Registry { .. } => {}
+            FaultKind::Registry { .. } | FaultKind::FenceStore { .. } => {}
         }
     });
 }
@@ -994,15 +1009,34 @@ impl waygate::runtime::Net for SimNet {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .contains(address);
+        let partitioned = self.partitioned.clone();
         Box::pin(async move {
-            if cut {
-                tokio::time::sleep(Duration::from_millis(PARTITIONED_CONNECT_TIMEOUT_MS)).await;
-                return Err(std::io::Error::new(
+            let timed_out = || {
+                std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
                     "connect timed out (partitioned)",
-                ));
+                )
+            };
+            let began = tokio::time::Instant::now();
+            let bound = Duration::from_millis(PARTITIONED_CONNECT_TIMEOUT_MS);
+            if cut {
+                tokio::time::sleep(bound).await;
+                return Err(timed_out());
             }
-            tokio::net::TcpStream::connect(address).await
+            let r = tokio::net::TcpStream::connect(address).await;
+            // A partition that began while the connect was in flight: madsim refuses it at
+            // once, but on a real network it times out like any connect into a partition.
+            let cut_now = partitioned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(address);
+            match r {
+                Err(e) if cut_now && e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    tokio::time::sleep_until(began + bound).await;
+                    Err(timed_out())
+                }
+                r => r,
+            }
         })
     }
 }

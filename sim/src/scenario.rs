@@ -279,6 +279,13 @@ pub enum FaultKind {
         /// Whether it answers.
         reachable: bool,
     },
+    /// One gateway loses (or gets back) its way to the realm's fencing store.
+    FenceStore {
+        /// Which gateway (0 is the first).
+        gateway: u32,
+        /// Whether it reaches the store.
+        reachable: bool,
+    },
 }
 
 impl FaultKind {
@@ -296,7 +303,7 @@ impl FaultKind {
             | Self::Drain { target }
             | Self::Undrain { target }
             | Self::ReassignMap { target, .. } => Some(target),
-            Self::Registry { .. } => None,
+            Self::Registry { .. } | Self::FenceStore { .. } => None,
         }
     }
 }
@@ -369,6 +376,14 @@ impl Scenario {
                     "{origin}: bot group {i} is twin_of {t}: it must be an earlier group of the same count that is not itself a twin"
                 )));
             }
+        }
+        if let Some(f) = s.faults.iter().find(
+            |f| matches!(f.kind, FaultKind::FenceStore { gateway, .. } if gateway >= s.gateways),
+        ) {
+            return Err(ScenarioError(format!(
+                "{origin}: fault at {} ms names a gateway the scenario does not run",
+                f.at_ms
+            )));
         }
         if s.slo_ms > s.time_limit_ms {
             return Err(ScenarioError(format!(
