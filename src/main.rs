@@ -235,6 +235,7 @@ async fn run(mode: Mode, ops_settings: OpsSettings) -> Result<(), ExitCode> {
         );
         tokio::spawn(watch_gateway_id(
             adapters.registry.clone(),
+            adapters.bus.clone(),
             adapters.gateway_id().to_owned(),
         ));
     }
@@ -272,21 +273,26 @@ async fn run(mode: Mode, ops_settings: OpsSettings) -> Result<(), ExitCode> {
 /// How often the registry's gateway id is compared with the one NATS runs under.
 const GATEWAY_ID_CHECK_MS: u64 = 5_000;
 
-/// Warns (once per new id) when the registry registered this gateway again under another
-/// id: NATS still publishes and listens under the one it started with.
-async fn watch_gateway_id(registry: Arc<waygate::adapters::grpc::GrpcRegistry>, started: String) {
-    let mut warned = started.clone();
+/// Follows the registry's gateway id: when the registry registered this gateway again under
+/// another id, NATS publishes and listens (the whisper subject) under the new one. A move
+/// that fails (the new id cannot be a subject, NATS refuses the subscription) is logged and
+/// tried again at the next check.
+async fn watch_gateway_id(
+    registry: Arc<waygate::adapters::grpc::GrpcRegistry>,
+    bus: Arc<waygate::adapters::nats::NatsBus>,
+    started: String,
+) {
+    let mut current = started;
     loop {
         tokio::time::sleep(Duration::from_millis(GATEWAY_ID_CHECK_MS)).await;
         let now = registry.gateway_id();
-        if now != warned {
-            tracing::warn!(
-                started = %started,
-                registry = %now,
-                "servers-registry registered this gateway again under a new id; NATS still \
-                 runs under the first one (restart the gateway to follow it)"
-            );
-            warned = now;
+        if now == current {
+            continue;
+        }
+        tracing::warn!(old = %current, new = %now, "servers-registry registered this gateway again under a new id");
+        match bus.follow_gateway_id(&now).await {
+            Ok(()) => current = now,
+            Err(e) => tracing::error!(error = %e, "NATS could not move to the gateway's new id"),
         }
     }
 }

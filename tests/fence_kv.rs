@@ -15,9 +15,9 @@ mod nats;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use nats::nats_url;
 use waygate::adapters::fence_kv::{FENCE_KV_OP_TIMEOUT_MS, JetStreamKv};
 use waygate::cluster::fence::{AccountClaim, Owner, account_key};
-use nats::nats_url;
 use waygate::runtime::{KvChange, KvStore, KvWrite, MemoryKv};
 
 /// Every wait in this file is bounded by this.

@@ -266,6 +266,77 @@ async fn published_announcements_carry_tocloud9s_keys_and_types() {
 }
 
 #[tokio::test]
+async fn a_new_gateway_id_moves_the_whisper_subscription_and_the_published_id() {
+    let Some(url) = shared_url("a_new_gateway_id_moves_the_whisper_subscription") else {
+        return;
+    };
+    let (old_id, realm) = unique("follow");
+    let new_id = format!("{old_id}-again");
+    let players = Arc::new(Players::default());
+    let mut queue = players.join(CharacterGuid(1), SessionId(1));
+    let bus = connect_bus(&url, &old_id, realm, 64).await;
+    bus.subscribe(players.clone()).await.expect("subscribe");
+    assert!(
+        bus.round_trip(WAIT.as_millis() as u64).await,
+        "NATS round trip"
+    );
+    assert!(
+        bus.follow_gateway_id("bad id").await.is_err(),
+        "a blank in the id is refused"
+    );
+    bus.follow_gateway_id(&new_id).await.expect("follow");
+    assert!(
+        bus.round_trip(WAIT.as_millis() as u64).await,
+        "NATS round trip"
+    );
+
+    let writer = async_nats::connect(url.as_str()).await.expect("writer");
+    let mut logged_in = writer.subscribe("gw.char.logged-in").await.expect("sub");
+    fence(&writer).await;
+    let whisper = |n: u8| {
+        Bytes::from(format!(
+            r#"{{"v":"0.0.1","t":1,"p":{{"SenderGUID":9,"SenderName":"Zed","SenderRace":1,"ReceiverGUID":1,"ReceiverName":"A","Language":7,"Msg":"m{n}"}}}}"#
+        ))
+    };
+    // The old id's subject is no longer listened to; the new one's is.
+    for (subject, n) in [
+        (format!("chat.gw.{old_id}.income.whisper"), 1),
+        (format!("chat.gw.{new_id}.income.whisper"), 2),
+    ] {
+        writer.publish(subject, whisper(n)).await.expect("publish");
+    }
+    writer.flush().await.expect("flush");
+    let got = tokio::time::timeout(WAIT, queue.recv())
+        .await
+        .expect("a whisper within the bound")
+        .expect("queue open");
+    assert!(
+        String::from_utf8_lossy(&got.payload).contains("\"m2\""),
+        "only the new id's whisper arrives first: {:?}",
+        got.payload
+    );
+    assert!(
+        queue.try_recv().is_err(),
+        "the old id's whisper was not delivered"
+    );
+
+    // What the bus publishes carries the new id.
+    bus.publish(Announcement::LoggedIn {
+        account: AccountId(3),
+        character: character(1, "A"),
+    });
+    let m = tokio::time::timeout(WAIT, logged_in.next())
+        .await
+        .expect("published within the bound")
+        .expect("subscription open");
+    let text = String::from_utf8_lossy(&m.payload);
+    assert!(
+        text.contains(&format!("\"GatewayID\":\"{new_id}\"")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn subscribed_events_reach_only_their_receivers() {
     let Some(url) = shared_url("subscribed_events_reach_only_their_receivers") else {
         return;

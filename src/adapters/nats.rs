@@ -198,7 +198,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// What the bus's tasks share.
 struct Shared {
-    publisher: Publisher,
+    /// The realm, and the gateway id the registry gave (it follows a new registration).
+    publisher: Mutex<Publisher>,
     queue: Mutex<PublishQueue>,
     /// Something was queued, or the client connected.
     wake: tokio::sync::Notify,
@@ -261,7 +262,8 @@ impl Inbound {
             .get(subject)
             .ok_or_else(|| Malformed::UnknownSubject(subject.to_string()))?;
         let payload = route::open_envelope(body)?;
-        let route = route::route(sub, payload.get(), self.shared.publisher.realm_id)?;
+        let realm = lock(&self.shared.publisher).realm_id;
+        let route = route::route(sub, payload.get(), realm)?;
         Ok((route, body.slice_ref(payload.get().as_bytes())))
     }
 }
@@ -274,12 +276,33 @@ fn subscribed_subjects(gateway_id: &str) -> BTreeMap<String, &'static Subscripti
         .collect()
 }
 
+/// Whether a subscription's subject names the gateway (the whisper one): it follows the
+/// gateway's id when the registry gives a new one.
+fn names_the_gateway(s: &Subscription) -> bool {
+    s.subject_for("") != s.subject
+}
+
+/// Refuses an id that cannot be part of a subject (empty, blanks, wildcards).
+fn check_gateway_id(id: &str) -> Result<(), NatsError> {
+    if id.is_empty()
+        || id
+            .chars()
+            .any(|c| c.is_whitespace() || c == '*' || c == '>')
+    {
+        return Err(NatsError::BadGatewayId(id.to_owned()));
+    }
+    Ok(())
+}
+
 /// The event bus on NATS. See the module documentation.
 pub struct NatsBus {
     shared: Arc<Shared>,
     client: async_nats::Client,
     subscribed: AtomicBool,
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// The sink and the task of the subscriptions that name the gateway, for
+    /// [`NatsBus::follow_gateway_id`].
+    scoped: Mutex<Option<(Arc<dyn EventSink>, tokio::task::AbortHandle)>>,
 }
 
 impl NatsBus {
@@ -287,13 +310,7 @@ impl NatsBus {
     /// client keeps trying and events wait in the queue. Call inside a tokio runtime.
     pub async fn connect(settings: NatsSettings) -> Result<Self, NatsError> {
         let id = &settings.gateway_id;
-        if id.is_empty()
-            || id
-                .chars()
-                .any(|c| c.is_whitespace() || c == '*' || c == '>')
-        {
-            return Err(NatsError::BadGatewayId(id.clone()));
-        }
+        check_gateway_id(id)?;
         let addrs = settings
             .url
             .split(',')
@@ -304,10 +321,10 @@ impl NatsBus {
                 detail: e.to_string(),
             })?;
         let shared = Arc::new(Shared {
-            publisher: Publisher {
+            publisher: Mutex::new(Publisher {
                 realm_id: settings.realm_id,
                 gateway_id: id.clone(),
-            },
+            }),
             queue: Mutex::new(PublishQueue::new(settings.publish_buffer_max)),
             wake: tokio::sync::Notify::new(),
             in_flight: AtomicBool::new(false),
@@ -347,6 +364,7 @@ impl NatsBus {
             client,
             subscribed: AtomicBool::new(false),
             tasks: Mutex::new(vec![publisher.abort_handle()]),
+            scoped: Mutex::new(None),
         })
     }
 
@@ -362,7 +380,25 @@ impl NatsBus {
         if self.subscribed.swap(true, Ordering::SeqCst) {
             return Err(NatsError::AlreadySubscribed);
         }
-        let subjects = subscribed_subjects(&self.shared.publisher.gateway_id);
+        let id = lock(&self.shared.publisher).gateway_id.clone();
+        let (scoped, fixed): (BTreeMap<_, _>, BTreeMap<_, _>) = subscribed_subjects(&id)
+            .into_iter()
+            .partition(|(_, s)| names_the_gateway(s));
+        let count = scoped.len() + fixed.len();
+        let task = self.listen(fixed, sink.clone()).await?;
+        lock(&self.tasks).push(task);
+        let task = self.listen(scoped, sink.clone()).await?;
+        *lock(&self.scoped) = Some((sink, task));
+        tracing::info!(subjects = count, "NATS subscriptions requested");
+        Ok(())
+    }
+
+    /// Subscribes to `subjects` and delivers what arrives to `sink`, in a task of its own.
+    async fn listen(
+        &self,
+        subjects: BTreeMap<String, &'static Subscription>,
+        sink: Arc<dyn EventSink>,
+    ) -> Result<tokio::task::AbortHandle, NatsError> {
         let mut streams = Vec::with_capacity(subjects.len());
         for subject in subjects.keys() {
             let subscriber =
@@ -375,7 +411,6 @@ impl NatsBus {
                     })?;
             streams.push(subscriber);
         }
-        let count = subjects.len();
         let inbound = Inbound {
             shared: self.shared.clone(),
             subjects,
@@ -387,8 +422,35 @@ impl NatsBus {
                 inbound.handle(message.subject.as_str(), message.payload);
             }
         });
-        lock(&self.tasks).push(task.abort_handle());
-        tracing::info!(subjects = count, "NATS subscriptions requested");
+        Ok(task.abort_handle())
+    }
+
+    /// The registry registered this gateway again under `id`: events are published under it
+    /// from now on, and the subscriptions that name the gateway (the whisper one) move to it
+    /// (the new one is made before the old one is dropped, so nothing sent to the new id is
+    /// missed; what was still sent to the old id after that is lost, as with ToCloud9's
+    /// gateway, which never follows).
+    pub async fn follow_gateway_id(&self, id: &str) -> Result<(), NatsError> {
+        check_gateway_id(id)?;
+        let old = {
+            let mut p = lock(&self.shared.publisher);
+            std::mem::replace(&mut p.gateway_id, id.to_owned())
+        };
+        if old == id {
+            return Ok(());
+        }
+        let sink = lock(&self.scoped).as_ref().map(|(sink, _)| sink.clone());
+        if let Some(sink) = sink {
+            let scoped: BTreeMap<_, _> = subscribed_subjects(id)
+                .into_iter()
+                .filter(|(_, s)| names_the_gateway(s))
+                .collect();
+            let task = self.listen(scoped, sink.clone()).await?;
+            if let Some((_, previous)) = lock(&self.scoped).replace((sink, task)) {
+                previous.abort();
+            }
+        }
+        tracing::info!(old = %old, new = %id, "NATS now publishes and listens under the gateway's new id");
         Ok(())
     }
 
@@ -471,12 +533,16 @@ impl Drop for NatsBus {
         for task in lock(&self.tasks).drain(..) {
             task.abort();
         }
+        if let Some((_, task)) = lock(&self.scoped).take() {
+            task.abort();
+        }
     }
 }
 
 impl EventBus for NatsBus {
     fn publish(&self, announcement: Announcement) {
-        let (subject, payload) = encode::encode(&self.shared.publisher, &announcement);
+        let publisher = lock(&self.shared.publisher).clone();
+        let (subject, payload) = encode::encode(&publisher, &announcement);
         let dropped = lock(&self.shared.queue).push(Outgoing {
             subject,
             payload: Bytes::from(payload),
@@ -561,10 +627,10 @@ mod tests {
     fn inbound(players: Arc<Players>) -> Inbound {
         Inbound {
             shared: Arc::new(Shared {
-                publisher: Publisher {
+                publisher: Mutex::new(Publisher {
                     realm_id: REALM,
                     gateway_id: "7".into(),
-                },
+                }),
                 queue: Mutex::new(PublishQueue::new(4)),
                 wake: tokio::sync::Notify::new(),
                 in_flight: AtomicBool::new(false),
