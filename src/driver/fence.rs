@@ -94,7 +94,8 @@ struct FenceState {
     lease: Lease,
     lease_lost_reported: bool,
     sessions: BTreeMap<SessionId, mpsc::Sender<String>>,
-    parked: BTreeMap<AccountId, Vec<CharacterGuid>>,
+    /// Records this gateway wrote back with holds: the revision it wrote, and the characters.
+    parked: BTreeMap<AccountId, (u64, Vec<CharacterGuid>)>,
 }
 
 /// One gateway's fencing: its instance id, what it has seen of the others, its lease.
@@ -376,10 +377,10 @@ impl Fence {
                         .is_none()
                         .then(|| kept.holds.iter().map(|h| CharacterGuid(h.guid)).collect());
                     let w = self.store.update(&key, kept.encode(), entry.revision).await;
-                    if let (Ok(KvWrite::Done(_)), Some(guids)) = (&w, parked) {
+                    if let (Ok(KvWrite::Done(revision)), Some(guids)) = (&w, parked) {
                         let mut st = self.lock();
                         if st.parked.len() < PARKED_ACCOUNTS_MAX {
-                            st.parked.insert(r.account, guids);
+                            st.parked.insert(r.account, (*revision, guids));
                         }
                     }
                     w
@@ -437,27 +438,21 @@ impl Fence {
         }
     }
 
-    /// Deletes the records this gateway kept for holds that have ended since, unless a
-    /// login took them meanwhile.
+    /// Deletes the records this gateway wrote back for holds that have ended since, unless
+    /// anyone wrote them after it (a login took the account, or another gateway wrote it back
+    /// with holds of its own): the delete is at the revision this gateway wrote.
     async fn sweep_parked(&self, gw: &Gateway) {
-        let due: Vec<AccountId> = {
+        let due: Vec<(AccountId, u64)> = {
             let st = self.lock();
             st.parked
                 .iter()
-                .filter(|(_, guids)| guids.iter().all(|g| gw.holder(*g).is_none()))
-                .map(|(a, _)| *a)
+                .filter(|(_, (_, guids))| guids.iter().all(|g| gw.holder(*g).is_none()))
+                .map(|(a, (revision, _))| (*a, *revision))
                 .collect()
         };
-        for account in due {
+        for (account, revision) in due {
             self.lock().parked.remove(&account);
-            let key = account_key(account.0);
-            if let Ok(Some(e)) = self.store.get(&key).await
-                && let Ok(rec) = AccountClaim::decode(&e.value)
-                && rec.owner.is_none()
-                && rec.evict.is_none()
-            {
-                let _ = self.store.delete(&key, e.revision).await;
-            }
+            let _ = self.store.delete(&account_key(account.0), revision).await;
         }
     }
 }
