@@ -190,6 +190,7 @@ pub fn expected_checker(canary: waygate::session::Canary) -> Checker {
         // twice; on one, the worldserver kicks the older without a word.
         Canary::SkipAccountClaim => Checker::DualPresence,
         Canary::ForgetFencedHolds => Checker::DualPresence,
+        Canary::LeakWorldLinks => Checker::Teardown,
     }
 }
 

@@ -121,6 +121,10 @@ pub(super) async fn run_connection(
     if let Some(guid) = c.session.character() {
         gw.players.leave(guid, c.session.id());
     }
+    #[cfg(feature = "canaries")]
+    if gw.cfg.session.canary == Some(crate::session::Canary::LeakWorldLinks) {
+        std::mem::forget(std::mem::take(&mut c.worlds));
+    }
     close_client(&mut c.client).await;
     gw.fence.unregister(id);
     c.claimed.map(|account| Release {
@@ -165,7 +169,15 @@ impl Connection<'_> {
                     };
                     self.place(request, req);
                 }
-                Output::CloseWorld { link } => close_world(&mut self.worlds, link),
+                Output::CloseWorld { link } => {
+                    #[cfg(feature = "canaries")]
+                    if self.gw.cfg.session.canary == Some(crate::session::Canary::LeakWorldLinks)
+                        && self.session.phase() == Phase::Closed
+                    {
+                        continue;
+                    }
+                    close_world(&mut self.worlds, link)
+                }
                 Output::CloseClient { reason } => {
                     tracing::info!(?reason, culprit = ?reason.culprit(), "session closed");
                     client_closed = true;

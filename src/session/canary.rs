@@ -36,11 +36,14 @@ pub enum Canary {
     /// An account taken over from another gateway brings no holds: the new gateway places
     /// the character anywhere while the old worldserver may still linger it.
     ForgetFencedHolds,
+    /// A session that ends leaves its worldserver connections open (never closed, never
+    /// dropped): the worldserver keeps the player in world for ever.
+    LeakWorldLinks,
 }
 
 impl Canary {
     /// Every canary.
-    pub const ALL: [Canary; 12] = [
+    pub const ALL: [Canary; 13] = [
         Canary::SkipLinger,
         Canary::CloseBeforeKick,
         Canary::UncappedBackoff,
@@ -53,6 +56,7 @@ impl Canary {
         Canary::IgnoreOperatorDrain,
         Canary::SkipAccountClaim,
         Canary::ForgetFencedHolds,
+        Canary::LeakWorldLinks,
     ];
 
     /// A short name for tables and command lines.
@@ -70,6 +74,7 @@ impl Canary {
             Canary::IgnoreOperatorDrain => "ignore-operator-drain",
             Canary::SkipAccountClaim => "skip-account-claim",
             Canary::ForgetFencedHolds => "forget-fenced-holds",
+            Canary::LeakWorldLinks => "leak-world-links",
         }
     }
 }
