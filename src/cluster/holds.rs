@@ -155,13 +155,14 @@ impl Holds {
     /// record handed over, see `fence`): the character lingers there from `now`, and its
     /// linger clock starts at this gateway's first evidence that the worldserver is
     /// reachable. The record is newer than what this ledger remembers of the character from
-    /// an earlier session (the last owner's ledger started from it), so it replaces an entry
-    /// on another worldserver; an entry on the same worldserver keeps its own, better
-    /// timing, and a live one stays. Returns how many entries were dropped to stay within
-    /// [`HOLDS_MAX`].
+    /// an earlier session (the last owner's ledger started from the record before it), so
+    /// it replaces any entry that is not live, on the same worldserver too: the character
+    /// may have been logged in there again since, and lost again later than this ledger
+    /// knows. Never less cautious than the entry it replaces: its clock starts later.
+    /// Returns how many entries were dropped to stay within [`HOLDS_MAX`].
     pub fn import(&mut self, guid: u64, worldserver: &WorldserverId, now: Duration) -> usize {
         if let Some(h) = self.by_character.get(&guid)
-            && (&h.worldserver == worldserver || matches!(h.state, HoldState::Live { .. }))
+            && matches!(h.state, HoldState::Live { .. })
         {
             return 0;
         }
@@ -404,12 +405,15 @@ mod tests {
         h.reachable(&ws("b"), ms(2_000));
         assert_eq!(h.holder(7, ms(2_000 + 64_999)), Some(&ws("b")));
         assert_eq!(h.holder(7, ms(2_000 + 65_000)), None);
-        // Same worldserver: the local entry's timing stays; a live entry is never replaced.
+        // Same worldserver: the record's word is newer (logged in there again and lost again
+        // since this ledger's entry), so the clock starts over; a live entry stays.
         h.live(8, &ws("c"), 2, ms(0));
         h.lost(8, &ws("c"), 2, ms(10));
         h.reachable(&ws("c"), ms(20));
         h.import(8, &ws("c"), ms(50_000));
-        assert_eq!(h.holder(8, ms(20 + 65_000)), None);
+        assert_eq!(h.holder(8, ms(20 + 65_000)), Some(&ws("c")));
+        h.reachable(&ws("c"), ms(50_001));
+        assert_eq!(h.holder(8, ms(50_001 + 65_000)), None);
         h.live(9, &ws("d"), 3, ms(0));
         h.import(9, &ws("e"), ms(5));
         assert_eq!(h.holder(9, ms(10)), Some(&ws("d")));
