@@ -524,7 +524,7 @@ async fn a_second_connection_of_the_account_takes_over_and_the_player_lingers() 
     let logins: Arc<Mutex<Vec<Presence>>> = Arc::default();
     let tap_logins = logins.clone();
     f.ws.set_packet_tap(Some(Arc::new(
-        move |_guid, opcode, _body: &Bytes, presence| {
+        move |_guid, opcode, _body: &Bytes, presence, _opened_ms| {
             if opcode == Opcode::CMSG_PLAYER_LOGIN {
                 tap_logins.lock().expect("tap lock").push(presence);
             }
@@ -658,7 +658,7 @@ async fn the_packet_tap_sees_what_the_received_log_gets_in_order() {
     let presences: Arc<Mutex<Vec<Presence>>> = Arc::default();
     let (tap_seen, tap_presences) = (seen.clone(), presences.clone());
     f.ws.set_packet_tap(Some(Arc::new(
-        move |guid, opcode, _body: &Bytes, presence| {
+        move |guid, opcode, _body: &Bytes, presence, _opened_ms| {
             tap_seen.lock().expect("tap lock").push((guid, opcode));
             tap_presences.lock().expect("tap lock").push(presence);
         },

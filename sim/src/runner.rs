@@ -981,9 +981,9 @@ fn swarm_faults(swarm: &Swarm, servers: &[WorldserverSpec], rng: &mut ChaCha8Rng
 
 /// One tap that calls each of `taps` in turn (a fake holds a single tap).
 fn chain_taps(taps: Vec<PacketTap>) -> PacketTap {
-    Arc::new(move |guid, opcode, body, presence| {
+    Arc::new(move |guid, opcode, body, presence, opened_ms| {
         for tap in &taps {
-            tap(guid, opcode, body, presence);
+            tap(guid, opcode, body, presence, opened_ms);
         }
     })
 }

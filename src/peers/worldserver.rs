@@ -94,12 +94,15 @@ pub use packets::{LOGIN_PRELUDE, MAP_ENTRY};
 
 use world::{Command, SessionRow, World};
 
-/// Called with (character, opcode, body, presence) for every client packet the world handles,
-/// in the order it handles them, under the fake's lock: keep it short and never call back into
-/// the fake. `presence` is where the character was here when the packet arrived, before the
-/// packet had any effect: a PLAYER_LOGIN that re-attaches an offline session sees
-/// [`Presence::Lingering`], a fresh one [`Presence::Absent`].
-pub type PacketTap = Arc<dyn Fn(u64, Opcode, &Bytes, Presence) + Send + Sync>;
+/// Called with (character, opcode, body, presence, opened_ms) for every client packet the
+/// world handles, in the order it handles them, under the fake's lock: keep it short and never
+/// call back into the fake. `presence` is where the character was here when the packet
+/// arrived, before the packet had any effect: a PLAYER_LOGIN that re-attaches an offline
+/// session sees [`Presence::Lingering`], a fresh one [`Presence::Absent`]. `opened_ms` is when
+/// this worldserver accepted the connection the packet came on (milliseconds since the fake
+/// was made, the clock of its events): whoever chose this worldserver for the packet did so
+/// before then.
+pub type PacketTap = Arc<dyn Fn(u64, Opcode, &Bytes, Presence, u64) + Send + Sync>;
 
 /// Client packets kept per character for [`FakeWorldserver::received`] (oldest dropped).
 pub const RECEIVED_LOG_MAX_PACKETS: usize = 4_096;
@@ -483,9 +486,11 @@ impl FakeWorldserver {
             let seed = w.rng.next_u32();
             let mut seed_bytes = [0u8; 32];
             w.rng.fill_bytes(&mut seed_bytes);
+            let opened_ms = w.elapsed_ms();
             w.sessions.insert(
                 id,
                 SessionRow {
+                    opened_ms,
                     account: None,
                     guid: None,
                     loading: false,

@@ -34,9 +34,10 @@
 //!   delivered to the gateway too late), which the gateway cannot know. A player who logged
 //!   out, or was moved elsewhere, and is then put on `W` is judged.
 //!
-//! Not covered: a PLAYER_LOGIN a partition held on the wire past the tolerance (a fresh
-//! connection to a partitioned worldserver times out, so only one opened in the last
-//! milliseconds before the partition could carry one).
+//! - a login on a connection the worldserver accepted before the drain began (or within the
+//!   tolerance after): the gateway chose the worldserver before it connected, and a
+//!   partition may hold the login on the wire for a long time (a healed partition delivers
+//!   what TCP kept). The fake's tap says when it accepted each connection.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -233,7 +234,14 @@ impl DrainChecker {
     /// Judges a CMSG_PLAYER_LOGIN for `guid` that `worldserver`'s world handled at `at_ms`,
     /// the character being `presence` there just before. A violation is returned once per
     /// character, worldserver and drain.
-    pub fn judge(&self, worldserver: &str, guid: u64, at_ms: u64, presence: Presence) -> Verdict {
+    pub fn judge(
+        &self,
+        worldserver: &str,
+        guid: u64,
+        at_ms: u64,
+        presence: Presence,
+        opened_ms: u64,
+    ) -> Verdict {
         let returning = self
             .own
             .lock()
@@ -248,8 +256,12 @@ impl DrainChecker {
         }
         let delay = self.timeline.world_delay_ms(worldserver, at_ms);
         let arrived = at_ms.saturating_sub(delay);
+        // The worldserver was chosen before its connection was opened: a login on a
+        // connection opened before a drain (or a closed window) began is judged as if it had
+        // arrived then (a partition may hold it on the wire for a long time).
+        let decided = arrived.min(opened_ms.saturating_add(IN_FLIGHT_TOLERANCE_MS));
         if let Some(since) = self.timeline.drained_since(worldserver, at_ms)
-            && since + IN_FLIGHT_TOLERANCE_MS <= arrived
+            && since + IN_FLIGHT_TOLERANCE_MS <= decided
         {
             let first = self
                 .reported
@@ -274,7 +286,7 @@ impl DrainChecker {
         // tolerance, and its latest (when the world handled it) before the window's end.
         if let Some(w) = self
             .closed
-            .closing(worldserver, arrived.saturating_sub(IN_FLIGHT_TOLERANCE_MS))
+            .closing(worldserver, decided.saturating_sub(IN_FLIGHT_TOLERANCE_MS))
             .filter(|w| at_ms < w.until_ms)
         {
             let first = self
@@ -322,6 +334,9 @@ impl DrainChecker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection opened just now (never earlier than the login it carries).
+    const FRESH: u64 = u64::MAX / 2;
 
     fn fault(at_ms: u64, kind: FaultKind) -> Fault {
         Fault { at_ms, kind }
@@ -375,21 +390,42 @@ mod tests {
     }
 
     #[test]
+    fn a_login_held_on_the_wire_since_before_the_drain_is_not_judged() {
+        let c = DrainChecker::new(
+            &[drain(8_000, "a"), undrain(60_000, "a")],
+            &[spec("a", &[]), spec("b", &[])],
+        );
+        // Its connection opened before the drain; a partition delivered it 20 s late.
+        assert_eq!(
+            c.judge("a", 1003, 28_000, Presence::Absent, 7_950),
+            Verdict::Fine
+        );
+        // Opened after the drain began: the gateway chose a drained worldserver.
+        assert!(matches!(
+            c.judge("a", 1004, 28_000, Presence::Absent, 9_000),
+            Verdict::Violation(_)
+        ));
+    }
+
+    #[test]
     fn a_new_login_past_the_tolerance_is_a_violation_once() {
         let c = DrainChecker::new(
             &[drain(8_000, "a"), undrain(20_000, "a")],
             &[spec("a", &[]), spec("b", &[])],
         );
         let at = 8_000 + IN_FLIGHT_TOLERANCE_MS;
-        let Verdict::Violation(msg) = c.judge("a", 1003, at, Presence::Absent) else {
+        let Verdict::Violation(msg) = c.judge("a", 1003, at, Presence::Absent, FRESH) else {
             panic!("a fresh login on a drained worldserver");
         };
         assert!(msg.contains("character 1003 (bot3)"), "{msg}");
         assert!(msg.contains("reached a at 8100ms, drained"), "{msg}");
         assert!(msg.contains("since 8000ms"), "{msg}");
-        assert_eq!(c.judge("a", 1003, at + 5, Presence::Absent), Verdict::Fine);
+        assert_eq!(
+            c.judge("a", 1003, at + 5, Presence::Absent, FRESH),
+            Verdict::Fine
+        );
         assert!(matches!(
-            c.judge("a", 1004, at, Presence::Absent),
+            c.judge("a", 1004, at, Presence::Absent, FRESH),
             Verdict::Violation(_)
         ));
     }
@@ -401,17 +437,27 @@ mod tests {
             &[spec("a", &[0]), spec("b", &[0]), spec("k", &[1])],
         );
         let inside = 8_000 + IN_FLIGHT_TOLERANCE_MS - 1;
-        assert_eq!(c.judge("a", 1000, inside, Presence::Absent), Verdict::Fine);
-        for held in [Presence::InWorld, Presence::Limbo, Presence::Lingering] {
-            assert_eq!(c.judge("a", 1001, 12_000, held), Verdict::Fine, "{held:?}");
-        }
-        assert_eq!(c.judge("a", 1002, 20_000, Presence::Absent), Verdict::Fine);
         assert_eq!(
-            c.judge("b", 1003, 12_000, Presence::Absent),
+            c.judge("a", 1000, inside, Presence::Absent, FRESH),
+            Verdict::Fine
+        );
+        for held in [Presence::InWorld, Presence::Limbo, Presence::Lingering] {
+            assert_eq!(
+                c.judge("a", 1001, 12_000, held, FRESH),
+                Verdict::Fine,
+                "{held:?}"
+            );
+        }
+        assert_eq!(
+            c.judge("a", 1002, 20_000, Presence::Absent, FRESH),
+            Verdict::Fine
+        );
+        assert_eq!(
+            c.judge("b", 1003, 12_000, Presence::Absent, FRESH),
             Verdict::FineWhileDrained
         );
         assert_eq!(
-            c.judge("k", 1004, 12_000, Presence::Absent),
+            c.judge("k", 1004, 12_000, Presence::Absent, FRESH),
             Verdict::Fine,
             "a worldserver of another map: the drained one could not have taken it"
         );
@@ -444,11 +490,11 @@ mod tests {
             &[spec("a", &[])],
         );
         assert_eq!(
-            c.judge("a", 1000, 10_400, Presence::Absent),
+            c.judge("a", 1000, 10_400, Presence::Absent, FRESH),
             Verdict::Fine,
             "it may have arrived at 7,900 ms"
         );
-        let Verdict::Violation(msg) = c.judge("a", 1001, 10_700, Presence::Absent) else {
+        let Verdict::Violation(msg) = c.judge("a", 1001, 10_700, Presence::Absent, FRESH) else {
             panic!("arrived at 8,200 ms at the earliest");
         };
         assert!(
@@ -461,34 +507,37 @@ mod tests {
     fn its_own_players_may_come_back_but_not_after_leaving() {
         let c = DrainChecker::new(&[drain(8_000, "a")], &[spec("a", &[]), spec("b", &[])]);
         for guid in [1000, 1001, 1002] {
-            assert_eq!(c.judge("a", guid, 1_000, Presence::Absent), Verdict::Fine);
+            assert_eq!(
+                c.judge("a", guid, 1_000, Presence::Absent, FRESH),
+                Verdict::Fine
+            );
         }
         assert_eq!(
-            c.judge("a", 1000, 12_000, Presence::Absent),
+            c.judge("a", 1000, 12_000, Presence::Absent, FRESH),
             Verdict::Fine,
             "lost on a (it crashed, say) and back: a return, whatever the fake remembers"
         );
         assert_eq!(
-            c.judge("b", 1001, 12_000, Presence::Absent),
+            c.judge("b", 1001, 12_000, Presence::Absent, FRESH),
             Verdict::FineWhileDrained
         );
         assert!(
             matches!(
-                c.judge("a", 1001, 13_000, Presence::Absent),
+                c.judge("a", 1001, 13_000, Presence::Absent, FRESH),
                 Verdict::Violation(_)
             ),
             "moved to b, then put back on a"
         );
         c.logout_requested("b", 1002);
         assert_eq!(
-            c.judge("a", 1002, 13_000, Presence::Absent),
+            c.judge("a", 1002, 13_000, Presence::Absent, FRESH),
             Verdict::Fine,
             "a logout elsewhere does not end its stay on a"
         );
         c.logout_requested("a", 1002);
         assert!(
             matches!(
-                c.judge("a", 1002, 14_000, Presence::Absent),
+                c.judge("a", 1002, 14_000, Presence::Absent, FRESH),
                 Verdict::Violation(_)
             ),
             "logged out of a, then placed there again"
@@ -508,7 +557,7 @@ impl DrainChecker {
         let drains = Arc::clone(self);
         let findings = findings.clone();
         let id = id.to_owned();
-        Arc::new(move |guid, opcode, _, presence| {
+        Arc::new(move |guid, opcode, _, presence, opened_ms| {
             if opcode == waygate::wire::Opcode::CMSG_LOGOUT_REQUEST {
                 drains.logout_requested(&id, guid);
             }
@@ -516,7 +565,7 @@ impl DrainChecker {
                 return;
             }
             let now_ms = u64::try_from(findings.now().as_millis()).unwrap_or(u64::MAX);
-            match drains.judge(&id, guid, now_ms, presence) {
+            match drains.judge(&id, guid, now_ms, presence, opened_ms) {
                 Verdict::Violation(msg) => findings.flag(super::Checker::Drain, msg),
                 Verdict::Closed(msg) => findings.flag(super::Checker::Admission, msg),
                 Verdict::Fine | Verdict::FineWhileDrained => {}

@@ -28,7 +28,7 @@ impl HeartbeatOrder {
         let last = self.last.clone();
         let findings = findings.clone();
         let id = id.to_owned();
-        Arc::new(move |guid, opcode, body, _| {
+        Arc::new(move |guid, opcode, body, _, _| {
             if opcode != Opcode::MSG_MOVE_HEARTBEAT {
                 return;
             }

@@ -51,6 +51,8 @@ pub(super) struct PlayerRow {
 /// One open connection.
 #[derive(Debug)]
 pub(super) struct SessionRow {
+    /// When the connection was accepted (milliseconds since the fake was made).
+    pub opened_ms: u64,
     /// The authenticated account.
     pub account: Option<String>,
     /// The character loading, in world or in limbo on this connection (when it has a row).
@@ -100,9 +102,14 @@ pub(super) struct World {
 }
 
 impl World {
+    /// Milliseconds since the fake was made: the clock of its events.
+    pub fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// Appends to the bounded event log.
     pub fn event(&mut self, conn: Option<ConnId>, guid: Option<u64>, kind: WorldEventKind) {
-        let at_ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let at_ms = self.elapsed_ms();
         let mut what = String::new();
         if let Some(c) = conn {
             what.push_str(&format!("conn {c} "));
@@ -125,7 +132,7 @@ impl World {
 
     /// Logs a client packet the world handled for `guid`; only characters the fake knows get a
     /// log, so a peer cannot grow the map with made-up guids.
-    pub fn log_received(&mut self, guid: u64, opcode: Opcode, body: &Bytes) {
+    pub fn log_received(&mut self, conn: ConnId, guid: u64, opcode: Opcode, body: &Bytes) {
         if self.store.character(guid).is_none() {
             return;
         }
@@ -140,7 +147,8 @@ impl World {
                 .players
                 .get(&guid)
                 .map_or(Presence::Absent, |r| r.presence);
-            tap(guid, opcode, body, presence);
+            let opened_ms = self.sessions.get(&conn).map_or(0, |s| s.opened_ms);
+            tap(guid, opcode, body, presence, opened_ms);
         }
     }
 

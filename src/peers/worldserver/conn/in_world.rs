@@ -52,7 +52,7 @@ impl Conn {
     pub(super) fn log(&mut self, guid: u64, p: &Packet) {
         let ws = self.ws.clone();
         if let Some(mut w) = self.live(&ws) {
-            w.log_received(guid, p.opcode, &p.body);
+            w.log_received(self.id, guid, p.opcode, &p.body);
         }
     }
 

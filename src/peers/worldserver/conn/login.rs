@@ -34,7 +34,7 @@ impl Conn {
         let Some(mut w) = self.live(&ws) else {
             return;
         };
-        w.log_received(guid, p.opcode, &p.body);
+        w.log_received(self.id, guid, p.opcode, &p.body);
         if w.players
             .get(&guid)
             .is_some_and(|r| r.presence == Presence::Lingering && r.account != account)
