@@ -438,15 +438,29 @@ impl Coordinator {
 
     /// Imports holds another gateway handed over with an account (see
     /// [`super::holds::Holds::import`]).
-    pub fn import_holds(&mut self, now: Duration, holds: &[(CharacterGuid, WorldserverId)]) {
+    pub fn import_holds(
+        &mut self,
+        now: Duration,
+        holds: &[(CharacterGuid, WorldserverId, Option<u64>)],
+    ) {
         #[cfg(feature = "canaries")]
         if self.cfg.canary == Some(crate::session::Canary::ForgetFencedHolds) {
             return;
         }
-        for (guid, worldserver) in holds {
-            let dropped = self.holds.import(guid.0, worldserver, now);
+        for (guid, worldserver, left_ms) in holds {
+            let dropped = self.holds.import(guid.0, worldserver, *left_ms, now);
             self.holds_dropped = self.holds_dropped.saturating_add(dropped);
         }
+    }
+
+    /// Where `guid` may still be held, and for how much longer (see
+    /// [`super::holds::Holds::hold_left`]).
+    pub fn hold_left(
+        &self,
+        guid: CharacterGuid,
+        now: Duration,
+    ) -> Option<(&WorldserverId, Option<u64>)> {
+        self.holds.hold_left(guid.0, now)
     }
 
     /// The worldservers the operator drains now.

@@ -76,6 +76,10 @@ pub struct HeldCharacter {
     pub guid: u64,
     /// The worldserver that may hold it.
     pub worldserver: String,
+    /// How much longer, by the writer's ledger when it wrote the record; absent when its
+    /// linger clock had not started (or the character was live there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_ms: Option<u64>,
 }
 
 /// An account's record.
@@ -288,6 +292,7 @@ mod tests {
         HeldCharacter {
             guid,
             worldserver: ws.into(),
+            left_ms: None,
         }
     }
 

@@ -152,31 +152,78 @@ impl Holds {
     }
 
     /// The account's last owner says `worldserver` may still hold `guid` (an account
-    /// record handed over, see `fence`): the character lingers there from `now`, and its
-    /// linger clock starts at this gateway's first evidence that the worldserver is
-    /// reachable. The record is newer than what this ledger remembers of the character from
-    /// an earlier session (the last owner's ledger started from the record before it), so
-    /// it replaces any entry that is not live, on the same worldserver too: the character
-    /// may have been logged in there again since, and lost again later than this ledger
-    /// knows. Never less cautious than the entry it replaces: its clock starts later.
-    /// Returns how many entries were dropped to stay within [`HOLDS_MAX`].
-    pub fn import(&mut self, guid: u64, worldserver: &WorldserverId, now: Duration) -> usize {
-        if let Some(h) = self.by_character.get(&guid)
-            && matches!(h.state, HoldState::Live { .. })
-        {
-            return 0;
-        }
-        self.by_character.insert(
-            guid,
-            Hold {
-                worldserver: worldserver.clone(),
-                state: HoldState::Lingering {
-                    since: now,
-                    reachable_at: None,
-                },
+    /// record handed over, see `fence`), for `left_ms` more (`None`: its linger clock has not
+    /// started, or the character was live there): from `now` the character lingers there
+    /// that long at least, or, without a clock, until `linger + margin` after this gateway's
+    /// first evidence that the worldserver is reachable. Counting `left_ms` from when the
+    /// record is read, not when it was written, only adds the store's delay: never less
+    /// cautious, and a character that hops between gateways does not start its linger over
+    /// at each hop.
+    ///
+    /// The record is newer than what this ledger remembers of the character from an earlier
+    /// session (the last owner's ledger started from the record before it), so it replaces
+    /// an entry on another worldserver. On the same worldserver the later of the two ends is
+    /// kept. A live entry stays. Returns how many entries were dropped to stay within
+    /// [`HOLDS_MAX`].
+    pub fn import(
+        &mut self,
+        guid: u64,
+        worldserver: &WorldserverId,
+        left_ms: Option<u64>,
+        now: Duration,
+    ) -> usize {
+        let whole = self.policy.linger_ms.saturating_add(self.policy.margin_ms);
+        let reachable_at = left_ms
+            .map(|left| now.saturating_sub(Duration::from_millis(whole.saturating_sub(left))));
+        let imported = Hold {
+            worldserver: worldserver.clone(),
+            state: HoldState::Lingering {
+                since: now,
+                reachable_at,
             },
-        );
+        };
+        if let Some(h) = self.by_character.get(&guid) {
+            let live = matches!(h.state, HoldState::Live { .. });
+            let keeps_longer = match (self.ends(h), self.ends(&imported)) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some(mine), Some(theirs)) => mine >= theirs,
+            };
+            if live || (h.worldserver == *worldserver && keeps_longer) {
+                return 0;
+            }
+        }
+        self.by_character.insert(guid, imported);
         self.bound(now)
+    }
+
+    /// When a hold ends (`None`: not known yet, so later than any known end).
+    fn ends(&self, h: &Hold) -> Option<Duration> {
+        let whole =
+            Duration::from_millis(self.policy.linger_ms.saturating_add(self.policy.margin_ms));
+        match h.state {
+            HoldState::Live { .. }
+            | HoldState::Lingering {
+                reachable_at: None, ..
+            } => None,
+            HoldState::Lingering {
+                reachable_at: Some(at),
+                ..
+            } => Some(at + whole),
+        }
+    }
+
+    /// The worldserver that may hold `guid` now, and how much longer (`None`: its linger
+    /// clock has not started, or the character is live there), for an account record.
+    pub fn hold_left(&self, guid: u64, now: Duration) -> Option<(&WorldserverId, Option<u64>)> {
+        let h = self.by_character.get(&guid)?;
+        if self.expired(h, now) {
+            return None;
+        }
+        let left = self
+            .ends(h)
+            .map(|end| u64::try_from(end.saturating_sub(now).as_millis()).unwrap_or(u64::MAX));
+        Some((&h.worldserver, left))
     }
 
     /// `worldserver` confirmed to session `session` it let the character go.
@@ -395,7 +442,7 @@ mod tests {
         h.lost(7, &ws("a"), 1, ms(10));
         h.reachable(&ws("a"), ms(20));
         // The account's last owner (another gateway) says it is on b now.
-        h.import(7, &ws("b"), ms(1_000));
+        h.import(7, &ws("b"), None, ms(1_000));
         assert_eq!(
             h.holder(7, ms(1_000_000)),
             Some(&ws("b")),
@@ -405,18 +452,26 @@ mod tests {
         h.reachable(&ws("b"), ms(2_000));
         assert_eq!(h.holder(7, ms(2_000 + 64_999)), Some(&ws("b")));
         assert_eq!(h.holder(7, ms(2_000 + 65_000)), None);
-        // Same worldserver: the record's word is newer (logged in there again and lost again
-        // since this ledger's entry), so the clock starts over; a live entry stays.
+        // Same worldserver: the later end wins (the character was lost there again since this
+        // ledger's entry); the record's time left counts from when it is read.
         h.live(8, &ws("c"), 2, ms(0));
         h.lost(8, &ws("c"), 2, ms(10));
         h.reachable(&ws("c"), ms(20));
-        h.import(8, &ws("c"), ms(50_000));
-        assert_eq!(h.holder(8, ms(20 + 65_000)), Some(&ws("c")));
-        h.reachable(&ws("c"), ms(50_001));
-        assert_eq!(h.holder(8, ms(50_001 + 65_000)), None);
+        h.import(8, &ws("c"), Some(30_000), ms(50_000));
+        assert_eq!(h.holder(8, ms(79_999)), Some(&ws("c")));
+        assert_eq!(h.holder(8, ms(80_000)), None);
+        assert_eq!(h.hold_left(8, ms(70_000)), Some((&ws("c"), Some(10_000))));
+        // An earlier end than this ledger's does not shorten it.
+        h.live(10, &ws("c"), 4, ms(0));
+        h.lost(10, &ws("c"), 4, ms(10));
+        h.reachable(&ws("c"), ms(20));
+        h.import(10, &ws("c"), Some(1_000), ms(30_000));
+        assert_eq!(h.holder(10, ms(64_000)), Some(&ws("c")));
+        // A live entry stays whatever the record says.
         h.live(9, &ws("d"), 3, ms(0));
-        h.import(9, &ws("e"), ms(5));
+        h.import(9, &ws("e"), None, ms(5));
         assert_eq!(h.holder(9, ms(10)), Some(&ws("d")));
+        assert_eq!(h.hold_left(9, ms(10)), Some((&ws("d"), None)));
     }
 
     #[test]

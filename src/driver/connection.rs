@@ -40,7 +40,7 @@ enum Answer {
     Claim(
         RequestId,
         AccountId,
-        Result<Vec<(CharacterGuid, WorldserverId)>, ClaimRefused>,
+        Result<Vec<(CharacterGuid, WorldserverId, Option<u64>)>, ClaimRefused>,
     ),
 }
 

@@ -264,7 +264,7 @@ impl Fence {
         &self,
         account: AccountId,
         session: SessionId,
-    ) -> Result<Vec<(CharacterGuid, WorldserverId)>, ClaimRefused> {
+    ) -> Result<Vec<(CharacterGuid, WorldserverId, Option<u64>)>, ClaimRefused> {
         let me = self.me(session);
         let key = account_key(account.0);
         let mut asked = false;
@@ -363,9 +363,10 @@ impl Fence {
             let holds: Vec<HeldCharacter> = guids
                 .iter()
                 .filter_map(|g| {
-                    gw.holder(*g).map(|w| HeldCharacter {
+                    gw.hold_left(*g).map(|(w, left_ms)| HeldCharacter {
                         guid: g.0,
                         worldserver: w.0,
+                        left_ms,
                     })
                 })
                 .collect();
@@ -414,6 +415,7 @@ impl Fence {
         let held = HeldCharacter {
             guid: guid.0,
             worldserver: worldserver.0,
+            left_ms: None,
         };
         for _ in 0..RELEASE_ATTEMPTS_MAX {
             let Ok(Some(entry)) = self.store.get(&key).await else {
@@ -457,10 +459,16 @@ impl Fence {
     }
 }
 
-fn holds_of(rec: AccountClaim) -> Vec<(CharacterGuid, WorldserverId)> {
+fn holds_of(rec: AccountClaim) -> Vec<(CharacterGuid, WorldserverId, Option<u64>)> {
     rec.holds
         .into_iter()
-        .map(|h| (CharacterGuid(h.guid), WorldserverId(h.worldserver)))
+        .map(|h| {
+            (
+                CharacterGuid(h.guid),
+                WorldserverId(h.worldserver),
+                h.left_ms,
+            )
+        })
         .collect()
 }
 

@@ -248,6 +248,14 @@ impl Gateway {
         self.lock_coordinator().holder(guid, now).cloned()
     }
 
+    /// Where `guid` may still be held and for how much longer, as the ledger says.
+    pub fn hold_left(&self, guid: CharacterGuid) -> Option<(WorldserverId, Option<u64>)> {
+        let now = self.seams.clock.now();
+        self.lock_coordinator()
+            .hold_left(guid, now)
+            .map(|(w, left)| (w.clone(), left))
+    }
+
     /// The cluster view.
     pub fn view(&self) -> ViewGuard<'_> {
         ViewGuard(self.lock_coordinator())
