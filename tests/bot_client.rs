@@ -442,6 +442,60 @@ async fn a_login_failure_reports_its_code() {
 }
 
 #[tokio::test]
+async fn a_refused_login_step_wants_its_code_and_records_the_wait() {
+    let refused = |code| {
+        vec![
+            BotStep::Authenticate,
+            BotStep::EnterWorldRefused {
+                code,
+                within_ms: 5_000,
+            },
+        ]
+    };
+    let gateway = |l| async move {
+        let (mut gw, _) = Gw::accept_ok(l).await;
+        gw.expect(Opcode::CMSG_PLAYER_LOGIN).await;
+        gw.send_packet(&CharacterLoginFailed {
+            reason: LoginFailure::NO_WORLD,
+        })
+        .await;
+        gw.finish().await;
+    };
+    let (report, result, ()) = play(config(refused(0x4E)), gateway).await;
+    result.expect("refused as expected");
+    assert_eq!(report.logins_refused_ms.len(), 1);
+    assert!(report.logins_unanswered_ms.is_empty());
+    assert_eq!(report.logins, 0);
+
+    let (_, result, ()) = play(config(refused(0x53)), gateway).await;
+    let err = result.expect_err("another code");
+    assert!(
+        matches!(&err, BotError::Protocol { step, detail } if step == "enter world refused" && detail.contains("0x4e")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_unanswered_login_is_recorded_with_its_wait() {
+    let script = vec![BotStep::Authenticate, BotStep::EnterWorld];
+    let cfg = BotConfig {
+        step_timeout_ms: 300,
+        ..config(script)
+    };
+    let (report, result, ()) = play(cfg, |l| async move {
+        let (mut gw, _) = Gw::accept_ok(l).await;
+        gw.expect(Opcode::CMSG_PLAYER_LOGIN).await;
+        // No answer: the bot gives up after its step timeout.
+        gw.finish().await;
+    })
+    .await;
+    let err = result.expect_err("no answer");
+    assert!(matches!(err, BotError::Timeout { .. }), "{err}");
+    assert_eq!(report.logins_unanswered_ms, vec![300]);
+    assert!(report.logins_refused_ms.is_empty());
+}
+
+#[tokio::test]
 async fn chatter_sends_movement_on_cadence_and_answers_time_syncs() {
     let script = vec![
         BotStep::Authenticate,

@@ -27,8 +27,9 @@ use crate::check::drain::DrainChecker;
 use crate::check::dual_presence::DualPresence;
 use crate::check::expect::{BotResult, Expectations};
 use crate::check::heartbeats::HeartbeatOrder;
-use crate::check::session_events::{LoginsEnd, PlacementHealth, RecoveryBackoff};
-use crate::check::teardown::Teardown;
+use crate::check::logins_end::LoginsEnd;
+use crate::check::session_events::{PlacementHealth, RecoveryBackoff};
+use crate::check::teardown::{ClientLinks, Teardown};
 use crate::check::{Checker, Findings};
 use crate::scenario::{Fault, FaultKind, Scenario, Step, Swarm, WorldserverSpec};
 use crate::store::GatewayStore;
@@ -108,15 +109,20 @@ struct BotPlan {
     retry_pause_ms: u64,
 }
 
+/// A bot waits this much longer than the gateway's login bound for the answer to a login
+/// the realm must refuse, so that a late answer is seen (and judged late) rather than missed.
+pub const LOGIN_ANSWER_SLACK_MS: u64 = 5_000;
+
 /// A script cut at its `reconnect` steps: (pause before connecting, steps on that connection).
-fn segments(script: &[Step]) -> Vec<(u64, Vec<BotStep>)> {
+/// A refused login waits `login_wait_ms` for its answer.
+fn segments(script: &[Step], login_wait_ms: u64) -> Vec<(u64, Vec<BotStep>)> {
     let mut out = vec![(0, Vec::new())];
     for step in script {
         match step {
             Step::Reconnect { after_ms } => out.push((*after_ms, Vec::new())),
             other => {
                 if let Some(last) = out.last_mut() {
-                    last.1.push(to_bot_step(other));
+                    last.1.push(to_bot_step(other, login_wait_ms));
                 }
             }
         }
@@ -124,11 +130,15 @@ fn segments(script: &[Step]) -> Vec<(u64, Vec<BotStep>)> {
     out
 }
 
-fn to_bot_step(step: &Step) -> BotStep {
+fn to_bot_step(step: &Step, login_wait_ms: u64) -> BotStep {
     match step {
         Step::Authenticate => BotStep::Authenticate,
         Step::CharacterScreen => BotStep::CharacterScreen,
         Step::EnterWorld => BotStep::EnterWorld,
+        Step::EnterWorldRefused { code } => BotStep::EnterWorldRefused {
+            code: *code,
+            within_ms: login_wait_ms,
+        },
         Step::Chatter {
             packets,
             interval_ms,
@@ -310,7 +320,17 @@ async fn drive(
 
     // The bots play, watched.
     let dual_presence = DualPresence::spawn(worlds.clone(), findings.clone());
-    let results = run_bots(&handle, &scenario, plans, seed, &findings, &transcript).await;
+    let links = Arc::new(ClientLinks::spawn(
+        worlds.clone(),
+        &timeline,
+        findings.clone(),
+    ));
+    let watch = Watch {
+        findings: findings.clone(),
+        transcript: transcript.clone(),
+        links: links.clone(),
+    };
+    let results = run_bots(&handle, &scenario, plans, seed, &watch).await;
     dual_presence.stop();
 
     // After the last bot.
@@ -321,6 +341,11 @@ async fn drive(
     }
     .check(&findings)
     .await;
+    links.stop();
+    LoginsEnd {
+        bound_ms: scenario.session.login_answer_max_ms(),
+    }
+    .check(&results, &findings);
     let totals = Expectations {
         scenario: &scenario,
         drains: &drains,
@@ -380,7 +405,13 @@ fn plan_bots(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<BotPlan> {
                 guid: 1000 + account as u64,
                 map: group.map,
                 start_ms,
-                script: segments(&group.script),
+                script: segments(
+                    &group.script,
+                    scenario
+                        .session
+                        .login_answer_max_ms()
+                        .saturating_add(LOGIN_ANSWER_SLACK_MS),
+                ),
                 retries: group.retries,
                 retry_pause_ms: group.retry_pause_ms,
             });
@@ -558,7 +589,6 @@ fn start_gateway(
     };
     let id_base = u64::from(g) * SESSION_IDS_PER_GATEWAY;
     let fence: Arc<dyn waygate::runtime::KvStore> = Arc::new(setup.fence);
-    let logins_end = LoginsEnd::new(findings.clone());
     let placement = PlacementHealth::new(setup.slot.clone(), findings.clone());
     let backoff = RecoveryBackoff::new(session_cfg.recovery_backoff, findings.clone());
     let slot = setup.slot;
@@ -598,7 +628,6 @@ fn start_gateway(
                     format!("{e:?}"),
                 );
                 let id = SessionId(id.0 + id_base);
-                logins_end.observe(id, e);
                 placement.observe(id, e);
                 backoff.observe(id, e);
             })),
@@ -743,13 +772,26 @@ fn schedule_fault(
 
 /// Every bot on a node of its own, its script cut at its reconnects, retried as the
 /// scenario allows; waits for all of them.
+/// Milliseconds of the run so far.
+fn millis_now(f: &Findings) -> u64 {
+    u64::try_from(f.now().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// What watches the bots: the checkers' findings, the transcript, and the per-client
+/// teardown check (told when each client connects and closes).
+#[derive(Clone)]
+struct Watch {
+    findings: Findings,
+    transcript: Transcript,
+    links: Arc<ClientLinks>,
+}
+
 async fn run_bots(
     handle: &Handle,
     scenario: &Scenario,
     plans: Vec<BotPlan>,
     seed: u64,
-    findings: &Findings,
-    transcript: &Transcript,
+    watch: &Watch,
 ) -> Vec<BotResult> {
     let gateways = scenario.gateways.max(1);
     let results: Arc<Mutex<Vec<BotResult>>> = Arc::default();
@@ -761,8 +803,8 @@ async fn run_bots(
             .ip(bot_ip(plan.index))
             .build();
         let results = results.clone();
-        let t = transcript.clone();
-        let f = findings.clone();
+        let w = watch.clone();
+        let (t, f) = (watch.transcript.clone(), watch.findings.clone());
         let who = format!("bot{}", plan.index);
         let config = BotConfig {
             account: account_name(plan.account),
@@ -777,7 +819,7 @@ async fn run_bots(
         };
         joins.push(node.spawn(async move {
             tokio::time::sleep(Duration::from_millis(plan.start_ms)).await;
-            let (total, result) = play(&plan, &config, gateways, &who, &t, &f).await;
+            let (total, result) = play(&plan, &config, gateways, &who, &w).await;
             match &result {
                 Ok(()) => t.push(
                     f.now(),
@@ -810,9 +852,9 @@ async fn play(
     config: &BotConfig,
     gateways: u32,
     who: &str,
-    t: &Transcript,
-    f: &Findings,
+    watch: &Watch,
 ) -> (BotReport, Result<(), String>) {
+    let (t, f) = (&watch.transcript, &watch.findings);
     let mut total = BotReport::default();
     let mut attempt = 0u32;
     let result = loop {
@@ -844,9 +886,14 @@ async fn play(
                 script: steps.clone(),
                 ..config.clone()
             };
-            let (report, step_result) = match tokio::net::TcpStream::connect(gateway_addr).await {
+            let account = config.account.clone();
+            let client = watch.links.opened(&account, millis_now(f));
+            let connected = tokio::net::TcpStream::connect(gateway_addr).await;
+            let (report, step_result) = match connected {
                 Ok(stream) => {
                     let (report, r) = run_bot(stream, config).await;
+                    // run_bot dropped the socket: the client is closed.
+                    watch.links.closed(&account, client, millis_now(f));
                     // What no client may receive: the bots' own protocol checks are a checker.
                     if let Err(
                         e @ (BotError::HeaderDidNotDecrypt { .. } | BotError::Protocol { .. }),
@@ -856,13 +903,21 @@ async fn play(
                     }
                     (report, r.map_err(|e| e.to_string()))
                 }
-                Err(e) => (BotReport::default(), Err(format!("connect: {e}"))),
+                Err(e) => {
+                    watch.links.closed(&account, client, millis_now(f));
+                    (BotReport::default(), Err(format!("connect: {e}")))
+                }
             };
             total.logins += report.logins;
             total.handoffs += report.handoffs;
             total.packets_sent += report.packets_sent;
             total.packets_received += report.packets_received;
             total.evicted |= report.evicted;
+            total.login_ms.extend(report.login_ms);
+            total.logins_refused_ms.extend(report.logins_refused_ms);
+            total
+                .logins_unanswered_ms
+                .extend(report.logins_unanswered_ms);
             if step_result.is_err() {
                 r = step_result;
                 break;

@@ -135,6 +135,13 @@ pub enum Step {
     CharacterScreen,
     /// Log in and wait until in world.
     EnterWorld,
+    /// Log in a character the realm must refuse, and expect SMSG_CHARACTER_LOGIN_FAILED with
+    /// `code` within the gateway's login bound (see
+    /// `waygate::session::SessionConfig::login_answer_max_ms`).
+    EnterWorldRefused {
+        /// The code expected (0x4E: no worldserver serves the map).
+        code: u8,
+    },
     /// Movement packets at an interval.
     Chatter {
         /// How many.

@@ -191,6 +191,8 @@ pub fn expected_checker(canary: waygate::session::Canary) -> Checker {
         Canary::SkipAccountClaim => Checker::DualPresence,
         Canary::ForgetFencedHolds => Checker::DualPresence,
         Canary::LeakWorldLinks => Checker::Teardown,
+        // The client hears nothing; only a bot that waits out the login's bound sees it.
+        Canary::SwallowLoginFailure => Checker::LoginsEnd,
     }
 }
 

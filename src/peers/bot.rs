@@ -125,6 +125,17 @@ pub enum BotStep {
     /// SMSG_TIME_SYNC_REQ (in world; the time is recorded in [`BotReport::login_ms`]).
     /// SMSG_CHARACTER_LOGIN_FAILED ends the script with [`BotError::LoginFailed`].
     EnterWorld,
+    /// Send CMSG_PLAYER_LOGIN for a login the realm must refuse, and wait up to `within_ms`
+    /// for SMSG_CHARACTER_LOGIN_FAILED with `code` (the time is recorded in
+    /// [`BotReport::logins_refused_ms`]). In world, or another code, is a
+    /// [`BotError::Protocol`]; no answer is a [`BotError::Timeout`], recorded in
+    /// [`BotReport::logins_unanswered_ms`].
+    EnterWorldRefused {
+        /// The SMSG_CHARACTER_LOGIN_FAILED code expected.
+        code: u8,
+        /// How long the bot waits for it.
+        within_ms: u64,
+    },
     /// Send `packets` MSG_MOVE_HEARTBEAT packets, the first at once and then one every
     /// `interval_ms`, reading (and answering) whatever arrives in between. The step lasts
     /// about `packets * interval_ms`.
@@ -230,6 +241,7 @@ impl BotStep {
             Self::DeleteCharacter { .. } => "delete character",
             Self::RenameCharacter { .. } => "rename character",
             Self::EnterWorld => "enter world",
+            Self::EnterWorldRefused { .. } => "enter world refused",
             Self::Chatter { .. } => "chatter",
             Self::Send { .. } => "send",
             Self::ChangeMap { .. } => "change map",
@@ -315,6 +327,12 @@ pub struct BotReport {
     pub queue_position: Option<u32>,
     /// SMSG_CHARACTER_LOGIN_FAILED code, if a login failed.
     pub login_failed: Option<u8>,
+    /// Milliseconds from CMSG_PLAYER_LOGIN to SMSG_CHARACTER_LOGIN_FAILED, per refused login.
+    pub logins_refused_ms: Vec<u64>,
+    /// Logins the gateway never answered (no SMSG_TIME_SYNC_REQ, no
+    /// SMSG_CHARACTER_LOGIN_FAILED, no close): how long the bot waited for each before it gave
+    /// up.
+    pub logins_unanswered_ms: Vec<u64>,
     /// Answers to character create, delete and rename steps: opcode and result, in order.
     pub char_results: Vec<(Opcode, u8)>,
     /// SMSG_TIME_SYNC_REQ packets answered.
@@ -505,6 +523,9 @@ impl Bot {
             BotStep::Authenticate => self.authenticate(name).await,
             BotStep::CharacterScreen => self.character_screen(name).await,
             BotStep::EnterWorld => self.enter_world(name).await,
+            BotStep::EnterWorldRefused { code, within_ms } => {
+                self.enter_world_refused(name, *code, *within_ms).await
+            }
             BotStep::CreateCharacter { name: n, expect } => {
                 let body = CharCreate {
                     name: n.clone(),

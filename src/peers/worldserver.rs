@@ -708,6 +708,16 @@ impl FakeWorldserver {
         self.world().store.characters()
     }
 
+    /// The connections open now: id, the account it authenticated (once it has), and when
+    /// it was accepted (milliseconds since the fake was made), by ascending id.
+    pub fn open_connections(&self) -> Vec<(u64, Option<String>, u64)> {
+        self.world()
+            .sessions
+            .iter()
+            .map(|(id, s)| (*id, s.account.clone(), s.opened_ms))
+            .collect()
+    }
+
     /// Connections open now.
     pub fn connections(&self) -> usize {
         self.world().sessions.len()

@@ -39,11 +39,14 @@ pub enum Canary {
     /// A session that ends leaves its worldserver connections open (never closed, never
     /// dropped): the worldserver keeps the player in world for ever.
     LeakWorldLinks,
+    /// A login that fails is never answered: no SMSG_CHARACTER_LOGIN_FAILED, the client
+    /// waits at the character screen for ever.
+    SwallowLoginFailure,
 }
 
 impl Canary {
     /// Every canary.
-    pub const ALL: [Canary; 13] = [
+    pub const ALL: [Canary; 14] = [
         Canary::SkipLinger,
         Canary::CloseBeforeKick,
         Canary::UncappedBackoff,
@@ -57,6 +60,7 @@ impl Canary {
         Canary::SkipAccountClaim,
         Canary::ForgetFencedHolds,
         Canary::LeakWorldLinks,
+        Canary::SwallowLoginFailure,
     ];
 
     /// A short name for tables and command lines.
@@ -75,6 +79,7 @@ impl Canary {
             Canary::SkipAccountClaim => "skip-account-claim",
             Canary::ForgetFencedHolds => "forget-fenced-holds",
             Canary::LeakWorldLinks => "leak-world-links",
+            Canary::SwallowLoginFailure => "swallow-login-failure",
         }
     }
 }

@@ -71,6 +71,21 @@ pub struct SessionConfig {
     pub logout_timeout_ms: u64,
 }
 
+impl SessionConfig {
+    /// The longest a CMSG_PLAYER_LOGIN goes unanswered (no first SMSG_TIME_SYNC_REQ, no
+    /// SMSG_CHARACTER_LOGIN_FAILED, no close), by these limits. The waits a login can run
+    /// through one after another: the worldserver that may still hold the character lingering
+    /// it; placement backing off to its deadline, plus the last backoff wait that began before
+    /// it; then the attempt started last, which connects, handshakes and logs in.
+    pub fn login_answer_max_ms(&self) -> u64 {
+        self.world_linger_ms
+            .saturating_add(self.placement_backoff.deadline_ms)
+            .saturating_add(self.placement_backoff.max_ms)
+            .saturating_add(self.world_handshake_timeout_ms)
+            .saturating_add(self.world_login_timeout_ms)
+    }
+}
+
 impl Default for SessionConfig {
     fn default() -> Self {
         Self {

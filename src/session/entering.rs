@@ -599,8 +599,10 @@ impl Entering {
         if matches!(self.kind, EnterKind::Recovery { .. }) {
             return self.retry_recovery(cx, now, detail);
         }
-        cx.send_client(&CharacterLoginFailed { reason: code });
-        cx.event(SessionEvent::LoginFailed { code, detail });
+        if !cx.canary(Canary::SwallowLoginFailure) {
+            cx.send_client(&CharacterLoginFailed { reason: code });
+            cx.event(SessionEvent::LoginFailed { code, detail });
+        }
         CharacterScreen::after_logout(self.player)
     }
 

@@ -8,14 +8,19 @@
 //!   order sent (the fakes' packet taps; the bots' sequence numbers).
 //! - [`dual_presence::DualPresence`]: no character in world on two worldservers at once (the
 //!   fakes' worlds, sampled).
-//! - [`session_events`]: logins end, placements respect health, retries respect the backoff
-//!   policy (the gateway's session events).
-//! - [`teardown::Teardown`]: no session or worldserver connection outlives the clients.
+//! - [`logins_end::LoginsEnd`]: every login is answered within the gateway's bound (the
+//!   bots' reports).
+//! - [`session_events`]: placements respect health, retries respect the backoff policy (the
+//!   gateway's session events).
+//! - [`teardown::ClientLinks`]: no worldserver connection outlives its client by more than a
+//!   second (the bots' sockets, the fakes' connections, sampled); [`teardown::Teardown`]:
+//!   nothing is left open after the last bot.
 //! - [`expect::Expectations`]: liveness within the SLO and the scenario's stated counts (the
 //!   bots' reports).
 
 pub mod admission;
 pub mod drain;
+pub mod links;
 
 #[cfg(madsim)]
 pub mod dual_presence;
@@ -23,6 +28,8 @@ pub mod dual_presence;
 pub mod expect;
 #[cfg(madsim)]
 pub mod heartbeats;
+#[cfg(madsim)]
+pub mod logins_end;
 #[cfg(madsim)]
 pub mod session_events;
 #[cfg(madsim)]
@@ -46,7 +53,7 @@ pub enum Checker {
     /// The bots' reading of the server stream: a header neither reader agrees on, or a
     /// packet no client may receive (the bots' own protocol checks).
     ClientProtocol,
-    /// [`session_events::LoginsEnd`].
+    /// [`logins_end::LoginsEnd`].
     LoginsEnd,
     /// [`session_events::PlacementHealth`].
     Placement,

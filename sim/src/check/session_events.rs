@@ -1,66 +1,22 @@
 //! Checks on the gateway's session events (the observer hook of `Gateway::with_observer`).
 //! These still take the gateway's word (its events, its view, its ledger); issue 10 moves
-//! each to an outside oracle.
+//! each to an outside oracle (logins ending already moved: [`super::logins_end`]).
 //!
-//! - [`LoginsEnd`]: every login ends in world or with a failure code the client sees; a
-//!   login that ends with the session closed for a reason not blamed on the client fails.
 //! - [`PlacementHealth`]: no new placement on a worldserver that is not admitting; a degraded
 //!   one may take back a character it may still hold (a re-attach). Truth: the gateway's view
 //!   and holds ledger at the moment of the placement.
 //! - [`RecoveryBackoff`]: each recovery retry waits within the policy's bounds, and the
 //!   attempts stay within its count. Truth: the delay the session reports.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use waygate::cluster::backoff::Backoff;
 use waygate::cluster::view::Health;
 use waygate::driver::Gateway;
-use waygate::session::{CharacterGuid, Culprit, SessionEvent, SessionId};
+use waygate::session::{CharacterGuid, SessionEvent, SessionId};
 
 use super::{Checker, Findings};
-
-/// Logins under way, by session.
-pub struct LoginsEnd {
-    pending: Mutex<BTreeSet<u64>>,
-    findings: Findings,
-}
-
-impl LoginsEnd {
-    /// A checker reporting to `findings`.
-    pub fn new(findings: Findings) -> Self {
-        Self {
-            pending: Mutex::new(BTreeSet::new()),
-            findings,
-        }
-    }
-
-    /// One session event.
-    pub fn observe(&self, id: SessionId, e: &SessionEvent) {
-        let mut pending = self
-            .pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match e {
-            SessionEvent::LoginStarted { .. } => {
-                pending.insert(id.0);
-            }
-            SessionEvent::EnteredWorld { .. } | SessionEvent::LoginFailed { .. } => {
-                pending.remove(&id.0);
-            }
-            // The removal happens whatever the culprit.
-            SessionEvent::Closed { reason }
-                if pending.remove(&id.0) && reason.culprit() != Culprit::Client =>
-            {
-                self.findings.fail(Checker::LoginsEnd, format!(
-                    "session {}: a login ended with the session closed ({reason:?}), neither in world nor with a failure code",
-                    id.0
-                ));
-            }
-            _ => {}
-        }
-    }
-}
 
 /// Placements against the health rule.
 pub struct PlacementHealth {

@@ -14,12 +14,11 @@ use std::time::Duration;
 use waygate::driver::Gateway;
 use waygate::peers::worldserver::FakeWorldserver;
 
+use super::links::{ClientLog, Windows, due_ms, owners_closed, windows};
 use super::{Checker, Findings};
 use crate::scenario::{Fault, FaultKind};
 
-/// Once every bot has left, sessions and their worldserver connections must be gone within
-/// this long.
-pub const CLOSE_AFTER_CLIENT_MAX_MS: u64 = 1_000;
+pub use super::links::CLOSE_AFTER_CLIENT_MAX_MS;
 /// Polling period.
 pub const POLL_EVERY_MS: u64 = 25;
 
@@ -77,5 +76,99 @@ impl Teardown<'_> {
                 "{sessions} sessions and {links} worldserver connections still open {CLOSE_AFTER_CLIENT_MAX_MS} ms after every bot left"
             ));
         }
+    }
+}
+
+/// Per client, while the run goes on: no worldserver connection outlives its client.
+///
+/// **Invariant**: a worldserver connection the gateway opened for a client closes within
+/// [`CLOSE_AFTER_CLIENT_MAX_MS`] of that client's close. A connection belongs to the clients
+/// of its account that had connected by the time the worldserver accepted it; once every one
+/// of them has closed, the clock runs from the last close. While the worldserver is
+/// partitioned it cannot see a close, so the clock starts again at the heal (a partition that
+/// never heals excuses the connection).
+///
+/// **Source of truth**: when each bot connected and closed (the bots' own sockets), the
+/// connections each fake worldserver has open and the account each authenticated, sampled
+/// every [`POLL_EVERY_MS`], and the scenario's partitions. Each connection is reported once.
+pub struct ClientLinks {
+    clients: Arc<Mutex<ClientLog>>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ClientLinks {
+    /// Starts sampling `worlds` on the current node. `faults` is the whole fault timeline.
+    pub fn spawn(
+        worlds: Vec<(String, FakeWorldserver)>,
+        faults: &[Fault],
+        findings: Findings,
+    ) -> Self {
+        let clients: Arc<Mutex<ClientLog>> = Arc::default();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let windows: Vec<Windows> = worlds.iter().map(|(id, _)| windows(faults, id)).collect();
+        let (log, running) = (clients.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut reported = std::collections::BTreeSet::new();
+            while !running.load(std::sync::atomic::Ordering::Relaxed) {
+                let now = findings.now().as_millis() as u64;
+                let mut late = Vec::new();
+                {
+                    let log = log
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    for ((id, fake), windows) in worlds.iter().zip(&windows) {
+                        for (conn, account, opened) in fake.open_connections() {
+                            let Some(account) = account else { continue };
+                            let Some(closed) = owners_closed(&log, &account, opened) else {
+                                continue;
+                            };
+                            let Some(due) = due_ms(closed, windows) else {
+                                continue;
+                            };
+                            if now > due && reported.insert((id.clone(), conn)) {
+                                late.push(format!(
+                                    "{id} connection {conn} of {account} (accepted at {opened}ms) still open at {now}ms: its client closed at {closed}ms"
+                                ));
+                            }
+                        }
+                    }
+                }
+                for msg in late {
+                    findings.flag(Checker::Teardown, msg);
+                }
+                tokio::time::sleep(Duration::from_millis(POLL_EVERY_MS)).await;
+            }
+        });
+        Self { clients, done }
+    }
+
+    /// A client of `account` connected at `at_ms`; returns its index for [`Self::closed`].
+    pub fn opened(&self, account: &str, at_ms: u64) -> usize {
+        let mut log = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let list = log.entry(account.to_uppercase()).or_default();
+        list.push((at_ms, None));
+        list.len() - 1
+    }
+
+    /// The client `index` of `account` closed at `at_ms`.
+    pub fn closed(&self, account: &str, index: usize, at_ms: u64) {
+        let mut log = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = log
+            .get_mut(&account.to_uppercase())
+            .and_then(|l| l.get_mut(index))
+        {
+            c.1 = Some(at_ms);
+        }
+    }
+
+    /// Stops sampling (after its current sample).
+    pub fn stop(&self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }

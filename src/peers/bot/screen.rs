@@ -120,6 +120,44 @@ impl Bot {
 
     pub(super) async fn enter_world(&mut self, step: &str) -> Result<(), BotError> {
         let t0 = Instant::now();
+        let wait_ms = self.cfg.step_timeout_ms;
+        match self.login_answer(step, wait_ms).await? {
+            LoginAnswer::InWorld => {
+                self.report.logins += 1;
+                self.report.login_ms.push(millis(t0.elapsed()));
+                Ok(())
+            }
+            LoginAnswer::Refused(code) => Err(BotError::LoginFailed(code)),
+        }
+    }
+
+    /// A login the realm must refuse: SMSG_CHARACTER_LOGIN_FAILED with `code` within
+    /// `within_ms`.
+    pub(super) async fn enter_world_refused(
+        &mut self,
+        step: &str,
+        code: u8,
+        within_ms: u64,
+    ) -> Result<(), BotError> {
+        match self.login_answer(step, within_ms).await? {
+            LoginAnswer::Refused(c) if c == code => Ok(()),
+            LoginAnswer::Refused(c) => Err(protocol(
+                step,
+                format!("login refused with {c:#04x}, expected {code:#04x}"),
+            )),
+            LoginAnswer::InWorld => Err(protocol(
+                step,
+                format!("in world, expected the login refused with {code:#04x}"),
+            )),
+        }
+    }
+
+    /// Sends CMSG_PLAYER_LOGIN and reads until the gateway answers it: the first
+    /// SMSG_TIME_SYNC_REQ (in world) or SMSG_CHARACTER_LOGIN_FAILED. A close is an answer
+    /// too ([`BotError::Closed`]). No answer within `wait_ms` is a [`BotError::Timeout`], and
+    /// the wait is recorded in [`BotReport::logins_unanswered_ms`].
+    async fn login_answer(&mut self, step: &str, wait_ms: u64) -> Result<LoginAnswer, BotError> {
+        let t0 = Instant::now();
         self.world_entries += 1;
         self.send(
             step,
@@ -130,24 +168,26 @@ impl Bot {
             .to_body(),
         )?;
         self.flush(step).await?;
-        let deadline = self.deadline();
-        let p = self
-            .await_packet(
-                step,
-                "SMSG_TIME_SYNC_REQ",
-                deadline,
-                &[TimeSyncReq::OPCODE, CharacterLoginFailed::OPCODE],
-            )
-            .await?;
-        if p.opcode == CharacterLoginFailed::OPCODE {
-            let failed = CharacterLoginFailed::decode(&p.body)
-                .map_err(|e| protocol(step, format!("SMSG_CHARACTER_LOGIN_FAILED: {e}")))?;
-            self.report.login_failed = Some(failed.reason.0);
-            return Err(BotError::LoginFailed(failed.reason.0));
+        let deadline = later(t0, wait_ms);
+        let answers = [TimeSyncReq::OPCODE, CharacterLoginFailed::OPCODE];
+        let p = loop {
+            match self.next_packet(step, deadline).await? {
+                Some(p) if answers.contains(&p.opcode) => break p,
+                Some(_) => {}
+                None => {
+                    self.report.logins_unanswered_ms.push(wait_ms);
+                    return Err(timeout(step, "SMSG_TIME_SYNC_REQ", wait_ms));
+                }
+            }
+        };
+        if p.opcode == TimeSyncReq::OPCODE {
+            return Ok(LoginAnswer::InWorld);
         }
-        self.report.logins += 1;
-        self.report.login_ms.push(millis(t0.elapsed()));
-        Ok(())
+        let failed = CharacterLoginFailed::decode(&p.body)
+            .map_err(|e| protocol(step, format!("SMSG_CHARACTER_LOGIN_FAILED: {e}")))?;
+        self.report.login_failed = Some(failed.reason.0);
+        self.report.logins_refused_ms.push(millis(t0.elapsed()));
+        Ok(LoginAnswer::Refused(failed.reason.0))
     }
 
     pub(super) async fn logout(&mut self, step: &str) -> Result<(), BotError> {
@@ -189,4 +229,12 @@ impl Bot {
         self.report.logouts += 1;
         Ok(())
     }
+}
+
+/// How the gateway answered a CMSG_PLAYER_LOGIN.
+enum LoginAnswer {
+    /// The first SMSG_TIME_SYNC_REQ arrived.
+    InWorld,
+    /// SMSG_CHARACTER_LOGIN_FAILED with this code.
+    Refused(u8),
 }
