@@ -10,6 +10,9 @@
 
 #![cfg(not(madsim))]
 
+#[path = "common/nats.rs"]
+mod nats;
+
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -28,21 +31,6 @@ use waygate::session::{AccountId, Announcement, CharacterGuid, CharacterRecord, 
 
 /// Every wait in this file is bounded by this.
 const WAIT: Duration = Duration::from_secs(30);
-
-/// The shared server's URL, or `None` (skip) when it is not given outside CI.
-fn shared_url(test: &str) -> Option<String> {
-    match std::env::var("WAYGATE_TEST_NATS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            let how = "start one with `ci/services/nats start` and export the line it prints";
-            if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-                panic!("{test}: WAYGATE_TEST_NATS_URL is not set and CI is: {how}");
-            }
-            eprintln!("{test}: SKIPPED, WAYGATE_TEST_NATS_URL is not set ({how})");
-            None
-        }
-    }
-}
 
 /// Names unique to this process and test, so runs sharing a server do not see each other.
 fn unique(tag: &str) -> (String, u32) {
@@ -171,7 +159,7 @@ async fn fence(client: &async_nats::Client) {
 
 #[tokio::test]
 async fn published_announcements_carry_tocloud9s_keys_and_types() {
-    let Some(url) = shared_url("published_announcements_carry_tocloud9s_keys_and_types") else {
+    let Some(url) = nats::nats_url("published_announcements_carry_tocloud9s_keys_and_types") else {
         return;
     };
     let (gateway_id, realm) = unique("pub");
@@ -267,7 +255,7 @@ async fn published_announcements_carry_tocloud9s_keys_and_types() {
 
 #[tokio::test]
 async fn a_new_gateway_id_moves_the_whisper_subscription_and_the_published_id() {
-    let Some(url) = shared_url("a_new_gateway_id_moves_the_whisper_subscription") else {
+    let Some(url) = nats::nats_url("a_new_gateway_id_moves_the_whisper_subscription") else {
         return;
     };
     let (old_id, realm) = unique("follow");
@@ -338,7 +326,7 @@ async fn a_new_gateway_id_moves_the_whisper_subscription_and_the_published_id() 
 
 #[tokio::test]
 async fn subscribed_events_reach_only_their_receivers() {
-    let Some(url) = shared_url("subscribed_events_reach_only_their_receivers") else {
+    let Some(url) = nats::nats_url("subscribed_events_reach_only_their_receivers") else {
         return;
     };
     let (gateway_id, realm) = unique("sub");

@@ -11,6 +11,8 @@
 
 #[path = "common/child.rs"]
 mod child;
+#[path = "common/nats.rs"]
+mod nats;
 #[path = "common/tc9.rs"]
 mod tc9;
 #[path = "common/auth_db.rs"]
@@ -41,20 +43,6 @@ use test_db::TestDb;
 const WAIT: Duration = Duration::from_secs(30);
 const GUID: u64 = 1;
 const KEY_BYTE: u8 = 0x5A;
-
-fn nats_url() -> Option<String> {
-    match std::env::var("WAYGATE_TEST_NATS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            let how = "start one with `ci/services/nats start` and export the line it prints";
-            if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-                panic!("tocloud9_e2e: WAYGATE_TEST_NATS_URL is not set and CI is: {how}");
-            }
-            eprintln!("tocloud9_e2e: SKIPPED, WAYGATE_TEST_NATS_URL is not set ({how})");
-            None
-        }
-    }
-}
 
 /// A port nothing listens on now (bound, read, released).
 async fn free_port() -> u16 {
@@ -106,7 +94,9 @@ fn assert_keys_in_order(raw: &str, object: &Value, keys: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
-    let Some(nats) = nats_url() else { return };
+    let Some(nats) = nats::nats_url("tocloud9_e2e") else {
+        return;
+    };
     let Some(db) = TestDb::create("e2e", SchemaType::AzerothCore).await else {
         return;
     };
