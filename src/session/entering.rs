@@ -106,7 +106,7 @@ impl Entering {
 
     /// The second half of a handoff: on `target` (chosen before the old worldserver let the
     /// player go) if the coordinator says it may still take the player (a drain may have begun
-    /// meanwhile), else wherever the placement says but `from`.
+    /// meanwhile), else wherever the placement says, `from` only as the last resort.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn handoff(
         cx: &mut Ctx,
@@ -120,11 +120,12 @@ impl Entering {
     ) -> State {
         cx.timers
             .arm(Timer::WorldLogin, now, cx.cfg.world_login_timeout_ms);
-        // Whoever serves the map, but not the worldserver being left.
-        let exclude = vec![from.id.clone()];
+        // Whoever serves the map; the worldserver being left only if nobody else can (it
+        // released the player cleanly, so taking it back is a login like any other).
+        let avoid = vec![from.id.clone()];
         let mut e = Self::new(w.0, w.1, EnterKind::Handoff { from }, map, started, held);
         let prefer = target.map(|t| t.id);
-        let request = e.request_placement_avoiding(cx, now, exclude, Vec::new(), prefer);
+        let request = e.request_placement_avoiding(cx, now, Vec::new(), avoid, prefer);
         e.step = Step::AwaitPlacement(request);
         State::EnteringWorld(e)
     }
@@ -355,7 +356,13 @@ impl Entering {
         }
         let (exclude, avoid) = match &self.kind {
             EnterKind::Login => (Vec::new(), self.avoid.clone()),
-            EnterKind::Handoff { from } => (vec![from.id.clone()], self.avoid.clone()),
+            EnterKind::Handoff { from } => {
+                let mut avoid = self.avoid.clone();
+                if !avoid.contains(&from.id) {
+                    avoid.push(from.id.clone());
+                }
+                (Vec::new(), avoid)
+            }
             EnterKind::Recovery { from, lost_at, .. } => {
                 let linger_passed =
                     now.saturating_sub(*lost_at) >= Duration::from_millis(cx.cfg.world_linger_ms);
