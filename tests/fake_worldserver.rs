@@ -16,8 +16,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use waygate::peers::worldserver::{
-    CloseReason, FakeCharacter, FakeCharacterStore, FakeTiming, FakeWorldConfig, FakeWorldserver,
-    KickReason, LOGIN_PRELUDE, MAP_ENTRY, Presence, WorldEventKind,
+    Buggify, CloseReason, FakeCharacter, FakeCharacterStore, FakeTiming, FakeWorldConfig,
+    FakeWorldserver, KickReason, LOGIN_PRELUDE, MAP_ENTRY, Presence, WorldEventKind,
 };
 use waygate::wire::auth::{
     AddonList, AuthChallenge, AuthResponse, AuthResult, AuthSession, AuthSessionFields,
@@ -340,6 +340,51 @@ async fn challenge_is_plain_and_seeded_by_the_id() {
         first_challenge("ws-kal").await,
         "another id, another challenge"
     );
+}
+
+#[tokio::test]
+async fn buggify_refuses_connects_by_its_seed_and_leaves_the_challenges_alone() {
+    let bug = |chance_per_10k| Buggify {
+        seed: 7,
+        chance_per_10k,
+        save_delay_max_ms: 0,
+        kick_delay_max_ms: 0,
+        read_stall_max_ms: 0,
+        refuse_connect: true,
+    };
+    // Every connect refused: closed before the challenge, and logged.
+    let f = fake(timing()).await;
+    f.ws.set_buggify(Some(bug(10_000)));
+    let mut s = TcpStream::connect(f.addr).await.expect("connect");
+    let mut buf = [0u8; 4];
+    let n = tokio::time::timeout(WAIT, s.read(&mut buf))
+        .await
+        .expect("in time")
+        .expect("read");
+    assert_eq!(n, 0, "closed with no challenge");
+    assert_eq!(
+        count(
+            &f.ws,
+            |k| matches!(k, WorldEventKind::Buggified { what, .. } if *what == "refused connect")
+        ),
+        1
+    );
+    assert_eq!(count(&f.ws, |k| *k == WorldEventKind::Accepted), 0);
+    // Never: the connection is challenged as without buggify, with the same challenge.
+    let challenge = |ws: FakeWorldserver| async move {
+        let f = serve(ws).await;
+        let mut s = TcpStream::connect(f.addr).await.expect("connect");
+        let mut head = [0u8; 44];
+        tokio::time::timeout(WAIT, s.read_exact(&mut head))
+            .await
+            .expect("in time")
+            .expect("read");
+        head
+    };
+    let spared = FakeWorldserver::new(config("ws-ek", timing()));
+    spared.set_buggify(Some(bug(0)));
+    let plain = FakeWorldserver::new(config("ws-ek", timing()));
+    assert_eq!(challenge(spared).await, challenge(plain).await);
 }
 
 #[tokio::test]

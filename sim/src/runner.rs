@@ -15,7 +15,7 @@ use waygate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef};
 use waygate::driver::{DriverConfig, Gateway, serve};
 use waygate::peers::bot::{BotConfig, BotError, BotReport, BotStep, run_bot};
 use waygate::peers::worldserver::{
-    FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, PacketTap,
+    Buggify, FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, PacketTap,
 };
 use waygate::runtime::{Entropy, MemoryKv, Seams, StaticCluster};
 use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionId};
@@ -240,7 +240,8 @@ async fn drive(
         Some(swarm) => swarm_faults(swarm, &scenario.worldservers, &mut rng),
         None => Vec::new(),
     };
-    let (worlds, nodes, infos) = start_worlds(&handle, &scenario, &plans, &findings, &transcript);
+    let (worlds, nodes, infos) =
+        start_worlds(&handle, &scenario, seed, &plans, &findings, &transcript);
     let timeline: Vec<Fault> = scenario.faults.iter().chain(&drawn).cloned().collect();
     let rule = AdmissionRule {
         health: cluster_config().health,
@@ -420,10 +421,26 @@ fn plan_bots(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<BotPlan> {
     plans
 }
 
+/// The seeded misbehaviour of fake `index` in every run of every scenario (buggify): at each
+/// occasion, one chance in a hundred of a late READY, a late kick, a read stall or a refused
+/// connect. The delays stay inside what the session's limits absorb (a READY within
+/// `redirect_ready_timeout_ms`, a kick within `redirect_release_timeout_ms`).
+fn buggify(seed: u64, index: usize) -> Buggify {
+    Buggify {
+        seed: seed ^ 0xB066_1F00_0000_0000 ^ (index as u64).wrapping_mul(0x9E37_79B9),
+        chance_per_10k: 100,
+        save_delay_max_ms: 2_000,
+        kick_delay_max_ms: 1_000,
+        read_stall_max_ms: 300,
+        refuse_connect: true,
+    }
+}
+
 /// The fake worldservers, each on a node of its own, serving.
 fn start_worlds(
     handle: &Handle,
     scenario: &Scenario,
+    seed: u64,
     plans: &[BotPlan],
     findings: &Findings,
     transcript: &Transcript,
@@ -471,6 +488,7 @@ fn start_worlds(
             echo_opcode: None,
         });
         fake.set_latency_ms(spec.latency_ms);
+        fake.set_buggify(Some(buggify(seed, i)));
         let addr = SocketAddr::new(world_ip(i), WORLD_PORT);
         let node = handle
             .create_node()

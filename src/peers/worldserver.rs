@@ -188,6 +188,49 @@ impl Default for FakeTiming {
     }
 }
 
+/// Misbehaviour a real worldserver shows now and then, drawn from a seed (the simulator's
+/// buggify). Each has `chance_per_10k` at each occasion; a delay is drawn uniformly in
+/// `1..=cap`. None of them reorders what TCP keeps in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Buggify {
+    /// Seed of the draws (kept apart from the fake's challenges, which stay as they were).
+    pub seed: u64,
+    /// Chance of each misbehaviour at each occasion, per ten thousand.
+    pub chance_per_10k: u32,
+    /// A save before READY_FOR_REDIRECT takes up to this much longer: a late READY.
+    pub save_delay_max_ms: u64,
+    /// The kick after READY_FOR_REDIRECT comes up to this much later.
+    pub kick_delay_max_ms: u64,
+    /// After a read, reading stalls up to this long (a busy network thread).
+    pub read_stall_max_ms: u64,
+    /// A connection may be closed at accept, before its challenge (a refused connect).
+    pub refuse_connect: bool,
+}
+
+/// One kind of [`Buggify`] misbehaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Bug {
+    /// [`Buggify::save_delay_max_ms`].
+    SlowSave,
+    /// [`Buggify::kick_delay_max_ms`].
+    LateKick,
+    /// [`Buggify::read_stall_max_ms`].
+    StallRead,
+    /// [`Buggify::refuse_connect`].
+    RefuseConnect,
+}
+
+impl Bug {
+    fn name(self) -> &'static str {
+        match self {
+            Self::SlowSave => "slow save",
+            Self::LateKick => "late kick",
+            Self::StallRead => "read stall",
+            Self::RefuseConnect => "refused connect",
+        }
+    }
+}
+
 /// How a fake is set up.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FakeWorldConfig {
@@ -423,6 +466,7 @@ impl FakeWorldserver {
             tap: None,
             events: VecDeque::new(),
             rng: ChaCha8Rng::seed_from_u64(seed_of(&config.id)),
+            bugs: None,
             next_conn: 1,
             next_generation: 0,
         };
@@ -479,6 +523,9 @@ impl FakeWorldserver {
             let mut w = self.world();
             if w.down || w.sessions.len() >= CONNECTIONS_MAX {
                 // Dropping the stream closes it.
+                return;
+            }
+            if w.bug(None, Bug::RefuseConnect).is_some() {
                 return;
             }
             let id = w.next_conn;
@@ -542,6 +589,11 @@ impl FakeWorldserver {
     /// The world-loop slowness set by [`FakeWorldserver::set_world_update_ms`].
     pub fn world_update_ms(&self) -> u64 {
         self.inner.knobs.world_update_ms.load(Ordering::Relaxed)
+    }
+
+    /// Switches seeded misbehaviour on (or off with `None`).
+    pub fn set_buggify(&self, buggify: Option<Buggify>) {
+        self.world().bugs = buggify.map(|b| (b, ChaCha8Rng::seed_from_u64(b.seed)));
     }
 
     /// A stuck save: TC9_CMSG_PREPARE_FOR_REDIRECT is read and never answered (no READY, no

@@ -28,7 +28,8 @@ use tokio::time::Instant;
 use super::packets::{self, EPOCH_UNIX_SECONDS};
 use super::world::{Command, ConnId, World};
 use super::{
-    CloseReason, FakeTiming, FakeWorldserver, KickReason, WORLD_QUEUE_MAX_PACKETS, WorldEventKind,
+    Bug, CloseReason, FakeTiming, FakeWorldserver, KickReason, WORLD_QUEUE_MAX_PACKETS,
+    WorldEventKind,
 };
 use crate::wire::auth::AuthChallenge;
 use crate::wire::packets::{MapPosition, TimeSyncReq, WirePacket};
@@ -173,6 +174,8 @@ pub(super) struct Conn {
     idle_at: Option<Instant>,
     last_ping: Option<Instant>,
     fast_pings: u32,
+    /// Reading stalls until then ([`Bug::StallRead`]).
+    stalled_until: Option<Instant>,
     end: Option<End>,
 }
 
@@ -206,6 +209,7 @@ impl Conn {
             idle_at: None,
             last_ping: None,
             fast_pings: 0,
+            stalled_until: None,
             end: None,
         }
     }
@@ -257,7 +261,12 @@ impl Conn {
                     Ok(0) | Err(_) => return End::PeerGone,
                     Ok(_) => {
                         self.hold_until_more = false;
-                        self.process(Instant::now());
+                        let now = Instant::now();
+                        let stall = self.bug(Bug::StallRead);
+                        if !stall.is_zero() {
+                            self.stalled_until = Some(now + stall);
+                        }
+                        self.process(now);
                     }
                 },
             }
@@ -340,6 +349,7 @@ impl Conn {
 
     fn reading(&self) -> bool {
         self.end.is_none()
+            && self.stalled_until.is_none()
             && !matches!(self.auth, AuthStage::AccountLookup { .. })
             && self.world_queue.len() < WORLD_QUEUE_MAX_PACKETS
     }
@@ -369,10 +379,20 @@ impl Conn {
             self.reassign.map(|r| r.redirect_at),
             self.idle_at,
             self.world_queue.front().map(|(at, _)| *at),
+            self.stalled_until,
         ]
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// How long seeded misbehaviour `bug` delays this occasion (zero when it spares it).
+    pub(super) fn bug(&mut self, bug: Bug) -> Duration {
+        let ws = self.ws.clone();
+        let id = self.id;
+        self.live(&ws)
+            .and_then(|mut w| w.bug(Some(id), bug))
+            .unwrap_or_default()
     }
 
     fn world_update(&self) -> Duration {
@@ -483,6 +503,9 @@ impl Conn {
     // ----- timers -----
 
     fn on_timers(&mut self, now: Instant) {
+        if self.stalled_until.is_some_and(|at| at <= now) {
+            self.stalled_until = None;
+        }
         if let AuthStage::AccountLookup { until, .. } = self.auth
             && until <= now
         {

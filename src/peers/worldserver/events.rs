@@ -172,6 +172,13 @@ pub enum WorldEventKind {
     },
     /// The gateway closed the socket (or it failed).
     PeerClosed,
+    /// Seeded misbehaviour struck ([`FakeWorldserver::set_buggify`](super::FakeWorldserver::set_buggify)).
+    Buggified {
+        /// Which.
+        what: &'static str,
+        /// Its delay (0 for a refused connect).
+        delay_ms: u64,
+    },
     /// [`FakeWorldserver::crash`](super::FakeWorldserver::crash).
     Crashed,
     /// [`FakeWorldserver::shutdown`](super::FakeWorldserver::shutdown).
@@ -223,6 +230,7 @@ impl fmt::Display for WorldEventKind {
             }
             Self::Saving => write!(f, "saving for redirect"),
             Self::PrepareIgnored => write!(f, "PREPARE_FOR_REDIRECT ignored"),
+            Self::Buggified { what, delay_ms } => write!(f, "buggify: {what} ({delay_ms} ms)"),
             Self::ReadyForRedirect {
                 status,
                 unsolicited,

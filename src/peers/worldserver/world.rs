@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rand_chacha::ChaCha8Rng;
+use rand_core::Rng;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::{
-    EVENT_LOG_MAX_EVENTS, FakeCharacterStore, PacketTap, Presence, RECEIVED_LOG_MAX_PACKETS,
-    WorldEvent, WorldEventKind,
+    Bug, Buggify, EVENT_LOG_MAX_EVENTS, FakeCharacterStore, PacketTap, Presence,
+    RECEIVED_LOG_MAX_PACKETS, WorldEvent, WorldEventKind,
 };
 use crate::wire::Opcode;
 use crate::wire::packets::MapPosition;
@@ -97,6 +98,8 @@ pub(super) struct World {
     pub tap: Option<PacketTap>,
     pub events: VecDeque<WorldEvent>,
     pub rng: ChaCha8Rng,
+    /// Seeded misbehaviour, with its own draws.
+    pub bugs: Option<(Buggify, ChaCha8Rng)>,
     pub next_conn: ConnId,
     pub next_generation: u64,
 }
@@ -105,6 +108,34 @@ impl World {
     /// Milliseconds since the fake was made: the clock of its events.
     pub fn elapsed_ms(&self) -> u64 {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether `bug` strikes now (drawn from the buggify seed), and for how long; logged as
+    /// an event of `conn`. `None` when buggify is off or the draw spares it.
+    pub fn bug(&mut self, conn: Option<ConnId>, bug: Bug) -> Option<Duration> {
+        let (b, rng) = self.bugs.as_mut()?;
+        let cap_ms = match bug {
+            Bug::SlowSave => b.save_delay_max_ms,
+            Bug::LateKick => b.kick_delay_max_ms,
+            Bug::StallRead => b.read_stall_max_ms,
+            Bug::RefuseConnect => u64::from(b.refuse_connect),
+        };
+        if cap_ms == 0 || rng.next_u32() % 10_000 >= b.chance_per_10k {
+            return None;
+        }
+        let delay_ms = match bug {
+            Bug::RefuseConnect => 0,
+            _ => 1 + rng.next_u64() % cap_ms,
+        };
+        self.event(
+            conn,
+            None,
+            WorldEventKind::Buggified {
+                what: bug.name(),
+                delay_ms,
+            },
+        );
+        Some(Duration::from_millis(delay_ms))
     }
 
     /// Appends to the bounded event log.

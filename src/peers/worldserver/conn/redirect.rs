@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use tokio::time::Instant;
 
 use super::{CharStage, Conn, Reassign, Redirect, ms};
-use crate::peers::worldserver::WorldEventKind;
 use crate::peers::worldserver::packets;
+use crate::peers::worldserver::{Bug, WorldEventKind};
 use crate::wire::packets::ReadyForRedirect;
 use crate::wire::{Opcode, Packet};
 
@@ -48,8 +48,9 @@ impl Conn {
     }
 
     pub(super) fn start_save(&mut self, now: Instant, unsolicited: bool) {
+        let slow = self.bug(Bug::SlowSave);
         self.redirect = Redirect::Saving {
-            until: now + ms(self.timing.save_ms) + self.world_update(),
+            until: now + ms(self.timing.save_ms) + self.world_update() + slow,
             unsolicited,
         };
         let release_at = self.release_at();
@@ -67,7 +68,8 @@ impl Conn {
         let Redirect::Saving { unsolicited, .. } = self.redirect else {
             return;
         };
-        let left = ms(self.timing.kick_after_ready_ms) + self.world_update();
+        let left =
+            ms(self.timing.kick_after_ready_ms) + self.world_update() + self.bug(Bug::LateKick);
         let in_limbo = matches!(self.ch, CharStage::AwaitWorldportAck { .. });
         self.redirect = Redirect::AwaitKick {
             at: (!in_limbo).then_some(now + left),
