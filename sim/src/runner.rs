@@ -23,12 +23,13 @@ use waygate::wire::SessionKey;
 use waygate::wire::packets::Position;
 
 use crate::check::admission::AdmissionRule;
+use crate::check::backoff::{self, Attempt, ConnectLog};
 use crate::check::drain::DrainChecker;
 use crate::check::dual_presence::DualPresence;
 use crate::check::expect::{BotResult, Expectations};
 use crate::check::heartbeats::HeartbeatOrder;
 use crate::check::logins_end::LoginsEnd;
-use crate::check::session_events::{PlacementHealth, RecoveryBackoff};
+use crate::check::session_events::PlacementHealth;
 use crate::check::teardown::{ClientLinks, Teardown};
 use crate::check::{Checker, Findings};
 use crate::scenario::{Fault, FaultKind, Scenario, Step, Swarm, WorldserverSpec};
@@ -264,6 +265,7 @@ async fn drive(
             .zip(worlds.iter().map(|(_, f)| f.clone()))
             .collect(),
     );
+    let connects = ConnectLog::default();
     let gateway_slots: Vec<GatewaySlot> = (0..scenario.gateways)
         .map(|_| GatewaySlot::default())
         .collect();
@@ -291,6 +293,7 @@ async fn drive(
                 partitioned: partitioned.clone(),
                 fence: way.clone(),
                 slot: slot.clone(),
+                connects: connects.clone(),
             },
             &findings,
             &transcript,
@@ -343,6 +346,15 @@ async fn drive(
     .check(&findings)
     .await;
     links.stop();
+    let session = &scenario.session;
+    for v in backoff::violations(
+        &connects.attempts(),
+        &session.placement_backoff,
+        &session.recovery_backoff,
+        session.world_linger_ms,
+    ) {
+        findings.fail(Checker::Backoff, v);
+    }
     LoginsEnd {
         bound_ms: scenario.session.login_answer_max_ms(),
     }
@@ -577,6 +589,8 @@ struct GatewaySetup<'a> {
     fence: GatewayStore,
     /// Where the gateway is put once built.
     slot: GatewaySlot,
+    /// Where its network records connect attempts.
+    connects: ConnectLog,
 }
 
 /// The gateway under test on its node, with the embedded registry, its session events
@@ -608,12 +622,14 @@ fn start_gateway(
     let id_base = u64::from(g) * SESSION_IDS_PER_GATEWAY;
     let fence: Arc<dyn waygate::runtime::KvStore> = Arc::new(setup.fence);
     let placement = PlacementHealth::new(setup.slot.clone(), findings.clone());
-    let backoff = RecoveryBackoff::new(session_cfg.recovery_backoff, findings.clone());
     let slot = setup.slot;
     let seams_cluster = setup.cluster;
     let seams_registry: Arc<dyn waygate::runtime::Registry> = Arc::new(setup.registry);
     let seams_net: Arc<dyn waygate::runtime::Net> = Arc::new(SimNet {
         partitioned: setup.partitioned,
+        gateway: g,
+        log: setup.connects,
+        findings: findings.clone(),
     });
     let gw_node = handle
         .create_node()
@@ -647,7 +663,6 @@ fn start_gateway(
                 );
                 let id = SessionId(id.0 + id_base);
                 placement.observe(id, e);
-                backoff.observe(id, e);
             })),
         );
         *slot
@@ -1067,6 +1082,12 @@ fn chain_taps(taps: Vec<PacketTap>) -> PacketTap {
 /// difference, so partitioned worldservers time out here.
 struct SimNet {
     partitioned: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    /// Which gateway's network this is.
+    gateway: u32,
+    /// Where every attempt is recorded (the backoff oracle reads it).
+    log: ConnectLog,
+    /// The run's clock.
+    findings: Findings,
 }
 
 /// How long a connect to a partitioned worldserver takes to fail.
@@ -1076,40 +1097,58 @@ impl waygate::runtime::Net for SimNet {
     fn connect<'a>(
         &'a self,
         address: &'a str,
+        who: waygate::runtime::ConnectFor,
     ) -> waygate::runtime::BoxFuture<'a, std::io::Result<tokio::net::TcpStream>> {
+        Box::pin(async move {
+            let began_ms = millis_now(&self.findings);
+            let r = self.carry(address).await;
+            self.log.push(Attempt {
+                gateway: self.gateway,
+                who,
+                address: address.to_owned(),
+                began_ms,
+                ended_ms: millis_now(&self.findings),
+                failed: r.is_err(),
+            });
+            r
+        })
+    }
+}
+
+impl SimNet {
+    /// The connect itself, as a real network would carry it.
+    async fn carry(&self, address: &str) -> std::io::Result<tokio::net::TcpStream> {
         let cut = self
             .partitioned
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .contains(address);
-        let partitioned = self.partitioned.clone();
-        Box::pin(async move {
-            let timed_out = || {
-                std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "connect timed out (partitioned)",
-                )
-            };
-            let began = tokio::time::Instant::now();
-            let bound = Duration::from_millis(PARTITIONED_CONNECT_TIMEOUT_MS);
-            if cut {
-                tokio::time::sleep(bound).await;
-                return Err(timed_out());
+        let timed_out = || {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "connect timed out (partitioned)",
+            )
+        };
+        let began = tokio::time::Instant::now();
+        let bound = Duration::from_millis(PARTITIONED_CONNECT_TIMEOUT_MS);
+        if cut {
+            tokio::time::sleep(bound).await;
+            return Err(timed_out());
+        }
+        let r = tokio::net::TcpStream::connect(address).await;
+        // A partition that began while the connect was in flight: madsim refuses it at
+        // once, but on a real network it times out like any connect into a partition.
+        let cut_now = self
+            .partitioned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(address);
+        match r {
+            Err(e) if cut_now && e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                tokio::time::sleep_until(began + bound).await;
+                Err(timed_out())
             }
-            let r = tokio::net::TcpStream::connect(address).await;
-            // A partition that began while the connect was in flight: madsim refuses it at
-            // once, but on a real network it times out like any connect into a partition.
-            let cut_now = partitioned
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .contains(address);
-            match r {
-                Err(e) if cut_now && e.kind() == std::io::ErrorKind::ConnectionRefused => {
-                    tokio::time::sleep_until(began + bound).await;
-                    Err(timed_out())
-                }
-                r => r,
-            }
-        })
+            r => r,
+        }
     }
 }

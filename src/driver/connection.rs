@@ -297,8 +297,9 @@ impl Connection<'_> {
             }
             Output::Connect { link, worldserver } => {
                 let net = seams.net.clone();
+                let who = crate::runtime::ConnectFor::Session(self.session.id().0);
                 tokio::spawn(async move {
-                    let r = net.connect(&worldserver.address).await;
+                    let r = net.connect(&worldserver.address, who).await;
                     let _ = tx.send(Answer::Connected(link, worldserver.id, r)).await;
                 });
             }

@@ -132,7 +132,10 @@ fn probe_holders(gw: &Arc<Gateway>) {
     for server in probes {
         let gw = gw.clone();
         tokio::spawn(async move {
-            let connect = gw.seams.net.connect(&server.address);
+            let connect = gw
+                .seams
+                .net
+                .connect(&server.address, crate::runtime::ConnectFor::Probe);
             match tokio::time::timeout(timeout, connect).await {
                 Ok(Ok(stream)) => {
                     drop(stream);

@@ -79,10 +79,24 @@ impl Default for Clock {
     }
 }
 
+/// Whom a worldserver connection is for. A [`Net`] may name it in logs; the simulator's
+/// backoff oracle groups the connect attempts it sees by it (the timing it measures itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ConnectFor {
+    /// A client session, by its id on this gateway.
+    Session(u64),
+    /// A probe of a worldserver that may still hold characters.
+    Probe,
+}
+
 /// Outbound byte streams.
 pub trait Net: Send + Sync {
-    /// Opens a TCP connection to `address` (`host:port`).
-    fn connect<'a>(&'a self, address: &'a str) -> BoxFuture<'a, io::Result<TcpStream>>;
+    /// Opens a TCP connection to `address` (`host:port`) for `who`.
+    fn connect<'a>(
+        &'a self,
+        address: &'a str,
+        who: ConnectFor,
+    ) -> BoxFuture<'a, io::Result<TcpStream>>;
 }
 
 /// [`Net`] over tokio's (or, under madsim, the simulator's) TCP.
@@ -90,7 +104,11 @@ pub trait Net: Send + Sync {
 pub struct TokioNet;
 
 impl Net for TokioNet {
-    fn connect<'a>(&'a self, address: &'a str) -> BoxFuture<'a, io::Result<TcpStream>> {
+    fn connect<'a>(
+        &'a self,
+        address: &'a str,
+        _who: ConnectFor,
+    ) -> BoxFuture<'a, io::Result<TcpStream>> {
         Box::pin(async move {
             let stream = TcpStream::connect(address).await?;
             stream.set_nodelay(true)?;

@@ -10,8 +10,9 @@
 //!   fakes' worlds, sampled).
 //! - [`logins_end::LoginsEnd`]: every login is answered within the gateway's bound (the
 //!   bots' reports).
-//! - [`session_events`]: placements respect health, retries respect the backoff policy (the
-//!   gateway's session events).
+//! - [`backoff`]: retries keep their distance (the connect attempts the simulated network
+//!   carried).
+//! - [`session_events`]: placements respect health (the gateway's session events and view).
 //! - [`teardown::ClientLinks`]: no worldserver connection outlives its client by more than a
 //!   second (the bots' sockets, the fakes' connections, sampled); [`teardown::Teardown`]:
 //!   nothing is left open after the last bot.
@@ -19,6 +20,7 @@
 //!   bots' reports).
 
 pub mod admission;
+pub mod backoff;
 pub mod drain;
 pub mod links;
 
@@ -57,7 +59,7 @@ pub enum Checker {
     LoginsEnd,
     /// [`session_events::PlacementHealth`].
     Placement,
-    /// [`session_events::RecoveryBackoff`].
+    /// [`backoff`].
     Backoff,
     /// [`teardown`].
     Teardown,

@@ -1,17 +1,15 @@
 //! Checks on the gateway's session events (the observer hook of `Gateway::with_observer`).
 //! These still take the gateway's word (its events, its view, its ledger); issue 10 moves
-//! each to an outside oracle (logins ending already moved: [`super::logins_end`]).
+//! each to an outside oracle (logins ending and backoff already moved: [`super::logins_end`],
+//! [`super::backoff`]).
 //!
 //! - [`PlacementHealth`]: no new placement on a worldserver that is not admitting; a degraded
 //!   one may take back a character it may still hold (a re-attach). Truth: the gateway's view
 //!   and holds ledger at the moment of the placement.
-//! - [`RecoveryBackoff`]: each recovery retry waits within the policy's bounds, and the
-//!   attempts stay within its count. Truth: the delay the session reports.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use waygate::cluster::backoff::Backoff;
 use waygate::cluster::view::Health;
 use waygate::driver::Gateway;
 use waygate::session::{CharacterGuid, SessionEvent, SessionId};
@@ -68,36 +66,6 @@ impl PlacementHealth {
                 Checker::Placement,
                 format!("session {}: placed on {worldserver} while {health:?}", id.0),
             );
-        }
-    }
-}
-
-/// Recovery retries against the policy.
-pub struct RecoveryBackoff {
-    policy: Backoff,
-    findings: Findings,
-}
-
-impl RecoveryBackoff {
-    /// A checker of `policy`.
-    pub fn new(policy: Backoff, findings: Findings) -> Self {
-        Self { policy, findings }
-    }
-
-    /// One session event.
-    pub fn observe(&self, id: SessionId, e: &SessionEvent) {
-        let b = &self.policy;
-        if let SessionEvent::RecoveryAttemptFailed {
-            attempts,
-            retry_in_ms,
-            ..
-        } = e
-            && (*retry_in_ms < b.min_ms || *retry_in_ms > b.max_ms || *attempts > b.max_attempts)
-        {
-            self.findings.fail(Checker::Backoff, format!(
-                "session {}: retry {attempts} after {retry_in_ms} ms is outside the policy {}..={} ms, {} attempts",
-                id.0, b.min_ms, b.max_ms, b.max_attempts
-            ));
         }
     }
 }
