@@ -18,7 +18,7 @@ use waygate::peers::worldserver::{
     Buggify, FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, PacketTap,
 };
 use waygate::runtime::{Entropy, MemoryKv, Seams, StaticCluster};
-use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionId};
+use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord};
 use waygate::wire::SessionKey;
 use waygate::wire::packets::Position;
 
@@ -29,7 +29,6 @@ use crate::check::dual_presence::DualPresence;
 use crate::check::expect::{BotResult, Expectations};
 use crate::check::heartbeats::HeartbeatOrder;
 use crate::check::logins_end::LoginsEnd;
-use crate::check::session_events::PlacementHealth;
 use crate::check::teardown::{ClientLinks, Teardown};
 use crate::check::{Checker, Findings};
 use crate::scenario::{Fault, FaultKind, Scenario, Step, Swarm, WorldserverSpec};
@@ -65,9 +64,6 @@ fn gateway_ip(g: u32) -> IpAddr {
 
 /// The slot a gateway is put in once built.
 type GatewaySlot = Arc<Mutex<Option<Arc<Gateway>>>>;
-
-/// Session ids of gateway `g` as the checkers see them: apart from every other gateway's.
-const SESSION_IDS_PER_GATEWAY: u64 = 1 << 40;
 
 fn world_ip(i: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 77, 1, (i + 1) as u8))
@@ -619,9 +615,7 @@ fn start_gateway(
     } else {
         format!("gw{g}")
     };
-    let id_base = u64::from(g) * SESSION_IDS_PER_GATEWAY;
     let fence: Arc<dyn waygate::runtime::KvStore> = Arc::new(setup.fence);
-    let placement = PlacementHealth::new(setup.slot.clone(), findings.clone());
     let slot = setup.slot;
     let seams_cluster = setup.cluster;
     let seams_registry: Arc<dyn waygate::runtime::Registry> = Arc::new(setup.registry);
@@ -661,8 +655,6 @@ fn start_gateway(
                     &format!("{tag}/s{}", id.0),
                     format!("{e:?}"),
                 );
-                let id = SessionId(id.0 + id_base);
-                placement.observe(id, e);
             })),
         );
         *slot

@@ -12,7 +12,6 @@
 //!   bots' reports).
 //! - [`backoff`]: retries keep their distance (the connect attempts the simulated network
 //!   carried).
-//! - [`session_events`]: placements respect health (the gateway's session events and view).
 //! - [`teardown::ClientLinks`]: no worldserver connection outlives its client by more than a
 //!   second (the bots' sockets, the fakes' connections, sampled); [`teardown::Teardown`]:
 //!   nothing is left open after the last bot.
@@ -32,8 +31,6 @@ pub mod expect;
 pub mod heartbeats;
 #[cfg(madsim)]
 pub mod logins_end;
-#[cfg(madsim)]
-pub mod session_events;
 #[cfg(madsim)]
 pub mod teardown;
 
@@ -57,8 +54,6 @@ pub enum Checker {
     ClientProtocol,
     /// [`logins_end::LoginsEnd`].
     LoginsEnd,
-    /// [`session_events::PlacementHealth`].
-    Placement,
     /// [`backoff`].
     Backoff,
     /// [`teardown`].
@@ -73,14 +68,13 @@ pub enum Checker {
 
 impl Checker {
     /// Every checker.
-    pub const ALL: [Checker; 12] = [
+    pub const ALL: [Checker; 11] = [
         Checker::Drain,
         Checker::Admission,
         Checker::Heartbeats,
         Checker::DualPresence,
         Checker::ClientProtocol,
         Checker::LoginsEnd,
-        Checker::Placement,
         Checker::Backoff,
         Checker::Teardown,
         Checker::Liveness,
@@ -97,7 +91,6 @@ impl Checker {
             Checker::DualPresence => "dual-presence",
             Checker::ClientProtocol => "client-protocol",
             Checker::LoginsEnd => "logins-end",
-            Checker::Placement => "placement",
             Checker::Backoff => "backoff",
             Checker::Teardown => "teardown",
             Checker::Liveness => "liveness",
