@@ -224,6 +224,7 @@ impl Fence {
                     .as_deref()
                     .and_then(|v| AccountClaim::decode(v).ok())
                     && let OwnerDuty::Evict(session) = owner_duty(&rec, &self.instance)
+                    && !ignores_evictions(gw)
                 {
                     self.evict(gw, AccountId(account), SessionId(session));
                 }
@@ -517,5 +518,18 @@ async fn recv(rx: Option<&mut mpsc::Receiver<KvChange>>) -> Option<KvChange> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// The planted bug that leaves newer logins waiting (simulator canaries only).
+fn ignores_evictions(gw: &Gateway) -> bool {
+    #[cfg(feature = "canaries")]
+    {
+        gw.cfg.session.canary == Some(crate::session::Canary::IgnoreEviction)
+    }
+    #[cfg(not(feature = "canaries"))]
+    {
+        let _ = gw;
+        false
     }
 }

@@ -42,11 +42,14 @@ pub enum Canary {
     /// A login that fails is never answered: no SMSG_CHARACTER_LOGIN_FAILED, the client
     /// waits at the character screen for ever.
     SwallowLoginFailure,
+    /// The gateway that owns an account ignores a newer login's eviction request: the older
+    /// session plays on, and the newer login waits out its claim and is refused.
+    IgnoreEviction,
 }
 
 impl Canary {
     /// Every canary.
-    pub const ALL: [Canary; 14] = [
+    pub const ALL: [Canary; 15] = [
         Canary::SkipLinger,
         Canary::CloseBeforeKick,
         Canary::UncappedBackoff,
@@ -61,6 +64,7 @@ impl Canary {
         Canary::ForgetFencedHolds,
         Canary::LeakWorldLinks,
         Canary::SwallowLoginFailure,
+        Canary::IgnoreEviction,
     ];
 
     /// A short name for tables and command lines.
@@ -80,6 +84,7 @@ impl Canary {
             Canary::ForgetFencedHolds => "forget-fenced-holds",
             Canary::LeakWorldLinks => "leak-world-links",
             Canary::SwallowLoginFailure => "swallow-login-failure",
+            Canary::IgnoreEviction => "ignore-eviction",
         }
     }
 }
