@@ -329,6 +329,10 @@ pub struct Expect {
     /// could have taken them was drained (the drain checker's evidence that the run pressed
     /// on "a drained worldserver admits nobody"; see `check::drain`).
     pub logins_while_drained: Option<u32>,
+    /// At least this many new characters admitted by a worldserver while another one that
+    /// could have taken them was closed by the health rule (a slow world): the evidence that
+    /// the run pressed on "a degraded worldserver admits nobody new" (see `check::admission`).
+    pub logins_while_closed: Option<u32>,
     /// Bots that may finish their script cleanly, at most (two logins of one account at
     /// once: only the newer may).
     pub bots_ok_max: Option<u32>,

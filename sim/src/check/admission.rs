@@ -130,6 +130,15 @@ impl ClosedWindows {
         self.windows.is_empty()
     }
 
+    /// The worldservers (by name; a window closing every one is not counted) closed at
+    /// `at_ms`.
+    pub fn closed_at(&self, at_ms: u64) -> impl Iterator<Item = &str> {
+        self.windows
+            .iter()
+            .filter(move |w| w.from_ms <= at_ms && at_ms < w.until_ms)
+            .filter_map(|w| w.target.as_deref())
+    }
+
     /// The window closing `worldserver` at `at_ms`, with the tolerance already in its start.
     pub fn closing(&self, worldserver: &str, at_ms: u64) -> Option<&Closed> {
         self.windows.iter().find(|w| {

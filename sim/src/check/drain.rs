@@ -181,6 +181,9 @@ pub struct DrainChecker {
     maps: BTreeMap<String, Vec<u32>>,
     /// Logins judged fine while another worldserver that could have taken them was drained.
     while_drained: AtomicU32,
+    /// Logins judged fine while another worldserver that could have taken them was closed
+    /// by the health rule.
+    while_closed: AtomicU32,
     /// Violations already reported, (character, worldserver, drain start): one line each.
     reported: Mutex<BTreeSet<(u64, String, u64)>>,
     /// Character -> the worldserver of its last PLAYER_LOGIN, until it asks that one to log
@@ -214,6 +217,7 @@ impl DrainChecker {
                 .map(|w| (w.id.clone(), w.maps.clone()))
                 .collect(),
             while_drained: AtomicU32::new(0),
+            while_closed: AtomicU32::new(0),
             reported: Mutex::default(),
             own: Mutex::default(),
         })
@@ -304,6 +308,13 @@ impl DrainChecker {
                 w.why
             ));
         }
+        let closed_elsewhere = self
+            .closed
+            .closed_at(arrived)
+            .any(|closed| closed != worldserver && self.shares_a_map(closed, worldserver));
+        if closed_elsewhere {
+            self.while_closed.fetch_add(1, Ordering::Relaxed);
+        }
         let could_have_gone = self
             .timeline
             .drained_past_tolerance(arrived)
@@ -319,6 +330,13 @@ impl DrainChecker {
     /// maps was drained (past the tolerance): how hard the run pressed on the invariant.
     pub fn logins_while_drained(&self) -> u32 {
         self.while_drained.load(Ordering::Relaxed)
+    }
+
+    /// New characters admitted elsewhere while a worldserver that serves one of the same
+    /// maps was closed by the health rule (slow world): how hard the run pressed on the
+    /// admission rule.
+    pub fn logins_while_closed(&self) -> u32 {
+        self.while_closed.load(Ordering::Relaxed)
     }
 
     /// Whether a player placed on `b` might have been placed on `a` instead (one of them

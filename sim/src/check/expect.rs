@@ -105,6 +105,14 @@ impl Expectations<'_> {
                 self.drains.logins_while_drained()
             ));
         }
+        if let Some(want) = scenario.expect.logins_while_closed
+            && self.drains.logins_while_closed() < want
+        {
+            findings.fail(Checker::Counts, format!(
+                "{} new characters admitted elsewhere while a worldserver that could have taken them was closed by the health rule, expected at least {want}: the admission checker was not exercised",
+                self.drains.logins_while_closed()
+            ));
+        }
         Totals {
             ok,
             logins,
