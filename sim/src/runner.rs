@@ -27,7 +27,7 @@ use crate::check::backoff::{self, Attempt, ConnectLog};
 use crate::check::drain::DrainChecker;
 use crate::check::dual_presence::DualPresence;
 use crate::check::expect::{BotResult, Expectations};
-use crate::check::heartbeats::HeartbeatOrder;
+use crate::check::heartbeats::{HeartbeatOrder, TWIN_SEQ_FROM};
 use crate::check::logins_end::LoginsEnd;
 use crate::check::teardown::{ClientLinks, Teardown};
 use crate::check::{Checker, Findings};
@@ -907,7 +907,13 @@ async fn play(
                     .seed
                     .wrapping_add(u64::from(attempt) << 32)
                     .wrapping_add((k as u64) << 48),
-                movement_seq_start: connection.saturating_mul(BOT_ATTEMPT_SEQ_SPAN),
+                movement_seq_start: connection
+                    .saturating_mul(BOT_ATTEMPT_SEQ_SPAN)
+                    .saturating_add(if plan.account == plan.index {
+                        0
+                    } else {
+                        TWIN_SEQ_FROM
+                    }),
                 script: steps.clone(),
                 ..config.clone()
             };

@@ -6,7 +6,10 @@
 //!
 //! **Source of truth**: the fake worldservers' packet taps (what each fake's world handled)
 //! and the sequence number each bot writes into its heartbeats' fall-time field (each of a
-//! bot's connections numbers from its own range, so a retry never reuses numbers).
+//! bot's connections numbers from its own range, so a retry never reuses numbers). A twin
+//! (a second client of the same character) numbers from [`TWIN_SEQ_FROM`] up, and the two
+//! clients' heartbeats are ordered apart: which of two players plays first is not the
+//! gateway's to keep.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,10 +19,14 @@ use waygate::wire::Opcode;
 
 use super::{Checker, Findings};
 
-/// The last heartbeat each character's worldservers handled, and where.
+/// A twin bot's heartbeat numbers start here; its original's stay below.
+pub const TWIN_SEQ_FROM: u32 = 2_000_000_000;
+
+/// The last heartbeat each character's worldservers handled from each of its clients (its
+/// original, its twin), and where.
 #[derive(Clone, Default)]
 pub struct HeartbeatOrder {
-    last: Arc<Mutex<BTreeMap<u64, (u32, String)>>>,
+    last: Arc<Mutex<BTreeMap<(u64, bool), (u32, String)>>>,
 }
 
 impl HeartbeatOrder {
@@ -38,14 +45,15 @@ impl HeartbeatOrder {
             let mut last = last
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((before, on)) = last.get(&guid)
+            let client = (guid, seq >= TWIN_SEQ_FROM);
+            if let Some((before, on)) = last.get(&client)
                 && seq <= *before
             {
                 findings.flag(Checker::Heartbeats, format!(
                     "character {guid}: heartbeat {seq} reached {id} after heartbeat {before} reached {on}"
                 ));
             }
-            last.insert(guid, (seq, id.clone()));
+            last.insert(client, (seq, id.clone()));
         })
     }
 }
