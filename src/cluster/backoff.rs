@@ -176,6 +176,55 @@ mod tests {
     }
 
     #[test]
+    fn policies_at_the_edges_are_accepted() {
+        // One fixed wait; a single attempt; a deadline with room for exactly one wait; no
+        // growth; jitter at both ends.
+        assert!(Backoff::new(10, 10, 2.0, 0.5, 3, 100).is_ok());
+        assert!(Backoff::new(10, 50, 2.0, 0.5, 1, 100).is_ok());
+        assert!(Backoff::new(10, 50, 2.0, 0.5, 3, 10).is_ok());
+        assert!(Backoff::new(10, 50, 1.0, 0.0, 3, 100).is_ok());
+        assert!(Backoff::new(10, 50, 2.0, 1.0, 3, 100).is_ok());
+    }
+
+    #[test]
+    fn jitter_only_shortens_a_wait_and_by_its_share_at_most() {
+        // Retry 3: a base of 400 ms; jitter 0.5 draws from [200, 400].
+        let b = Backoff::new(100, 10_000, 2.0, 0.5, 10, 60_000).expect("valid");
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let ms: Vec<u64> = (0..200)
+            .map(|_| b.delay(3, &mut rng).as_millis() as u64)
+            .collect();
+        assert!(ms.iter().all(|m| (200..=400).contains(m)), "{ms:?}");
+        assert!(
+            ms.iter().any(|m| *m < 250) && ms.iter().any(|m| *m > 350),
+            "spread: {ms:?}"
+        );
+    }
+
+    #[test]
+    fn a_sequence_counts_its_attempts_and_stops_at_the_count() {
+        let b = Backoff::new(100, 1_000, 2.0, 0.0, 3, 60_000).expect("valid");
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut r = Retry::start(b, Duration::ZERO);
+        assert_eq!(r.attempts(), 1);
+        assert_eq!(
+            r.failed(Duration::ZERO, &mut rng),
+            RetryDecision::RetryAt(Duration::from_millis(100))
+        );
+        assert_eq!(r.attempts(), 2);
+        assert_eq!(
+            r.failed(Duration::from_millis(100), &mut rng),
+            RetryDecision::RetryAt(Duration::from_millis(300))
+        );
+        assert_eq!(r.attempts(), 3);
+        assert_eq!(
+            r.failed(Duration::from_millis(300), &mut rng),
+            RetryDecision::GiveUp
+        );
+        assert_eq!(r.attempts(), 3, "a refused retry is not an attempt");
+    }
+
+    #[test]
     fn no_jitter_doubles_until_the_cap() {
         let b = Backoff::new(100, 1_000, 2.0, 0.0, 10, 60_000).expect("valid");
         let mut rng = ChaCha8Rng::seed_from_u64(1);
