@@ -222,6 +222,18 @@ mod tests {
             RetryDecision::GiveUp
         );
         assert_eq!(r.attempts(), 3, "a refused retry is not an attempt");
+
+        // A retry due exactly at the deadline still happens; one past it does not.
+        let tight = Backoff::new(100, 100, 2.0, 0.0, 5, 200).expect("valid");
+        let mut r = Retry::start(tight, Duration::ZERO);
+        assert_eq!(
+            r.failed(Duration::from_millis(100), &mut rng),
+            RetryDecision::RetryAt(Duration::from_millis(200))
+        );
+        assert_eq!(
+            r.failed(Duration::from_millis(101), &mut rng),
+            RetryDecision::GiveUp
+        );
     }
 
     #[test]
