@@ -22,11 +22,14 @@ use super::{Checker, Findings};
 /// A twin bot's heartbeat numbers start here; its original's stay below.
 pub const TWIN_SEQ_FROM: u32 = 2_000_000_000;
 
-/// The last heartbeat each character's worldservers handled from each of its clients (its
-/// original, its twin), and where.
+/// A character and which of its clients (false: the original, true: its twin).
+type Client = (u64, bool);
+
+/// The last heartbeat each character's worldservers handled from each of its clients, and
+/// where.
 #[derive(Clone, Default)]
 pub struct HeartbeatOrder {
-    last: Arc<Mutex<BTreeMap<(u64, bool), (u32, String)>>>,
+    last: Arc<Mutex<BTreeMap<Client, (u32, String)>>>,
 }
 
 impl HeartbeatOrder {
