@@ -407,6 +407,14 @@ mod tests {
         assert_eq!(FenceKey::parse("gw.x1"), FenceKey::Heartbeat("x1"));
         assert_eq!(FenceKey::parse("acct.x"), FenceKey::Other);
         assert_eq!(FenceKey::parse("gw."), FenceKey::Other);
+        // The keys written are the keys read, in the bucket's documented layout.
+        assert_eq!(account_key(12), "acct.12");
+        assert_eq!(heartbeat_key("x1"), "gw.x1");
+        assert_eq!(FenceKey::parse(&account_key(7)), FenceKey::Account(7));
+        assert_eq!(
+            FenceKey::parse(&heartbeat_key("g-2")),
+            FenceKey::Heartbeat("g-2")
+        );
     }
 
     #[test]
