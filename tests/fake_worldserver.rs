@@ -124,6 +124,18 @@ async fn fake(t: FakeTiming) -> Fake {
     fake_with(config("ws-test", t)).await
 }
 
+/// Serves `ws`, connects, and reads the first 44 bytes it sends: its SMSG_AUTH_CHALLENGE.
+async fn first_challenge_of(ws: FakeWorldserver) -> [u8; 44] {
+    let f = serve(ws).await;
+    let mut s = TcpStream::connect(f.addr).await.expect("connect");
+    let mut head = [0u8; 44];
+    tokio::time::timeout(WAIT, s.read_exact(&mut head))
+        .await
+        .expect("in time")
+        .expect("read");
+    head
+}
+
 /// Waits (bounded) until `cond` holds.
 async fn wait_for(what: &str, cond: impl Fn() -> bool) {
     let deadline = Instant::now() + WAIT;
@@ -317,14 +329,7 @@ impl Gw {
 #[tokio::test]
 async fn challenge_is_plain_and_seeded_by_the_id() {
     async fn first_challenge(id: &str) -> [u8; 44] {
-        let f = fake_with(config(id, timing())).await;
-        let mut s = TcpStream::connect(f.addr).await.expect("connect");
-        let mut head = [0u8; 44];
-        tokio::time::timeout(WAIT, s.read_exact(&mut head))
-            .await
-            .expect("in time")
-            .expect("read");
-        head
+        first_challenge_of(FakeWorldserver::new(config(id, timing()))).await
     }
     let a = first_challenge("ws-ek").await;
     assert_eq!(
@@ -371,20 +376,13 @@ async fn buggify_refuses_connects_by_its_seed_and_leaves_the_challenges_alone() 
     );
     assert_eq!(count(&f.ws, |k| *k == WorldEventKind::Accepted), 0);
     // Never: the connection is challenged as without buggify, with the same challenge.
-    let challenge = |ws: FakeWorldserver| async move {
-        let f = serve(ws).await;
-        let mut s = TcpStream::connect(f.addr).await.expect("connect");
-        let mut head = [0u8; 44];
-        tokio::time::timeout(WAIT, s.read_exact(&mut head))
-            .await
-            .expect("in time")
-            .expect("read");
-        head
-    };
     let spared = FakeWorldserver::new(config("ws-ek", timing()));
     spared.set_buggify(Some(bug(0)));
     let plain = FakeWorldserver::new(config("ws-ek", timing()));
-    assert_eq!(challenge(spared).await, challenge(plain).await);
+    assert_eq!(
+        first_challenge_of(spared).await,
+        first_challenge_of(plain).await
+    );
 }
 
 #[tokio::test]
