@@ -254,7 +254,7 @@ async fn run(mode: Mode, ops_settings: OpsSettings) -> Result<(), ExitCode> {
         tracing::info!("shutdown requested: refusing new clients, logging players out");
         let _ = serve_stop_tx.send(true);
     });
-    tracing::info!(%listen, realm, "waygate serving");
+    tracing::info!(%listen, realm, "waygate starting: first registry refresh and fencing heartbeat");
     let served = serve(gateway, listener, serve_stop_rx).await;
     // The last logouts out to NATS before the ops listeners go.
     if let Cluster::ToCloud9(adapters) = &cluster {

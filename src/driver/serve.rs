@@ -31,6 +31,11 @@ pub async fn serve(
     // The first heartbeat before the first client: no login waits for the lease.
     gateway.renew_fence().await;
     spawn_fence(&gateway);
+    // Said only now: the view is filled and the lease held, so `/readyz` agrees.
+    match listener.local_addr() {
+        Ok(local) => tracing::info!(%local, "waygate serving"),
+        Err(e) => tracing::info!(error = %e, "waygate serving (local address unknown)"),
+    }
     // Each session task holds a clone; when all are gone, `done_rx` yields None.
     let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
     loop {
