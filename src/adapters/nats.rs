@@ -19,8 +19,9 @@
 //!
 //! Every count is in [`NatsStats`].
 
+/// Go's JSON rules live in the presentation core, which reads the payloads too.
+pub use crate::present::gojson;
 pub mod encode;
-pub mod gojson;
 pub mod queue;
 pub mod route;
 

@@ -10,6 +10,8 @@
 //! Nothing is intercepted yet: the families (chat, channels, friends, who, guilds, groups,
 //! party frames) come with the presentation issue, each as a file of its own here.
 
+pub mod gojson;
+
 use std::time::Duration;
 
 use bytes::Bytes;
