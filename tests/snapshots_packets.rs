@@ -180,3 +180,78 @@ fn synthetic_new_world() {
         })),
     );
 }
+
+use waygate::wire::packets::{
+    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, chat_tag, chat_type,
+};
+
+#[test]
+fn chat_whisper() {
+    snap(
+        "chat_whisper",
+        typed(&ChatMessage {
+            kind: chat_type::WHISPER,
+            language: 7,
+            sender: 0x2A,
+            channel: None,
+            receiver: 0x2A,
+            message: "héllo ✓".into(),
+            tag: chat_tag::NONE,
+        }),
+    );
+}
+
+#[test]
+fn chat_whisper_inform() {
+    snap(
+        "chat_whisper_inform",
+        typed(&ChatMessage {
+            kind: chat_type::WHISPER_INFORM,
+            language: 0,
+            sender: 0x2B,
+            channel: None,
+            receiver: 0x2B,
+            message: "hi".into(),
+            tag: chat_tag::AFK,
+        }),
+    );
+}
+
+#[test]
+fn chat_channel() {
+    snap(
+        "chat_channel",
+        typed(&ChatMessage {
+            kind: chat_type::CHANNEL,
+            language: 1,
+            sender: 0x2A,
+            channel: Some("world".into()),
+            receiver: 0,
+            message: "lfg".into(),
+            tag: chat_tag::GM,
+        }),
+    );
+}
+
+#[test]
+fn chat_player_not_found() {
+    snap(
+        "chat_player_not_found",
+        typed(&ChatPlayerNotFound {
+            name: "Brannoc".into(),
+        }),
+    );
+}
+
+#[test]
+fn client_chat_whisper() {
+    snap(
+        "client_chat_whisper",
+        typed(&ClientChat {
+            kind: u32::from(chat_type::WHISPER),
+            language: 7,
+            target: ChatTarget::Whisper("Brannoc".into()),
+            message: "hi".into(),
+        }),
+    );
+}

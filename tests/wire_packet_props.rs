@@ -1115,3 +1115,151 @@ mod known_bugs {
         assert_eq!(decoded, Ok(CHAT_TEXT_MAX_BYTES - 1));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Chat: CMSG_MESSAGECHAT, SMSG_MESSAGECHAT of the player types, SMSG_CHAT_PLAYER_NOT_FOUND.
+// ---------------------------------------------------------------------------------------------
+
+wire_packet_codecs!(ClientChat, ChatMessage, ChatPlayerNotFound);
+
+/// Any chat type, WHISPER and CHANNEL often; the target is the one the type carries.
+fn client_chat() -> impl Strategy<Value = ClientChat> {
+    let kind = prop_oneof![
+        2 => Just(u32::from(chat_type::WHISPER)),
+        2 => Just(u32::from(chat_type::CHANNEL)),
+        1 => prop::sample::select(chat_type::PLAYER.to_vec()).prop_map(u32::from),
+        1 => any::<u32>(),
+    ];
+    kind.prop_flat_map(|kind| {
+        let target = if kind == u32::from(chat_type::WHISPER) {
+            name().prop_map(ChatTarget::Whisper).boxed()
+        } else if kind == u32::from(chat_type::CHANNEL) {
+            text(CHANNEL_NAME_MAX_BYTES)
+                .prop_map(ChatTarget::Channel)
+                .boxed()
+        } else {
+            Just(ChatTarget::None).boxed()
+        };
+        (any::<u32>(), target, text(CHAT_TEXT_MAX_BYTES)).prop_map(
+            move |(language, target, message)| ClientChat {
+                kind,
+                language,
+                target,
+                message,
+            },
+        )
+    })
+}
+
+/// A player chat type; the channel is present exactly for CHANNEL.
+fn chat_message() -> impl Strategy<Value = ChatMessage> {
+    prop::sample::select(chat_type::PLAYER.to_vec()).prop_flat_map(|kind| {
+        (
+            any::<u32>(),
+            guid(),
+            present_if(kind == chat_type::CHANNEL, text(CHANNEL_NAME_MAX_BYTES)),
+            guid(),
+            text(CHAT_TEXT_MAX_BYTES),
+            any::<u8>(),
+        )
+            .prop_map(move |(language, sender, channel, receiver, message, tag)| {
+                ChatMessage {
+                    kind,
+                    language,
+                    sender,
+                    channel,
+                    receiver,
+                    message,
+                    tag,
+                }
+            })
+    })
+}
+
+codec_props! {
+    client_chat: ClientChat = client_chat();
+    chat_message: ChatMessage = chat_message();
+    chat_player_not_found: ChatPlayerNotFound =
+        name().prop_map(|name| ChatPlayerNotFound { name });
+}
+
+/// Text the encoders must cut: any string (NULs included), or text running past the cap and
+/// ending in multibyte characters that may straddle it.
+fn chat_text_to_cut() -> impl Strategy<Value = String> {
+    let over_cap = (0..4usize, "\\PC{1,6}")
+        .prop_map(|(slack, tail)| "a".repeat(CHAT_TEXT_MAX_BYTES - slack) + &tail);
+    prop_oneof![any::<String>(), over_cap]
+}
+
+/// What a receiver sees of `text`: up to its first NUL, cut to the cap on a char boundary.
+fn sent_chat_text(text: &str) -> String {
+    let before_nul = text.split('\0').next().unwrap_or_default();
+    truncate_to(before_nul.to_owned(), CHAT_TEXT_MAX_BYTES)
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn chat_text_of_any_length_is_sent_cut_and_decodable(
+        message in chat_text_to_cut(),
+        line in chat_message(),
+        chat in client_chat(),
+    ) {
+        let expected = sent_chat_text(&message);
+        let line = ChatMessage { message: message.clone(), ..line };
+        let body = line.encode_body();
+        let decoded = ChatMessage::decode(&body).map_err(|e| decode_failure(&body, e))?;
+        prop_assert_eq!(&decoded.message, &expected);
+
+        let chat = ClientChat { message, ..chat };
+        let body = chat.encode_body();
+        let decoded = ClientChat::decode(&body).map_err(|e| decode_failure(&body, e))?;
+        prop_assert_eq!(&decoded.message, &expected);
+    }
+
+    /// Stronger than the shared property: no strict prefix of a chat body decodes at all.
+    #[test]
+    fn chat_strict_prefix_fails_to_decode(
+        chat in client_chat(),
+        line in chat_message(),
+        not_found in name().prop_map(|name| ChatPlayerNotFound { name }),
+        cut in any::<Index>(),
+    ) {
+        let body = chat.encode_body();
+        let at = cut.index(body.len());
+        prop_assert!(ClientChat::decode(&body[..at]).is_err(), "{} of {} bytes", at, body.len());
+        let body = line.encode_body();
+        let at = cut.index(body.len());
+        prop_assert!(ChatMessage::decode(&body[..at]).is_err(), "{} of {} bytes", at, body.len());
+        let body = not_found.encode_body();
+        let at = cut.index(body.len());
+        prop_assert!(
+            ChatPlayerNotFound::decode(&body[..at]).is_err(),
+            "{} of {} bytes",
+            at,
+            body.len()
+        );
+    }
+
+    /// Arbitrary bytes behind a supported type reach the rest of the decoder.
+    #[test]
+    fn chat_message_of_a_supported_type_with_arbitrary_rest_never_panics(
+        kind in prop::sample::select(chat_type::PLAYER.to_vec()),
+        rest in arbitrary_body(),
+    ) {
+        let mut body = vec![kind];
+        body.extend(rest);
+        let _ = ChatMessage::decode(&body);
+    }
+
+    #[test]
+    fn chat_message_of_another_type_is_refused(line in chat_message(), kind in any::<u8>()) {
+        prop_assume!(!chat_type::is_player(kind));
+        let refused = ChatMessage::decode(&ChatMessage { kind, ..line }.encode_body());
+        prop_assert_eq!(
+            refused,
+            Err(DecodeError::InvalidValue { field: "type", value: u64::from(kind) })
+        );
+    }
+}

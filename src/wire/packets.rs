@@ -8,6 +8,7 @@ use super::codec::{DecodeError, Reader};
 use super::opcode::Opcode;
 
 mod character;
+mod chat;
 mod info;
 mod timing;
 mod world;
@@ -15,6 +16,10 @@ mod world;
 pub use character::{
     AccountDataTimes, CharCreate, CharEnum, CharRename, CharRenameResult, CharacterLoginFailed,
     EnumCharacter, EnumEquipment, LoginFailure, RealmSplit, char_result,
+};
+pub use chat::{
+    CHANNEL_NAME_MAX_BYTES, ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, chat_tag,
+    chat_type,
 };
 pub use info::{
     AddonAnswer, AddonInfo, CHAT_TEXT_MAX_BYTES, DeclinedNames, InitWorldStates, LevelupInfo,
