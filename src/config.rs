@@ -86,12 +86,16 @@ fn default_log_level() -> String {
 }
 
 impl ToCloud9Config {
-    /// The driver's settings in the ToCloud9 mode: ToCloud9 has keys for none of them, so
-    /// Waygate's defaults (the TOML file's), for this realm.
+    /// The driver's settings in the ToCloud9 mode: Waygate's defaults (the TOML file's) for
+    /// this realm, with presentation calling ToCloud9's services within
+    /// `packetProcessTimeoutSecs`.
     pub fn driver_config(&self) -> DriverConfig {
         DriverConfig {
             session: SessionConfig {
                 realm_id: self.realm_id,
+                present_call_timeout_ms: u64::from(self.packet_process_timeout_secs)
+                    .saturating_mul(1_000),
+                services: crate::present::Services::TOCLOUD9,
                 ..SessionConfig::default()
             },
             max_connections: default_max_connections(),

@@ -1,5 +1,5 @@
 //! The gRPC adapters against in-process tonic servers on loopback that implement ToCloud9's
-//! servers-registry and characters contracts (only the RPCs the adapters call; the rest
+//! servers-registry, characters and chat contracts (only the RPCs the adapters call; the rest
 //! answer UNIMPLEMENTED).
 
 #[path = "common/tc9.rs"]
@@ -11,12 +11,19 @@ use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
-use tc9::{FakeCharacters, FakeRegistry, serve_characters, serve_registry, stored};
+use tc9::{
+    FakeCharacters, FakeChat, FakeRegistry, serve_characters, serve_chat, serve_registry, stored,
+};
 use waygate::adapters::grpc::v1;
-use waygate::adapters::grpc::{CharactersSettings, GrpcCharacters, GrpcRegistry, RegistrySettings};
+use waygate::adapters::grpc::{
+    CharactersSettings, ChatSettings, GrpcCharacters, GrpcChat, GrpcRegistry, GrpcServices,
+    RegistrySettings,
+};
 use waygate::cluster::backoff::Backoff;
 use waygate::cluster::{WorldserverId, WorldserverInfo};
-use waygate::runtime::{Characters, Clock, Registry};
+use waygate::present::chat::{Whisper, WhisperOutcome};
+use waygate::present::{ServiceAnswer, ServiceRequest};
+use waygate::runtime::{Characters, Clock, PresentServices, Registry};
 use waygate::session::{AccountId, CharacterGuid, SeamError};
 
 /// Any wait in these tests ends by this.
@@ -648,4 +655,78 @@ async fn a_characters_service_that_is_down_is_a_retryable_error() {
     assert!(e.retryable, "{e}");
     assert!(e.detail.starts_with("CharactersToLoginForAccount"), "{e}");
     assert!(began.elapsed() <= Duration::from_millis(1_000 + 100));
+}
+
+fn whisper(to: &str) -> Whisper {
+    Whisper {
+        sender: 5,
+        sender_name: "Alice".into(),
+        sender_race: 4,
+        language: 7,
+        receiver_name: to.into(),
+        message: "hé ✓".into(),
+    }
+}
+
+fn chat_client(address: SocketAddr) -> GrpcChat {
+    let mut s = ChatSettings::new(address.to_string(), REALM);
+    s.chat_call_timeout_ms = 1_000;
+    GrpcChat::connect(s).expect("a valid address")
+}
+
+#[tokio::test]
+async fn whispers_go_to_chatserver_with_every_field_and_its_answers_are_read() {
+    let fake = FakeChat::default();
+    fake.data().online = vec![("Bob".into(), 77)];
+    let server = serve_chat(fake.clone()).await;
+    let chat = chat_client(server.address);
+    assert_eq!(
+        chat.whisper(&whisper("Bob")).await,
+        Ok(WhisperOutcome::Delivered { receiver: 77 })
+    );
+    assert_eq!(
+        chat.whisper(&whisper("Nobody")).await,
+        Ok(WhisperOutcome::NotFound)
+    );
+    let sent = fake.data().whispers.first().cloned().expect("asked");
+    assert_eq!(
+        sent,
+        v1::SendWhisperMessageRequest {
+            api: "0.0.1".into(),
+            realm_id: REALM,
+            sender_guid: 5,
+            sender_name: "Alice".into(),
+            sender_race: 4,
+            language: 7,
+            receiver_name: "Bob".into(),
+            msg: "hé ✓".into(),
+        }
+    );
+    // A status the contract does not have is a final error, not a delivery.
+    fake.data().status_override = Some(1);
+    let e = chat.whisper(&whisper("Bob")).await.expect_err("refused");
+    assert!(!e.retryable && e.service == "chat", "{e}");
+    // Behind the seam, every outcome is an answer carrying its whisper.
+    let services = GrpcServices { chat };
+    let answer = services.call(ServiceRequest::Whisper(whisper("Bob"))).await;
+    let ServiceAnswer::Whisper {
+        whisper: w,
+        outcome,
+    } = answer;
+    assert_eq!(w, whisper("Bob"));
+    assert!(matches!(outcome, WhisperOutcome::Failed(_)), "{outcome:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_chat_service_that_is_down_is_a_retryable_chat_error() {
+    let chat = chat_client(closed_port().await);
+    let e = tokio::time::timeout(
+        Duration::from_millis(TEST_DEADLINE_MS),
+        chat.whisper(&whisper("Bob")),
+    )
+    .await
+    .expect("the call's own deadline ends it")
+    .expect_err("down");
+    assert!(e.retryable && e.service == "chat", "{e}");
 }

@@ -7,6 +7,8 @@ use proptest::prelude::*;
 
 use bytes::{Bytes, BytesMut};
 use waygate::cluster::{WorldserverId, WorldserverRef};
+use waygate::present::chat::{Whisper, WhisperOutcome, undelivered_line};
+use waygate::present::{ClusterEvent, EventFate, ServiceAnswer, ServiceRequest, Services};
 use waygate::session::{
     AccountId, AccountRecord, Announcement, CharacterGuid, CharacterRecord, ClaimRefused,
     CloseReason, Culprit, Departure, LinkId, NameRecord, Output, Phase, RequestId, SeamError,
@@ -21,6 +23,9 @@ use waygate::wire::packets::{
     CharRenameResult, CharacterLoginFailed, LoginFailure, MapPosition, NameQuery,
     NameQueryResponse, NewWorld, Ping, PlayerLogin, Pong, Position, ReadyForRedirect, TimeSyncReq,
     WirePacket,
+};
+use waygate::wire::packets::{
+    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, SystemMessage, chat_type,
 };
 use waygate::wire::{
     ClientCiphers, ClientHeaderDecoder, ClientHeaderEncoder, Decoded, Opcode, Packet,
@@ -101,6 +106,7 @@ struct Harness {
     announced: Vec<Announcement>,
     closed: Option<CloseReason>,
     claims: Vec<RequestId>,
+    calls: Vec<(RequestId, ServiceRequest)>,
 }
 
 impl Harness {
@@ -132,6 +138,7 @@ impl Harness {
             announced: Vec::new(),
             closed: None,
             claims: Vec::new(),
+            calls: Vec::new(),
         };
         h.pump();
         h
@@ -194,6 +201,7 @@ impl Harness {
                 Output::CloseClient { reason } => self.closed = Some(reason),
                 Output::Event(e) => self.events.push(e),
                 Output::Announce(a) => self.announced.push(a),
+                Output::CallService { request, call } => self.calls.push((request, call)),
             }
         }
     }
@@ -2451,4 +2459,166 @@ fn an_evicted_session_at_the_character_screen_closes_at_once() {
     h.pump();
     assert!(matches!(&h.closed, Some(CloseReason::Evicted(_))));
     assert_eq!(h.s.phase(), Phase::Closed);
+}
+
+// ----- presentation: whispers through chatserver ------------------------------------------
+
+fn in_world_with_chat() -> (Harness, LinkId) {
+    let mut h = Harness::new(SessionConfig {
+        services: Services::TOCLOUD9,
+        ..SessionConfig::default()
+    });
+    h.authenticate();
+    let link = h.enter_world(ws("ws-1"));
+    (h, link)
+}
+
+fn whisper_to(to: &str, text: &str) -> ClientChat {
+    ClientChat {
+        kind: u32::from(chat_type::WHISPER),
+        language: 7,
+        target: ChatTarget::Whisper(to.into()),
+        message: text.into(),
+    }
+}
+
+/// chatserver's answer to the whisper asked as `request`.
+fn answer_whisper(h: &mut Harness, request: RequestId, whisper: Whisper, outcome: WhisperOutcome) {
+    h.s.handle_service_answer(h.now, request, ServiceAnswer::Whisper { whisper, outcome });
+    h.pump();
+}
+
+fn client_chat_lines(h: &Harness) -> Vec<ChatMessage> {
+    h.client_got
+        .iter()
+        .filter(|p| p.opcode == Opcode::SMSG_MESSAGECHAT)
+        .filter_map(|p| ChatMessage::decode(&p.body).ok())
+        .collect()
+}
+
+#[test]
+fn a_whisper_goes_to_chatserver_not_the_worldserver_and_its_answer_reaches_the_client() {
+    let (mut h, link) = in_world_with_chat();
+    let before = h.world(link).received.len();
+    h.client_send_packet(&whisper_to("bob", "hi"));
+    let [(request, call)] = h.calls.clone().try_into().expect("one call");
+    assert_eq!(
+        call,
+        ServiceRequest::Whisper(Whisper {
+            sender: ALICE_CHAR,
+            sender_name: "Alice".into(),
+            sender_race: 1,
+            language: 7,
+            receiver_name: "Bob".into(),
+            message: "hi".into(),
+        })
+    );
+    assert_eq!(h.world(link).received.len(), before, "not forwarded");
+    let ServiceRequest::Whisper(whisper) = call;
+    answer_whisper(
+        &mut h,
+        request,
+        whisper.clone(),
+        WhisperOutcome::Delivered { receiver: BOB_CHAR },
+    );
+    let lines = client_chat_lines(&h);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].kind, chat_type::WHISPER_INFORM);
+    assert_eq!((lines[0].sender, lines[0].receiver), (BOB_CHAR, BOB_CHAR));
+    assert_eq!(lines[0].message, "hi");
+    // The same answer again (or one never asked for) is ignored.
+    answer_whisper(&mut h, request, whisper, WhisperOutcome::NotFound);
+    assert!(h.last_client(Opcode::SMSG_CHAT_PLAYER_NOT_FOUND).is_none());
+}
+
+#[test]
+fn other_chat_passes_through_and_without_chatserver_whispers_do_too() {
+    let (mut h, link) = in_world_with_chat();
+    let say = ClientChat {
+        kind: u32::from(chat_type::SAY),
+        language: 7,
+        target: ChatTarget::None,
+        message: "hello".into(),
+    };
+    h.client_send_packet(&say);
+    assert!(h.calls.is_empty());
+    let got = h.world(link).received.last().expect("forwarded").clone();
+    assert_eq!(
+        (got.opcode, got.body),
+        (Opcode::CMSG_MESSAGECHAT, say.to_body())
+    );
+
+    // The embedded mode has no chatserver: the worldserver gets the whisper as it came.
+    let mut h = authed();
+    let link = h.enter_world(ws("ws-1"));
+    h.client_send_packet(&whisper_to("bob", "hi"));
+    assert!(h.calls.is_empty());
+    let got = h.world(link).received.last().expect("forwarded").clone();
+    assert_eq!(got.body, whisper_to("bob", "hi").to_body());
+}
+
+#[test]
+fn whispers_are_asked_one_at_a_time_in_order_and_past_the_bound_fail_at_once() {
+    let (mut h, _) = in_world_with_chat();
+    let bound = waygate::session::PRESENT_CALLS_PENDING_MAX;
+    for i in 0..=bound {
+        h.client_send_packet(&whisper_to("bob", &format!("m{i}")));
+    }
+    assert_eq!(h.calls.len(), 1, "one asked at a time");
+    let refused = h
+        .client_got
+        .iter()
+        .filter(|p| p.opcode == Opcode::SMSG_MESSAGECHAT)
+        .filter_map(|p| SystemMessage::decode(&p.body).ok())
+        .map(|m| m.text)
+        .collect::<Vec<_>>();
+    assert_eq!(
+        refused,
+        vec![undelivered_line("Bob")],
+        "the one past the bound"
+    );
+    // Each answer asks the next, in the order typed.
+    for i in 0..bound {
+        let (request, ServiceRequest::Whisper(whisper)) = h.calls[i].clone();
+        assert_eq!(whisper.message, format!("m{i}"));
+        answer_whisper(&mut h, request, whisper, WhisperOutcome::NotFound);
+    }
+    assert_eq!(h.calls.len(), bound, "every waiting one asked, none twice");
+    let not_found = h
+        .client_got
+        .iter()
+        .filter(|p| p.opcode == Opcode::SMSG_CHAT_PLAYER_NOT_FOUND)
+        .map(|p| ChatPlayerNotFound::decode(&p.body).expect("decodes").name)
+        .collect::<Vec<_>>();
+    assert_eq!(not_found, vec!["Bob".to_owned(); bound]);
+    // Nothing pending now: the next whisper is asked at once.
+    h.client_send_packet(&whisper_to("bob", "again"));
+    assert_eq!(h.calls.len(), bound + 1);
+}
+
+#[test]
+fn an_incoming_whisper_event_is_rendered_for_its_receiver() {
+    let (mut h, _) = in_world_with_chat();
+    let event = |receiver: u64| ClusterEvent {
+        subject: "chat.gw.42.income.whisper".into(),
+        payload: Bytes::from(format!(
+            r#"{{"SenderGUID":{BOB_CHAR},"SenderName":"Bob","SenderRace":2,"ReceiverGUID":{receiver},"ReceiverName":"Alice","Language":7,"Msg":"psst"}}"#
+        )),
+    };
+    assert_eq!(
+        h.s.handle_cluster_event(h.now, event(ALICE_CHAR)),
+        EventFate::Rendered
+    );
+    h.pump();
+    let lines = client_chat_lines(&h);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].kind, chat_type::WHISPER);
+    assert_eq!((lines[0].sender, lines[0].receiver), (BOB_CHAR, BOB_CHAR));
+    assert_eq!(lines[0].message, "psst");
+    assert_eq!(
+        h.s.handle_cluster_event(h.now, event(99)),
+        EventFate::NotForMe
+    );
+    h.pump();
+    assert_eq!(client_chat_lines(&h).len(), 1);
 }

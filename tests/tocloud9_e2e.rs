@@ -1,8 +1,9 @@
 //! The production binary in the ToCloud9 mode, configured by ToCloud9's environment
 //! variables alone, against a real MariaDB (`WAYGATE_TEST_AUTH_DB`), a real nats-server
-//! (`WAYGATE_TEST_NATS_URL`), in-process servers-registry and charserver fakes, and a fake
+//! (`WAYGATE_TEST_NATS_URL`), in-process servers-registry, charserver and chatserver fakes, and a fake
 //! worldserver that the registry lists. A bot logs in with the session key from the DB,
-//! enters the world on the registry's worldserver and logs out; the logged-in and logged-out
+//! enters the world on the registry's worldserver, whispers through chatserver and hears a
+//! whisper from NATS, and logs out; the logged-in and logged-out
 //! events reach NATS with every key; `/healthcheck`, `/readyz` and `/metrics` answer; SIGTERM
 //! stops it cleanly. Without the two servers the test fails under CI and is skipped
 //! elsewhere (`ci/services/mariadb start`, `ci/services/nats start`).
@@ -32,17 +33,33 @@ use waygate::peers::bot::{BotConfig, BotStep, run_bot};
 use waygate::peers::worldserver::{
     FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, Presence,
 };
-use waygate::wire::packets::Position;
+use waygate::wire::packets::{
+    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, Position, WirePacket, chat_type,
+};
 use waygate::wire::{Opcode, SessionKey};
 
 use child::{Running, http_blocking, wait_until};
-use tc9::{FakeCharacters, FakeRegistry, serve_characters, serve_registry, stored};
+use tc9::{
+    FakeCharacters, FakeChat, FakeRegistry, serve_characters, serve_chat, serve_registry, stored,
+};
 use test_db::TestDb;
 
 /// Any wait of this test ends by this.
 const WAIT: Duration = Duration::from_secs(30);
 const GUID: u64 = 1;
 const KEY_BYTE: u8 = 0x5A;
+/// A player on another gateway, whom chatserver knows.
+const BOB: u64 = 77;
+
+fn whisper_to(to: &str, text: &str) -> Bytes {
+    ClientChat {
+        kind: u32::from(chat_type::WHISPER),
+        language: 7,
+        target: ChatTarget::Whisper(to.into()),
+        message: text.into(),
+    }
+    .to_body()
+}
 
 /// A port nothing listens on now (bound, read, released).
 async fn free_port() -> u16 {
@@ -149,6 +166,10 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     eeto.zone = 12;
     characters.data().stored = vec![(realm, eeto)];
     let characters_server = serve_characters(characters.clone()).await;
+    // chatserver knows one other player online (on another gateway).
+    let chat = FakeChat::default();
+    chat.data().online = vec![("Bob".into(), BOB)];
+    let chat_server = serve_chat(chat.clone()).await;
 
     let bus = async_nats::connect(nats.as_str())
         .await
@@ -175,6 +196,7 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             "CHAR_SERVICE_ADDRESS",
             characters_server.address.to_string(),
         ),
+        ("CHAT_SERVICE_ADDRESS", chat_server.address.to_string()),
         ("NATS_URL", nats.clone()),
         ("LOG_LEVEL", "1".into()),
     ];
@@ -239,9 +261,25 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             BotStep::Authenticate,
             BotStep::CharacterScreen,
             BotStep::EnterWorld,
+            // Whispers go through chatserver: one to a player online elsewhere, one to
+            // nobody.
+            BotStep::Send {
+                opcode: Opcode::CMSG_MESSAGECHAT,
+                body: whisper_to("bob", "hi"),
+            },
+            BotStep::Send {
+                opcode: Opcode::CMSG_MESSAGECHAT,
+                body: whisper_to("nobody", "hello?"),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_CHAT_PLAYER_NOT_FOUND,
+                count: 1,
+            },
+            // The whisper's own line, the worldserver's chat line and Bob's whisper from
+            // NATS.
             BotStep::ExpectPackets {
                 opcode: Opcode::SMSG_MESSAGECHAT,
-                count: 1,
+                count: 3,
             },
             BotStep::Logout,
         ],
@@ -313,13 +351,56 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
         "{metrics}"
     );
 
-    // A chat line reaches the player, who then logs out.
+    // A chat line from the worldserver and a whisper from chatserver (on this gateway's
+    // subject) reach the player, who then logs out.
     assert!(world.push(GUID, Opcode::SMSG_MESSAGECHAT, Bytes::from_static(&[0; 8])));
+    let incoming = format!(
+        r#"{{"v":"0.0.1","t":1,"p":{{"SenderGUID":{BOB},"SenderName":"Bob","SenderRace":2,"ReceiverGUID":{GUID},"ReceiverName":"Eeto","Language":7,"Msg":"psst"}}}}"#
+    );
+    bus.publish("chat.gw.1.income.whisper", incoming.into())
+        .await
+        .expect("publish");
+    bus.flush().await.expect("flush");
     let (report, result) = tokio::time::timeout(WAIT, player)
         .await
         .expect("the bot ends within the wait")
         .expect("bot task");
     assert!(result.is_ok(), "{result:?} {report:?}\n{}", dump());
+    let sent = chat.data().whispers.clone();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(
+        (
+            sent[0].realm_id,
+            sent[0].sender_guid,
+            sent[0].sender_name.as_str(),
+            sent[0].sender_race,
+            sent[0].receiver_name.as_str(),
+            sent[0].msg.as_str(),
+        ),
+        (realm, GUID, "Eeto", 2, "Bob", "hi")
+    );
+    let lines: Vec<ChatMessage> = report
+        .received
+        .iter()
+        .filter(|(opcode, _)| *opcode == Opcode::SMSG_MESSAGECHAT)
+        .filter_map(|(_, body)| ChatMessage::decode(body).ok())
+        .collect();
+    let inform = lines
+        .iter()
+        .find(|l| l.kind == chat_type::WHISPER_INFORM)
+        .expect("the whisper's own line");
+    assert_eq!((inform.sender, inform.message.as_str()), (BOB, "hi"));
+    let heard = lines
+        .iter()
+        .find(|l| l.kind == chat_type::WHISPER)
+        .expect("Bob's whisper");
+    assert_eq!((heard.sender, heard.message.as_str()), (BOB, "psst"));
+    let not_found = report
+        .received
+        .iter()
+        .find(|(opcode, _)| *opcode == Opcode::SMSG_CHAT_PLAYER_NOT_FOUND)
+        .map(|(_, body)| ChatPlayerNotFound::decode(body).expect("decodes").name);
+    assert_eq!(not_found.as_deref(), Some("Nobody"));
     let (raw, event) = next_event(&mut logged_out, "gw.char.logged-out").await;
     assert_eq!(event["t"], 2);
     let p = &event["p"];
@@ -351,5 +432,6 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
 
     registry_server.stop().await;
     characters_server.stop().await;
+    chat_server.stop().await;
     db.drop_db().await;
 }

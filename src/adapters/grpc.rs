@@ -9,18 +9,22 @@
 //!   when the registry forgot the gateway, map layers.
 //! - [`GrpcCharacters`]: the [`Characters`](crate::runtime::Characters) seam over
 //!   `v1.CharactersService`.
+//! - [`GrpcServices`]: the [`PresentServices`](crate::runtime::PresentServices) seam, for
+//!   now chatserver's whispers ([`GrpcChat`]).
 //!
 //! Every call has a deadline; every failure is a [`SeamError`] naming the service, the RPC and
 //! whether a retry may help. tonic is declared as `madsim-tonic`, so the same code runs over
 //! madsim's simulated network under `--cfg madsim`.
 
 mod characters;
+mod chat;
 mod registry;
 
 use std::future::Future;
 use std::time::Duration;
 
 pub use characters::{AccountDataEntry, CharactersSettings, GrpcCharacters};
+pub use chat::{ChatSettings, GrpcChat, GrpcServices};
 pub use registry::{GrpcRegistry, RegistrySettings};
 
 use crate::session::SeamError;

@@ -3,7 +3,8 @@
 //! 1. [`GrpcRegistry::start`] registers the gateway with servers-registry (retrying with
 //!    backoff); the registry's answer is the gateway id. [`Health::mark_registered`].
 //! 2. [`NatsBus::connect`] with that id (it returns at once; NATS may come up later).
-//! 3. [`AuthDb::connect_lazy`] and [`GrpcCharacters::connect`]: both connect on first use.
+//! 3. [`AuthDb::connect_lazy`], [`GrpcCharacters::connect`] and [`GrpcChat::connect`]: all
+//!    connect on first use.
 //! 4. [`ClusterAdapters::seams`] wraps every service in [`Counted`]: its errors reach
 //!    `waygate_adapter_errors_total`, and the auth DB's answers move readiness.
 //! 5. Once the gateway exists, [`ClusterAdapters::subscribe`] hands it the bus's events, and
@@ -18,13 +19,19 @@ use std::sync::Arc;
 
 use super::auth_db::{AuthDb, AuthDbSettings, Dsn, SchemaType};
 use super::fence_kv::{FENCE_KV_OP_TIMEOUT_MS, JetStreamKv, bucket_name};
-use super::grpc::{CharactersSettings, GrpcCharacters, GrpcRegistry, RegistrySettings};
+use super::grpc::{
+    CharactersSettings, ChatSettings, GrpcCharacters, GrpcChat, GrpcRegistry, GrpcServices,
+    RegistrySettings,
+};
 use super::nats::{NatsBus, NatsError, NatsSettings};
 use crate::cluster::WorldserverInfo;
 use crate::config::{DbSchema, ToCloud9Config};
 use crate::driver::{AdapterErrors, AdapterService, Gateway};
 use crate::ops::Health;
-use crate::runtime::{Accounts, BoxFuture, Characters, Clock, Entropy, Registry, Seams, TokioNet};
+use crate::present::{ServiceAnswer, ServiceRequest};
+use crate::runtime::{
+    Accounts, BoxFuture, Characters, Clock, Entropy, PresentServices, Registry, Seams, TokioNet,
+};
 use crate::session::{
     AccountId, AccountRecord, CharacterGuid, CharacterRecord, NameRecord, SeamError,
 };
@@ -57,6 +64,9 @@ pub enum StartError {
     /// The characters service's address is refused.
     #[error("characters service: {0}")]
     Characters(SeamError),
+    /// The chat service's address is refused.
+    #[error("chat service: {0}")]
+    Chat(SeamError),
 }
 
 /// The started adapters of the ToCloud9 mode.
@@ -69,6 +79,8 @@ pub struct ClusterAdapters {
     pub accounts: Arc<AuthDb>,
     /// NATS.
     pub bus: Arc<NatsBus>,
+    /// The services presentation calls (chatserver).
+    pub services: Arc<GrpcServices>,
     /// Where account fencing keeps its records.
     pub fence: Arc<dyn crate::runtime::KvStore>,
     /// The gateway id the bus was started with.
@@ -143,12 +155,18 @@ impl ClusterAdapters {
             cfg.realm_id,
         ))
         .map_err(StartError::Characters)?;
+        let chat = GrpcChat::connect(ChatSettings::new(
+            cfg.services.chat.to_string(),
+            cfg.realm_id,
+        ))
+        .map_err(StartError::Chat)?;
 
         Ok(Self {
             registry: Arc::new(registry),
             characters: Arc::new(characters),
             accounts: Arc::new(accounts),
             bus: Arc::new(bus),
+            services: Arc::new(GrpcServices { chat }),
             fence,
             gateway_id,
         })
@@ -184,6 +202,12 @@ impl ClusterAdapters {
                 health: None,
             }),
             events: self.bus.clone(),
+            services: Arc::new(Counted {
+                inner: self.services.clone(),
+                service: AdapterService::Chat,
+                errors: errors.clone(),
+                health: None,
+            }),
             fence: self.fence.clone(),
         }
     }
@@ -287,6 +311,18 @@ impl<T: Characters + ?Sized> Characters for Counted<T> {
 
     fn name(&self, guid: CharacterGuid) -> BoxFuture<'_, Result<Option<NameRecord>, SeamError>> {
         Box::pin(async move { self.note(self.inner.name(guid).await) })
+    }
+}
+
+impl<T: PresentServices + ?Sized> PresentServices for Counted<T> {
+    fn call(&self, request: ServiceRequest) -> BoxFuture<'_, ServiceAnswer> {
+        Box::pin(async move {
+            let answer = self.inner.call(request).await;
+            if answer.failure().is_some() {
+                self.errors.count(self.service);
+            }
+            answer
+        })
     }
 }
 

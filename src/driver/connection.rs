@@ -15,7 +15,7 @@ use super::fence::Release;
 use crate::cluster::WorldserverId;
 use crate::cluster::coordinator::{MoveOrder, PlaceRequest};
 use crate::cluster::view::Selection;
-use crate::present::ClusterEvent;
+use crate::present::{ClusterEvent, EventFate, ServiceAnswer};
 use crate::runtime::Clock;
 use crate::session::{
     AccountId, AccountRecord, Announcement, CharacterGuid, CharacterRecord, ClaimRefused, LinkId,
@@ -37,6 +37,7 @@ enum Answer {
     Characters(RequestId, Result<Vec<CharacterRecord>, SeamError>),
     Name(CharacterGuid, Result<Option<NameRecord>, SeamError>),
     Connected(LinkId, WorldserverId, io::Result<TcpStream>),
+    Service(RequestId, ServiceAnswer),
     Claim(
         RequestId,
         AccountId,
@@ -303,6 +304,29 @@ impl Connection<'_> {
                     let _ = tx.send(Answer::Connected(link, worldserver.id, r)).await;
                 });
             }
+            Output::CallService { request, call } => {
+                let services = seams.services.clone();
+                let bound_ms = self.gw.cfg.session.present_call_timeout_ms;
+                tokio::spawn(async move {
+                    let service = call.service();
+                    let asked = call.clone();
+                    let answer = match tokio::time::timeout(
+                        Duration::from_millis(bound_ms),
+                        services.call(call),
+                    )
+                    .await
+                    {
+                        Ok(answer) => answer,
+                        Err(_) => asked.failed(format!(
+                            "the {service} service did not answer within {bound_ms} ms"
+                        )),
+                    };
+                    if let Some(detail) = answer.failure() {
+                        tracing::warn!(service, %detail, "a presentation call failed; the client was told");
+                    }
+                    let _ = tx.send(Answer::Service(request, answer)).await;
+                });
+            }
             other => tracing::error!(output = ?other, "not a seam call"),
         }
     }
@@ -385,7 +409,12 @@ impl Connection<'_> {
                 None => self.evictions = None,
             },
             event = recv_event(self.events.as_mut()) => match event {
-                Some(event) => session.handle_cluster_event(clock.now(), event),
+                Some(event) => {
+                    let subject = event.subject.clone();
+                    if let EventFate::Malformed(detail) = session.handle_cluster_event(clock.now(), event) {
+                        tracing::warn!(%subject, %detail, "an event from the bus did not read as its subject's: dropped");
+                    }
+                }
                 None => self.events = None,
             },
             answer = self.rx.recv() => {
@@ -536,6 +565,7 @@ fn deliver(
         Answer::Connected(link, _, Err(e)) => {
             session.handle_world_connected(now, link, Err(e.to_string()))
         }
+        Answer::Service(request, answer) => session.handle_service_answer(now, request, answer),
         Answer::Claim(..) => {}
     }
 }

@@ -1,15 +1,21 @@
 //! Presentation, sans I/O: cluster-service state and events rendered as client packets, and
 //! the client opcodes that the cluster's services answer rather than the worldserver.
 //!
-//! The session's in-world states hand every packet whose opcode [`intercepts_client`] or
+//! The session's in-world states hand every packet whose opcode [`Presenter::intercepts_client`] or
 //! [`intercepts_world`] names to the player's [`Presenter`] and carry out what it answers:
 //! packets for the client or the worldserver, and requests for the cluster's services
 //! ([`ServiceRequest`], answered through [`Presenter::handle_service_answer`]). Everything
 //! else passes through untouched and costs one table look-up.
 //!
-//! Nothing is intercepted yet: the families (chat, channels, friends, who, guilds, groups,
-//! party frames) come with the presentation issue, each as a file of its own here.
+//! Families, each a file of its own here:
+//! - [`chat`]: whispers through ToCloud9's chatserver (CMSG_MESSAGECHAT of type WHISPER,
+//!   answered with WHISPER_INFORM or SMSG_CHAT_PLAYER_NOT_FOUND) and incoming whispers from
+//!   the bus. Every other chat type passes through to the worldserver.
+//!
+//! A family is intercepted only when its service is there ([`Services`]): the embedded mode
+//! has no cluster services, and its worldserver handles everything as a single server would.
 
+pub mod chat;
 pub mod gojson;
 
 use std::time::Duration;
@@ -17,12 +23,6 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::wire::{Opcode, Packet};
-
-/// Whether presentation takes over this client opcode.
-pub fn intercepts_client(opcode: Opcode) -> bool {
-    let _ = opcode;
-    false
-}
 
 /// Whether presentation wants to see this worldserver opcode before the client does.
 pub fn intercepts_world(opcode: Opcode) -> bool {
@@ -41,13 +41,97 @@ pub struct ClusterEvent {
     pub payload: Bytes,
 }
 
+/// Which of the cluster's services answer presentation's calls on this gateway. The embedded
+/// mode has none ([`Services::NONE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Services {
+    /// ToCloud9's chatserver (`v1.ChatService`): whispers.
+    pub chat: bool,
+}
+
+impl Services {
+    /// No cluster services: everything goes to the worldserver.
+    pub const NONE: Self = Self { chat: false };
+    /// Every service presentation knows how to call (the ToCloud9 mode).
+    pub const TOCLOUD9: Self = Self { chat: true };
+}
+
+/// The character a presenter speaks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Me {
+    /// Its guid.
+    pub guid: u64,
+    /// Its name.
+    pub name: String,
+    /// Its race id.
+    pub race: u8,
+}
+
 /// A call to a cluster service that presentation needs answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServiceRequest {}
+pub enum ServiceRequest {
+    /// chatserver's `SendWhisperMessage`.
+    Whisper(chat::Whisper),
+}
 
-/// A cluster service's answer, routed back to the presenter that asked.
+impl ServiceRequest {
+    /// The service that answers it (for logs and errors).
+    pub fn service(&self) -> &'static str {
+        match self {
+            Self::Whisper(_) => "chat",
+        }
+    }
+
+    /// Its answer when the call could not be made or was not answered in time: the presenter
+    /// tells the client what AzerothCore's nearest message would.
+    pub fn failed(self, detail: String) -> ServiceAnswer {
+        match self {
+            Self::Whisper(whisper) => ServiceAnswer::Whisper {
+                whisper,
+                outcome: chat::WhisperOutcome::Failed(detail),
+            },
+        }
+    }
+}
+
+/// A cluster service's answer, routed back to the presenter that asked. It carries its
+/// request, so the presenter keeps no state per call.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServiceAnswer {}
+pub enum ServiceAnswer {
+    /// What became of a whisper.
+    Whisper {
+        /// The whisper sent.
+        whisper: chat::Whisper,
+        /// What chatserver said.
+        outcome: chat::WhisperOutcome,
+    },
+}
+
+impl ServiceAnswer {
+    /// Why the call failed, if it did (for logs).
+    pub fn failure(&self) -> Option<&str> {
+        match self {
+            Self::Whisper {
+                outcome: chat::WhisperOutcome::Failed(detail),
+                ..
+            } => Some(detail),
+            Self::Whisper { .. } => None,
+        }
+    }
+}
+
+/// What became of an event from the bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventFate {
+    /// Rendered for the client.
+    Rendered,
+    /// No family renders this subject yet.
+    NotRendered,
+    /// Its payload did not read as its subject's: dropped.
+    Malformed(String),
+    /// It does not concern this player (a whisper for another character).
+    NotForMe,
+}
 
 /// What the presenter asks of the session, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,14 +146,31 @@ pub enum Action {
 
 /// One player's presentation state: valid from the character's login until it logs out.
 #[derive(Debug, Clone, Default)]
-pub struct Presenter {}
+pub struct Presenter {
+    me: Me,
+    services: Services,
+}
 
 impl Presenter {
-    /// A client packet whose opcode [`intercepts_client`] names.
+    /// The presenter of `me`, calling the services there are.
+    pub fn new(me: Me, services: Services) -> Self {
+        Self { me, services }
+    }
+
+    /// Whether presentation takes over this client opcode: one comparison per packet for
+    /// the opcodes it does not.
+    pub fn intercepts_client(&self, opcode: Opcode) -> bool {
+        opcode == Opcode::CMSG_MESSAGECHAT && self.services.chat
+    }
+
+    /// A client packet whose opcode [`Presenter::intercepts_client`] names.
     pub fn handle_client(&mut self, now: Duration, p: Packet, out: &mut Vec<Action>) {
         let _ = now;
-        // Not intercepted yet: it goes to the worldserver as it came.
-        out.push(Action::ToWorld(p.opcode, p.body));
+        match p.opcode {
+            Opcode::CMSG_MESSAGECHAT => chat::from_client(&self.me, p.body, out),
+            // Not a family's: it goes to the worldserver as it came.
+            _ => out.push(Action::ToWorld(p.opcode, p.body)),
+        }
     }
 
     /// A worldserver packet whose opcode [`intercepts_world`] names.
@@ -79,9 +180,18 @@ impl Presenter {
     }
 
     /// An event from the cluster's bus for this player.
-    pub fn handle_event(&mut self, now: Duration, event: ClusterEvent, out: &mut Vec<Action>) {
-        // No family renders events yet: they are dropped here, counted by the caller.
-        let _ = (now, event, out);
+    /// Returns what became of it, for the caller's counts and logs.
+    pub fn handle_event(
+        &mut self,
+        now: Duration,
+        event: &ClusterEvent,
+        out: &mut Vec<Action>,
+    ) -> EventFate {
+        let _ = now;
+        if let Some(kind) = chat::event_kind(&event.subject) {
+            return chat::render_event(&self.me, kind, &event.payload, out);
+        }
+        EventFate::NotRendered
     }
 
     /// A service answered a [`ServiceRequest`].
@@ -91,7 +201,9 @@ impl Presenter {
         answer: ServiceAnswer,
         out: &mut Vec<Action>,
     ) {
-        let _ = (now, out);
-        match answer {}
+        let _ = now;
+        match answer {
+            ServiceAnswer::Whisper { whisper, outcome } => chat::answered(whisper, outcome, out),
+        }
     }
 }

@@ -33,6 +33,7 @@ pub use kv::{KV_WATCH_QUEUE_MAX, KvChange, KvEntry, KvStore, KvWrite, MemoryKv};
 pub use static_cluster::StaticCluster;
 
 use crate::cluster::WorldserverInfo;
+use crate::present::{ServiceAnswer, ServiceRequest};
 use crate::session::{
     AccountId, AccountRecord, Announcement, CharacterGuid, CharacterRecord, NameRecord, SeamError,
 };
@@ -185,6 +186,28 @@ pub trait Registry: Send + Sync {
     fn worldservers(&self) -> BoxFuture<'_, Result<Vec<WorldserverInfo>, SeamError>>;
 }
 
+/// The cluster services presentation calls (chatserver, ...), for the session's
+/// `Output::CallService`.
+pub trait PresentServices: Send + Sync {
+    /// Makes one call. A failure is an answer too ([`ServiceRequest::failed`]), so the
+    /// presenter always hears back; the driver bounds the wait.
+    fn call(&self, request: ServiceRequest) -> BoxFuture<'_, ServiceAnswer>;
+}
+
+/// No cluster services: the embedded mode, whose presenters call none
+/// ([`crate::present::Services::NONE`]). A call is answered as failed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoServices;
+
+impl PresentServices for NoServices {
+    fn call(&self, request: ServiceRequest) -> BoxFuture<'_, ServiceAnswer> {
+        Box::pin(async move {
+            let service = request.service();
+            request.failed(format!("no {service} service in this mode"))
+        })
+    }
+}
+
 /// The services a gateway runs on.
 #[derive(Clone)]
 pub struct Seams {
@@ -200,6 +223,8 @@ pub struct Seams {
     pub registry: Arc<dyn Registry>,
     /// The cluster's event bus (outbound).
     pub events: Arc<dyn EventBus>,
+    /// The services presentation calls.
+    pub services: Arc<dyn PresentServices>,
     /// Where account fencing keeps its records (shared by every gateway of the realm).
     pub fence: Arc<dyn KvStore>,
 }
@@ -215,6 +240,7 @@ impl Seams {
             characters: cluster.clone(),
             registry: cluster,
             events: Arc::new(MemoryBus::default()),
+            services: Arc::new(NoServices),
             fence: Arc::new(MemoryKv::default()),
         }
     }

@@ -13,6 +13,7 @@ use super::{
     Packet, Player, RequestId, SeamError, SessionEvent, State, close,
 };
 use crate::cluster::WorldserverRef;
+use crate::present::{Me, Presenter};
 use crate::wire::packets::{
     ACCOUNT_DATA_GLOBAL_MASK, AccountDataTimes, CharEnum, CharacterLoginFailed, LoginFailure,
     NameQuery, NameQueryResponse, PlayerLogin, RealmSplit, RealmSplitRequest, WirePacket,
@@ -302,12 +303,17 @@ impl CharacterScreen {
         };
         let map = character.map;
         cx.event(SessionEvent::LoginStarted { guid, map });
+        let me = Me {
+            guid: character.guid.0,
+            name: character.name.clone(),
+            race: character.race,
+        };
         let game = InGame {
             character,
             login_requested_at: now,
             map: None,
             position: None,
-            presenter: Default::default(),
+            presenter: Presenter::new(me, cx.cfg.services),
         };
         let _ = map;
         Entering::login(cx, now, self.player, game)

@@ -62,6 +62,13 @@ pub struct SessionConfig {
     /// Reconnecting after a worldserver connection was lost in world: bounded, jittered
     /// backoff; its deadline is the whole recovery's.
     pub recovery_backoff: Backoff,
+    /// A call presentation makes to a cluster service (a whisper through chatserver, ...):
+    /// past this the client is told it failed (ToCloud9's `packetProcessTimeoutSecs`).
+    pub present_call_timeout_ms: u64,
+    /// Which cluster services presentation calls; none in the embedded mode, where the
+    /// worldserver handles everything. Set by the mode, not by the file.
+    #[serde(skip)]
+    pub services: crate::present::Services,
     /// The planted bug to switch on (simulator canaries only).
     #[cfg(feature = "canaries")]
     #[serde(skip)]
@@ -100,6 +107,8 @@ impl Default for SessionConfig {
             world_login_nudges_max: 6,
             world_login_timeout_ms: 15_000,
             char_service_timeout_ms: 20_000,
+            present_call_timeout_ms: 20_000,
+            services: crate::present::Services::NONE,
             redirect_ready_timeout_ms: 10_000,
             redirect_release_timeout_ms: 10_000,
             switch_buffer_max_packets: 512,

@@ -1,6 +1,6 @@
 //! What every state needs, valid for the session's whole life: settings, the client's codecs,
 //! the worldserver links, the output queue, the timer table, counters, the seeded RNG and the
-//! name lookups in flight. States call down into it; it never calls a state.
+//! name lookups and presentation's service calls in flight. States call down into it; it never calls a state.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -14,6 +14,7 @@ use super::{
     SessionEvent, SessionId,
 };
 use crate::cluster::WorldserverRef;
+use crate::present::{ServiceAnswer, ServiceRequest};
 use crate::wire::packets::{Ping, Pong, WirePacket};
 use crate::wire::{
     ClientHeaderDecoder, ClientHeaderEncoder, Opcode, ServerHeaderDecoder, ServerHeaderEncoder,
@@ -22,6 +23,12 @@ use crate::wire::{
 /// Name queries answered by a seam call at once, at most; more are dropped (the client asks
 /// again when it needs a name).
 const NAME_QUERIES_IN_FLIGHT_MAX: usize = 32;
+
+/// Presentation's service calls (a whisper through chatserver, ...) one session has pending:
+/// one is asked at a time, in the client's order (two whispers arrive in the order they were
+/// typed, as a single server's in-order packet handling keeps them), the rest wait. One more is
+/// answered as failed at once.
+pub const PRESENT_CALLS_PENDING_MAX: usize = 8;
 
 /// One worldserver connection.
 #[derive(Debug)]
@@ -58,6 +65,10 @@ pub(super) struct Ctx {
     pub(super) counters: Counters,
     pub(super) rng: ChaCha8Rng,
     names_in_flight: Vec<CharacterGuid>,
+    /// Presentation's service call being asked.
+    call_asked: Option<RequestId>,
+    /// Presentation's service calls waiting for it, oldest first.
+    calls_waiting: VecDeque<crate::present::ServiceRequest>,
     next_id: u64,
 }
 
@@ -84,6 +95,8 @@ impl Ctx {
             counters: Counters::default(),
             rng,
             names_in_flight: Vec::new(),
+            call_asked: None,
+            calls_waiting: VecDeque::new(),
             next_id: 1,
         }
     }
@@ -287,6 +300,40 @@ impl Ctx {
             self.names_in_flight.push(guid);
             self.push(Output::QueryName { guid });
         }
+    }
+
+    /// Asks a cluster service for presentation, after the calls before it; `Err` gives the
+    /// request back, failed, when [`PRESENT_CALLS_PENDING_MAX`] are pending already.
+    pub(super) fn call_service(&mut self, call: ServiceRequest) -> Result<(), ServiceAnswer> {
+        let pending = usize::from(self.call_asked.is_some()) + self.calls_waiting.len();
+        if pending >= PRESENT_CALLS_PENDING_MAX {
+            return Err(call.failed(format!("{PRESENT_CALLS_PENDING_MAX} calls already pending")));
+        }
+        if self.call_asked.is_some() {
+            self.calls_waiting.push_back(call);
+        } else {
+            self.ask(call);
+        }
+        Ok(())
+    }
+
+    fn ask(&mut self, call: ServiceRequest) {
+        let request = self.next_request();
+        self.call_asked = Some(request);
+        self.push(Output::CallService { request, call });
+    }
+
+    /// A presentation call answered: whether it was the one asked. The next waiting call is
+    /// asked now.
+    pub(super) fn call_answered(&mut self, request: RequestId) -> bool {
+        if self.call_asked != Some(request) {
+            return false;
+        }
+        self.call_asked = None;
+        if let Some(next) = self.calls_waiting.pop_front() {
+            self.ask(next);
+        }
+        true
     }
 
     /// A name lookup answered: whether it was asked.

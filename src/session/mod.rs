@@ -55,6 +55,7 @@ use rand_core::SeedableRng;
 
 pub use canary::Canary;
 pub use config::SessionConfig;
+pub use context::PRESENT_CALLS_PENDING_MAX;
 pub use output::{
     Announcement, ClaimRefused, CloseReason, Counters, Culprit, Departure, LinkId, Output,
     RequestId, SessionEvent,
@@ -217,6 +218,25 @@ enum State {
     AwaitRelease(AwaitRelease),
     LoggingOut(LoggingOut),
     Closed,
+}
+
+impl State {
+    /// The character in play, in every state that has one.
+    fn game_mut(&mut self) -> Option<&mut InGame> {
+        match self {
+            State::EnteringWorld(s) => Some(&mut s.game),
+            State::InWorld(s) => Some(&mut s.w.game),
+            State::Transferring(s) => Some(&mut s.w.game),
+            State::AwaitTransferPlacement(s) => Some(&mut s.w.game),
+            State::AwaitRedirectReady(s) => Some(&mut s.w.game),
+            State::AwaitRelease(s) => Some(&mut s.game),
+            State::LoggingOut(s) => Some(&mut s.w.game),
+            State::ExpectAuthSession
+            | State::AwaitAccount(_)
+            | State::CharacterScreen(_)
+            | State::Closed => None,
+        }
+    }
 }
 
 /// One client's session. See the module documentation for the call order.
@@ -527,23 +547,34 @@ impl Session {
     }
 
     /// An event from the cluster's bus for this session's character: handed to its
-    /// presenter. Ignored when no character is in play.
-    pub fn handle_cluster_event(&mut self, now: Duration, event: crate::present::ClusterEvent) {
+    /// presenter; returns what became of it. Ignored when no character is in play.
+    pub fn handle_cluster_event(
+        &mut self,
+        now: Duration,
+        event: crate::present::ClusterEvent,
+    ) -> crate::present::EventFate {
         let link = self.active();
-        let game = match &mut self.state {
-            State::EnteringWorld(s) => &mut s.game,
-            State::InWorld(s) => &mut s.w.game,
-            State::Transferring(s) => &mut s.w.game,
-            State::AwaitTransferPlacement(s) => &mut s.w.game,
-            State::AwaitRedirectReady(s) => &mut s.w.game,
-            State::AwaitRelease(s) => &mut s.game,
-            State::LoggingOut(s) => &mut s.w.game,
-            State::ExpectAuthSession
-            | State::AwaitAccount(_)
-            | State::CharacterScreen(_)
-            | State::Closed => return,
+        let Some(game) = self.state.game_mut() else {
+            return crate::present::EventFate::NotForMe;
         };
-        present::cluster_event(&mut self.cx, now, game, link, event);
+        present::cluster_event(&mut self.cx, now, game, link, event)
+    }
+
+    /// A cluster service answered one of presentation's calls (`Output::CallService`).
+    /// Ignored when it was not asked, or when no character is in play any more.
+    pub fn handle_service_answer(
+        &mut self,
+        now: Duration,
+        request: RequestId,
+        answer: crate::present::ServiceAnswer,
+    ) {
+        if !self.cx.call_answered(request) {
+            return;
+        }
+        let link = self.active();
+        if let Some(game) = self.state.game_mut() {
+            present::service_answer(&mut self.cx, now, game, link, answer);
+        }
     }
 
     /// The earliest deadline, if any.

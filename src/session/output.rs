@@ -93,6 +93,14 @@ pub enum Output {
         /// Why.
         reason: CloseReason,
     },
+    /// Ask a cluster service for presentation (a whisper through chatserver, ...); answer
+    /// with `Session::handle_service_answer`, within `present_call_timeout_ms`.
+    CallService {
+        /// Request id.
+        request: RequestId,
+        /// The call.
+        call: crate::present::ServiceRequest,
+    },
     /// Something worth counting or tracing.
     Event(SessionEvent),
     /// Tell the cluster's services (publish on the event bus).

@@ -1,33 +1,34 @@
 //! The hook between the in-world states and the presentation core (`crate::present`): hands
-//! it the packets it intercepts and carries out what it answers.
+//! it the packets it intercepts, the bus's events and its services' answers, and carries out
+//! what it answers.
 
 use std::time::Duration;
 
 use super::context::Ctx;
 use super::in_world;
 use super::{InGame, LinkId, World};
-use crate::present::{self, Action, ClusterEvent};
+use crate::present::{Action, ClusterEvent, EventFate, Presenter, ServiceAnswer};
 use crate::wire::Packet;
 
 /// A client packet in world: `Some` when it goes on to the worldserver as it is.
 pub(super) fn from_client(cx: &mut Ctx, now: Duration, w: &mut World, p: Packet) -> Option<Packet> {
-    if !present::intercepts_client(p.opcode) {
+    if !w.game.presenter.intercepts_client(p.opcode) {
         return Some(p);
     }
     let mut actions = Vec::new();
     w.game.presenter.handle_client(now, p, &mut actions);
-    carry_out(cx, w, actions);
+    carry_out(cx, now, &mut w.game.presenter, Some(w.link), actions);
     None
 }
 
 /// A worldserver packet in world: `Some` when it goes on to the client as it is.
 pub(super) fn from_world(cx: &mut Ctx, now: Duration, w: &mut World, p: Packet) -> Option<Packet> {
-    if !present::intercepts_world(p.opcode) {
+    if !crate::present::intercepts_world(p.opcode) {
         return Some(p);
     }
     let mut actions = Vec::new();
     w.game.presenter.handle_world(now, p, &mut actions);
-    carry_out(cx, w, actions);
+    carry_out(cx, now, &mut w.game.presenter, Some(w.link), actions);
     None
 }
 
@@ -40,30 +41,69 @@ pub(super) fn cluster_event(
     game: &mut InGame,
     link: Option<LinkId>,
     event: ClusterEvent,
+) -> EventFate {
+    let mut actions = Vec::new();
+    let fate = game.presenter.handle_event(now, &event, &mut actions);
+    carry_out(cx, now, &mut game.presenter, link, actions);
+    fate
+}
+
+/// A service answered one of the presenter's calls.
+pub(super) fn service_answer(
+    cx: &mut Ctx,
+    now: Duration,
+    game: &mut InGame,
+    link: Option<LinkId>,
+    answer: ServiceAnswer,
 ) {
     let mut actions = Vec::new();
-    game.presenter.handle_event(now, event, &mut actions);
-    carry_out_on(cx, link, actions);
+    game.presenter
+        .handle_service_answer(now, answer, &mut actions);
+    carry_out(cx, now, &mut game.presenter, link, actions);
 }
 
-fn carry_out(cx: &mut Ctx, w: &World, actions: Vec<Action>) {
-    carry_out_on(cx, Some(w.link), actions);
-}
-
-fn carry_out_on(cx: &mut Ctx, link: Option<LinkId>, actions: Vec<Action>) {
+/// Carries out the presenter's actions in order. A call that cannot be made (too many
+/// pending) is answered as failed at once; what the presenter makes of that is carried out too,
+/// but a call it asks for then is refused rather than tried again (no loop).
+fn carry_out(
+    cx: &mut Ctx,
+    now: Duration,
+    presenter: &mut Presenter,
+    link: Option<LinkId>,
+    actions: Vec<Action>,
+) {
+    let mut refused = Vec::new();
     for a in actions {
-        match a {
-            Action::ToClient(opcode, body) => {
-                if in_world::for_client(opcode) {
-                    cx.send_client_raw(opcode, body);
-                }
-            }
-            Action::ToWorld(opcode, body) => {
-                if let Some(link) = link {
-                    cx.send_world(link, opcode, body);
-                }
-            }
-            Action::Call(request) => match request {},
+        if let Some(failed) = act(cx, link, a, true) {
+            refused.push(failed);
         }
+    }
+    for failed in refused {
+        let mut more = Vec::new();
+        presenter.handle_service_answer(now, failed, &mut more);
+        for a in more {
+            let _ = act(cx, link, a, false);
+        }
+    }
+}
+
+/// One action; `Some` is a call refused (its failed answer).
+fn act(cx: &mut Ctx, link: Option<LinkId>, a: Action, may_call: bool) -> Option<ServiceAnswer> {
+    match a {
+        Action::ToClient(opcode, body) => {
+            if in_world::for_client(opcode) {
+                cx.send_client_raw(opcode, body);
+            }
+            None
+        }
+        Action::ToWorld(opcode, body) => {
+            if let Some(link) = link {
+                cx.send_world(link, opcode, body);
+            }
+            None
+        }
+        Action::Call(request) if may_call => cx.call_service(request).err(),
+        // What a presenter makes of a failed call never asks for another: none does.
+        Action::Call(_) => None,
     }
 }

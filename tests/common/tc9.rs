@@ -1,4 +1,4 @@
-//! In-process fakes of ToCloud9's servers-registry and charserver (tonic servers on
+//! In-process fakes of ToCloud9's servers-registry, charserver and chatserver (tonic servers on
 //! loopback), shared by the adapter tests and the ToCloud9-mode end-to-end test.
 
 #![allow(dead_code)] // each test binary uses part of it
@@ -14,6 +14,7 @@ use waygate::adapters::grpc::v1;
 use waygate::adapters::grpc::v1::characters_service_server::{
     CharactersService, CharactersServiceServer,
 };
+use waygate::adapters::grpc::v1::chat_service_server::{ChatService, ChatServiceServer};
 use waygate::adapters::grpc::v1::servers_registry_service_server::{
     ServersRegistryService, ServersRegistryServiceServer,
 };
@@ -178,11 +179,23 @@ pub async fn serve_registry(fake: FakeRegistry, at: Option<SocketAddr>) -> Runni
     let listener = tokio::net::TcpListener::bind(at.unwrap_or(([127, 0, 0, 1], 0).into()))
         .await
         .expect("bind");
+    run(
+        listener,
+        tonic::transport::Server::builder().add_service(ServersRegistryServiceServer::new(fake)),
+        "registry",
+    )
+}
+
+/// Serves `router` on `listener` until [`Running::stop`].
+fn run(
+    listener: tokio::net::TcpListener,
+    router: tonic::transport::server::Router,
+    what: &'static str,
+) -> Running {
     let address = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel();
     let task = tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(ServersRegistryServiceServer::new(fake))
+        router
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(listener),
                 async {
@@ -190,7 +203,7 @@ pub async fn serve_registry(fake: FakeRegistry, at: Option<SocketAddr>) -> Runni
                 },
             )
             .await
-            .expect("registry serves");
+            .unwrap_or_else(|e| panic!("{what} serves: {e}"));
     });
     Running {
         address,
@@ -294,25 +307,70 @@ pub async fn serve_characters(fake: FakeCharacters) -> Running {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
         .expect("bind");
-    let address = listener.local_addr().expect("address");
-    let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(CharactersServiceServer::new(fake))
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(listener),
-                async {
-                    let _ = stopped.await;
-                },
-            )
-            .await
-            .expect("characters serves");
-    });
-    Running {
-        address,
-        stop,
-        task,
+    run(
+        listener,
+        tonic::transport::Server::builder().add_service(CharactersServiceServer::new(fake)),
+        "characters",
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// A chat service.
+
+#[derive(Default)]
+pub struct ChatData {
+    /// Who is online: name -> guid.
+    pub online: Vec<(String, u64)>,
+    /// Answer every whisper with this status value instead (an unknown one, say).
+    pub status_override: Option<i32>,
+    pub whispers: Vec<v1::SendWhisperMessageRequest>,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeChat(pub Arc<Mutex<ChatData>>);
+
+impl FakeChat {
+    pub fn data(&self) -> std::sync::MutexGuard<'_, ChatData> {
+        self.0.lock().expect("fake chat lock")
     }
+}
+
+#[tonic::async_trait]
+impl ChatService for FakeChat {
+    async fn send_whisper_message(
+        &self,
+        request: Request<v1::SendWhisperMessageRequest>,
+    ) -> Result<Response<v1::SendWhisperMessageResponse>, Status> {
+        use v1::send_whisper_message_response::Status as Whisper;
+        let r = request.into_inner();
+        let mut data = self.data();
+        let receiver = data
+            .online
+            .iter()
+            .find(|(name, _)| *name == r.receiver_name)
+            .map(|(_, guid)| *guid);
+        data.whispers.push(r);
+        let status = data.status_override.unwrap_or(match receiver {
+            Some(_) => Whisper::Ok as i32,
+            None => Whisper::CharacterNotFound as i32,
+        });
+        Ok(Response::new(v1::SendWhisperMessageResponse {
+            api: "0.0.1".into(),
+            status,
+            receiver_guid: receiver.unwrap_or(0),
+        }))
+    }
+}
+
+pub async fn serve_chat(fake: FakeChat) -> Running {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    run(
+        listener,
+        tonic::transport::Server::builder().add_service(ChatServiceServer::new(fake)),
+        "chat",
+    )
 }
 
 pub fn stored(guid: u64, account: u32, name: &str) -> v1::LogInCharacter {
