@@ -496,6 +496,51 @@ mod tests {
     }
 
     #[test]
+    fn only_the_same_worldserver_carries_an_earlier_linger_through_a_refusal() {
+        let linger_on_a = |h: &mut Holds| {
+            h.live(7, &ws("a"), 1, ms(0));
+            h.lost(7, &ws("a"), 1, ms(10));
+            h.reachable(&ws("a"), ms(20));
+        };
+        // A login elsewhere that is refused leaves no hold on the worldserver that refused.
+        let mut h = Holds::new(POLICY);
+        linger_on_a(&mut h);
+        h.live(7, &ws("b"), 2, ms(30));
+        h.refused(7, &ws("b"), 2);
+        assert_eq!(h.holder(7, ms(30)), None);
+        // Two attempts on the same worldserver: the second still carries the first linger.
+        let mut h = Holds::new(POLICY);
+        linger_on_a(&mut h);
+        h.live(7, &ws("a"), 2, ms(30));
+        h.live(7, &ws("a"), 3, ms(40));
+        h.refused(7, &ws("a"), 3);
+        assert_eq!(h.holder(7, ms(20 + 64_999)), Some(&ws("a")));
+        assert_eq!(h.holder(7, ms(20 + 65_000)), None);
+        // ... but an attempt on another worldserver after them carries nothing.
+        let mut h = Holds::new(POLICY);
+        linger_on_a(&mut h);
+        h.live(7, &ws("a"), 2, ms(30));
+        h.live(7, &ws("b"), 3, ms(40));
+        h.refused(7, &ws("b"), 3);
+        assert_eq!(h.holder(7, ms(40)), None);
+    }
+
+    #[test]
+    fn a_refusal_for_another_session_changes_nothing() {
+        let mut h = Holds::new(POLICY);
+        h.live(7, &ws("a"), 1, ms(0));
+        h.lost(7, &ws("a"), 1, ms(10));
+        h.reachable(&ws("a"), ms(20));
+        h.live(7, &ws("a"), 2, ms(30));
+        // The older session's refusal arrives late: session 2 is still live there.
+        h.refused(7, &ws("a"), 1);
+        assert_eq!(h.hold_left(7, ms(40)), Some((&ws("a"), None)));
+        // And a refusal from another worldserver, for the right session, neither.
+        h.refused(7, &ws("b"), 2);
+        assert_eq!(h.hold_left(7, ms(40)), Some((&ws("a"), None)));
+    }
+
+    #[test]
     fn a_refused_connection_frees_what_was_lost_before_it() {
         let mut h = Holds::new(POLICY);
         h.live(7, &ws("a"), 1, ms(0));
