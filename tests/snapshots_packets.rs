@@ -255,3 +255,37 @@ fn client_chat_whisper() {
         }),
     );
 }
+
+// ----- friends --------------------------------------------------------------------------
+
+use waygate::wire::packets::{FriendOnline, FriendStatus, friend_result};
+
+#[test]
+fn friend_status_online() {
+    snap(
+        "friend_status_online",
+        typed(&FriendStatus {
+            result: friend_result::ONLINE,
+            guid: 0x2A,
+            note: String::new(),
+            online: Some(FriendOnline {
+                status: 1,
+                area: 1519,
+                level: 80,
+                class: 4,
+            }),
+        }),
+    );
+}
+
+#[test]
+fn friend_status_offline() {
+    snap(
+        "friend_status_offline",
+        typed(&FriendStatus {
+            result: friend_result::OFFLINE,
+            guid: 0x2A,
+            ..FriendStatus::default()
+        }),
+    );
+}

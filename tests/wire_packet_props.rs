@@ -1263,3 +1263,63 @@ proptest! {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Friends: SMSG_FRIEND_STATUS.
+// ---------------------------------------------------------------------------------------------
+
+use waygate::wire::packets::{FRIEND_NOTE_MAX_BYTES, FriendOnline, FriendStatus, friend_result};
+
+wire_packet_codecs!(FriendStatus);
+
+/// A result code (the ones with a payload often); the note and the online part present
+/// exactly when the result carries them.
+fn friend_status() -> impl Strategy<Value = FriendStatus> {
+    let result = prop_oneof![
+        2 => prop::sample::select(vec![
+            friend_result::ONLINE,
+            friend_result::OFFLINE,
+            friend_result::REMOVED,
+            friend_result::ADDED_ONLINE,
+            friend_result::ADDED_OFFLINE,
+        ]),
+        1 => any::<u8>(),
+    ];
+    result.prop_flat_map(|result| {
+        let noted = matches!(
+            result,
+            friend_result::ADDED_ONLINE | friend_result::ADDED_OFFLINE
+        );
+        let online = matches!(result, friend_result::ONLINE | friend_result::ADDED_ONLINE);
+        let note = if noted {
+            text(FRIEND_NOTE_MAX_BYTES).boxed()
+        } else {
+            Just(String::new()).boxed()
+        };
+        (
+            guid(),
+            note,
+            present_if(
+                online,
+                (any::<u8>(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
+                    |(status, area, level, class)| FriendOnline {
+                        status,
+                        area,
+                        level,
+                        class,
+                    },
+                ),
+            ),
+        )
+            .prop_map(move |(guid, note, online)| FriendStatus {
+                result,
+                guid,
+                note,
+                online,
+            })
+    })
+}
+
+codec_props! {
+    friend_status: FriendStatus = friend_status();
+}

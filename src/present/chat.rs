@@ -18,7 +18,7 @@
 
 use bytes::Bytes;
 
-use super::gojson::{Field, Kind, Object};
+use super::gojson::{Field, Kind};
 use super::{Action, EventFate, Me, ServiceRequest};
 use crate::wire::Opcode;
 use crate::wire::packets::{
@@ -162,17 +162,10 @@ pub(super) fn render_event(
 }
 
 fn incoming_whisper(me: &Me, payload: &[u8], out: &mut Vec<Action>) -> EventFate {
-    let Ok(doc) = std::str::from_utf8(payload) else {
-        return EventFate::Malformed("the payload is not UTF-8".into());
+    let object = match super::payload_object(payload, INCOMING_WHISPER) {
+        Ok(object) => object,
+        Err(fate) => return fate,
     };
-    let object = match Object::parse(doc, "") {
-        Ok(Some(object)) => object,
-        Ok(None) => Object::default(),
-        Err(e) => return EventFate::Malformed(e.to_string()),
-    };
-    if let Err(e) = object.check(INCOMING_WHISPER, "") {
-        return EventFate::Malformed(e.to_string());
-    }
     if object.uint("ReceiverGUID") != me.guid {
         return EventFate::NotForMe;
     }

@@ -11,11 +11,14 @@
 //! - [`chat`]: whispers through ToCloud9's chatserver (CMSG_MESSAGECHAT of type WHISPER,
 //!   answered with WHISPER_INFORM or SMSG_CHAT_PLAYER_NOT_FOUND) and incoming whispers from
 //!   the bus. Every other chat type passes through to the worldserver.
+//! - [`friends`]: friends coming online or going offline anywhere in the cluster
+//!   (`friends.status.changed`).
 //!
 //! A family is intercepted only when its service is there ([`Services`]): the embedded mode
 //! has no cluster services, and its worldserver handles everything as a single server would.
 
 pub mod chat;
+pub mod friends;
 pub mod gojson;
 
 use std::time::Duration;
@@ -120,6 +123,25 @@ impl ServiceAnswer {
     }
 }
 
+/// An event's payload read the way Go reads it into its struct, checked against `fields`
+/// (a type error anywhere refuses it, as Go's decoder does).
+fn payload_object<'a>(
+    payload: &'a [u8],
+    fields: &'static [gojson::Field],
+) -> Result<gojson::Object<'a>, EventFate> {
+    let doc = std::str::from_utf8(payload)
+        .map_err(|_| EventFate::Malformed("the payload is not UTF-8".into()))?;
+    let object = match gojson::Object::parse(doc, "") {
+        Ok(Some(object)) => object,
+        Ok(None) => gojson::Object::default(),
+        Err(e) => return Err(EventFate::Malformed(e.to_string())),
+    };
+    object
+        .check(fields, "")
+        .map_err(|e| EventFate::Malformed(e.to_string()))?;
+    Ok(object)
+}
+
 /// What became of an event from the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventFate {
@@ -190,6 +212,9 @@ impl Presenter {
         let _ = now;
         if let Some(kind) = chat::event_kind(&event.subject) {
             return chat::render_event(&self.me, kind, &event.payload, out);
+        }
+        if let Some(kind) = friends::event_kind(&event.subject) {
+            return friends::render_event(kind, &event.payload, out);
         }
         EventFate::NotRendered
     }

@@ -10,6 +10,7 @@ use super::opcode::Opcode;
 mod character;
 mod chat;
 mod info;
+mod social;
 mod timing;
 mod world;
 
@@ -25,6 +26,7 @@ pub use info::{
     AddonAnswer, AddonInfo, CHAT_TEXT_MAX_BYTES, DeclinedNames, InitWorldStates, LevelupInfo,
     MAX_POWERS, MAX_STATS, Motd, NameQueryResponse, SystemMessage, TutorialFlags,
 };
+pub use social::{FRIEND_NOTE_MAX_BYTES, FriendOnline, FriendStatus, friend_result};
 pub use timing::{Ping, TimeSyncResp};
 pub use world::{
     LoginVerifyWorld, LogoutResponse, MapPosition, NewWorld, Position, TransferAborted,
