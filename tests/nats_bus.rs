@@ -4,6 +4,7 @@
 //!
 //! - what the bus publishes, read back by a plain async-nats subscriber, key by key;
 //! - events published in ToCloud9's envelope reach the right players' queues, and only them;
+//! - state changes are merged per character and published in batches (`gw.char.chars-updates`);
 //! - NATS stops and starts again mid-run: `publish` returns at once meanwhile, the waiting
 //!   events go out after the reconnect up to the bound, the oldest beyond it are counted as
 //!   dropped (a JetStream stream on the private server keeps what arrives across its restart).
@@ -26,6 +27,7 @@ use tokio::time::Instant;
 use waygate::adapters::nats::{NatsBus, NatsSettings};
 use waygate::driver::Players;
 use waygate::present::ClusterEvent;
+use waygate::present::state::CharacterUpdate;
 use waygate::runtime::EventBus;
 use waygate::session::{AccountId, Announcement, CharacterGuid, CharacterRecord, SessionId};
 
@@ -722,4 +724,71 @@ async fn a_nats_restart_keeps_the_newest_events_up_to_the_bound() {
     assert_eq!(stats.publish_dropped, EXTRA as u64);
     assert_eq!(stats.publish_failed, 0);
     assert!(stats.connects >= 2, "{stats:?}");
+}
+
+#[tokio::test]
+async fn state_changes_are_merged_per_character_and_published_in_batches() {
+    let Some(url) =
+        nats::nats_url("state_changes_are_merged_per_character_and_published_in_batches")
+    else {
+        return;
+    };
+    let (gateway_id, realm) = unique("upd");
+    let reader = async_nats::connect(url.as_str()).await.expect("reader");
+    let mut updates = reader.subscribe("gw.char.chars-updates").await.unwrap();
+    fence(&reader).await;
+
+    let mut settings = NatsSettings::new(url.as_str(), realm, gateway_id.as_str());
+    settings.chars_updates_flush_ms = 100;
+    settings.chars_updates_per_message_max = 2;
+    let bus = NatsBus::connect(settings).await.expect("bus");
+    eventually("the bus connected", || bus.connected()).await;
+    let change = |guid: u64| CharacterUpdate {
+        guid,
+        ..CharacterUpdate::default()
+    };
+    // No await between these: they land in the same flush.
+    bus.publish(Announcement::CharacterUpdated(CharacterUpdate {
+        health: Some(10),
+        level: Some(2),
+        ..change(3)
+    }));
+    bus.publish(Announcement::CharacterUpdated(CharacterUpdate {
+        health: Some(30),
+        ..change(3)
+    }));
+    bus.publish(Announcement::CharacterUpdated(CharacterUpdate {
+        zone: Some(12),
+        ..change(1)
+    }));
+    bus.publish(Announcement::CharacterUpdated(CharacterUpdate {
+        map: Some(0),
+        ..change(2)
+    }));
+
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let m = tokio::time::timeout(WAIT, updates.next())
+            .await
+            .expect("timed out")
+            .expect("subscription ended");
+        let v: Value = serde_json::from_slice(&m.payload).expect("JSON");
+        if v["p"]["GatewayID"] == gateway_id.as_str() {
+            assert_eq!(
+                (v["t"].clone(), v["p"]["RealmID"].clone()),
+                (3.into(), realm.into())
+            );
+            got.push(v["p"]["Updates"].clone());
+        }
+    }
+    // Two characters per message, in guid order; guid 3's two changes merged, the later
+    // health winning; unchanged keys left out.
+    assert_eq!(
+        got,
+        vec![
+            serde_json::json!([{"i": 1, "z": 12}, {"i": 2, "m": 0}]),
+            serde_json::json!([{"i": 3, "l": 2, "h": 30}]),
+        ]
+    );
+    assert!(bus.flush(WAIT.as_millis() as u64).await);
 }

@@ -3,7 +3,7 @@
 //! (`WAYGATE_TEST_NATS_URL`), in-process servers-registry, charserver and chatserver fakes, and a fake
 //! worldserver that the registry lists. A bot logs in with the session key from the DB,
 //! enters the world on the registry's worldserver, whispers through chatserver and hears a
-//! whisper from NATS, and logs out; the logged-in and logged-out
+//! whisper from NATS, and logs out; its state reaches `gw.char.chars-updates`; the logged-in and logged-out
 //! events reach NATS with every key; `/healthcheck`, `/readyz` and `/metrics` answer; SIGTERM
 //! stops it cleanly. Without the two servers the test fails under CI and is skipped
 //! elsewhere (`ci/services/mariadb start`, `ci/services/nats start`).
@@ -176,6 +176,7 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
         .expect("NATS answers");
     let mut logged_in = bus.subscribe("gw.char.logged-in").await.expect("sub");
     let mut logged_out = bus.subscribe("gw.char.logged-out").await.expect("sub");
+    let mut chars_updates = bus.subscribe("gw.char.chars-updates").await.expect("sub");
     bus.flush().await.expect("flush");
 
     let (port, health_port) = (free_port().await, free_port().await);
@@ -350,6 +351,40 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             .any(|l| l == r#"waygate_adapter_errors_total{service="auth_db"} 0"#),
         "{metrics}"
     );
+
+    // The player's own state, read from the worldserver's packets, reaches the cluster
+    // within a flush (1 s): the fake's create block (level 10, 1200 health, a rage bar of
+    // 1000 and no rage) and its world states (map 0, zone 12).
+    let (raw, event) = next_event(&mut chars_updates, "gw.char.chars-updates").await;
+    assert_keys_in_order(&raw, &event, &["v", "t", "p"]);
+    assert_eq!(event["t"], 3);
+    let p = &event["p"];
+    assert_keys_in_order(&raw, p, &["RealmID", "GatewayID", "Updates"]);
+    assert_eq!(
+        (p["RealmID"].clone(), p["GatewayID"].clone()),
+        (realm.into(), "1".into())
+    );
+    let mine: Vec<&Value> = p["Updates"]
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter(|u| u["i"] == GUID)
+        .collect();
+    let [update] = mine.as_slice() else {
+        panic!("one update for the player: {raw}")
+    };
+    for (key, value) in [
+        ("l", 10),
+        ("h", 1_200),
+        ("hm", 1_200),
+        ("pt", 1),
+        ("p", 0),
+        ("pm", 1_000),
+        ("m", 0),
+        ("z", 12),
+    ] {
+        assert_eq!(update[key], value, "{key} in {raw}");
+    }
 
     // A chat line from the worldserver and a whisper from chatserver (on this gateway's
     // subject) reach the player, who then logs out.

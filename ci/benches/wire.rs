@@ -8,6 +8,10 @@
 //! time sync), 15% 1-4 KiB (update objects), 1% 32-64 KiB (5-byte headers: big creates,
 //! inventories). Bodies are re-framed without copying; headers are decrypted on the way in
 //! and encrypted on the way out, as the gateway does.
+//!
+//! Then the cost per packet of reading the player's own state from the worldserver's update
+//! packets (ToCloud9 mode only), for packets that concern another object and for one that
+//! concerns the player.
 
 #![allow(clippy::disallowed_methods)] // a benchmark measures wall time; nothing here is core
 
@@ -159,6 +163,68 @@ fn world_to_client(key: &SessionKey, budget: Duration) -> Result {
     res
 }
 
+/// The player-state reader (`present::state`) on the worldserver packets it reads, per
+/// packet: an update that does not name the player (one byte search), a compressed one that
+/// does not (inflate + search), and a small values update for the player (decode + apply).
+fn state_parse(budget: Duration) {
+    use waygate::present::state::{PlayerState, field};
+    use waygate::wire::packets::WirePacket;
+    use waygate::wire::update::{CompressedUpdateObject, UpdateBlock, UpdateMask, UpdateObject};
+
+    const ME: u64 = 0x0000_0000_0000_2A2A;
+    let values = |guid: u64, n: u16| UpdateBlock::Values {
+        guid,
+        mask: UpdateMask {
+            block_count: 5,
+            values: (0..n).map(|i| (0x18 + i, 1_000 + u32::from(i))).collect(),
+        },
+    };
+    // About 2 KiB: 40 other units' health and power changes.
+    let others = UpdateObject {
+        blocks: (0..40)
+            .map(|i| values(0xF130_0000_0000_1000 + i, 8))
+            .collect(),
+    }
+    .to_body();
+    let compressed = CompressedUpdateObject::compress(&others);
+    let mine = UpdateObject {
+        blocks: vec![UpdateBlock::Values {
+            guid: ME,
+            mask: UpdateMask {
+                block_count: 5,
+                values: vec![(field::UNIT_FIELD_HEALTH, 900)],
+            },
+        }],
+    }
+    .to_body();
+    for (kind, opcode, body) in [
+        ("update_other", Opcode::SMSG_UPDATE_OBJECT, &others),
+        (
+            "compressed_other",
+            Opcode::SMSG_COMPRESSED_UPDATE_OBJECT,
+            &compressed,
+        ),
+        ("update_mine", Opcode::SMSG_UPDATE_OBJECT, &mine),
+    ] {
+        let mut state = PlayerState::default();
+        let mut packets = 0u64;
+        let start = Instant::now();
+        let mut now = Duration::ZERO;
+        while start.elapsed() < budget {
+            for _ in 0..1_000 {
+                now += Duration::from_millis(1);
+                black_box(state.observe(ME, now, opcode, black_box(body)));
+            }
+            packets += 1_000;
+        }
+        let ns = start.elapsed().as_nanos() as f64 / packets as f64;
+        println!(
+            "bench-wire: state_parse kind={kind} body_bytes={} ns_per_packet={ns:.0}",
+            body.len()
+        );
+    }
+}
+
 fn main() {
     let seconds: f64 = std::env::var("WIRE_BENCH_SECONDS")
         .ok()
@@ -169,4 +235,5 @@ fn main() {
     let key = SessionKey([0x5A; 40]);
     client_to_world(&key, budget).print("client_to_world");
     world_to_client(&key, budget).print("world_to_client");
+    state_parse(budget / 3);
 }

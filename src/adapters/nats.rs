@@ -6,6 +6,11 @@
 //!   ([`queue`]; `publish_buffer_max` events, the oldest dropped and counted past that) without
 //!   waiting; one task publishes from it while the client is connected. While NATS is down the
 //!   events wait there, and go out in order once the client has reconnected.
+//! - State changes (`Announcement::CharacterUpdated`) go to the [`barrier`] instead: merged
+//!   per character, published as `gw.char.chars-updates` every `chars_updates_flush_ms` in
+//!   messages of at most `chars_updates_per_message_max` characters. While NATS is down they
+//!   keep merging (at most `chars_updates_pending_max` characters); a refused message goes
+//!   back for the next flush.
 //! - In: [`NatsBus::subscribe`] subscribes to every subject of section 2.4 (plain subscriptions
 //!   on exact subjects, as ToCloud9's gateway does), reads each event's envelope the way Go does
 //!   ([`gojson`]), works out which characters it is for ([`route`]) and hands each of them a
@@ -21,6 +26,7 @@
 
 /// Go's JSON rules live in the presentation core, which reads the payloads too.
 pub use crate::present::gojson;
+pub mod barrier;
 pub mod encode;
 pub mod queue;
 pub mod route;
@@ -33,6 +39,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+use self::barrier::UpdatesBarrier;
 use self::encode::Publisher;
 use self::gojson::Malformed;
 use self::queue::{Outgoing, PublishQueue};
@@ -70,6 +77,13 @@ pub struct NatsSettings {
     pub reconnect_delay_max_ms: u64,
     /// While disconnected, how often the publishing task looks at the connection again.
     pub state_poll_ms: u64,
+    /// How often the merged state changes go out as `gw.char.chars-updates` (ToCloud9: 1 s).
+    pub chars_updates_flush_ms: u64,
+    /// Characters in one `gw.char.chars-updates` message, at most (ToCloud9: about 1000).
+    pub chars_updates_per_message_max: usize,
+    /// Characters whose changes wait for the next flush, at most (NATS down); a change for
+    /// one more is dropped and counted.
+    pub chars_updates_pending_max: usize,
 }
 
 impl NatsSettings {
@@ -85,6 +99,9 @@ impl NatsSettings {
             ping_interval_ms: 20_000,
             connect_timeout_ms: 10_000,
             reconnect_delay_max_ms: 2_000,
+            chars_updates_flush_ms: 1_000,
+            chars_updates_per_message_max: 1_000,
+            chars_updates_pending_max: 65_536,
             state_poll_ms: 100,
         }
     }
@@ -208,6 +225,8 @@ struct Shared {
     in_flight: AtomicBool,
     counters: Counters,
     channels: Mutex<ChannelMembers>,
+    /// State changes waiting for the next `gw.char.chars-updates`.
+    updates: Mutex<UpdatesBarrier>,
 }
 
 /// The subscribed half: turns one message into deliveries. Synchronous, so it is tested
@@ -301,6 +320,8 @@ pub struct NatsBus {
     client: async_nats::Client,
     subscribed: AtomicBool,
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Characters in one `gw.char.chars-updates`, at most.
+    per_message: usize,
     /// The sink and the task of the subscriptions that name the gateway, for
     /// [`NatsBus::follow_gateway_id`].
     scoped: Mutex<Option<(Arc<dyn EventSink>, tokio::task::AbortHandle)>>,
@@ -331,6 +352,7 @@ impl NatsBus {
             in_flight: AtomicBool::new(false),
             counters: Counters::default(),
             channels: Mutex::new(ChannelMembers::default()),
+            updates: Mutex::new(UpdatesBarrier::new(settings.chars_updates_pending_max)),
         });
         let delay_max = Duration::from_millis(settings.reconnect_delay_max_ms);
         let events = shared.clone();
@@ -358,13 +380,20 @@ impl NatsBus {
             })?;
         let poll = Duration::from_millis(settings.state_poll_ms.max(1));
         let publisher = tokio::spawn(publish_loop(shared.clone(), client.clone(), poll));
+        let flusher = tokio::spawn(flush_updates_loop(
+            shared.clone(),
+            client.clone(),
+            Duration::from_millis(settings.chars_updates_flush_ms.max(1)),
+            settings.chars_updates_per_message_max,
+        ));
         tracing::info!(url = %settings.url, gateway = %id, realm = settings.realm_id,
             buffer_max = settings.publish_buffer_max, "NATS event bus started");
         Ok(Self {
             shared,
             client,
             subscribed: AtomicBool::new(false),
-            tasks: Mutex::new(vec![publisher.abort_handle()]),
+            tasks: Mutex::new(vec![publisher.abort_handle(), flusher.abort_handle()]),
+            per_message: settings.chars_updates_per_message_max,
             scoped: Mutex::new(None),
         })
     }
@@ -508,11 +537,12 @@ impl NatsBus {
         )
     }
 
-    /// Waits until every queued event is handed to the client and the client has written
-    /// them out, for at most `timeout_ms` (shutdown: the last logouts should reach the
-    /// cluster). False when time ran out first.
+    /// Publishes the waiting state changes, then waits until every queued event is handed to
+    /// the client and the client has written them out, for at most `timeout_ms` (shutdown:
+    /// the last logouts should reach the cluster). False when time ran out first.
     pub async fn flush(&self, timeout_ms: u64) -> bool {
         let flushed = async {
+            flush_updates(&self.shared, &self.client, self.per_message).await;
             loop {
                 let idle = lock(&self.shared.queue).is_empty()
                     && !self.shared.in_flight.load(Ordering::SeqCst);
@@ -542,6 +572,16 @@ impl Drop for NatsBus {
 
 impl EventBus for NatsBus {
     fn publish(&self, announcement: Announcement) {
+        if let Announcement::CharacterUpdated(update) = &announcement {
+            let mut barrier = lock(&self.shared.updates);
+            if !barrier.add(update) {
+                let n = barrier.dropped();
+                if worth_logging(n) {
+                    tracing::warn!(dropped = n, "chars-updates barrier full: dropped a change");
+                }
+            }
+            return;
+        }
         let publisher = lock(&self.shared.publisher).clone();
         let (subject, payload) = encode::encode(&publisher, &announcement);
         let dropped = lock(&self.shared.queue).push(Outgoing {
@@ -584,6 +624,62 @@ fn on_client_event(shared: &Shared, event: async_nats::Event) {
         }
         other => tracing::warn!(event = %other, "NATS client event"),
     }
+}
+
+/// Every `every`, publishes the merged state changes (see [`flush_updates`]).
+async fn flush_updates_loop(
+    shared: Arc<Shared>,
+    client: async_nats::Client,
+    every: Duration,
+    per_message: usize,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        flush_updates(&shared, &client, per_message).await;
+    }
+}
+
+/// Publishes what waits in the barrier as `gw.char.chars-updates` messages, when connected.
+/// While disconnected nothing is taken: the changes keep merging. A batch the client refuses
+/// goes back into the barrier with every batch after it. Returns the characters published.
+async fn flush_updates(shared: &Shared, client: &async_nats::Client, per_message: usize) -> usize {
+    if client.connection_state() != async_nats::connection::State::Connected {
+        return 0;
+    }
+    let batches = lock(&shared.updates).take_batches(per_message);
+    if batches.is_empty() {
+        return 0;
+    }
+    let publisher = lock(&shared.publisher).clone();
+    let mut sent = 0;
+    let mut rest = batches.into_iter();
+    while let Some(batch) = rest.next() {
+        let payload = encode::encode_updates(&publisher, &batch);
+        match client
+            .publish(encode::SUBJECT_CHARS_UPDATES, Bytes::from(payload))
+            .await
+        {
+            Ok(()) => {
+                bump(&shared.counters.published);
+                sent += batch.len();
+            }
+            Err(error) => {
+                let n = bump(&shared.counters.publish_failed);
+                if worth_logging(n) {
+                    tracing::warn!(%error, failed = n, "NATS refused chars-updates; kept for the next flush");
+                }
+                let mut barrier = lock(&shared.updates);
+                barrier.put_back(batch);
+                for later in rest {
+                    barrier.put_back(later);
+                }
+                break;
+            }
+        }
+    }
+    sent
 }
 
 /// Publishes queued events in order while the client is connected.
@@ -637,6 +733,7 @@ mod tests {
                 in_flight: AtomicBool::new(false),
                 counters: Counters::default(),
                 channels: Mutex::new(ChannelMembers::default()),
+                updates: Mutex::new(UpdatesBarrier::new(4)),
             }),
             subjects: subscribed_subjects("7"),
             sink: players,

@@ -218,8 +218,8 @@ impl Connection<'_> {
         }
     }
 
-    /// A character entered or left the world: the cluster's bus hears it, and its events are
-    /// delivered to this session meanwhile.
+    /// A character entered or left the world, or its state changed: the cluster's bus hears
+    /// it, and its events are delivered to this session while it is in the world.
     fn announce(&mut self, a: Announcement) {
         let id = self.session.id();
         match &a {
@@ -230,6 +230,7 @@ impl Connection<'_> {
                 self.gw.players.leave(*guid, id);
                 self.events = None;
             }
+            Announcement::CharacterUpdated(_) => {}
         }
         self.gw.seams.events.publish(a);
     }

@@ -1,11 +1,12 @@
 //! Presentation, sans I/O: cluster-service state and events rendered as client packets, and
 //! the client opcodes that the cluster's services answer rather than the worldserver.
 //!
-//! The session's in-world states hand every packet whose opcode [`Presenter::intercepts_client`] or
-//! [`intercepts_world`] names to the player's [`Presenter`] and carry out what it answers:
-//! packets for the client or the worldserver, and requests for the cluster's services
-//! ([`ServiceRequest`], answered through [`Presenter::handle_service_answer`]). Everything
-//! else passes through untouched and costs one table look-up.
+//! The session's in-world states hand every packet whose opcode
+//! [`Presenter::intercepts_client`] or [`Presenter::intercepts_world`] names to the player's
+//! [`Presenter`] and carry out what it answers: packets for the client or the worldserver,
+//! requests for the cluster's services ([`ServiceRequest`], answered through
+//! [`Presenter::handle_service_answer`]) and state changes to publish. Everything else passes
+//! through untouched and costs one comparison.
 //!
 //! Families, each a file of its own here:
 //! - [`chat`]: whispers through ToCloud9's chatserver (CMSG_MESSAGECHAT of type WHISPER,
@@ -13,6 +14,8 @@
 //!   the bus. Every other chat type passes through to the worldserver.
 //! - [`friends`]: friends coming online or going offline anywhere in the cluster
 //!   (`friends.status.changed`).
+//! - [`state`]: the player's own level, map, zone, health and power, read from its
+//!   worldserver's packets and published for the cluster (`gw.char.chars-updates`).
 //!
 //! A family is intercepted only when its service is there ([`Services`]): the embedded mode
 //! has no cluster services, and its worldserver handles everything as a single server would.
@@ -20,18 +23,13 @@
 pub mod chat;
 pub mod friends;
 pub mod gojson;
+pub mod state;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::wire::{Opcode, Packet};
-
-/// Whether presentation wants to see this worldserver opcode before the client does.
-pub fn intercepts_world(opcode: Opcode) -> bool {
-    let _ = opcode;
-    false
-}
 
 /// An event from the cluster's bus for one player on this gateway (ToCloud9's NATS subjects
 /// of CONTRACTS section 2.4): the subject names the payload's type; the payload is the
@@ -50,13 +48,21 @@ pub struct ClusterEvent {
 pub struct Services {
     /// ToCloud9's chatserver (`v1.ChatService`): whispers.
     pub chat: bool,
+    /// The cluster hears the player's own state (`gw.char.chars-updates`).
+    pub state: bool,
 }
 
 impl Services {
     /// No cluster services: everything goes to the worldserver.
-    pub const NONE: Self = Self { chat: false };
+    pub const NONE: Self = Self {
+        chat: false,
+        state: false,
+    };
     /// Every service presentation knows how to call (the ToCloud9 mode).
-    pub const TOCLOUD9: Self = Self { chat: true };
+    pub const TOCLOUD9: Self = Self {
+        chat: true,
+        state: true,
+    };
 }
 
 /// The character a presenter speaks for.
@@ -164,6 +170,9 @@ pub enum Action {
     ToWorld(Opcode, Bytes),
     /// Ask a service.
     Call(ServiceRequest),
+    /// Tell the cluster the player's state changed (merged per character and published once
+    /// a second by the bus).
+    Publish(state::CharacterUpdate),
 }
 
 /// One player's presentation state: valid from the character's login until it logs out.
@@ -171,12 +180,27 @@ pub enum Action {
 pub struct Presenter {
     me: Me,
     services: Services,
+    state: state::PlayerState,
 }
 
 impl Presenter {
     /// The presenter of `me`, calling the services there are.
     pub fn new(me: Me, services: Services) -> Self {
-        Self { me, services }
+        Self {
+            me,
+            services,
+            state: state::PlayerState::default(),
+        }
+    }
+
+    /// What the gateway knows of the player's own character.
+    pub fn state(&self) -> &state::PlayerState {
+        &self.state
+    }
+
+    /// Whether presentation reads this worldserver opcode before the client gets it.
+    pub fn intercepts_world(&self, opcode: Opcode) -> bool {
+        self.services.state && state::reads(opcode)
     }
 
     /// Whether presentation takes over this client opcode: one comparison per packet for
@@ -195,10 +219,14 @@ impl Presenter {
         }
     }
 
-    /// A worldserver packet whose opcode [`intercepts_world`] names.
+    /// A worldserver packet whose opcode [`Presenter::intercepts_world`] names: it goes on
+    /// to the client unchanged (first), and is read.
     pub fn handle_world(&mut self, now: Duration, p: Packet, out: &mut Vec<Action>) {
-        let _ = now;
-        out.push(Action::ToClient(p.opcode, p.body));
+        if state::reads(p.opcode) {
+            state::from_world(self.me.guid, &mut self.state, now, p.opcode, p.body, out);
+        } else {
+            out.push(Action::ToClient(p.opcode, p.body));
+        }
     }
 
     /// An event from the cluster's bus for this player.

@@ -11,6 +11,7 @@ use super::character_screen::{CharacterScreen, on_name_query};
 use super::context::{Ctx, millis};
 use super::held::HeldQueue;
 use super::in_world::{self, InWorld};
+use super::present;
 use super::timers::Timer;
 use super::{
     Canary, CloseReason, InGame, LinkId, Opcode, Output, Packet, Player, RequestId, SeamError,
@@ -510,7 +511,10 @@ impl Entering {
                 State::EnteringWorld(self)
             }
             _ => {
-                in_world::to_client(cx, p);
+                // The player's own create block comes while it loads: presentation reads it.
+                if let Some(p) = present::from_world_for(cx, now, &mut self.game, Some(a.link), p) {
+                    in_world::to_client(cx, p);
+                }
                 State::EnteringWorld(self)
             }
         }

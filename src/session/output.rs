@@ -119,6 +119,9 @@ pub enum Announcement {
         /// The character, map and position as it entered.
         character: CharacterRecord,
     },
+    /// The character's own state changed (ToCloud9's `gw.char.chars-updates`; the bus merges
+    /// these per character and publishes once a second).
+    CharacterUpdated(crate::present::state::CharacterUpdate),
     /// The character left the world: it logged out, or its session ended.
     LoggedOut {
         /// Its account.

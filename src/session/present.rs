@@ -23,12 +23,24 @@ pub(super) fn from_client(cx: &mut Ctx, now: Duration, w: &mut World, p: Packet)
 
 /// A worldserver packet in world: `Some` when it goes on to the client as it is.
 pub(super) fn from_world(cx: &mut Ctx, now: Duration, w: &mut World, p: Packet) -> Option<Packet> {
-    if !crate::present::intercepts_world(p.opcode) {
+    from_world_for(cx, now, &mut w.game, Some(w.link), p)
+}
+
+/// A worldserver packet for a character in play (in world, or loading into it on `link`):
+/// `Some` when it goes on to the client as it is.
+pub(super) fn from_world_for(
+    cx: &mut Ctx,
+    now: Duration,
+    game: &mut InGame,
+    link: Option<LinkId>,
+    p: Packet,
+) -> Option<Packet> {
+    if !game.presenter.intercepts_world(p.opcode) {
         return Some(p);
     }
     let mut actions = Vec::new();
-    w.game.presenter.handle_world(now, p, &mut actions);
-    carry_out(cx, now, &mut w.game.presenter, Some(w.link), actions);
+    game.presenter.handle_world(now, p, &mut actions);
+    carry_out(cx, now, &mut game.presenter, link, actions);
     None
 }
 
@@ -100,6 +112,12 @@ fn act(cx: &mut Ctx, link: Option<LinkId>, a: Action, may_call: bool) -> Option<
             if let Some(link) = link {
                 cx.send_world(link, opcode, body);
             }
+            None
+        }
+        Action::Publish(update) => {
+            cx.push(super::Output::Announce(
+                super::Announcement::CharacterUpdated(update),
+            ));
             None
         }
         Action::Call(request) if may_call => cx.call_service(request).err(),

@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use crate::present::state::CharacterUpdate;
 use crate::session::Announcement;
 
 /// The producer version every ToCloud9 producer writes into `v`.
@@ -16,10 +17,15 @@ pub const SUBJECT_LOGGED_IN: &str = "gw.char.logged-in";
 /// Subject of `GWEventCharacterLoggedOutPayload`.
 pub const SUBJECT_LOGGED_OUT: &str = "gw.char.logged-out";
 
+/// Subject of `GWEventCharactersUpdatesPayload`.
+pub const SUBJECT_CHARS_UPDATES: &str = "gw.char.chars-updates";
+
 /// `t` of `gw.char.logged-in` (gateway family).
 pub const TYPE_LOGGED_IN: u8 = 1;
 /// `t` of `gw.char.logged-out` (gateway family).
 pub const TYPE_LOGGED_OUT: u8 = 2;
+/// `t` of `gw.char.chars-updates` (gateway family).
+pub const TYPE_CHARS_UPDATES: u8 = 3;
 
 /// Who publishes: the realm and the gateway's registered id, written into every payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,10 +36,57 @@ pub struct Publisher {
     pub gateway_id: String,
 }
 
-/// An announcement as its subject and envelope bytes.
+/// `gw.char.chars-updates` for these changes: `RealmID`, `GatewayID`, then `Updates`, each a
+/// `CharacterUpdate` with its keys in the Go struct's order (`i`, `l`, `m`, `a`, `z`, `h`,
+/// `hm`, `pt`, `p`, `pm`), an unchanged field's key left out (Go's `omitempty` on a nil
+/// pointer).
+pub fn encode_updates(from: &Publisher, updates: &[CharacterUpdate]) -> Vec<u8> {
+    let mut out = String::with_capacity(64 + updates.len() * 48);
+    envelope_start(&mut out, TYPE_CHARS_UPDATES);
+    out.push('{');
+    key_u64(&mut out, "RealmID", from.realm_id.into(), true);
+    key_str(&mut out, "GatewayID", &from.gateway_id);
+    key(&mut out, "Updates", false);
+    out.push('[');
+    for (n, u) in updates.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push('{');
+        key_u64(&mut out, "i", u.guid, true);
+        let fields = [
+            ("l", u.level.map(u64::from)),
+            ("m", u.map.map(u64::from)),
+            ("a", u.area.map(u64::from)),
+            ("z", u.zone.map(u64::from)),
+            ("h", u.health.map(u64::from)),
+            ("hm", u.max_health.map(u64::from)),
+            ("pt", u.power_type.map(u64::from)),
+            ("p", u.power.map(u64::from)),
+            ("pm", u.max_power.map(u64::from)),
+        ];
+        for (name, value) in fields {
+            if let Some(v) = value {
+                key_u64(&mut out, name, v, false);
+            }
+        }
+        out.push('}');
+    }
+    out.push_str("]}}");
+    out.into_bytes()
+}
+
+/// An announcement as its subject and envelope bytes. A [`Announcement::CharacterUpdated`]
+/// alone is encoded as a one-character `gw.char.chars-updates` (the bus batches them).
 pub fn encode(from: &Publisher, announcement: &Announcement) -> (&'static str, Vec<u8>) {
     let mut out = String::with_capacity(320);
     let subject = match announcement {
+        Announcement::CharacterUpdated(u) => {
+            return (
+                SUBJECT_CHARS_UPDATES,
+                encode_updates(from, std::slice::from_ref(u)),
+            );
+        }
         Announcement::LoggedIn { account, character } => {
             envelope_start(&mut out, TYPE_LOGGED_IN);
             out.push('{');
@@ -235,6 +288,41 @@ mod tests {
                 r#""CharGUID":18446744073709551615,"CharName":"Bob","CharGuildID":0,"#,
                 r#""AccountID":4294967295}}"#
             )
+        );
+    }
+
+    #[test]
+    fn chars_updates_have_the_envelope_and_leave_unchanged_keys_out() {
+        let full = CharacterUpdate {
+            guid: 42,
+            level: Some(80),
+            map: Some(571),
+            area: Some(4_395),
+            zone: Some(65),
+            health: Some(30_000),
+            max_health: Some(32_000),
+            power_type: Some(0),
+            power: Some(0),
+            max_power: Some(u32::MAX),
+        };
+        let sparse = CharacterUpdate {
+            guid: 7,
+            health: Some(1),
+            ..CharacterUpdate::default()
+        };
+        assert_eq!(
+            text(encode_updates(&publisher(), &[full, sparse])),
+            concat!(
+                r#"{"v":"0.0.1","t":3,"p":{"RealmID":3,"GatewayID":"17","Updates":["#,
+                r#"{"i":42,"l":80,"m":571,"a":4395,"z":65,"h":30000,"hm":32000,"pt":0,"p":0,"#,
+                r#""pm":4294967295},{"i":7,"h":1}]}}"#
+            )
+        );
+        let (subject, bytes) = encode(&publisher(), &Announcement::CharacterUpdated(sparse));
+        assert_eq!(subject, "gw.char.chars-updates");
+        assert_eq!(
+            text(bytes),
+            r#"{"v":"0.0.1","t":3,"p":{"RealmID":3,"GatewayID":"17","Updates":[{"i":7,"h":1}]}}"#
         );
     }
 
