@@ -541,6 +541,44 @@ mod tests {
     }
 
     #[test]
+    fn an_import_never_shortens_a_longer_hold_on_the_same_worldserver() {
+        let mut h = Holds::new(POLICY);
+        let t = 100_000;
+        h.live(9, &ws("a"), 1, ms(t));
+        h.lost(9, &ws("a"), 1, ms(t + 10));
+        h.reachable(&ws("a"), ms(t + 20));
+        // Another gateway's record says 1 s more: this ledger's own clock says longer.
+        assert_eq!(h.import(9, &ws("a"), Some(1_000), ms(t + 100)), 0);
+        assert_eq!(h.holder(9, ms(t + 1_200)), Some(&ws("a")));
+        assert_eq!(h.holder(9, ms(t + 20 + 64_999)), Some(&ws("a")));
+        assert_eq!(h.holder(9, ms(t + 20 + 65_000)), None);
+    }
+
+    #[test]
+    fn the_ledger_is_bounded_and_says_how_many_it_dropped() {
+        let mut h = Holds::new(POLICY);
+        assert!(h.is_empty());
+        for guid in 0..HOLDS_MAX as u64 {
+            assert_eq!(h.live(guid, &ws("a"), guid, ms(0)), 0);
+        }
+        assert_eq!(h.len(), HOLDS_MAX);
+        assert!(!h.is_empty());
+        // Three are lost (lingering, clock not started): past the bound, the oldest
+        // lingering one goes first, never a live one.
+        for guid in 0..3 {
+            h.lost(guid, &ws("a"), guid, ms(10 + guid));
+        }
+        assert_eq!(h.live(u64::MAX, &ws("b"), 0, ms(20)), 1);
+        assert_eq!(h.len(), HOLDS_MAX);
+        assert_eq!(h.holder(0, ms(20)), None);
+        assert_eq!(h.holder(1, ms(20)), Some(&ws("a")));
+        // Once their linger has passed, every expired entry goes at the next insert.
+        h.reachable(&ws("a"), ms(30));
+        assert_eq!(h.live(u64::MAX - 1, &ws("b"), 0, ms(30 + 65_000)), 2);
+        assert_eq!(h.len(), HOLDS_MAX - 1);
+    }
+
+    #[test]
     fn a_refused_connection_frees_what_was_lost_before_it() {
         let mut h = Holds::new(POLICY);
         h.live(7, &ws("a"), 1, ms(0));
