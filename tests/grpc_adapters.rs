@@ -12,16 +12,18 @@ use std::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use tc9::{
-    FakeCharacters, FakeChat, FakeRegistry, serve_characters, serve_chat, serve_registry, stored,
+    FakeCharacters, FakeChat, FakeGuilds, FakeRegistry, serve_characters, serve_chat, serve_guilds,
+    serve_registry, stored,
 };
 use waygate::adapters::grpc::v1;
 use waygate::adapters::grpc::{
-    CharactersSettings, ChatSettings, GrpcCharacters, GrpcChat, GrpcRegistry, GrpcServices,
-    RegistrySettings,
+    CharactersSettings, ChatSettings, GrpcCharacters, GrpcChat, GrpcGuilds, GrpcRegistry,
+    GrpcServices, GuildsSettings, RegistrySettings,
 };
 use waygate::cluster::backoff::Backoff;
 use waygate::cluster::{WorldserverId, WorldserverInfo};
 use waygate::present::chat::{Whisper, WhisperOutcome};
+use waygate::present::guild::GuildMessage;
 use waygate::present::{ServiceAnswer, ServiceRequest};
 use waygate::runtime::{Characters, Clock, PresentServices, Registry};
 use waygate::session::{AccountId, CharacterGuid, SeamError};
@@ -707,12 +709,19 @@ async fn whispers_go_to_chatserver_with_every_field_and_its_answers_are_read() {
     let e = chat.whisper(&whisper("Bob")).await.expect_err("refused");
     assert!(!e.retryable && e.service == "chat", "{e}");
     // Behind the seam, every outcome is an answer carrying its whisper.
-    let services = GrpcServices { chat };
+    let services = GrpcServices {
+        chat,
+        guilds: GrpcGuilds::connect(GuildsSettings::new(closed_port().await.to_string(), REALM))
+            .expect("a valid address"),
+    };
     let answer = services.call(ServiceRequest::Whisper(whisper("Bob"))).await;
     let ServiceAnswer::Whisper {
         whisper: w,
         outcome,
-    } = answer;
+    } = answer
+    else {
+        panic!("{answer:?}")
+    };
     assert_eq!(w, whisper("Bob"));
     assert!(matches!(outcome, WhisperOutcome::Failed(_)), "{outcome:?}");
     server.stop().await;
@@ -729,4 +738,49 @@ async fn a_chat_service_that_is_down_is_a_retryable_chat_error() {
     .expect("the call's own deadline ends it")
     .expect_err("down");
     assert!(e.retryable && e.service == "chat", "{e}");
+}
+
+#[tokio::test]
+async fn guild_lines_go_to_guildserver_and_its_refusals_are_failed_answers() {
+    let fake = FakeGuilds::default();
+    let server = serve_guilds(fake.clone()).await;
+    let mut settings = GuildsSettings::new(server.address.to_string(), REALM);
+    settings.guilds_call_timeout_ms = 1_000;
+    let guilds = GrpcGuilds::connect(settings).expect("a valid address");
+    let line = GuildMessage {
+        sender: 5,
+        language: 7,
+        message: "for the guild ✓".into(),
+        officer: false,
+    };
+    assert_eq!(guilds.send_message(&line).await, Ok(()));
+    assert_eq!(
+        fake.data().messages,
+        vec![v1::SendGuildMessageParams {
+            api: "0.0.1".into(),
+            realm_id: REALM,
+            sender_guid: 5,
+            is_officer_message: false,
+            message: "for the guild ✓".into(),
+            language: 7,
+        }]
+    );
+    fake.data().refuse = Some(tonic::Code::PermissionDenied);
+    let services = GrpcServices {
+        chat: chat_client(closed_port().await),
+        guilds,
+    };
+    let answer = services
+        .call(ServiceRequest::GuildMessage(line.clone()))
+        .await;
+    let ServiceAnswer::GuildMessage { message, outcome } = answer else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(message, line);
+    let detail = outcome.expect_err("refused");
+    assert!(
+        detail.contains("SendGuildMessage") && detail.contains("guild"),
+        "{detail}"
+    );
+    server.stop().await;
 }

@@ -2514,7 +2514,9 @@ fn a_whisper_goes_to_chatserver_not_the_worldserver_and_its_answer_reaches_the_c
         })
     );
     assert_eq!(h.world(link).received.len(), before, "not forwarded");
-    let ServiceRequest::Whisper(whisper) = call;
+    let ServiceRequest::Whisper(whisper) = call else {
+        panic!("{call:?}")
+    };
     answer_whisper(
         &mut h,
         request,
@@ -2579,7 +2581,9 @@ fn whispers_are_asked_one_at_a_time_in_order_and_past_the_bound_fail_at_once() {
     );
     // Each answer asks the next, in the order typed.
     for i in 0..bound {
-        let (request, ServiceRequest::Whisper(whisper)) = h.calls[i].clone();
+        let (request, ServiceRequest::Whisper(whisper)) = h.calls[i].clone() else {
+            panic!("{:?}", h.calls[i])
+        };
         assert_eq!(whisper.message, format!("m{i}"));
         answer_whisper(&mut h, request, whisper, WhisperOutcome::NotFound);
     }

@@ -289,3 +289,42 @@ fn friend_status_offline() {
         }),
     );
 }
+
+// ----- guild ----------------------------------------------------------------------------
+
+use waygate::wire::packets::{GuildEvent, GuildInvite, guild_event};
+
+#[test]
+fn guild_event_joined() {
+    snap(
+        "guild_event_joined",
+        typed(&GuildEvent {
+            event: guild_event::JOINED,
+            params: vec!["Brannoc".into()],
+            guid: Some(0x2A),
+        }),
+    );
+}
+
+#[test]
+fn guild_event_promotion() {
+    snap(
+        "guild_event_promotion",
+        typed(&GuildEvent {
+            event: guild_event::PROMOTION,
+            params: vec!["Ælfric".into(), "Brannoc".into(), "Officer".into()],
+            guid: None,
+        }),
+    );
+}
+
+#[test]
+fn guild_invite() {
+    snap(
+        "guild_invite",
+        typed(&GuildInvite {
+            inviter: "Brannoc".into(),
+            guild: "Knights of Ær".into(),
+        }),
+    );
+}

@@ -3,7 +3,8 @@
 //! (`WAYGATE_TEST_NATS_URL`), in-process servers-registry, charserver and chatserver fakes, and a fake
 //! worldserver that the registry lists. A bot logs in with the session key from the DB,
 //! enters the world on the registry's worldserver, whispers through chatserver and hears a
-//! whisper from NATS, and logs out; its state reaches `gw.char.chars-updates`; the logged-in and logged-out
+//! whisper from NATS, chats in its guild through guildserver and hears its guild, and logs
+//! out; its state reaches `gw.char.chars-updates`; the logged-in and logged-out
 //! events reach NATS with every key; `/healthcheck`, `/readyz` and `/metrics` answer; SIGTERM
 //! stops it cleanly. Without the two servers the test fails under CI and is skipped
 //! elsewhere (`ci/services/mariadb start`, `ci/services/nats start`).
@@ -34,13 +35,15 @@ use waygate::peers::worldserver::{
     FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, Presence,
 };
 use waygate::wire::packets::{
-    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, Position, WirePacket, chat_type,
+    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, GuildEvent, Position, WirePacket,
+    chat_type, guild_event,
 };
 use waygate::wire::{Opcode, SessionKey};
 
 use child::{Running, http_blocking, wait_until};
 use tc9::{
-    FakeCharacters, FakeChat, FakeRegistry, serve_characters, serve_chat, serve_registry, stored,
+    FakeCharacters, FakeChat, FakeGuilds, FakeRegistry, serve_characters, serve_chat, serve_guilds,
+    serve_registry, stored,
 };
 use test_db::TestDb;
 
@@ -50,6 +53,16 @@ const GUID: u64 = 1;
 const KEY_BYTE: u8 = 0x5A;
 /// A player on another gateway, whom chatserver knows.
 const BOB: u64 = 77;
+
+fn guild_line(text: &str) -> Bytes {
+    ClientChat {
+        kind: u32::from(chat_type::GUILD),
+        language: 7,
+        target: ChatTarget::None,
+        message: text.into(),
+    }
+    .to_body()
+}
 
 fn whisper_to(to: &str, text: &str) -> Bytes {
     ClientChat {
@@ -170,6 +183,8 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     let chat = FakeChat::default();
     chat.data().online = vec![("Bob".into(), BOB)];
     let chat_server = serve_chat(chat.clone()).await;
+    let guilds = FakeGuilds::default();
+    let guilds_server = serve_guilds(guilds.clone()).await;
 
     let bus = async_nats::connect(nats.as_str())
         .await
@@ -198,6 +213,7 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             characters_server.address.to_string(),
         ),
         ("CHAT_SERVICE_ADDRESS", chat_server.address.to_string()),
+        ("GUILDS_SERVICE_ADDRESS", guilds_server.address.to_string()),
         ("NATS_URL", nats.clone()),
         ("LOG_LEVEL", "1".into()),
     ];
@@ -276,11 +292,20 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
                 opcode: Opcode::SMSG_CHAT_PLAYER_NOT_FOUND,
                 count: 1,
             },
-            // The whisper's own line, the worldserver's chat line and Bob's whisper from
-            // NATS.
+            // Eeto is in guild 9: guild chat goes through guildserver.
+            BotStep::Send {
+                opcode: Opcode::CMSG_MESSAGECHAT,
+                body: guild_line("for the guild"),
+            },
+            // The whisper's own line, the guild line's echo, the worldserver's chat line,
+            // Bob's whisper and Bob's guild line from NATS.
             BotStep::ExpectPackets {
                 opcode: Opcode::SMSG_MESSAGECHAT,
-                count: 3,
+                count: 5,
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_GUILD_EVENT,
+                count: 1,
             },
             BotStep::Logout,
         ],
@@ -395,6 +420,18 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     bus.publish("chat.gw.1.income.whisper", incoming.into())
         .await
         .expect("publish");
+    let guild_line_in = format!(
+        r#"{{"v":"0.0.1","t":14,"p":{{"ServiceID":"g1","RealmID":{realm},"GuildID":9,"SenderGUID":{BOB},"SenderName":"Bob","Language":7,"Msg":"hail","ForOfficers":false,"Receivers":[{GUID},{BOB}]}}}}"#
+    );
+    bus.publish("guild.message.new", guild_line_in.into())
+        .await
+        .expect("publish");
+    let motd = format!(
+        r#"{{"v":"0.0.1","t":12,"p":{{"ServiceID":"g1","RealmID":{realm},"GuildID":9,"GuildName":"Nine","MembersOnline":[{GUID}],"NewMessageOfTheDay":"Raid at 8"}}}}"#
+    );
+    bus.publish("guild.motd.updated", motd.into())
+        .await
+        .expect("publish");
     bus.flush().await.expect("flush");
     let (report, result) = tokio::time::timeout(WAIT, player)
         .await
@@ -430,6 +467,33 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
         .find(|l| l.kind == chat_type::WHISPER)
         .expect("Bob's whisper");
     assert_eq!((heard.sender, heard.message.as_str()), (BOB, "psst"));
+    let guild_lines: Vec<(u64, &str)> = lines
+        .iter()
+        .filter(|l| l.kind == chat_type::GUILD)
+        .map(|l| (l.sender, l.message.as_str()))
+        .collect();
+    assert_eq!(guild_lines, vec![(GUID, "for the guild"), (BOB, "hail")]);
+    let sent = guilds.data().messages.clone();
+    assert_eq!(
+        sent.iter()
+            .map(|m| (
+                m.realm_id,
+                m.sender_guid,
+                m.message.as_str(),
+                m.is_officer_message
+            ))
+            .collect::<Vec<_>>(),
+        vec![(realm, GUID, "for the guild", false)]
+    );
+    let motd = report
+        .received
+        .iter()
+        .find(|(opcode, _)| *opcode == Opcode::SMSG_GUILD_EVENT)
+        .map(|(_, body)| GuildEvent::decode(body).expect("decodes"));
+    assert_eq!(
+        motd.map(|e| (e.event, e.params)),
+        Some((guild_event::MOTD, vec!["Raid at 8".to_owned()]))
+    );
     let not_found = report
         .received
         .iter()
@@ -468,5 +532,6 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     registry_server.stop().await;
     characters_server.stop().await;
     chat_server.stop().await;
+    guilds_server.stop().await;
     db.drop_db().await;
 }

@@ -1323,3 +1323,46 @@ fn friend_status() -> impl Strategy<Value = FriendStatus> {
 codec_props! {
     friend_status: FriendStatus = friend_status();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Guild: SMSG_GUILD_EVENT, SMSG_GUILD_INVITE.
+// ---------------------------------------------------------------------------------------------
+
+use waygate::wire::packets::{
+    GUILD_EVENT_PARAM_MAX_BYTES, GUILD_EVENT_PARAMS_MAX, GuildEvent, GuildInvite, guild_event,
+};
+
+wire_packet_codecs!(GuildEvent, GuildInvite);
+
+/// Any event type (the ones with a guid often), up to three strings; the guid present exactly
+/// for the types that carry one.
+fn guild_event_value() -> impl Strategy<Value = GuildEvent> {
+    let event = prop_oneof![
+        1 => prop::sample::select(vec![
+            guild_event::JOINED,
+            guild_event::LEFT,
+            guild_event::SIGNED_ON,
+            guild_event::SIGNED_OFF,
+        ]),
+        1 => any::<u8>(),
+    ];
+    event.prop_flat_map(|event| {
+        (
+            prop::collection::vec(
+                text(GUILD_EVENT_PARAM_MAX_BYTES),
+                0..=GUILD_EVENT_PARAMS_MAX,
+            ),
+            present_if(guild_event::carries_guid(event), guid()),
+        )
+            .prop_map(move |(params, guid)| GuildEvent {
+                event,
+                params,
+                guid,
+            })
+    })
+}
+
+codec_props! {
+    guild_event_packet: GuildEvent = guild_event_value();
+    guild_invite: GuildInvite = (name(), name()).prop_map(|(inviter, guild)| GuildInvite { inviter, guild });
+}

@@ -9,8 +9,8 @@
 //!   when the registry forgot the gateway, map layers.
 //! - [`GrpcCharacters`]: the [`Characters`](crate::runtime::Characters) seam over
 //!   `v1.CharactersService`.
-//! - [`GrpcServices`]: the [`PresentServices`](crate::runtime::PresentServices) seam, for
-//!   now chatserver's whispers ([`GrpcChat`]).
+//! - [`GrpcServices`]: the [`PresentServices`](crate::runtime::PresentServices) seam:
+//!   chatserver's whispers ([`GrpcChat`]) and guildserver's guild chat ([`GrpcGuilds`]).
 //!
 //! Every call has a deadline; every failure is a [`SeamError`] naming the service, the RPC and
 //! whether a retry may help. tonic is declared as `madsim-tonic`, so the same code runs over
@@ -18,14 +18,18 @@
 
 mod characters;
 mod chat;
+mod guilds;
 mod registry;
+mod services;
 
 use std::future::Future;
 use std::time::Duration;
 
 pub use characters::{AccountDataEntry, CharactersSettings, GrpcCharacters};
-pub use chat::{ChatSettings, GrpcChat, GrpcServices};
+pub use chat::{ChatSettings, GrpcChat};
+pub use guilds::{GrpcGuilds, GuildsSettings};
 pub use registry::{GrpcRegistry, RegistrySettings};
+pub use services::GrpcServices;
 
 use crate::session::SeamError;
 

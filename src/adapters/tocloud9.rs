@@ -3,8 +3,8 @@
 //! 1. [`GrpcRegistry::start`] registers the gateway with servers-registry (retrying with
 //!    backoff); the registry's answer is the gateway id. [`Health::mark_registered`].
 //! 2. [`NatsBus::connect`] with that id (it returns at once; NATS may come up later).
-//! 3. [`AuthDb::connect_lazy`], [`GrpcCharacters::connect`] and [`GrpcChat::connect`]: all
-//!    connect on first use.
+//! 3. [`AuthDb::connect_lazy`], [`GrpcCharacters::connect`], [`GrpcChat::connect`] and
+//!    [`GrpcGuilds::connect`]: all connect on first use.
 //! 4. [`ClusterAdapters::seams`] wraps every service in [`Counted`]: its errors reach
 //!    `waygate_adapter_errors_total`, and the auth DB's answers move readiness.
 //! 5. Once the gateway exists, [`ClusterAdapters::subscribe`] hands it the bus's events, and
@@ -20,8 +20,8 @@ use std::sync::Arc;
 use super::auth_db::{AuthDb, AuthDbSettings, Dsn, SchemaType};
 use super::fence_kv::{FENCE_KV_OP_TIMEOUT_MS, JetStreamKv, bucket_name};
 use super::grpc::{
-    CharactersSettings, ChatSettings, GrpcCharacters, GrpcChat, GrpcRegistry, GrpcServices,
-    RegistrySettings,
+    CharactersSettings, ChatSettings, GrpcCharacters, GrpcChat, GrpcGuilds, GrpcRegistry,
+    GrpcServices, GuildsSettings, RegistrySettings,
 };
 use super::nats::{NatsBus, NatsError, NatsSettings};
 use crate::cluster::WorldserverInfo;
@@ -67,6 +67,9 @@ pub enum StartError {
     /// The chat service's address is refused.
     #[error("chat service: {0}")]
     Chat(SeamError),
+    /// The guild service's address is refused.
+    #[error("guild service: {0}")]
+    Guilds(SeamError),
 }
 
 /// The started adapters of the ToCloud9 mode.
@@ -79,7 +82,7 @@ pub struct ClusterAdapters {
     pub accounts: Arc<AuthDb>,
     /// NATS.
     pub bus: Arc<NatsBus>,
-    /// The services presentation calls (chatserver).
+    /// The services presentation calls (chatserver, guildserver).
     pub services: Arc<GrpcServices>,
     /// Where account fencing keeps its records.
     pub fence: Arc<dyn crate::runtime::KvStore>,
@@ -160,13 +163,18 @@ impl ClusterAdapters {
             cfg.realm_id,
         ))
         .map_err(StartError::Chat)?;
+        let guilds = GrpcGuilds::connect(GuildsSettings::new(
+            cfg.services.guilds.to_string(),
+            cfg.realm_id,
+        ))
+        .map_err(StartError::Guilds)?;
 
         Ok(Self {
             registry: Arc::new(registry),
             characters: Arc::new(characters),
             accounts: Arc::new(accounts),
             bus: Arc::new(bus),
-            services: Arc::new(GrpcServices { chat }),
+            services: Arc::new(GrpcServices { chat, guilds }),
             fence,
             gateway_id,
         })
@@ -317,9 +325,14 @@ impl<T: Characters + ?Sized> Characters for Counted<T> {
 impl<T: PresentServices + ?Sized> PresentServices for Counted<T> {
     fn call(&self, request: ServiceRequest) -> BoxFuture<'_, ServiceAnswer> {
         Box::pin(async move {
+            // Counted under the service asked, not the wrapper's.
+            let service = match request.service() {
+                "guild" => AdapterService::Guilds,
+                _ => AdapterService::Chat,
+            };
             let answer = self.inner.call(request).await;
             if answer.failure().is_some() {
-                self.errors.count(self.service);
+                self.errors.count(service);
             }
             answer
         })

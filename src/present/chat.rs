@@ -16,11 +16,8 @@
 //! Not done here (the worldserver does these on a single server, and chatserver does not):
 //! the receiver's AFK/DND auto-reply, ignore lists, and the GM chat tag on whispers.
 
-use bytes::Bytes;
-
 use super::gojson::{Field, Kind};
 use super::{Action, EventFate, Me, ServiceRequest};
-use crate::wire::Opcode;
 use crate::wire::packets::{
     ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, SystemMessage, WirePacket, chat_type,
 };
@@ -62,25 +59,20 @@ pub fn undelivered_line(receiver: &str) -> String {
     format!("Your whisper to {receiver} was not delivered: the chat service is not answering.")
 }
 
-/// A CMSG_MESSAGECHAT from the client.
-pub(super) fn from_client(me: &Me, body: Bytes, out: &mut Vec<Action>) {
-    let Ok(chat) = ClientChat::decode(&body) else {
-        out.push(Action::ToWorld(Opcode::CMSG_MESSAGECHAT, body));
-        return;
-    };
+/// A decoded CMSG_MESSAGECHAT; `false` when it is not a whisper (the caller goes on).
+pub(super) fn from_client(me: &Me, chat: &ClientChat, out: &mut Vec<Action>) -> bool {
     let (ChatTarget::Whisper(to), true) =
         (&chat.target, chat.kind == u32::from(chat_type::WHISPER))
     else {
-        out.push(Action::ToWorld(Opcode::CMSG_MESSAGECHAT, body));
-        return;
+        return false;
     };
     if chat.message.is_empty() {
-        return; // AzerothCore drops an empty whisper without a word
+        return true; // AzerothCore drops an empty whisper without a word
     }
     let receiver_name = normalised_name(to);
     if receiver_name.is_empty() {
         out.push(not_found(&receiver_name));
-        return;
+        return true;
     }
     out.push(Action::Call(ServiceRequest::Whisper(Whisper {
         sender: me.guid,
@@ -88,8 +80,9 @@ pub(super) fn from_client(me: &Me, body: Bytes, out: &mut Vec<Action>) {
         sender_race: me.race,
         language: chat.language,
         receiver_name,
-        message: chat.message,
+        message: chat.message.clone(),
     })));
+    true
 }
 
 /// chatserver answered a whisper (or the call failed).
@@ -199,7 +192,12 @@ pub fn normalised_name(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+
     use super::*;
+    use crate::wire::Opcode;
     use crate::wire::packets::CHAT_TEXT_MAX_BYTES;
 
     fn me() -> Me {
@@ -207,6 +205,7 @@ mod tests {
             guid: 7,
             name: "Alice".into(),
             race: 4,
+            guild_id: 0,
         }
     }
 
@@ -220,9 +219,18 @@ mod tests {
         .to_body()
     }
 
+    /// What a presenter in the ToCloud9 mode makes of a client packet.
     fn client(body: Bytes) -> Vec<Action> {
         let mut out = Vec::new();
-        from_client(&me(), body, &mut out);
+        let mut presenter = super::super::Presenter::new(me(), super::super::Services::TOCLOUD9);
+        presenter.handle_client(
+            Duration::ZERO,
+            crate::wire::Packet {
+                opcode: Opcode::CMSG_MESSAGECHAT,
+                body,
+            },
+            &mut out,
+        );
         out
     }
 

@@ -226,6 +226,11 @@ impl<'a> Object<'a> {
             .unwrap_or_default()
     }
 
+    /// A bool field's value (false when missing or null; see [`Object::uint`]).
+    pub fn flag(&self, name: &'static str) -> bool {
+        self.scalar(name).is_some_and(|v| v.get().trim() == "true")
+    }
+
     /// An array of unsigned integers (empty when missing or null; null elements read as 0).
     pub fn uints(&self, name: &'static str) -> Vec<u64> {
         let Some(raw) = self.collection(name) else {

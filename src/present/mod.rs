@@ -12,6 +12,8 @@
 //! - [`chat`]: whispers through ToCloud9's chatserver (CMSG_MESSAGECHAT of type WHISPER,
 //!   answered with WHISPER_INFORM or SMSG_CHAT_PLAYER_NOT_FOUND) and incoming whispers from
 //!   the bus. Every other chat type passes through to the worldserver.
+//! - [`guild`]: guild chat through guildserver, and its events (membership, ranks, message of
+//!   the day, invitations, guild chat from other worldservers).
 //! - [`friends`]: friends coming online or going offline anywhere in the cluster
 //!   (`friends.status.changed`).
 //! - [`state`]: the player's own level, map, zone, health and power, read from its
@@ -23,12 +25,14 @@
 pub mod chat;
 pub mod friends;
 pub mod gojson;
+pub mod guild;
 pub mod state;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::wire::packets::{ClientChat, WirePacket};
 use crate::wire::{Opcode, Packet};
 
 /// An event from the cluster's bus for one player on this gateway (ToCloud9's NATS subjects
@@ -48,6 +52,8 @@ pub struct ClusterEvent {
 pub struct Services {
     /// ToCloud9's chatserver (`v1.ChatService`): whispers.
     pub chat: bool,
+    /// ToCloud9's guildserver (`v1.GuildService`): guild chat.
+    pub guild: bool,
     /// The cluster hears the player's own state (`gw.char.chars-updates`).
     pub state: bool,
 }
@@ -56,11 +62,13 @@ impl Services {
     /// No cluster services: everything goes to the worldserver.
     pub const NONE: Self = Self {
         chat: false,
+        guild: false,
         state: false,
     };
     /// Every service presentation knows how to call (the ToCloud9 mode).
     pub const TOCLOUD9: Self = Self {
         chat: true,
+        guild: true,
         state: true,
     };
 }
@@ -74,6 +82,9 @@ pub struct Me {
     pub name: String,
     /// Its race id.
     pub race: u8,
+    /// Its guild (0: none), as far as this gateway knows: from its login, then its guild's
+    /// events.
+    pub guild_id: u64,
 }
 
 /// A call to a cluster service that presentation needs answered.
@@ -81,6 +92,8 @@ pub struct Me {
 pub enum ServiceRequest {
     /// chatserver's `SendWhisperMessage`.
     Whisper(chat::Whisper),
+    /// guildserver's `SendGuildMessage`.
+    GuildMessage(guild::GuildMessage),
 }
 
 impl ServiceRequest {
@@ -88,6 +101,7 @@ impl ServiceRequest {
     pub fn service(&self) -> &'static str {
         match self {
             Self::Whisper(_) => "chat",
+            Self::GuildMessage(_) => "guild",
         }
     }
 
@@ -98,6 +112,10 @@ impl ServiceRequest {
             Self::Whisper(whisper) => ServiceAnswer::Whisper {
                 whisper,
                 outcome: chat::WhisperOutcome::Failed(detail),
+            },
+            Self::GuildMessage(message) => ServiceAnswer::GuildMessage {
+                message,
+                outcome: Err(detail),
             },
         }
     }
@@ -114,6 +132,13 @@ pub enum ServiceAnswer {
         /// What chatserver said.
         outcome: chat::WhisperOutcome,
     },
+    /// What became of a guild chat line.
+    GuildMessage {
+        /// The line sent.
+        message: guild::GuildMessage,
+        /// `Err`: the call failed (the detail is for logs).
+        outcome: Result<(), String>,
+    },
 }
 
 impl ServiceAnswer {
@@ -125,6 +150,11 @@ impl ServiceAnswer {
                 ..
             } => Some(detail),
             Self::Whisper { .. } => None,
+            Self::GuildMessage {
+                outcome: Err(detail),
+                ..
+            } => Some(detail),
+            Self::GuildMessage { .. } => None,
         }
     }
 }
@@ -206,17 +236,23 @@ impl Presenter {
     /// Whether presentation takes over this client opcode: one comparison per packet for
     /// the opcodes it does not.
     pub fn intercepts_client(&self, opcode: Opcode) -> bool {
-        opcode == Opcode::CMSG_MESSAGECHAT && self.services.chat
+        opcode == Opcode::CMSG_MESSAGECHAT && (self.services.chat || self.services.guild)
     }
 
     /// A client packet whose opcode [`Presenter::intercepts_client`] names.
     pub fn handle_client(&mut self, now: Duration, p: Packet, out: &mut Vec<Action>) {
         let _ = now;
-        match p.opcode {
-            Opcode::CMSG_MESSAGECHAT => chat::from_client(&self.me, p.body, out),
-            // Not a family's: it goes to the worldserver as it came.
-            _ => out.push(Action::ToWorld(p.opcode, p.body)),
+        if p.opcode == Opcode::CMSG_MESSAGECHAT
+            && let Ok(line) = ClientChat::decode(&p.body)
+        {
+            let taken = (self.services.chat && chat::from_client(&self.me, &line, out))
+                || (self.services.guild && guild::from_client(&self.me, &line, out));
+            if taken {
+                return;
+            }
         }
+        // Not a family's (or it does not decode): to the worldserver as it came.
+        out.push(Action::ToWorld(p.opcode, p.body));
     }
 
     /// A worldserver packet whose opcode [`Presenter::intercepts_world`] names: it goes on
@@ -241,6 +277,9 @@ impl Presenter {
         if let Some(kind) = chat::event_kind(&event.subject) {
             return chat::render_event(&self.me, kind, &event.payload, out);
         }
+        if let Some(kind) = guild::event_kind(&event.subject) {
+            return guild::render_event(&mut self.me, kind, &event.payload, out);
+        }
         if let Some(kind) = friends::event_kind(&event.subject) {
             return friends::render_event(kind, &event.payload, out);
         }
@@ -257,6 +296,9 @@ impl Presenter {
         let _ = now;
         match answer {
             ServiceAnswer::Whisper { whisper, outcome } => chat::answered(whisper, outcome, out),
+            ServiceAnswer::GuildMessage { message, outcome } => {
+                guild::answered(message, &outcome, out)
+            }
         }
     }
 }

@@ -307,6 +307,7 @@ impl CharacterScreen {
             guid: character.guid.0,
             name: character.name.clone(),
             race: character.race,
+            guild_id: u64::from(character.guild_id),
         };
         let game = InGame {
             character,

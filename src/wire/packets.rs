@@ -9,6 +9,7 @@ use super::opcode::Opcode;
 
 mod character;
 mod chat;
+mod guild;
 mod info;
 mod social;
 mod timing;
@@ -21,6 +22,9 @@ pub use character::{
 pub use chat::{
     CHANNEL_NAME_MAX_BYTES, ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, chat_tag,
     chat_type,
+};
+pub use guild::{
+    GUILD_EVENT_PARAM_MAX_BYTES, GUILD_EVENT_PARAMS_MAX, GuildEvent, GuildInvite, guild_event,
 };
 pub use info::{
     AddonAnswer, AddonInfo, CHAT_TEXT_MAX_BYTES, DeclinedNames, InitWorldStates, LevelupInfo,

@@ -1,4 +1,4 @@
-//! In-process fakes of ToCloud9's servers-registry, charserver and chatserver (tonic servers on
+//! In-process fakes of ToCloud9's servers-registry, charserver, chatserver and guildserver (tonic servers on
 //! loopback), shared by the adapter tests and the ToCloud9-mode end-to-end test.
 
 #![allow(dead_code)] // each test binary uses part of it
@@ -15,6 +15,7 @@ use waygate::adapters::grpc::v1::characters_service_server::{
     CharactersService, CharactersServiceServer,
 };
 use waygate::adapters::grpc::v1::chat_service_server::{ChatService, ChatServiceServer};
+use waygate::adapters::grpc::v1::guild_service_server::{GuildService, GuildServiceServer};
 use waygate::adapters::grpc::v1::servers_registry_service_server::{
     ServersRegistryService, ServersRegistryServiceServer,
 };
@@ -360,6 +361,50 @@ impl ChatService for FakeChat {
             receiver_guid: receiver.unwrap_or(0),
         }))
     }
+}
+
+#[derive(Default)]
+pub struct GuildsData {
+    /// Refuse every call with this code.
+    pub refuse: Option<tonic::Code>,
+    pub messages: Vec<v1::SendGuildMessageParams>,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeGuilds(pub Arc<Mutex<GuildsData>>);
+
+impl FakeGuilds {
+    pub fn data(&self) -> std::sync::MutexGuard<'_, GuildsData> {
+        self.0.lock().expect("fake guilds lock")
+    }
+}
+
+#[tonic::async_trait]
+impl GuildService for FakeGuilds {
+    async fn send_guild_message(
+        &self,
+        request: Request<v1::SendGuildMessageParams>,
+    ) -> Result<Response<v1::SendGuildMessageResponse>, Status> {
+        let mut data = self.data();
+        if let Some(code) = data.refuse {
+            return Err(Status::new(code, "refused by the fake"));
+        }
+        data.messages.push(request.into_inner());
+        Ok(Response::new(v1::SendGuildMessageResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+}
+
+pub async fn serve_guilds(fake: FakeGuilds) -> Running {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    run(
+        listener,
+        tonic::transport::Server::builder().add_service(GuildServiceServer::new(fake)),
+        "guilds",
+    )
 }
 
 pub async fn serve_chat(fake: FakeChat) -> Running {

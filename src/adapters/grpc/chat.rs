@@ -4,16 +4,11 @@
 //!   publishes it on the receiver's gateway subject), `CharacterNotFound` is nobody online of
 //!   that name. Any other status is a bad answer, and a failed call is a [`SeamError`]; the
 //!   presenter hears both as a failed whisper.
-//!
-//! [`GrpcServices`] puts the chat client (and, as they come, the other services presentation
-//! calls) behind the [`PresentServices`] seam.
 
 use super::v1;
 use super::v1::chat_service_client::ChatServiceClient;
 use super::{API_VERSION, bad_answer, call, lazy_channel, request};
 use crate::present::chat::{Whisper, WhisperOutcome};
-use crate::present::{ServiceAnswer, ServiceRequest};
-use crate::runtime::{BoxFuture, PresentServices};
 use crate::session::SeamError;
 
 /// The service name in every [`SeamError`] of this adapter.
@@ -98,29 +93,5 @@ impl GrpcChat {
                 format!("unknown status {}", answer.status),
             )),
         }
-    }
-}
-
-/// The services presentation calls, over ToCloud9's gRPC.
-#[derive(Clone)]
-pub struct GrpcServices {
-    /// chatserver.
-    pub chat: GrpcChat,
-}
-
-impl PresentServices for GrpcServices {
-    fn call(&self, request: ServiceRequest) -> BoxFuture<'_, ServiceAnswer> {
-        Box::pin(async move {
-            match request {
-                ServiceRequest::Whisper(whisper) => {
-                    let outcome = self
-                        .chat
-                        .whisper(&whisper)
-                        .await
-                        .unwrap_or_else(|e| WhisperOutcome::Failed(e.to_string()));
-                    ServiceAnswer::Whisper { whisper, outcome }
-                }
-            }
-        })
     }
 }

@@ -1,0 +1,42 @@
+//! [`GrpcServices`]: the services presentation calls, over ToCloud9's gRPC, behind the
+//! [`PresentServices`] seam. Every failure becomes the request's failed answer (its detail
+//! names the service and the RPC, for the log).
+
+use super::{GrpcChat, GrpcGuilds};
+use crate::present::chat::WhisperOutcome;
+use crate::present::{ServiceAnswer, ServiceRequest};
+use crate::runtime::{BoxFuture, PresentServices};
+
+/// The services presentation calls.
+#[derive(Clone)]
+pub struct GrpcServices {
+    /// chatserver.
+    pub chat: GrpcChat,
+    /// guildserver.
+    pub guilds: GrpcGuilds,
+}
+
+impl PresentServices for GrpcServices {
+    fn call(&self, request: ServiceRequest) -> BoxFuture<'_, ServiceAnswer> {
+        Box::pin(async move {
+            match request {
+                ServiceRequest::Whisper(whisper) => {
+                    let outcome = self
+                        .chat
+                        .whisper(&whisper)
+                        .await
+                        .unwrap_or_else(|e| WhisperOutcome::Failed(e.to_string()));
+                    ServiceAnswer::Whisper { whisper, outcome }
+                }
+                ServiceRequest::GuildMessage(message) => {
+                    let outcome = self
+                        .guilds
+                        .send_message(&message)
+                        .await
+                        .map_err(|e| e.to_string());
+                    ServiceAnswer::GuildMessage { message, outcome }
+                }
+            }
+        })
+    }
+}

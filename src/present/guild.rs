@@ -1,0 +1,269 @@
+//! Guilds across worldservers, through ToCloud9's guildserver.
+//!
+//! - Out: a CMSG_MESSAGECHAT of type GUILD from a player in a guild becomes guildserver's
+//!   `SendGuildMessage` ([`GuildMessage`]); once it is taken, the sender sees its own line
+//!   (SMSG_MESSAGECHAT of type GUILD, its guid in both guid fields), as AzerothCore echoes it.
+//!   A failed or unanswered call is a system line. A player in no guild (as far as this
+//!   gateway knows) is left to the worldserver, which answers "not in a guild". OFFICER chat
+//!   passes through, as with ToCloud9's gateway.
+//! - In: `guild.message.new` becomes SMSG_MESSAGECHAT GUILD or OFFICER for the other members
+//!   (the sender already saw its echo); the membership and rank events become SMSG_GUILD_EVENT
+//!   as AzerothCore words them; `guild.invite.created` becomes the invitee's SMSG_GUILD_INVITE.
+//!   The player's own guild follows its joins, departures and removals.
+
+use super::gojson::{Field, Kind, Object};
+use super::{Action, EventFate, Me, ServiceRequest, payload_object};
+use crate::wire::packets::{
+    ChatMessage, ClientChat, GuildEvent, GuildInvite, SystemMessage, WirePacket, chat_type,
+    guild_event,
+};
+
+/// A guild chat line on its way through guildserver: what `SendGuildMessage` carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuildMessage {
+    /// The sender's guid.
+    pub sender: u64,
+    /// The language id the client chose.
+    pub language: u32,
+    /// The text.
+    pub message: String,
+    /// Officer chat (always false today: officer chat goes to the worldserver).
+    pub officer: bool,
+}
+
+/// The system line a sender sees when guildserver could not take its line.
+pub const UNDELIVERED_LINE: &str =
+    "Your guild message was not delivered: the guild service is not answering.";
+
+/// A CMSG_MESSAGECHAT whose type is GUILD, already decoded; `false` when it is not this
+/// family's (the caller forwards it).
+pub(super) fn from_client(me: &Me, chat: &ClientChat, out: &mut Vec<Action>) -> bool {
+    if chat.kind != u32::from(chat_type::GUILD) || me.guild_id == 0 {
+        return false;
+    }
+    if chat.message.is_empty() {
+        return true; // AzerothCore drops an empty line
+    }
+    out.push(Action::Call(ServiceRequest::GuildMessage(GuildMessage {
+        sender: me.guid,
+        language: chat.language,
+        message: chat.message.clone(),
+        officer: false,
+    })));
+    true
+}
+
+/// guildserver answered a guild line (`Err`: the call failed).
+pub(super) fn answered(message: GuildMessage, outcome: &Result<(), String>, out: &mut Vec<Action>) {
+    match outcome {
+        Ok(()) => {
+            let line = ChatMessage {
+                kind: if message.officer {
+                    chat_type::OFFICER
+                } else {
+                    chat_type::GUILD
+                },
+                language: message.language,
+                sender: message.sender,
+                channel: None,
+                receiver: message.sender,
+                message: message.message,
+                tag: 0,
+            };
+            out.push(Action::ToClient(ChatMessage::OPCODE, line.to_body()));
+        }
+        Err(_) => {
+            let line = SystemMessage {
+                text: UNDELIVERED_LINE.into(),
+            };
+            out.push(Action::ToClient(SystemMessage::OPCODE, line.to_body()));
+        }
+    }
+}
+
+/// The guild events presentation renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum EventKind {
+    InviteCreated,
+    MemberAdded,
+    MemberLeft,
+    MemberKicked,
+    RankCreated,
+    RankUpdated,
+    RankDeleted,
+    MemberPromoted,
+    MemberDemoted,
+    MotdUpdated,
+    MessageNew,
+}
+
+/// Which guild event a subject carries, if presentation renders it.
+pub(super) fn event_kind(subject: &str) -> Option<EventKind> {
+    Some(match subject {
+        "guild.invite.created" => EventKind::InviteCreated,
+        "guild.member.added" => EventKind::MemberAdded,
+        "guild.member.left" => EventKind::MemberLeft,
+        "guild.member.kicked" => EventKind::MemberKicked,
+        "guild.rank.created" => EventKind::RankCreated,
+        "guild.rank.updated" => EventKind::RankUpdated,
+        "guild.rank.deleted" => EventKind::RankDeleted,
+        "guild.member.promoted" => EventKind::MemberPromoted,
+        "guild.member.demoted" => EventKind::MemberDemoted,
+        "guild.motd.updated" => EventKind::MotdUpdated,
+        "guild.message.new" => EventKind::MessageNew,
+        _ => return None,
+    })
+}
+
+/// The fields read, with their Go types (the payloads carry more; unknown keys are ignored).
+const FIELDS: &[Field] = &[
+    Field::new("GuildID", Kind::U64),
+    Field::new("GuildName", Kind::Str),
+    Field::new("InviterName", Kind::Str),
+    Field::new("InviteeGUID", Kind::U64),
+    Field::new("MemberGUID", Kind::U64),
+    Field::new("MemberName", Kind::Str),
+    Field::new("KickerName", Kind::Str),
+    Field::new("RankID", Kind::U8),
+    Field::new("RankName", Kind::Str),
+    Field::new("RanksCount", Kind::U8),
+    Field::new("PromoterName", Kind::Str),
+    Field::new("DemoterName", Kind::Str),
+    Field::new("NewMessageOfTheDay", Kind::Str),
+    Field::new("SenderGUID", Kind::U64),
+    Field::new("Language", Kind::U32),
+    Field::new("Msg", Kind::Str),
+    Field::new("ForOfficers", Kind::Bool),
+];
+
+/// Renders a guild event for `me` (whose guild membership it may change).
+pub(super) fn render_event(
+    me: &mut Me,
+    kind: EventKind,
+    payload: &[u8],
+    out: &mut Vec<Action>,
+) -> EventFate {
+    let o = match payload_object(payload, FIELDS) {
+        Ok(o) => o,
+        Err(fate) => return fate,
+    };
+    let event = |event: u8, params: Vec<String>, guid: Option<u64>| {
+        Action::ToClient(
+            GuildEvent::OPCODE,
+            GuildEvent {
+                event,
+                params,
+                guid,
+            }
+            .to_body(),
+        )
+    };
+    let member = o.uint("MemberGUID");
+    match kind {
+        EventKind::InviteCreated => {
+            if o.uint("InviteeGUID") != me.guid {
+                return EventFate::NotForMe;
+            }
+            let invite = GuildInvite {
+                inviter: o.string("InviterName"),
+                guild: o.string("GuildName"),
+            };
+            out.push(Action::ToClient(GuildInvite::OPCODE, invite.to_body()));
+        }
+        EventKind::MemberAdded => {
+            if member == me.guid {
+                me.guild_id = o.uint("GuildID");
+            }
+            out.push(event(
+                guild_event::JOINED,
+                vec![o.string("MemberName")],
+                Some(member),
+            ));
+        }
+        EventKind::MemberLeft => {
+            if member == me.guid {
+                me.guild_id = 0;
+            }
+            out.push(event(
+                guild_event::LEFT,
+                vec![o.string("MemberName")],
+                Some(member),
+            ));
+        }
+        EventKind::MemberKicked => {
+            if member == me.guid {
+                me.guild_id = 0;
+            }
+            out.push(event(
+                guild_event::REMOVED,
+                vec![o.string("MemberName"), o.string("KickerName")],
+                None,
+            ));
+        }
+        EventKind::RankCreated | EventKind::RankUpdated => out.push(event(
+            guild_event::RANK_UPDATED,
+            vec![
+                o.uint("RankID").to_string(),
+                o.string("RankName"),
+                o.uint("RanksCount").to_string(),
+            ],
+            None,
+        )),
+        EventKind::RankDeleted => out.push(event(
+            guild_event::RANK_DELETED,
+            vec![o.uint("RanksCount").to_string()],
+            None,
+        )),
+        EventKind::MemberPromoted => out.push(event(
+            guild_event::PROMOTION,
+            vec![
+                o.string("PromoterName"),
+                o.string("MemberName"),
+                o.string("RankName"),
+            ],
+            None,
+        )),
+        EventKind::MemberDemoted => out.push(event(
+            guild_event::DEMOTION,
+            vec![
+                o.string("DemoterName"),
+                o.string("MemberName"),
+                o.string("RankName"),
+            ],
+            None,
+        )),
+        EventKind::MotdUpdated => out.push(event(
+            guild_event::MOTD,
+            vec![o.string("NewMessageOfTheDay")],
+            None,
+        )),
+        EventKind::MessageNew => return message_new(me, &o, out),
+    }
+    EventFate::Rendered
+}
+
+fn message_new(me: &Me, o: &Object<'_>, out: &mut Vec<Action>) -> EventFate {
+    let sender = o.uint("SenderGUID");
+    if sender == me.guid {
+        return EventFate::NotForMe; // its own echo was sent when guildserver took it
+    }
+    let line = ChatMessage {
+        kind: if o.flag("ForOfficers") {
+            chat_type::OFFICER
+        } else {
+            chat_type::GUILD
+        },
+        // Checked as a u32.
+        language: u32::try_from(o.uint("Language")).unwrap_or(0),
+        sender,
+        channel: None,
+        receiver: sender,
+        message: o.string("Msg"),
+        tag: 0,
+    };
+    out.push(Action::ToClient(ChatMessage::OPCODE, line.to_body()));
+    EventFate::Rendered
+}
+
+#[cfg(test)]
+mod tests;
