@@ -328,3 +328,45 @@ fn guild_invite() {
         }),
     );
 }
+
+// ----- party frames -----------------------------------------------------------------------
+
+use waygate::wire::packets::{PartyMemberStats, member_status};
+
+fn party_snapshot(s: &PartyMemberStats) -> String {
+    let (opcode, body) = s.render();
+    let decoded = PartyMemberStats::decode_as(opcode, &body).expect("a rendered packet decodes");
+    packet_snapshot(opcode, &body, &format!("{decoded:#?}"))
+}
+
+#[test]
+fn party_member_stats_online() {
+    snap(
+        "party_member_stats_online",
+        party_snapshot(&PartyMemberStats {
+            full: false,
+            guid: 0x2A,
+            status: Some(member_status::ONLINE),
+            hp: Some(30_000),
+            max_hp: Some(32_000),
+            power_type: Some(0),
+            power: Some(12_000),
+            max_power: Some(20_000),
+            level: Some(80),
+            zone: Some(4_395),
+        }),
+    );
+}
+
+#[test]
+fn party_member_stats_full_offline() {
+    snap(
+        "party_member_stats_full_offline",
+        party_snapshot(&PartyMemberStats {
+            full: true,
+            guid: 0x2A,
+            status: Some(member_status::OFFLINE),
+            ..PartyMemberStats::default()
+        }),
+    );
+}

@@ -1,13 +1,14 @@
 //! The production binary in the ToCloud9 mode, configured by ToCloud9's environment
 //! variables alone, against a real MariaDB (`WAYGATE_TEST_AUTH_DB`), a real nats-server
-//! (`WAYGATE_TEST_NATS_URL`), in-process servers-registry, charserver and chatserver fakes, and a fake
-//! worldserver that the registry lists. A bot logs in with the session key from the DB,
-//! enters the world on the registry's worldserver, whispers through chatserver and hears a
-//! whisper from NATS, chats in its guild through guildserver and hears its guild, and logs
-//! out; its state reaches `gw.char.chars-updates`; the logged-in and logged-out
-//! events reach NATS with every key; `/healthcheck`, `/readyz` and `/metrics` answer; SIGTERM
-//! stops it cleanly. Without the two servers the test fails under CI and is skipped
-//! elsewhere (`ci/services/mariadb start`, `ci/services/nats start`).
+//! (`WAYGATE_TEST_NATS_URL`), in-process servers-registry, charserver, chatserver and
+//! guildserver fakes, and a fake worldserver that the registry lists. A bot logs in with the
+//! session key from the DB and enters the world on the registry's worldserver. There it
+//! whispers through chatserver and hears a whisper from NATS, chats in its guild through
+//! guildserver and hears a guildmate and the MOTD, sees a group member's party frame from
+//! groupserver's event, and logs out. Its state reaches `gw.char.chars-updates`; the
+//! logged-in and logged-out events reach NATS with every key; `/healthcheck`, `/readyz` and
+//! `/metrics` answer; SIGTERM stops it cleanly. Without the two servers the test fails under
+//! CI and is skipped elsewhere (`ci/services/mariadb start`, `ci/services/nats start`).
 
 #![cfg(not(madsim))]
 
@@ -35,8 +36,8 @@ use waygate::peers::worldserver::{
     FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, Presence,
 };
 use waygate::wire::packets::{
-    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, GuildEvent, Position, WirePacket,
-    chat_type, guild_event,
+    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, GuildEvent, PartyMemberStats,
+    Position, WirePacket, chat_type, guild_event, member_status,
 };
 use waygate::wire::{Opcode, SessionKey};
 
@@ -307,6 +308,11 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
                 opcode: Opcode::SMSG_GUILD_EVENT,
                 count: 1,
             },
+            // Bob's party frame, from groupserver.
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_PARTY_MEMBER_STATS,
+                count: 1,
+            },
             BotStep::Logout,
         ],
     );
@@ -432,6 +438,12 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     bus.publish("guild.motd.updated", motd.into())
         .await
         .expect("publish");
+    let frames = format!(
+        r#"{{"v":"0.0.1","t":13,"p":{{"ServiceID":"gr1","RealmID":{realm},"GroupID":4,"Updates":[{{"MemberGUID":{BOB},"Level":79,"CurHP":900,"MaxHP":1000}}],"Receivers":[{GUID}]}}}}"#
+    );
+    bus.publish("group.members.updated", frames.into())
+        .await
+        .expect("publish");
     bus.flush().await.expect("flush");
     let (report, result) = tokio::time::timeout(WAIT, player)
         .await
@@ -493,6 +505,21 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     assert_eq!(
         motd.map(|e| (e.event, e.params)),
         Some((guild_event::MOTD, vec!["Raid at 8".to_owned()]))
+    );
+    let frame = report
+        .received
+        .iter()
+        .find(|(opcode, _)| *opcode == Opcode::SMSG_PARTY_MEMBER_STATS)
+        .map(|(opcode, body)| PartyMemberStats::decode_as(*opcode, body).expect("decodes"));
+    assert_eq!(
+        frame.map(|f| (f.guid, f.status, f.level, f.hp, f.max_hp)),
+        Some((
+            BOB,
+            Some(member_status::ONLINE),
+            Some(79),
+            Some(900),
+            Some(1_000)
+        ))
     );
     let not_found = report
         .received

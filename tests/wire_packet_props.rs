@@ -1366,3 +1366,55 @@ codec_props! {
     guild_event_packet: GuildEvent = guild_event_value();
     guild_invite: GuildInvite = (name(), name()).prop_map(|(inviter, guild)| GuildInvite { inviter, guild });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Party frames: SMSG_PARTY_MEMBER_STATS(_FULL), CMSG_REQUEST_PARTY_MEMBER_STATS.
+// ---------------------------------------------------------------------------------------------
+
+use waygate::wire::Opcode as WireOpcode;
+use waygate::wire::packets::{PartyMemberStats, RequestPartyMemberStats};
+
+wire_packet_codecs!(RequestPartyMemberStats);
+body_codec!(PartyMemberStats, |s| s.render().1, |body| {
+    PartyMemberStats::decode_as(WireOpcode::SMSG_PARTY_MEMBER_STATS, body)
+});
+
+fn party_member_stats() -> impl Strategy<Value = PartyMemberStats> {
+    (
+        guid(),
+        (
+            prop::option::of(any::<u16>()),
+            prop::option::of(any::<u32>()),
+            prop::option::of(any::<u32>()),
+            prop::option::of(any::<u8>()),
+        ),
+        (
+            prop::option::of(any::<u16>()),
+            prop::option::of(any::<u16>()),
+            prop::option::of(any::<u16>()),
+            prop::option::of(any::<u16>()),
+        ),
+    )
+        .prop_map(
+            |(guid, (status, hp, max_hp, power_type), (power, max_power, level, zone))| {
+                PartyMemberStats {
+                    full: false,
+                    guid,
+                    status,
+                    hp,
+                    max_hp,
+                    power_type,
+                    power,
+                    max_power,
+                    level,
+                    zone,
+                }
+            },
+        )
+}
+
+codec_props! {
+    party_member_stats_packet: PartyMemberStats = party_member_stats();
+    request_party_member_stats: RequestPartyMemberStats =
+        any::<u64>().prop_map(|guid| RequestPartyMemberStats { guid });
+}

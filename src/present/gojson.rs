@@ -226,6 +226,17 @@ impl<'a> Object<'a> {
             .unwrap_or_default()
     }
 
+    /// An optional unsigned field (Go's `*uint…` with `omitempty`): `None` when missing or
+    /// null (see [`Object::uint`]).
+    pub fn opt_uint(&self, name: &'static str) -> Option<u64> {
+        self.scalar(name).and_then(read_u64)
+    }
+
+    /// An optional bool field (Go's `*bool`): `None` when missing or null.
+    pub fn opt_flag(&self, name: &'static str) -> Option<bool> {
+        self.scalar(name).map(|v| v.get().trim() == "true")
+    }
+
     /// A bool field's value (false when missing or null; see [`Object::uint`]).
     pub fn flag(&self, name: &'static str) -> bool {
         self.scalar(name).is_some_and(|v| v.get().trim() == "true")

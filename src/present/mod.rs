@@ -14,6 +14,8 @@
 //!   the bus. Every other chat type passes through to the worldserver.
 //! - [`guild`]: guild chat through guildserver, and its events (membership, ranks, message of
 //!   the day, invitations, guild chat from other worldservers).
+//! - [`party`]: party frames for group members on other worldservers
+//!   (`group.members.updated`, and CMSG_REQUEST_PARTY_MEMBER_STATS answered from them).
 //! - [`friends`]: friends coming online or going offline anywhere in the cluster
 //!   (`friends.status.changed`).
 //! - [`state`]: the player's own level, map, zone, health and power, read from its
@@ -26,13 +28,14 @@ pub mod chat;
 pub mod friends;
 pub mod gojson;
 pub mod guild;
+pub mod party;
 pub mod state;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::wire::packets::{ClientChat, WirePacket};
+use crate::wire::packets::{ClientChat, RequestPartyMemberStats, WirePacket};
 use crate::wire::{Opcode, Packet};
 
 /// An event from the cluster's bus for one player on this gateway (ToCloud9's NATS subjects
@@ -54,6 +57,8 @@ pub struct Services {
     pub chat: bool,
     /// ToCloud9's guildserver (`v1.GuildService`): guild chat.
     pub guild: bool,
+    /// ToCloud9's groupserver: party frames from its events.
+    pub group: bool,
     /// The cluster hears the player's own state (`gw.char.chars-updates`).
     pub state: bool,
 }
@@ -63,12 +68,14 @@ impl Services {
     pub const NONE: Self = Self {
         chat: false,
         guild: false,
+        group: false,
         state: false,
     };
     /// Every service presentation knows how to call (the ToCloud9 mode).
     pub const TOCLOUD9: Self = Self {
         chat: true,
         guild: true,
+        group: true,
         state: true,
     };
 }
@@ -211,6 +218,7 @@ pub struct Presenter {
     me: Me,
     services: Services,
     state: state::PlayerState,
+    party: party::Party,
 }
 
 impl Presenter {
@@ -220,6 +228,7 @@ impl Presenter {
             me,
             services,
             state: state::PlayerState::default(),
+            party: party::Party::default(),
         }
     }
 
@@ -236,12 +245,23 @@ impl Presenter {
     /// Whether presentation takes over this client opcode: one comparison per packet for
     /// the opcodes it does not.
     pub fn intercepts_client(&self, opcode: Opcode) -> bool {
-        opcode == Opcode::CMSG_MESSAGECHAT && (self.services.chat || self.services.guild)
+        match opcode {
+            Opcode::CMSG_MESSAGECHAT => self.services.chat || self.services.guild,
+            Opcode::CMSG_REQUEST_PARTY_MEMBER_STATS => self.services.group,
+            _ => false,
+        }
     }
 
     /// A client packet whose opcode [`Presenter::intercepts_client`] names.
     pub fn handle_client(&mut self, now: Duration, p: Packet, out: &mut Vec<Action>) {
-        let _ = now;
+        if p.opcode == Opcode::CMSG_REQUEST_PARTY_MEMBER_STATS
+            && let Ok(asked) = RequestPartyMemberStats::decode(&p.body)
+            && let Some(stats) = self.party.fresh_stats(asked.guid, now)
+        {
+            let (opcode, body) = stats.render();
+            out.push(Action::ToClient(opcode, body));
+            return;
+        }
         if p.opcode == Opcode::CMSG_MESSAGECHAT
             && let Ok(line) = ClientChat::decode(&p.body)
         {
@@ -273,12 +293,14 @@ impl Presenter {
         event: &ClusterEvent,
         out: &mut Vec<Action>,
     ) -> EventFate {
-        let _ = now;
         if let Some(kind) = chat::event_kind(&event.subject) {
             return chat::render_event(&self.me, kind, &event.payload, out);
         }
         if let Some(kind) = guild::event_kind(&event.subject) {
             return guild::render_event(&mut self.me, kind, &event.payload, out);
+        }
+        if self.services.group && party::renders(&event.subject) {
+            return party::render_event(&self.me, &mut self.party, now, &event.payload, out);
         }
         if let Some(kind) = friends::event_kind(&event.subject) {
             return friends::render_event(kind, &event.payload, out);

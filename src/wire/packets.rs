@@ -11,6 +11,7 @@ mod character;
 mod chat;
 mod guild;
 mod info;
+mod party;
 mod social;
 mod timing;
 mod world;
@@ -30,6 +31,7 @@ pub use info::{
     AddonAnswer, AddonInfo, CHAT_TEXT_MAX_BYTES, DeclinedNames, InitWorldStates, LevelupInfo,
     MAX_POWERS, MAX_STATS, Motd, NameQueryResponse, SystemMessage, TutorialFlags,
 };
+pub use party::{PartyMemberStats, RequestPartyMemberStats, member_status, party_field};
 pub use social::{FRIEND_NOTE_MAX_BYTES, FriendOnline, FriendStatus, friend_result};
 pub use timing::{Ping, TimeSyncResp};
 pub use world::{
