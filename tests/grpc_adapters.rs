@@ -713,6 +713,7 @@ async fn whispers_go_to_chatserver_with_every_field_and_its_answers_are_read() {
         chat,
         guilds: GrpcGuilds::connect(GuildsSettings::new(closed_port().await.to_string(), REALM))
             .expect("a valid address"),
+        characters: characters_client(closed_port().await),
     };
     let answer = services.call(ServiceRequest::Whisper(whisper("Bob"))).await;
     let ServiceAnswer::Whisper {
@@ -769,6 +770,7 @@ async fn guild_lines_go_to_guildserver_and_its_refusals_are_failed_answers() {
     let services = GrpcServices {
         chat: chat_client(closed_port().await),
         guilds,
+        characters: characters_client(closed_port().await),
     };
     let answer = services
         .call(ServiceRequest::GuildMessage(line.clone()))
@@ -781,6 +783,78 @@ async fn guild_lines_go_to_guildserver_and_its_refusals_are_failed_answers() {
     assert!(
         detail.contains("SendGuildMessage") && detail.contains("guild"),
         "{detail}"
+    );
+    server.stop().await;
+}
+
+fn characters_client(address: SocketAddr) -> GrpcCharacters {
+    let mut s = CharactersSettings::new(address.to_string(), REALM);
+    s.characters_call_timeout_ms = 1_000;
+    GrpcCharacters::connect(s).expect("a valid address")
+}
+
+#[tokio::test]
+async fn who_asks_charserver_with_every_filter_and_renders_what_the_client_can_show() {
+    use waygate::wire::packets::{WHO_DISPLAY_MAX, WhoEntry, WhoRequest};
+    let fake = FakeCharacters::default();
+    let item = |n: u32| v1::who_query_response::WhoItem {
+        guid: u64::from(n),
+        name: format!("P{n}\0junk"),
+        guild: "G".into(),
+        lvl: 80,
+        class: 4,
+        race: 2,
+        gender: 300,
+        zone_id: 12,
+    };
+    fake.data().who = (60, (0..55).map(item).collect());
+    let server = serve_characters(fake.clone()).await;
+    let characters = characters_client(server.address);
+    let q = WhoRequest {
+        level_min: 10,
+        level_max: 80,
+        player_name: "p".into(),
+        guild_name: "g".into(),
+        race_mask: 3,
+        class_mask: 5,
+        zones: vec![12, 14],
+        strings: vec!["x".into()],
+    };
+    let list = characters.who(7, &q).await.expect("answers");
+    assert_eq!(list.matches, 60);
+    assert_eq!(
+        list.entries.len(),
+        WHO_DISPLAY_MAX,
+        "what one SMSG_WHO shows"
+    );
+    assert_eq!(
+        list.entries[1],
+        WhoEntry {
+            name: "P1".into(),
+            guild: "G".into(),
+            level: 80,
+            class: 4,
+            race: 2,
+            gender: u8::MAX,
+            zone: 12,
+        }
+    );
+    let asked = fake.data().who_questions.first().cloned().expect("asked");
+    assert_eq!(
+        asked,
+        v1::WhoQueryRequest {
+            api: "0.0.1".into(),
+            character_guid: 7,
+            realm_id: REALM,
+            lvl_min: 10,
+            lvl_max: 80,
+            player_name: "p".into(),
+            guild_name: "g".into(),
+            race_mask: 3,
+            class_mask: 5,
+            zones: vec![12, 14],
+            strings: vec!["x".into()],
+        }
     );
     server.stop().await;
 }

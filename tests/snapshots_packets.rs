@@ -370,3 +370,37 @@ fn party_member_stats_full_offline() {
         }),
     );
 }
+
+// ----- who ------------------------------------------------------------------------------
+
+use waygate::wire::packets::{WhoEntry, WhoList};
+
+#[test]
+fn who_list() {
+    snap(
+        "who_list",
+        typed(&WhoList {
+            matches: 3,
+            entries: vec![
+                WhoEntry {
+                    name: "Brannoc".into(),
+                    guild: "Knights of Ær".into(),
+                    level: 80,
+                    class: 1,
+                    race: 1,
+                    gender: 0,
+                    zone: 1519,
+                },
+                WhoEntry {
+                    name: "Ælfric".into(),
+                    guild: String::new(),
+                    level: 12,
+                    class: 8,
+                    race: 10,
+                    gender: 1,
+                    zone: 3430,
+                },
+            ],
+        }),
+    );
+}

@@ -5,7 +5,7 @@
 //! session key from the DB and enters the world on the registry's worldserver. There it
 //! whispers through chatserver and hears a whisper from NATS, chats in its guild through
 //! guildserver and hears a guildmate and the MOTD, sees a group member's party frame from
-//! groupserver's event, and logs out. Its state reaches `gw.char.chars-updates`; the
+//! groupserver's event, asks /who of charserver, and logs out. Its state reaches `gw.char.chars-updates`; the
 //! logged-in and logged-out events reach NATS with every key; `/healthcheck`, `/readyz` and
 //! `/metrics` answer; SIGTERM stops it cleanly. Without the two servers the test fails under
 //! CI and is skipped elsewhere (`ci/services/mariadb start`, `ci/services/nats start`).
@@ -37,7 +37,7 @@ use waygate::peers::worldserver::{
 };
 use waygate::wire::packets::{
     ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, GuildEvent, PartyMemberStats,
-    Position, WirePacket, chat_type, guild_event, member_status,
+    Position, WhoList, WhoRequest, WirePacket, chat_type, guild_event, member_status,
 };
 use waygate::wire::{Opcode, SessionKey};
 
@@ -179,6 +179,19 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     eeto.map = 0;
     eeto.zone = 12;
     characters.data().stored = vec![(realm, eeto)];
+    characters.data().who = (
+        1,
+        vec![v1::who_query_response::WhoItem {
+            guid: BOB,
+            name: "Bob".into(),
+            guild: "Nine".into(),
+            lvl: 79,
+            class: 2,
+            race: 1,
+            gender: 0,
+            zone_id: 1519,
+        }],
+    );
     let characters_server = serve_characters(characters.clone()).await;
     // chatserver knows one other player online (on another gateway).
     let chat = FakeChat::default();
@@ -306,6 +319,20 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             },
             BotStep::ExpectPackets {
                 opcode: Opcode::SMSG_GUILD_EVENT,
+                count: 1,
+            },
+            // /who asks charserver.
+            BotStep::Send {
+                opcode: Opcode::CMSG_WHO,
+                body: WhoRequest {
+                    level_max: 80,
+                    player_name: "bo".into(),
+                    ..WhoRequest::default()
+                }
+                .to_body(),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_WHO,
                 count: 1,
             },
             // Bob's party frame, from groupserver.
@@ -520,6 +547,34 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             Some(900),
             Some(1_000)
         ))
+    );
+    let who = report
+        .received
+        .iter()
+        .find(|(opcode, _)| *opcode == Opcode::SMSG_WHO)
+        .map(|(_, body)| WhoList::decode(body).expect("decodes"));
+    assert_eq!(
+        who.map(|w| (
+            w.matches,
+            w.entries
+                .into_iter()
+                .map(|e| (e.name, e.level, e.zone))
+                .collect::<Vec<_>>()
+        )),
+        Some((1, vec![("Bob".to_owned(), 79, 1519)]))
+    );
+    let asked = characters.data().who_questions.clone();
+    assert_eq!(
+        asked
+            .iter()
+            .map(|q| (
+                q.character_guid,
+                q.realm_id,
+                q.player_name.as_str(),
+                q.lvl_max
+            ))
+            .collect::<Vec<_>>(),
+        vec![(GUID, realm, "bo", 80)]
     );
     let not_found = report
         .received

@@ -1418,3 +1418,78 @@ codec_props! {
     request_party_member_stats: RequestPartyMemberStats =
         any::<u64>().prop_map(|guid| RequestPartyMemberStats { guid });
 }
+
+// ---------------------------------------------------------------------------------------------
+// /who: CMSG_WHO, SMSG_WHO.
+// ---------------------------------------------------------------------------------------------
+
+use waygate::wire::packets::{
+    WHO_DISPLAY_MAX, WHO_STRING_MAX_BYTES, WHO_STRINGS_MAX, WHO_ZONES_MAX, WhoEntry, WhoList,
+    WhoRequest,
+};
+
+wire_packet_codecs!(WhoRequest, WhoList);
+
+fn who_request() -> impl Strategy<Value = WhoRequest> {
+    (
+        (
+            any::<u32>(),
+            any::<u32>(),
+            name(),
+            name(),
+            any::<u32>(),
+            any::<u32>(),
+        ),
+        prop::collection::vec(any::<u32>(), 0..=WHO_ZONES_MAX),
+        prop::collection::vec(text(WHO_STRING_MAX_BYTES), 0..=WHO_STRINGS_MAX),
+    )
+        .prop_map(
+            |(
+                (level_min, level_max, player_name, guild_name, race_mask, class_mask),
+                zones,
+                strings,
+            )| {
+                WhoRequest {
+                    level_min,
+                    level_max,
+                    player_name,
+                    guild_name,
+                    race_mask,
+                    class_mask,
+                    zones,
+                    strings,
+                }
+            },
+        )
+}
+
+fn who_list() -> impl Strategy<Value = WhoList> {
+    let entry = (
+        name(),
+        name(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u8>(),
+        any::<u32>(),
+    )
+        .prop_map(|(name, guild, level, class, race, gender, zone)| WhoEntry {
+            name,
+            guild,
+            level,
+            class,
+            race,
+            gender,
+            zone,
+        });
+    (
+        any::<u32>(),
+        prop::collection::vec(entry, 0..=WHO_DISPLAY_MAX),
+    )
+        .prop_map(|(matches, entries)| WhoList { matches, entries })
+}
+
+codec_props! {
+    who_request_packet: WhoRequest = who_request();
+    who_list_packet: WhoList = who_list();
+}

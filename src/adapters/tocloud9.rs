@@ -171,10 +171,14 @@ impl ClusterAdapters {
 
         Ok(Self {
             registry: Arc::new(registry),
-            characters: Arc::new(characters),
+            characters: Arc::new(characters.clone()),
             accounts: Arc::new(accounts),
             bus: Arc::new(bus),
-            services: Arc::new(GrpcServices { chat, guilds }),
+            services: Arc::new(GrpcServices {
+                chat,
+                guilds,
+                characters,
+            }),
             fence,
             gateway_id,
         })
@@ -328,6 +332,7 @@ impl<T: PresentServices + ?Sized> PresentServices for Counted<T> {
             // Counted under the service asked, not the wrapper's.
             let service = match request.service() {
                 "guild" => AdapterService::Guilds,
+                "characters" => AdapterService::Characters,
                 _ => AdapterService::Chat,
             };
             let answer = self.inner.call(request).await;

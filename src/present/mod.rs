@@ -16,6 +16,7 @@
 //!   the day, invitations, guild chat from other worldservers).
 //! - [`party`]: party frames for group members on other worldservers
 //!   (`group.members.updated`, and CMSG_REQUEST_PARTY_MEMBER_STATS answered from them).
+//! - [`who`]: /who across the cluster through charserver.
 //! - [`friends`]: friends coming online or going offline anywhere in the cluster
 //!   (`friends.status.changed`).
 //! - [`state`]: the player's own level, map, zone, health and power, read from its
@@ -30,12 +31,13 @@ pub mod gojson;
 pub mod guild;
 pub mod party;
 pub mod state;
+pub mod who;
 
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::wire::packets::{ClientChat, RequestPartyMemberStats, WirePacket};
+use crate::wire::packets::{ClientChat, RequestPartyMemberStats, WhoRequest, WirePacket};
 use crate::wire::{Opcode, Packet};
 
 /// An event from the cluster's bus for one player on this gateway (ToCloud9's NATS subjects
@@ -59,6 +61,8 @@ pub struct Services {
     pub guild: bool,
     /// ToCloud9's groupserver: party frames from its events.
     pub group: bool,
+    /// ToCloud9's charserver answers /who.
+    pub who: bool,
     /// The cluster hears the player's own state (`gw.char.chars-updates`).
     pub state: bool,
 }
@@ -69,6 +73,7 @@ impl Services {
         chat: false,
         guild: false,
         group: false,
+        who: false,
         state: false,
     };
     /// Every service presentation knows how to call (the ToCloud9 mode).
@@ -76,6 +81,7 @@ impl Services {
         chat: true,
         guild: true,
         group: true,
+        who: true,
         state: true,
     };
 }
@@ -101,6 +107,8 @@ pub enum ServiceRequest {
     Whisper(chat::Whisper),
     /// guildserver's `SendGuildMessage`.
     GuildMessage(guild::GuildMessage),
+    /// charserver's `WhoQuery`.
+    Who(who::WhoQuery),
 }
 
 impl ServiceRequest {
@@ -109,6 +117,7 @@ impl ServiceRequest {
         match self {
             Self::Whisper(_) => "chat",
             Self::GuildMessage(_) => "guild",
+            Self::Who(_) => "characters",
         }
     }
 
@@ -124,6 +133,7 @@ impl ServiceRequest {
                 message,
                 outcome: Err(detail),
             },
+            Self::Who(_) => ServiceAnswer::Who(Err(detail)),
         }
     }
 }
@@ -146,6 +156,8 @@ pub enum ServiceAnswer {
         /// `Err`: the call failed (the detail is for logs).
         outcome: Result<(), String>,
     },
+    /// The /who list (`Err`: the call failed; the detail is for logs).
+    Who(Result<crate::wire::packets::WhoList, String>),
 }
 
 impl ServiceAnswer {
@@ -162,6 +174,8 @@ impl ServiceAnswer {
                 ..
             } => Some(detail),
             Self::GuildMessage { .. } => None,
+            Self::Who(Err(detail)) => Some(detail),
+            Self::Who(Ok(_)) => None,
         }
     }
 }
@@ -248,6 +262,7 @@ impl Presenter {
         match opcode {
             Opcode::CMSG_MESSAGECHAT => self.services.chat || self.services.guild,
             Opcode::CMSG_REQUEST_PARTY_MEMBER_STATS => self.services.group,
+            Opcode::CMSG_WHO => self.services.who,
             _ => false,
         }
     }
@@ -260,6 +275,12 @@ impl Presenter {
         {
             let (opcode, body) = stats.render();
             out.push(Action::ToClient(opcode, body));
+            return;
+        }
+        if p.opcode == Opcode::CMSG_WHO
+            && let Ok(request) = WhoRequest::decode(&p.body)
+        {
+            who::from_client(&self.me, request, out);
             return;
         }
         if p.opcode == Opcode::CMSG_MESSAGECHAT
@@ -321,6 +342,7 @@ impl Presenter {
             ServiceAnswer::GuildMessage { message, outcome } => {
                 guild::answered(message, &outcome, out)
             }
+            ServiceAnswer::Who(outcome) => who::answered(outcome, out),
         }
     }
 }

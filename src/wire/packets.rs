@@ -14,6 +14,7 @@ mod info;
 mod party;
 mod social;
 mod timing;
+mod who;
 mod world;
 
 pub use character::{
@@ -34,6 +35,10 @@ pub use info::{
 pub use party::{PartyMemberStats, RequestPartyMemberStats, member_status, party_field};
 pub use social::{FRIEND_NOTE_MAX_BYTES, FriendOnline, FriendStatus, friend_result};
 pub use timing::{Ping, TimeSyncResp};
+pub use who::{
+    WHO_DISPLAY_MAX, WHO_STRING_MAX_BYTES, WHO_STRINGS_MAX, WHO_ZONES_MAX, WhoEntry, WhoList,
+    WhoRequest,
+};
 pub use world::{
     LoginVerifyWorld, LogoutResponse, MapPosition, NewWorld, Position, TransferAborted,
     TransferPending,

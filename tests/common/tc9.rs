@@ -225,6 +225,9 @@ pub struct CharactersData {
     pub account_data: Vec<v1::AccountData>,
     pub online_questions: Vec<v1::ShortCharactersDataByGuiDsRequest>,
     pub stored_questions: Vec<v1::CharactersToLoginByGuidRequest>,
+    /// What /who finds: (total found, the items shown).
+    pub who: (u32, Vec<v1::who_query_response::WhoItem>),
+    pub who_questions: Vec<v1::WhoQueryRequest>,
 }
 
 #[derive(Clone, Default)]
@@ -238,6 +241,19 @@ impl FakeCharacters {
 
 #[tonic::async_trait]
 impl CharactersService for FakeCharacters {
+    async fn who_query(
+        &self,
+        request: Request<v1::WhoQueryRequest>,
+    ) -> Result<Response<v1::WhoQueryResponse>, Status> {
+        let mut data = self.data();
+        data.who_questions.push(request.into_inner());
+        Ok(Response::new(v1::WhoQueryResponse {
+            api: "0.0.1".into(),
+            total_found: data.who.0,
+            items_to_display: data.who.1.clone(),
+        }))
+    }
+
     async fn characters_to_login_for_account(
         &self,
         request: Request<v1::CharactersToLoginForAccountRequest>,

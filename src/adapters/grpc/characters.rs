@@ -9,6 +9,7 @@
 //!   [`GrpcCharacters::owns`]: its `accountID` lets the gateway refuse a login of another
 //!   account's character (ToCloud9's gateway does not check it).
 //! - `AccountDataForAccount` for [`GrpcCharacters::account_data`].
+//! - `WhoQuery` for [`GrpcCharacters::who`] (presentation's /who).
 //!
 //! Everything the service answers is checked before it reaches the session: values the
 //! client's packets carry as bytes must fit a byte, names must be 1..=48 bytes, lists have a
@@ -19,6 +20,7 @@ use super::v1::characters_service_client::CharactersServiceClient;
 use super::{API_VERSION, bad_answer, call, lazy_channel, request};
 use crate::runtime::{BoxFuture, Characters};
 use crate::session::{AccountId, CharacterGuid, CharacterRecord, NameRecord, SeamError};
+use crate::wire::packets::{WHO_DISPLAY_MAX, WhoEntry, WhoList, WhoRequest};
 
 /// The service name in every [`SeamError`] of this adapter.
 const SERVICE: &str = "characters";
@@ -306,6 +308,65 @@ impl GrpcCharacters {
             gender: byte(STORED, c.guid, "gender", c.gender)?,
             class: byte(STORED, c.guid, "class", c.class)?,
         }))
+    }
+}
+
+impl GrpcCharacters {
+    /// A /who query (`WhoQuery`) for `asker`: the list as the client shows it, at most
+    /// [`WHO_DISPLAY_MAX`] entries; names cut at a NUL and at [`CHARACTER_NAME_MAX_BYTES`],
+    /// values the client reads as a byte clamped.
+    pub async fn who(&self, asker: u64, q: &WhoRequest) -> Result<WhoList, SeamError> {
+        const RPC: &str = "WhoQuery";
+        let timeout_ms = self.settings.characters_call_timeout_ms;
+        let mut client = self.client.clone();
+        let answer = call(
+            SERVICE,
+            RPC,
+            timeout_ms,
+            client.who_query(request(
+                v1::WhoQueryRequest {
+                    api: API_VERSION.into(),
+                    character_guid: asker,
+                    realm_id: self.settings.realm_id,
+                    lvl_min: q.level_min,
+                    lvl_max: q.level_max,
+                    player_name: q.player_name.clone(),
+                    guild_name: q.guild_name.clone(),
+                    race_mask: q.race_mask,
+                    class_mask: q.class_mask,
+                    zones: q.zones.clone(),
+                    strings: q.strings.clone(),
+                },
+                timeout_ms,
+            )),
+        )
+        .await?;
+        let clean = |s: &str| {
+            let s = s.split('\0').next().unwrap_or_default();
+            let mut end = s.len().min(CHARACTER_NAME_MAX_BYTES);
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s[..end].to_owned()
+        };
+        let entries = answer
+            .items_to_display
+            .iter()
+            .take(WHO_DISPLAY_MAX)
+            .map(|i| WhoEntry {
+                name: clean(&i.name),
+                guild: clean(&i.guild),
+                level: i.lvl,
+                class: i.class,
+                race: i.race,
+                gender: u8::try_from(i.gender).unwrap_or(u8::MAX),
+                zone: i.zone_id,
+            })
+            .collect::<Vec<_>>();
+        Ok(WhoList {
+            matches: answer.total_found.max(entries.len() as u32),
+            entries,
+        })
     }
 }
 

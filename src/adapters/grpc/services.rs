@@ -2,7 +2,7 @@
 //! [`PresentServices`] seam. Every failure becomes the request's failed answer (its detail
 //! names the service and the RPC, for the log).
 
-use super::{GrpcChat, GrpcGuilds};
+use super::{GrpcCharacters, GrpcChat, GrpcGuilds};
 use crate::present::chat::WhisperOutcome;
 use crate::present::{ServiceAnswer, ServiceRequest};
 use crate::runtime::{BoxFuture, PresentServices};
@@ -14,6 +14,8 @@ pub struct GrpcServices {
     pub chat: GrpcChat,
     /// guildserver.
     pub guilds: GrpcGuilds,
+    /// charserver (/who).
+    pub characters: GrpcCharacters,
 }
 
 impl PresentServices for GrpcServices {
@@ -36,6 +38,12 @@ impl PresentServices for GrpcServices {
                         .map_err(|e| e.to_string());
                     ServiceAnswer::GuildMessage { message, outcome }
                 }
+                ServiceRequest::Who(q) => ServiceAnswer::Who(
+                    self.characters
+                        .who(q.asker, &q.request)
+                        .await
+                        .map_err(|e| e.to_string()),
+                ),
             }
         })
     }
