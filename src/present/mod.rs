@@ -17,6 +17,7 @@
 //! - [`party`]: party frames for group members on other worldservers
 //!   (`group.members.updated`, and CMSG_REQUEST_PARTY_MEMBER_STATS answered from them).
 //! - [`who`]: /who across the cluster through charserver.
+//! - [`mail`]: the "you have mail" notice for mail sent from anywhere (`mail.incoming`).
 //! - [`friends`]: friends coming online or going offline anywhere in the cluster
 //!   (`friends.status.changed`).
 //! - [`state`]: the player's own level, map, zone, health and power, read from its
@@ -29,6 +30,7 @@ pub mod chat;
 pub mod friends;
 pub mod gojson;
 pub mod guild;
+pub mod mail;
 pub mod party;
 pub mod state;
 pub mod who;
@@ -322,6 +324,9 @@ impl Presenter {
         }
         if self.services.group && party::renders(&event.subject) {
             return party::render_event(&self.me, &mut self.party, now, &event.payload, out);
+        }
+        if mail::renders(&event.subject) {
+            return mail::render_event(&self.me, &event.payload, out);
         }
         if let Some(kind) = friends::event_kind(&event.subject) {
             return friends::render_event(kind, &event.payload, out);
