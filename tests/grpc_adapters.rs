@@ -12,13 +12,13 @@ use std::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use tc9::{
-    FakeCharacters, FakeChat, FakeGuilds, FakeRegistry, serve_characters, serve_chat, serve_guilds,
-    serve_registry, stored,
+    FakeCharacters, FakeChat, FakeGroups, FakeGuilds, FakeRegistry, serve_characters, serve_chat,
+    serve_groups, serve_guilds, serve_registry, stored,
 };
 use waygate::adapters::grpc::v1;
 use waygate::adapters::grpc::{
-    CharactersSettings, ChatSettings, GrpcCharacters, GrpcChat, GrpcGuilds, GrpcRegistry,
-    GrpcServices, GuildsSettings, RegistrySettings,
+    CharactersSettings, ChatSettings, GroupsSettings, GrpcCharacters, GrpcChat, GrpcGroups,
+    GrpcGuilds, GrpcRegistry, GrpcServices, GuildsSettings, RegistrySettings,
 };
 use waygate::cluster::backoff::Backoff;
 use waygate::cluster::{WorldserverId, WorldserverInfo};
@@ -714,6 +714,7 @@ async fn whispers_go_to_chatserver_with_every_field_and_its_answers_are_read() {
         guilds: GrpcGuilds::connect(GuildsSettings::new(closed_port().await.to_string(), REALM))
             .expect("a valid address"),
         characters: characters_client(closed_port().await),
+        groups: groups_client(closed_port().await),
     };
     let answer = services.call(ServiceRequest::Whisper(whisper("Bob"))).await;
     let ServiceAnswer::Whisper {
@@ -771,6 +772,7 @@ async fn guild_lines_go_to_guildserver_and_its_refusals_are_failed_answers() {
         chat: chat_client(closed_port().await),
         guilds,
         characters: characters_client(closed_port().await),
+        groups: groups_client(closed_port().await),
     };
     let answer = services
         .call(ServiceRequest::GuildMessage(line.clone()))
@@ -856,5 +858,70 @@ async fn who_asks_charserver_with_every_filter_and_renders_what_the_client_can_s
             strings: vec!["x".into()],
         }
     );
+    server.stop().await;
+}
+
+fn groups_client(address: SocketAddr) -> GrpcGroups {
+    let mut s = GroupsSettings::new(address.to_string(), REALM);
+    s.groups_call_timeout_ms = 1_000;
+    GrpcGroups::connect(s).expect("a valid address")
+}
+
+#[tokio::test]
+async fn a_group_is_read_and_checked() {
+    use waygate::present::group::GroupMember;
+    let fake = FakeGroups::default();
+    let member = |guid: u64| v1::get_group_response::GroupMember {
+        guid,
+        flags: 1,
+        name: format!("M{guid}\0x"),
+        is_online: guid.is_multiple_of(2),
+        sub_group: guid as u32 / 5,
+        roles: 300,
+    };
+    fake.data().groups = vec![v1::get_group_response::Group {
+        id: 5,
+        leader: 2,
+        loot_method: 2,
+        looter: 0,
+        loot_threshold: 2,
+        group_type: 2,
+        difficulty: 0,
+        raid_difficulty: 1,
+        master_looter: 2,
+        target_icons_list: Vec::new(),
+        members: (1..=45).map(member).collect(),
+    }];
+    let server = serve_groups(fake.clone()).await;
+    let groups = groups_client(server.address);
+    let g = groups.get_group(5).await.expect("answers");
+    assert_eq!(
+        (g.id, g.leader, g.group_type, g.raid_difficulty),
+        (5, 2, 2, 1)
+    );
+    assert_eq!(g.members.len(), 40, "a raid at most");
+    assert_eq!(
+        g.members[1],
+        GroupMember {
+            guid: 2,
+            name: "M2".into(),
+            online: true,
+            subgroup: 0,
+            flags: 1,
+            roles: u8::MAX,
+        }
+    );
+    assert_eq!(
+        fake.data().asked.first().map(|r| (r.realm_id, r.group_id)),
+        Some((REALM, 5))
+    );
+    // No such group, or an id that does not fit groupserver's u32: final errors.
+    let e = groups.get_group(6).await.expect_err("no group");
+    assert!(!e.retryable, "{e}");
+    let e = groups
+        .get_group(u64::from(u32::MAX) + 1)
+        .await
+        .expect_err("too large");
+    assert!(!e.retryable, "{e}");
     server.stop().await;
 }

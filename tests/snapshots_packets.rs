@@ -404,3 +404,101 @@ fn who_list() {
         }),
     );
 }
+
+// ----- groups ---------------------------------------------------------------------------
+
+use waygate::wire::packets::{
+    GROUP_GUID_HIGH, GroupInvite, GroupList, GroupListMember, GroupLoot, group_type,
+};
+
+#[test]
+fn group_list_empty() {
+    snap(
+        "group_list_empty",
+        typed(&GroupList::empty(GROUP_GUID_HIGH | 5, 7)),
+    );
+}
+
+#[test]
+fn group_list_party_master_loot() {
+    let member = |n: u64, name: &str, online: u8| GroupListMember {
+        name: name.into(),
+        guid: n,
+        online,
+        subgroup: 0,
+        flags: 0,
+        roles: 0,
+    };
+    snap(
+        "group_list_party_master_loot",
+        typed(&GroupList {
+            group_type: 0,
+            subgroup: 0,
+            flags: 0,
+            roles: 0,
+            lfg: None,
+            group_guid: GROUP_GUID_HIGH | 5,
+            counter: 3,
+            members: vec![member(9, "Bob", 1), member(11, "Ëve", 0)],
+            leader: 9,
+            loot: Some(GroupLoot {
+                method: 2,
+                master_looter: 9,
+                threshold: 2,
+                dungeon_difficulty: 1,
+                raid_difficulty: 0,
+                dynamic_heroic: 0,
+            }),
+        }),
+    );
+}
+
+#[test]
+fn group_list_full_raid() {
+    // 40 players: the player and 39 others in 8 subgroups, every third one offline, names in
+    // several scripts.
+    let names = ["Ælfric", "Brannoc", "Çelik", "Даша", "Εύα", "김", "Zoë"];
+    let members = (0..39u64)
+        .map(|i| GroupListMember {
+            name: format!("{}{i}", names[i as usize % names.len()]),
+            guid: 100 + i,
+            online: u8::from(i % 3 != 0),
+            subgroup: ((i + 1) / 5) as u8,
+            flags: if i == 0 { 0x2 } else { 0 },
+            roles: 0,
+        })
+        .collect();
+    snap(
+        "group_list_full_raid",
+        typed(&GroupList {
+            group_type: group_type::RAID,
+            subgroup: 0,
+            flags: 0x1,
+            roles: 0,
+            lfg: None,
+            group_guid: GROUP_GUID_HIGH | 77,
+            counter: 41,
+            members,
+            leader: 100,
+            loot: Some(GroupLoot {
+                method: 3,
+                master_looter: 0,
+                threshold: 2,
+                dungeon_difficulty: 0,
+                raid_difficulty: 1,
+                dynamic_heroic: 0,
+            }),
+        }),
+    );
+}
+
+#[test]
+fn group_invite() {
+    snap(
+        "group_invite",
+        typed(&GroupInvite {
+            status: 1,
+            inviter: "Brannoc".into(),
+        }),
+    );
+}

@@ -1,13 +1,14 @@
 //! The production binary in the ToCloud9 mode, configured by ToCloud9's environment
 //! variables alone, against a real MariaDB (`WAYGATE_TEST_AUTH_DB`), a real nats-server
-//! (`WAYGATE_TEST_NATS_URL`), in-process servers-registry, charserver, chatserver and
-//! guildserver fakes, and a fake worldserver that the registry lists. A bot logs in with the
+//! (`WAYGATE_TEST_NATS_URL`), in-process servers-registry, charserver, chatserver, guildserver
+//! and groupserver fakes, and a fake worldserver that the registry lists. A bot logs in with the
 //! session key from the DB and enters the world on the registry's worldserver. There it
 //! whispers through chatserver and hears a whisper from NATS, chats in its guild through
-//! guildserver and hears a guildmate and the MOTD, sees a group member's party frame from
-//! groupserver's event, asks /who of charserver, and logs out. Its state reaches `gw.char.chars-updates`; the
-//! logged-in and logged-out events reach NATS with every key; `/healthcheck`, `/readyz` and
-//! `/metrics` answer; SIGTERM stops it cleanly. Without the two servers the test fails under
+//! guildserver and hears a guildmate and the MOTD, sees the group list from groupserver's
+//! events and its answer, and a group member's party frame, asks /who of charserver, and
+//! logs out. Its state reaches `gw.char.chars-updates`; the logged-in and logged-out events
+//! reach NATS with every key; `/healthcheck`, `/readyz` and `/metrics` answer; SIGTERM stops
+//! it cleanly. Without the two servers the test fails under
 //! CI and is skipped elsewhere (`ci/services/mariadb start`, `ci/services/nats start`).
 
 #![cfg(not(madsim))]
@@ -36,15 +37,16 @@ use waygate::peers::worldserver::{
     FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, Presence,
 };
 use waygate::wire::packets::{
-    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, GuildEvent, PartyMemberStats,
-    Position, WhoList, WhoRequest, WirePacket, chat_type, guild_event, member_status,
+    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, GroupList, GuildEvent,
+    PartyMemberStats, Position, WhoList, WhoRequest, WirePacket, chat_type, guild_event,
+    member_status,
 };
 use waygate::wire::{Opcode, SessionKey};
 
 use child::{Running, http_blocking, wait_until};
 use tc9::{
-    FakeCharacters, FakeChat, FakeGuilds, FakeRegistry, serve_characters, serve_chat, serve_guilds,
-    serve_registry, stored,
+    FakeCharacters, FakeChat, FakeGroups, FakeGuilds, FakeRegistry, serve_characters, serve_chat,
+    serve_groups, serve_guilds, serve_registry, stored,
 };
 use test_db::TestDb;
 
@@ -199,6 +201,30 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     let chat_server = serve_chat(chat.clone()).await;
     let guilds = FakeGuilds::default();
     let guilds_server = serve_guilds(guilds.clone()).await;
+    // groupserver knows Eeto's group with Bob.
+    let groups = FakeGroups::default();
+    let member = |guid: u64, name: &str| v1::get_group_response::GroupMember {
+        guid,
+        flags: 0,
+        name: name.into(),
+        is_online: true,
+        sub_group: 0,
+        roles: 0,
+    };
+    groups.data().groups = vec![v1::get_group_response::Group {
+        id: 4,
+        leader: BOB,
+        loot_method: 3,
+        looter: 0,
+        loot_threshold: 2,
+        group_type: 0,
+        difficulty: 0,
+        raid_difficulty: 0,
+        master_looter: 0,
+        target_icons_list: Vec::new(),
+        members: vec![member(GUID, "Eeto"), member(BOB, "Bob"), member(78, "Cid")],
+    }];
+    let groups_server = serve_groups(groups.clone()).await;
 
     let bus = async_nats::connect(nats.as_str())
         .await
@@ -228,6 +254,7 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
         ),
         ("CHAT_SERVICE_ADDRESS", chat_server.address.to_string()),
         ("GUILDS_SERVICE_ADDRESS", guilds_server.address.to_string()),
+        ("GROUP_SERVICE_ADDRESS", groups_server.address.to_string()),
         ("NATS_URL", nats.clone()),
         ("LOG_LEVEL", "1".into()),
     ];
@@ -334,6 +361,12 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             BotStep::ExpectPackets {
                 opcode: Opcode::SMSG_WHO,
                 count: 1,
+            },
+            // The group Bob made: its list from the event, then again from groupserver when
+            // Cid joins.
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_GROUP_LIST,
+                count: 2,
             },
             // Bob's party frame, from groupserver.
             BotStep::ExpectPackets {
@@ -465,6 +498,18 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     bus.publish("guild.motd.updated", motd.into())
         .await
         .expect("publish");
+    let created = format!(
+        r#"{{"v":"0.0.1","t":2,"p":{{"ServiceID":"gr1","RealmID":{realm},"GroupID":4,"LeaderGUID":{BOB},"LootMethod":3,"LooterGUID":0,"LootThreshold":2,"GroupType":0,"Difficulty":0,"RaidDifficulty":0,"MasterLooterGuid":0,"Members":[{{"MemberGUID":{BOB},"MemberFlags":0,"MemberName":"Bob","IsOnline":true,"SubGroup":0,"Roles":0}},{{"MemberGUID":{GUID},"MemberFlags":0,"MemberName":"Eeto","IsOnline":true,"SubGroup":0,"Roles":0}}]}}}}"#
+    );
+    bus.publish("group.created", created.into())
+        .await
+        .expect("publish");
+    let added = format!(
+        r#"{{"v":"0.0.1","t":6,"p":{{"ServiceID":"gr1","RealmID":{realm},"GroupID":4,"MemberGUID":78,"MemberName":"Cid","OnlineMembers":[{GUID},{BOB},78]}}}}"#
+    );
+    bus.publish("group.member.added", added.into())
+        .await
+        .expect("publish");
     let frames = format!(
         r#"{{"v":"0.0.1","t":13,"p":{{"ServiceID":"gr1","RealmID":{realm},"GroupID":4,"Updates":[{{"MemberGUID":{BOB},"Level":79,"CurHP":900,"MaxHP":1000}}],"Receivers":[{GUID}]}}}}"#
     );
@@ -532,6 +577,38 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     assert_eq!(
         motd.map(|e| (e.event, e.params)),
         Some((guild_event::MOTD, vec!["Raid at 8".to_owned()]))
+    );
+    let lists: Vec<GroupList> = report
+        .received
+        .iter()
+        .filter(|(opcode, _)| *opcode == Opcode::SMSG_GROUP_LIST)
+        .map(|(_, body)| GroupList::decode(body).expect("decodes"))
+        .collect();
+    let seen: Vec<(u32, u64, Vec<String>)> = lists
+        .iter()
+        .map(|l| {
+            (
+                l.counter,
+                l.leader,
+                l.members.iter().map(|m| m.name.clone()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (1, BOB, vec!["Bob".to_owned()]),
+            (2, BOB, vec!["Bob".to_owned(), "Cid".to_owned()]),
+        ]
+    );
+    assert_eq!(
+        groups
+            .data()
+            .asked
+            .iter()
+            .map(|r| (r.realm_id, r.group_id))
+            .collect::<Vec<_>>(),
+        vec![(realm, 4)]
     );
     let frame = report
         .received
@@ -615,5 +692,6 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     characters_server.stop().await;
     chat_server.stop().await;
     guilds_server.stop().await;
+    groups_server.stop().await;
     db.drop_db().await;
 }

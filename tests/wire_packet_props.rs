@@ -1493,3 +1493,96 @@ codec_props! {
     who_request_packet: WhoRequest = who_request();
     who_list_packet: WhoList = who_list();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Groups: SMSG_GROUP_LIST, SMSG_GROUP_INVITE.
+// ---------------------------------------------------------------------------------------------
+
+use waygate::wire::packets::{
+    GROUP_MEMBERS_MAX, GroupInvite, GroupList, GroupListMember, GroupLoot, group_type,
+};
+
+wire_packet_codecs!(GroupList, GroupInvite);
+
+fn group_list() -> impl Strategy<Value = GroupList> {
+    let member = (
+        name(),
+        guid(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u8>(),
+    )
+        .prop_map(
+            |(name, guid, online, subgroup, flags, roles)| GroupListMember {
+                name,
+                guid,
+                online,
+                subgroup,
+                flags,
+                roles,
+            },
+        );
+    let loot = (
+        any::<u8>(),
+        guid(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u8>(),
+    )
+        .prop_map(
+            |(
+                method,
+                master_looter,
+                threshold,
+                dungeon_difficulty,
+                raid_difficulty,
+                dynamic_heroic,
+            )| {
+                GroupLoot {
+                    method,
+                    master_looter,
+                    threshold,
+                    dungeon_difficulty,
+                    raid_difficulty,
+                    dynamic_heroic,
+                }
+            },
+        );
+    (
+        (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>()),
+        (any::<u8>(), any::<u32>()),
+        (guid(), any::<u32>(), guid()),
+        prop::collection::vec(member, 0..GROUP_MEMBERS_MAX),
+        loot,
+    )
+        .prop_map(
+            |(
+                (kind, subgroup, flags, roles),
+                lfg,
+                (group_guid, counter, leader),
+                members,
+                loot,
+            )| {
+                GroupList {
+                    group_type: kind,
+                    subgroup,
+                    flags,
+                    roles,
+                    lfg: (kind & group_type::LFG != 0).then_some(lfg),
+                    group_guid,
+                    counter,
+                    loot: (!members.is_empty()).then_some(loot),
+                    members,
+                    leader,
+                }
+            },
+        )
+}
+
+codec_props! {
+    group_list_packet: GroupList = group_list();
+    group_invite_packet: GroupInvite =
+        (any::<u8>(), name()).prop_map(|(status, inviter)| GroupInvite { status, inviter });
+}

@@ -10,7 +10,8 @@
 //! - [`GrpcCharacters`]: the [`Characters`](crate::runtime::Characters) seam over
 //!   `v1.CharactersService`.
 //! - [`GrpcServices`]: the [`PresentServices`](crate::runtime::PresentServices) seam:
-//!   chatserver's whispers ([`GrpcChat`]) and guildserver's guild chat ([`GrpcGuilds`]).
+//!   chatserver's whispers ([`GrpcChat`]), guildserver's guild chat ([`GrpcGuilds`]),
+//!   groupserver's groups ([`GrpcGroups`]) and charserver's /who.
 //!
 //! Every call has a deadline; every failure is a [`SeamError`] naming the service, the RPC and
 //! whether a retry may help. tonic is declared as `madsim-tonic`, so the same code runs over
@@ -18,6 +19,7 @@
 
 mod characters;
 mod chat;
+mod groups;
 mod guilds;
 mod registry;
 mod services;
@@ -27,6 +29,7 @@ use std::time::Duration;
 
 pub use characters::{AccountDataEntry, CharactersSettings, GrpcCharacters};
 pub use chat::{ChatSettings, GrpcChat};
+pub use groups::{GroupsSettings, GrpcGroups};
 pub use guilds::{GrpcGuilds, GuildsSettings};
 pub use registry::{GrpcRegistry, RegistrySettings};
 pub use services::GrpcServices;

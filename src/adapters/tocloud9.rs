@@ -20,8 +20,8 @@ use std::sync::Arc;
 use super::auth_db::{AuthDb, AuthDbSettings, Dsn, SchemaType};
 use super::fence_kv::{FENCE_KV_OP_TIMEOUT_MS, JetStreamKv, bucket_name};
 use super::grpc::{
-    CharactersSettings, ChatSettings, GrpcCharacters, GrpcChat, GrpcGuilds, GrpcRegistry,
-    GrpcServices, GuildsSettings, RegistrySettings,
+    CharactersSettings, ChatSettings, GroupsSettings, GrpcCharacters, GrpcChat, GrpcGroups,
+    GrpcGuilds, GrpcRegistry, GrpcServices, GuildsSettings, RegistrySettings,
 };
 use super::nats::{NatsBus, NatsError, NatsSettings};
 use crate::cluster::WorldserverInfo;
@@ -70,6 +70,9 @@ pub enum StartError {
     /// The guild service's address is refused.
     #[error("guild service: {0}")]
     Guilds(SeamError),
+    /// The group service's address is refused.
+    #[error("group service: {0}")]
+    Groups(SeamError),
 }
 
 /// The started adapters of the ToCloud9 mode.
@@ -82,7 +85,7 @@ pub struct ClusterAdapters {
     pub accounts: Arc<AuthDb>,
     /// NATS.
     pub bus: Arc<NatsBus>,
-    /// The services presentation calls (chatserver, guildserver).
+    /// The services presentation calls (chatserver, guildserver, groupserver, charserver).
     pub services: Arc<GrpcServices>,
     /// Where account fencing keeps its records.
     pub fence: Arc<dyn crate::runtime::KvStore>,
@@ -168,6 +171,11 @@ impl ClusterAdapters {
             cfg.realm_id,
         ))
         .map_err(StartError::Guilds)?;
+        let groups = GrpcGroups::connect(GroupsSettings::new(
+            cfg.services.group.to_string(),
+            cfg.realm_id,
+        ))
+        .map_err(StartError::Groups)?;
 
         Ok(Self {
             registry: Arc::new(registry),
@@ -178,6 +186,7 @@ impl ClusterAdapters {
                 chat,
                 guilds,
                 characters,
+                groups,
             }),
             fence,
             gateway_id,
@@ -332,6 +341,7 @@ impl<T: PresentServices + ?Sized> PresentServices for Counted<T> {
             // Counted under the service asked, not the wrapper's.
             let service = match request.service() {
                 "guild" => AdapterService::Guilds,
+                "group" => AdapterService::Group,
                 "characters" => AdapterService::Characters,
                 _ => AdapterService::Chat,
             };

@@ -14,6 +14,7 @@
 //!   the bus. Every other chat type passes through to the worldserver.
 //! - [`guild`]: guild chat through guildserver, and its events (membership, ranks, message of
 //!   the day, invitations, guild chat from other worldservers).
+//! - [`group`]: the group list, invitations and group chat from groupserver's events.
 //! - [`party`]: party frames for group members on other worldservers
 //!   (`group.members.updated`, and CMSG_REQUEST_PARTY_MEMBER_STATS answered from them).
 //! - [`who`]: /who across the cluster through charserver.
@@ -29,6 +30,7 @@
 pub mod chat;
 pub mod friends;
 pub mod gojson;
+pub mod group;
 pub mod guild;
 pub mod mail;
 pub mod party;
@@ -111,6 +113,8 @@ pub enum ServiceRequest {
     GuildMessage(guild::GuildMessage),
     /// charserver's `WhoQuery`.
     Who(who::WhoQuery),
+    /// groupserver's `GetGroup` for this group id.
+    GetGroup(u64),
 }
 
 impl ServiceRequest {
@@ -120,6 +124,7 @@ impl ServiceRequest {
             Self::Whisper(_) => "chat",
             Self::GuildMessage(_) => "guild",
             Self::Who(_) => "characters",
+            Self::GetGroup(_) => "group",
         }
     }
 
@@ -136,6 +141,7 @@ impl ServiceRequest {
                 outcome: Err(detail),
             },
             Self::Who(_) => ServiceAnswer::Who(Err(detail)),
+            Self::GetGroup(_) => ServiceAnswer::Group(Err(detail)),
         }
     }
 }
@@ -160,6 +166,8 @@ pub enum ServiceAnswer {
     },
     /// The /who list (`Err`: the call failed; the detail is for logs).
     Who(Result<crate::wire::packets::WhoList, String>),
+    /// The group as groupserver describes it (`Err`: the call failed).
+    Group(Result<group::GroupSnapshot, String>),
 }
 
 impl ServiceAnswer {
@@ -178,6 +186,8 @@ impl ServiceAnswer {
             Self::GuildMessage { .. } => None,
             Self::Who(Err(detail)) => Some(detail),
             Self::Who(Ok(_)) => None,
+            Self::Group(Err(detail)) => Some(detail),
+            Self::Group(Ok(_)) => None,
         }
     }
 }
@@ -235,6 +245,7 @@ pub struct Presenter {
     services: Services,
     state: state::PlayerState,
     party: party::Party,
+    group: group::GroupState,
 }
 
 impl Presenter {
@@ -245,6 +256,7 @@ impl Presenter {
             services,
             state: state::PlayerState::default(),
             party: party::Party::default(),
+            group: group::GroupState::default(),
         }
     }
 
@@ -322,6 +334,11 @@ impl Presenter {
         if let Some(kind) = guild::event_kind(&event.subject) {
             return guild::render_event(&mut self.me, kind, &event.payload, out);
         }
+        if self.services.group
+            && let Some(kind) = group::event_kind(&event.subject)
+        {
+            return group::render_event(&self.me, &mut self.group, kind, &event.payload, out);
+        }
         if self.services.group && party::renders(&event.subject) {
             return party::render_event(&self.me, &mut self.party, now, &event.payload, out);
         }
@@ -348,6 +365,9 @@ impl Presenter {
                 guild::answered(message, &outcome, out)
             }
             ServiceAnswer::Who(outcome) => who::answered(outcome, out),
+            ServiceAnswer::Group(outcome) => {
+                group::answered(&self.me, &mut self.group, outcome, out)
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use super::opcode::Opcode;
 
 mod character;
 mod chat;
+mod group;
 mod guild;
 mod info;
 mod party;
@@ -24,6 +25,10 @@ pub use character::{
 pub use chat::{
     CHANNEL_NAME_MAX_BYTES, ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, chat_tag,
     chat_type,
+};
+pub use group::{
+    GROUP_GUID_HIGH, GROUP_MEMBERS_MAX, GroupInvite, GroupList, GroupListMember, GroupLoot,
+    group_type,
 };
 pub use guild::{
     GUILD_EVENT_PARAM_MAX_BYTES, GUILD_EVENT_PARAMS_MAX, GuildEvent, GuildInvite, guild_event,

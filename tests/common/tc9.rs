@@ -1,4 +1,4 @@
-//! In-process fakes of ToCloud9's servers-registry, charserver, chatserver and guildserver (tonic servers on
+//! In-process fakes of ToCloud9's servers-registry, charserver, chatserver, guildserver and groupserver (tonic servers on
 //! loopback), shared by the adapter tests and the ToCloud9-mode end-to-end test.
 
 #![allow(dead_code)] // each test binary uses part of it
@@ -15,6 +15,7 @@ use waygate::adapters::grpc::v1::characters_service_server::{
     CharactersService, CharactersServiceServer,
 };
 use waygate::adapters::grpc::v1::chat_service_server::{ChatService, ChatServiceServer};
+use waygate::adapters::grpc::v1::group_service_server::{GroupService, GroupServiceServer};
 use waygate::adapters::grpc::v1::guild_service_server::{GuildService, GuildServiceServer};
 use waygate::adapters::grpc::v1::servers_registry_service_server::{
     ServersRegistryService, ServersRegistryServiceServer,
@@ -420,6 +421,49 @@ pub async fn serve_guilds(fake: FakeGuilds) -> Running {
         listener,
         tonic::transport::Server::builder().add_service(GuildServiceServer::new(fake)),
         "guilds",
+    )
+}
+
+#[derive(Default)]
+pub struct GroupsData {
+    pub groups: Vec<v1::get_group_response::Group>,
+    pub asked: Vec<v1::GetGroupRequest>,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeGroups(pub Arc<Mutex<GroupsData>>);
+
+impl FakeGroups {
+    pub fn data(&self) -> std::sync::MutexGuard<'_, GroupsData> {
+        self.0.lock().expect("fake groups lock")
+    }
+}
+
+#[tonic::async_trait]
+impl GroupService for FakeGroups {
+    async fn get_group(
+        &self,
+        request: Request<v1::GetGroupRequest>,
+    ) -> Result<Response<v1::GetGroupResponse>, Status> {
+        let r = request.into_inner();
+        let mut data = self.data();
+        let group = data.groups.iter().find(|g| g.id == r.group_id).cloned();
+        data.asked.push(r);
+        Ok(Response::new(v1::GetGroupResponse {
+            api: "0.0.1".into(),
+            group,
+        }))
+    }
+}
+
+pub async fn serve_groups(fake: FakeGroups) -> Running {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    run(
+        listener,
+        tonic::transport::Server::builder().add_service(GroupServiceServer::new(fake)),
+        "groups",
     )
 }
 

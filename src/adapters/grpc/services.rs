@@ -2,7 +2,7 @@
 //! [`PresentServices`] seam. Every failure becomes the request's failed answer (its detail
 //! names the service and the RPC, for the log).
 
-use super::{GrpcCharacters, GrpcChat, GrpcGuilds};
+use super::{GrpcCharacters, GrpcChat, GrpcGroups, GrpcGuilds};
 use crate::present::chat::WhisperOutcome;
 use crate::present::{ServiceAnswer, ServiceRequest};
 use crate::runtime::{BoxFuture, PresentServices};
@@ -16,6 +16,8 @@ pub struct GrpcServices {
     pub guilds: GrpcGuilds,
     /// charserver (/who).
     pub characters: GrpcCharacters,
+    /// groupserver.
+    pub groups: GrpcGroups,
 }
 
 impl PresentServices for GrpcServices {
@@ -37,6 +39,9 @@ impl PresentServices for GrpcServices {
                         .await
                         .map_err(|e| e.to_string());
                     ServiceAnswer::GuildMessage { message, outcome }
+                }
+                ServiceRequest::GetGroup(id) => {
+                    ServiceAnswer::Group(self.groups.get_group(id).await.map_err(|e| e.to_string()))
                 }
                 ServiceRequest::Who(q) => ServiceAnswer::Who(
                     self.characters

@@ -1,0 +1,322 @@
+//! Groups across worldservers, from ToCloud9's groupserver events.
+//!
+//! - `group.invite.created` → the invitee's SMSG_GROUP_INVITE (status 0 when it is in a
+//!   group already, as AzerothCore tells the client).
+//! - `group.created` → SMSG_GROUP_LIST from the event's own member list.
+//! - `group.member.added`, `.member.online.changed`, `.leader.changed`, `.loot.changed`,
+//!   `.converted.raid`, and `.member.left` for someone else → groupserver's `GetGroup`, then
+//!   SMSG_GROUP_LIST from its answer (a failed call leaves the list as it was).
+//! - `group.member.left` for the player → SMSG_GROUP_UNINVITE and the empty list;
+//!   `group.disband` → the empty list and SMSG_GROUP_DESTROYED.
+//! - `group.message.new` → SMSG_MESSAGECHAT of its type for everyone but the sender.
+//!
+//! Every list carries the next value of this player's update counter, so the client never
+//! takes an older list for a newer one. The group's guid is AzerothCore's (`HighGuid::Group`
+//! over groupserver's id). The member list is the player's view: it is left out of it, and its
+//! own subgroup, flags and roles go in the header. Group commands (invite, accept, leave, ...)
+//! still go to the worldserver.
+
+use super::gojson::{Field, Kind, Object};
+use super::{Action, EventFate, Me, ServiceRequest, payload_object};
+use crate::wire::Opcode;
+use crate::wire::packets::{
+    ChatMessage, GROUP_GUID_HIGH, GROUP_MEMBERS_MAX, GroupInvite, GroupList, GroupListMember,
+    GroupLoot, WirePacket, chat_type,
+};
+
+/// AzerothCore's master-loot method: only then is the master looter's guid sent.
+const MASTER_LOOT: u8 = 2;
+
+/// One member as groupserver describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupMember {
+    /// Guid.
+    pub guid: u64,
+    /// Name.
+    pub name: String,
+    /// Online.
+    pub online: bool,
+    /// Subgroup.
+    pub subgroup: u8,
+    /// `GroupMemberFlags`.
+    pub flags: u8,
+    /// LFG roles.
+    pub roles: u8,
+}
+
+/// A group as groupserver describes it (its `GetGroup` answer, or a `group.created` event).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupSnapshot {
+    /// groupserver's id.
+    pub id: u64,
+    /// Leader.
+    pub leader: u64,
+    /// Group type bits.
+    pub group_type: u8,
+    /// Loot method.
+    pub loot_method: u8,
+    /// Loot threshold.
+    pub loot_threshold: u8,
+    /// Master looter.
+    pub master_looter: u64,
+    /// Dungeon difficulty.
+    pub difficulty: u8,
+    /// Raid difficulty.
+    pub raid_difficulty: u8,
+    /// Members, the player included, at most [`GROUP_MEMBERS_MAX`].
+    pub members: Vec<GroupMember>,
+}
+
+/// The player's group, as far as this gateway knows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupState {
+    /// groupserver's id of the player's group.
+    pub id: Option<u64>,
+    /// The last update counter sent.
+    pub counter: u32,
+}
+
+impl GroupState {
+    fn next_counter(&mut self) -> u32 {
+        self.counter = self.counter.wrapping_add(1);
+        self.counter
+    }
+
+    /// The list for `me`, with the next counter.
+    fn list(&mut self, me: &Me, g: &GroupSnapshot) -> GroupList {
+        let mine = g.members.iter().find(|m| m.guid == me.guid);
+        let members: Vec<GroupListMember> = g
+            .members
+            .iter()
+            .filter(|m| m.guid != me.guid)
+            .take(GROUP_MEMBERS_MAX - 1)
+            .map(|m| GroupListMember {
+                name: m.name.clone(),
+                guid: m.guid,
+                online: u8::from(m.online),
+                subgroup: m.subgroup,
+                flags: m.flags,
+                roles: m.roles,
+            })
+            .collect();
+        GroupList {
+            group_type: g.group_type,
+            subgroup: mine.map_or(0, |m| m.subgroup),
+            flags: mine.map_or(0, |m| m.flags),
+            roles: mine.map_or(0, |m| m.roles),
+            lfg: None,
+            group_guid: GROUP_GUID_HIGH | g.id,
+            counter: self.next_counter(),
+            members,
+            leader: g.leader,
+            loot: Some(GroupLoot {
+                method: g.loot_method,
+                master_looter: if g.loot_method == MASTER_LOOT {
+                    g.master_looter
+                } else {
+                    0
+                },
+                threshold: g.loot_threshold,
+                dungeon_difficulty: g.difficulty,
+                raid_difficulty: g.raid_difficulty,
+                dynamic_heroic: 0,
+            }),
+        }
+    }
+
+    /// The empty list of the group that is gone.
+    fn gone(&mut self, id: u64) -> Action {
+        let list = GroupList::empty(GROUP_GUID_HIGH | id, self.next_counter());
+        Action::ToClient(GroupList::OPCODE, list.to_body())
+    }
+}
+
+/// The group events presentation renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum EventKind {
+    InviteCreated,
+    Created,
+    Disband,
+    MemberLeft,
+    /// Anything that only needs the list again.
+    Refresh,
+    MessageNew,
+}
+
+/// Which group event a subject carries, if presentation renders it.
+pub(super) fn event_kind(subject: &str) -> Option<EventKind> {
+    Some(match subject {
+        "group.invite.created" => EventKind::InviteCreated,
+        "group.created" => EventKind::Created,
+        "group.disband" => EventKind::Disband,
+        "group.member.left" => EventKind::MemberLeft,
+        "group.member.added"
+        | "group.member.online.changed"
+        | "group.leader.changed"
+        | "group.loot.changed"
+        | "group.converted.raid" => EventKind::Refresh,
+        "group.message.new" => EventKind::MessageNew,
+        _ => return None,
+    })
+}
+
+const MEMBER: &[Field] = &[
+    Field::new("MemberGUID", Kind::U64),
+    Field::new("MemberFlags", Kind::U8),
+    Field::new("MemberName", Kind::Str),
+    Field::new("IsOnline", Kind::Bool),
+    Field::new("SubGroup", Kind::U8),
+    Field::new("Roles", Kind::U8),
+];
+
+/// The fields read (the payloads carry more; unknown keys are ignored).
+const FIELDS: &[Field] = &[
+    Field::new("GroupID", Kind::U64),
+    Field::new("InviterName", Kind::Str),
+    Field::new("InviteeGUID", Kind::U64),
+    Field::new("LeaderGUID", Kind::U64),
+    Field::new("LootMethod", Kind::U8),
+    Field::new("LootThreshold", Kind::U8),
+    Field::new("GroupType", Kind::U8),
+    Field::new("Difficulty", Kind::U8),
+    Field::new("RaidDifficulty", Kind::U8),
+    Field::new("MasterLooterGuid", Kind::U64),
+    Field::new("Members", Kind::Objects(MEMBER)),
+    Field::new("MemberGUID", Kind::U64),
+    Field::new("SenderGUID", Kind::U64),
+    Field::new("Language", Kind::U32),
+    Field::new("Msg", Kind::Str),
+    Field::new("MessageType", Kind::U8),
+];
+
+fn u8_of(o: &Object<'_>, name: &'static str) -> u8 {
+    // Checked as a u8.
+    u8::try_from(o.uint(name)).unwrap_or(u8::MAX)
+}
+
+/// Renders a group event for `me`.
+pub(super) fn render_event(
+    me: &Me,
+    group: &mut GroupState,
+    kind: EventKind,
+    payload: &[u8],
+    out: &mut Vec<Action>,
+) -> EventFate {
+    let o = match payload_object(payload, FIELDS) {
+        Ok(o) => o,
+        Err(fate) => return fate,
+    };
+    let id = o.uint("GroupID");
+    match kind {
+        EventKind::InviteCreated => {
+            if o.uint("InviteeGUID") != me.guid {
+                return EventFate::NotForMe;
+            }
+            let invite = GroupInvite {
+                status: u8::from(group.id.is_none()),
+                inviter: o.string("InviterName"),
+            };
+            out.push(Action::ToClient(GroupInvite::OPCODE, invite.to_body()));
+        }
+        EventKind::Created => {
+            let snapshot = created(&o, id);
+            group.id = Some(id);
+            let list = group.list(me, &snapshot);
+            out.push(Action::ToClient(GroupList::OPCODE, list.to_body()));
+        }
+        EventKind::Disband => {
+            out.push(group.gone(id));
+            out.push(Action::ToClient(
+                Opcode::SMSG_GROUP_DESTROYED,
+                bytes::Bytes::new(),
+            ));
+            group.id = None;
+        }
+        EventKind::MemberLeft if o.uint("MemberGUID") == me.guid => {
+            out.push(Action::ToClient(
+                Opcode::SMSG_GROUP_UNINVITE,
+                bytes::Bytes::new(),
+            ));
+            out.push(group.gone(id));
+            group.id = None;
+        }
+        EventKind::MemberLeft | EventKind::Refresh => {
+            if id == 0 {
+                return EventFate::Malformed("no GroupID".into());
+            }
+            group.id = Some(id);
+            out.push(Action::Call(ServiceRequest::GetGroup(id)));
+        }
+        EventKind::MessageNew => {
+            let sender = o.uint("SenderGUID");
+            if sender == me.guid {
+                return EventFate::NotForMe; // the sender's own line is its worldserver's
+            }
+            let kind = u8_of(&o, "MessageType");
+            let line = ChatMessage {
+                kind: if chat_type::is_player(kind) {
+                    kind
+                } else {
+                    chat_type::PARTY
+                },
+                // Checked as a u32.
+                language: u32::try_from(o.uint("Language")).unwrap_or(0),
+                sender,
+                channel: None,
+                receiver: sender,
+                message: o.string("Msg"),
+                tag: 0,
+            };
+            out.push(Action::ToClient(ChatMessage::OPCODE, line.to_body()));
+        }
+    }
+    EventFate::Rendered
+}
+
+fn created(o: &Object<'_>, id: u64) -> GroupSnapshot {
+    let members = o
+        .objects("Members")
+        .into_iter()
+        .flatten()
+        .take(GROUP_MEMBERS_MAX)
+        .map(|m| GroupMember {
+            guid: m.uint("MemberGUID"),
+            name: m.string("MemberName"),
+            online: m.flag("IsOnline"),
+            subgroup: u8_of(&m, "SubGroup"),
+            flags: u8_of(&m, "MemberFlags"),
+            roles: u8_of(&m, "Roles"),
+        })
+        .collect();
+    GroupSnapshot {
+        id,
+        leader: o.uint("LeaderGUID"),
+        group_type: u8_of(o, "GroupType"),
+        loot_method: u8_of(o, "LootMethod"),
+        loot_threshold: u8_of(o, "LootThreshold"),
+        master_looter: o.uint("MasterLooterGuid"),
+        difficulty: u8_of(o, "Difficulty"),
+        raid_difficulty: u8_of(o, "RaidDifficulty"),
+        members,
+    }
+}
+
+/// groupserver answered `GetGroup` (`Err`: the call failed; the list stays as it was).
+pub(super) fn answered(
+    me: &Me,
+    group: &mut GroupState,
+    outcome: Result<GroupSnapshot, String>,
+    out: &mut Vec<Action>,
+) {
+    let Ok(snapshot) = outcome else {
+        return;
+    };
+    if group.id != Some(snapshot.id) {
+        return; // the player left that group meanwhile
+    }
+    let list = group.list(me, &snapshot);
+    out.push(Action::ToClient(GroupList::OPCODE, list.to_body()));
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,230 @@
+use super::*;
+
+const ME: u64 = 7;
+
+fn me() -> Me {
+    Me {
+        guid: ME,
+        name: "Alice".into(),
+        race: 4,
+        guild_id: 0,
+    }
+}
+
+fn render(group: &mut GroupState, subject: &str, payload: &str) -> (EventFate, Vec<Action>) {
+    let mut out = Vec::new();
+    let kind = event_kind(subject).expect("a group subject");
+    let fate = render_event(&me(), group, kind, payload.as_bytes(), &mut out);
+    (fate, out)
+}
+
+fn list_of(action: &Action) -> GroupList {
+    match action {
+        Action::ToClient(Opcode::SMSG_GROUP_LIST, body) => {
+            GroupList::decode(body).expect("decodes")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+const CREATED: &str = r#"{"GroupID":5,"LeaderGUID":9,"LootMethod":2,"LooterGUID":0,
+    "LootThreshold":2,"GroupType":0,"Difficulty":1,"RaidDifficulty":0,"MasterLooterGuid":9,
+    "Members":[
+        {"MemberGUID":9,"MemberFlags":0,"MemberName":"Bob","IsOnline":true,"SubGroup":0,"Roles":0},
+        {"MemberGUID":7,"MemberFlags":1,"MemberName":"Alice","IsOnline":true,"SubGroup":0,"Roles":2},
+        {"MemberGUID":11,"MemberFlags":0,"MemberName":"Ëve","IsOnline":false,"SubGroup":0,"Roles":0}
+    ]}"#;
+
+#[test]
+fn a_created_group_is_listed_from_the_players_view() {
+    let mut g = GroupState::default();
+    let (fate, out) = render(&mut g, "group.created", CREATED);
+    assert_eq!(fate, EventFate::Rendered);
+    let list = list_of(&out[0]);
+    assert_eq!(
+        list,
+        GroupList {
+            group_type: 0,
+            subgroup: 0,
+            flags: 1,
+            roles: 2,
+            lfg: None,
+            group_guid: GROUP_GUID_HIGH | 5,
+            counter: 1,
+            members: vec![
+                GroupListMember {
+                    name: "Bob".into(),
+                    guid: 9,
+                    online: 1,
+                    ..GroupListMember::default()
+                },
+                GroupListMember {
+                    name: "Ëve".into(),
+                    guid: 11,
+                    online: 0,
+                    ..GroupListMember::default()
+                },
+            ],
+            leader: 9,
+            loot: Some(GroupLoot {
+                method: MASTER_LOOT,
+                master_looter: 9,
+                threshold: 2,
+                dungeon_difficulty: 1,
+                raid_difficulty: 0,
+                dynamic_heroic: 0,
+            }),
+        }
+    );
+    assert_eq!(g.id, Some(5));
+}
+
+#[test]
+fn changes_ask_for_the_group_and_its_answer_is_the_next_list() {
+    let mut g = GroupState::default();
+    render(&mut g, "group.created", CREATED);
+    let (fate, out) = render(
+        &mut g,
+        "group.leader.changed",
+        r#"{"GroupID":5,"PreviousLeader":9,"NewLeader":7,"OnlineMembers":[7,9]}"#,
+    );
+    assert_eq!(fate, EventFate::Rendered);
+    assert_eq!(out, vec![Action::Call(ServiceRequest::GetGroup(5))]);
+    let snapshot = GroupSnapshot {
+        id: 5,
+        leader: ME,
+        loot_method: 0,
+        master_looter: 9,
+        members: vec![
+            GroupMember {
+                guid: ME,
+                name: "Alice".into(),
+                online: true,
+                ..GroupMember::default()
+            },
+            GroupMember {
+                guid: 9,
+                name: "Bob".into(),
+                online: true,
+                ..GroupMember::default()
+            },
+        ],
+        ..GroupSnapshot::default()
+    };
+    let mut out = Vec::new();
+    answered(&me(), &mut g, Ok(snapshot.clone()), &mut out);
+    let list = list_of(&out[0]);
+    assert_eq!((list.counter, list.leader, list.members.len()), (2, ME, 1));
+    assert_eq!(
+        list.loot.map(|l| l.master_looter),
+        Some(0),
+        "only for master loot"
+    );
+    // A failed call changes nothing; an answer for a group the player left is dropped.
+    let mut out = Vec::new();
+    answered(&me(), &mut g, Err("group: down".into()), &mut out);
+    assert!(out.is_empty());
+    g.id = Some(6);
+    answered(&me(), &mut g, Ok(snapshot), &mut out);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn leaving_and_disbanding_empty_the_list() {
+    let mut g = GroupState::default();
+    render(&mut g, "group.created", CREATED);
+    let (_, out) = render(
+        &mut g,
+        "group.member.left",
+        r#"{"GroupID":5,"MemberGUID":11,"MemberName":"Ëve","OnlineMembers":[7,9]}"#,
+    );
+    assert_eq!(
+        out,
+        vec![Action::Call(ServiceRequest::GetGroup(5))],
+        "someone else left"
+    );
+    let (_, out) = render(
+        &mut g,
+        "group.member.left",
+        r#"{"GroupID":5,"MemberGUID":7,"MemberName":"Alice"}"#,
+    );
+    assert_eq!(
+        out[0],
+        Action::ToClient(Opcode::SMSG_GROUP_UNINVITE, bytes::Bytes::new())
+    );
+    assert_eq!(list_of(&out[1]), GroupList::empty(GROUP_GUID_HIGH | 5, 2));
+    assert_eq!(g.id, None);
+    render(&mut g, "group.created", CREATED);
+    let (_, out) = render(
+        &mut g,
+        "group.disband",
+        r#"{"GroupID":5,"OnlineMembers":[7]}"#,
+    );
+    assert_eq!(list_of(&out[0]), GroupList::empty(GROUP_GUID_HIGH | 5, 4));
+    assert_eq!(
+        out[1],
+        Action::ToClient(Opcode::SMSG_GROUP_DESTROYED, bytes::Bytes::new())
+    );
+    assert_eq!(g.id, None);
+}
+
+#[test]
+fn invitations_and_group_chat() {
+    let mut g = GroupState::default();
+    let (fate, out) = render(
+        &mut g,
+        "group.invite.created",
+        r#"{"GroupID":5,"InviterGUID":9,"InviterName":"Bob","InviteeGUID":7,"InviteeName":"Alice"}"#,
+    );
+    assert_eq!(fate, EventFate::Rendered);
+    let [Action::ToClient(Opcode::SMSG_GROUP_INVITE, body)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        GroupInvite::decode(body),
+        Ok(GroupInvite {
+            status: 1,
+            inviter: "Bob".into()
+        })
+    );
+    let (fate, _) = render(&mut g, "group.invite.created", r#"{"InviteeGUID":8}"#);
+    assert_eq!(fate, EventFate::NotForMe);
+    let (_, out) = render(
+        &mut g,
+        "group.message.new",
+        r#"{"GroupID":5,"SenderGUID":9,"SenderName":"Bob","Language":7,"Msg":"pull","MessageType":40,"Receivers":[7]}"#,
+    );
+    let [Action::ToClient(Opcode::SMSG_MESSAGECHAT, body)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    let line = ChatMessage::decode(body).expect("decodes");
+    assert_eq!(
+        (line.kind, line.sender, line.receiver, line.message.as_str()),
+        (chat_type::RAID_WARNING, 9, 9, "pull")
+    );
+    let (fate, out) = render(
+        &mut g,
+        "group.message.new",
+        r#"{"SenderGUID":7,"Msg":"mine","MessageType":2}"#,
+    );
+    assert_eq!((fate, out.len()), (EventFate::NotForMe, 0));
+}
+
+#[test]
+fn malformed_group_events_render_nothing() {
+    let mut g = GroupState::default();
+    for (subject, bad) in [
+        ("group.created", r#"{"Members":[{"MemberGUID":-1}]}"#),
+        ("group.leader.changed", r#"{"GroupID":"5"}"#),
+        ("group.leader.changed", r#"{"NewLeader":7}"#),
+        ("group.message.new", r#"{"MessageType":300}"#),
+    ] {
+        let (fate, out) = render(&mut g, subject, bad);
+        assert!(
+            matches!(fate, EventFate::Malformed(_)),
+            "{subject} {bad}: {fate:?}"
+        );
+        assert!(out.is_empty());
+    }
+    assert_eq!(g, GroupState::default());
+}
