@@ -556,6 +556,14 @@ mod tests {
 
     #[test]
     fn the_ledger_is_bounded_and_says_how_many_it_dropped() {
+        // Under the bound nothing is dropped, not even an expired entry (it reads as free).
+        let mut h = Holds::new(POLICY);
+        h.live(1, &ws("a"), 1, ms(0));
+        h.lost(1, &ws("a"), 1, ms(0));
+        h.reachable(&ws("a"), ms(0));
+        assert_eq!(h.live(2, &ws("a"), 2, ms(70_000)), 0);
+        assert_eq!((h.len(), h.holder(1, ms(70_000))), (2, None));
+
         let mut h = Holds::new(POLICY);
         assert!(h.is_empty());
         for guid in 0..HOLDS_MAX as u64 {

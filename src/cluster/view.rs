@@ -548,6 +548,41 @@ mod tests {
     }
 
     #[test]
+    fn a_worldserver_of_other_maps_or_another_realm_never_takes_the_map() {
+        let mut other_realm = info("far", &[]);
+        other_realm.realm_id = Some(2);
+        let mut v = ClusterView::new(HealthPolicy::default());
+        v.apply_registry(NOW, &[info("ek", &[0]), info("kal", &[1]), other_realm]);
+        v.set_draining(&id("ek"), true);
+        // Neither the owner of map 1 nor another realm's all-maps node is a fallback.
+        assert!(matches!(v.select(NOW, &req(0)), Selection::Wait(_)));
+        // An owner that loads the map but may not admit anyone is no reason to wait: the
+        // realm's all-maps node takes the player.
+        let mut loading = info("ek", &[0]);
+        loading.loading_maps = vec![0];
+        let mut v = ClusterView::new(HealthPolicy::default());
+        v.apply_registry(NOW, &[loading, info("any", &[])]);
+        v.set_draining(&id("ek"), true);
+        assert_eq!(
+            v.select(NOW, &req(0)),
+            Selection::Place(info("any", &[]).server)
+        );
+    }
+
+    #[test]
+    fn the_view_goes_stale_only_after_the_policys_bound() {
+        let policy = HealthPolicy::default();
+        let bound = Duration::from_millis(policy.registry_stale_after_ms);
+        let mut v = ClusterView::new(policy);
+        assert!(v.is_stale(NOW), "never refreshed");
+        v.apply_registry(NOW, &[info("b", &[1]), info("a", &[0])]);
+        assert!(!v.is_stale(NOW + bound));
+        assert!(v.is_stale(NOW + bound + Duration::from_millis(1)));
+        let ids: Vec<&str> = v.servers().map(|s| s.info.server.id.0.as_str()).collect();
+        assert_eq!(ids, vec!["a", "b"], "every worldserver, in id order");
+    }
+
+    #[test]
     fn sticky_group_binding_wins_among_admitting_owners() {
         let mut v = ClusterView::new(HealthPolicy::default());
         v.apply_registry(NOW, &[info("a", &[0]), info("b", &[0])]);
