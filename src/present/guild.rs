@@ -147,18 +147,6 @@ pub(super) fn render_event(
         Ok(o) => o,
         Err(fate) => return fate,
     };
-    let event = |event: u8, params: Vec<String>, guid: Option<u64>| {
-        Action::ToClient(
-            GuildEvent::OPCODE,
-            GuildEvent {
-                event,
-                params,
-                guid,
-            }
-            .to_body(),
-        )
-    };
-    let member = o.uint("MemberGUID");
     match kind {
         EventKind::InviteCreated => {
             if o.uint("InviteeGUID") != me.guid {
@@ -169,77 +157,86 @@ pub(super) fn render_event(
                 guild: o.string("GuildName"),
             };
             out.push(Action::ToClient(GuildInvite::OPCODE, invite.to_body()));
+            EventFate::Rendered
         }
-        EventKind::MemberAdded => {
-            if member == me.guid {
-                me.guild_id = o.uint("GuildID");
+        EventKind::MessageNew => message_new(me, &o, out),
+        _ => {
+            follow_membership(me, kind, &o);
+            match notice(kind, &o) {
+                Some(n) => {
+                    out.push(Action::ToClient(GuildEvent::OPCODE, n.to_body()));
+                    EventFate::Rendered
+                }
+                None => EventFate::NotRendered,
             }
-            out.push(event(
-                guild_event::JOINED,
-                vec![o.string("MemberName")],
-                Some(member),
-            ));
         }
-        EventKind::MemberLeft => {
-            if member == me.guid {
-                me.guild_id = 0;
-            }
-            out.push(event(
-                guild_event::LEFT,
-                vec![o.string("MemberName")],
-                Some(member),
-            ));
-        }
-        EventKind::MemberKicked => {
-            if member == me.guid {
-                me.guild_id = 0;
-            }
-            out.push(event(
-                guild_event::REMOVED,
-                vec![o.string("MemberName"), o.string("KickerName")],
-                None,
-            ));
-        }
-        EventKind::RankCreated | EventKind::RankUpdated => out.push(event(
+    }
+}
+
+/// The player's own guild follows its joins, departures and removals.
+fn follow_membership(me: &mut Me, kind: EventKind, o: &Object<'_>) {
+    if o.uint("MemberGUID") != me.guid {
+        return;
+    }
+    match kind {
+        EventKind::MemberAdded => me.guild_id = o.uint("GuildID"),
+        EventKind::MemberLeft | EventKind::MemberKicked => me.guild_id = 0,
+        _ => {}
+    }
+}
+
+/// The SMSG_GUILD_EVENT of a membership, rank or message-of-the-day event, with
+/// AzerothCore's strings (`None` for the events that are not notices).
+fn notice(kind: EventKind, o: &Object<'_>) -> Option<GuildEvent> {
+    let s = |name| o.string(name);
+    let (event, params, guid) = match kind {
+        EventKind::MemberAdded => (
+            guild_event::JOINED,
+            vec![s("MemberName")],
+            Some(o.uint("MemberGUID")),
+        ),
+        EventKind::MemberLeft => (
+            guild_event::LEFT,
+            vec![s("MemberName")],
+            Some(o.uint("MemberGUID")),
+        ),
+        EventKind::MemberKicked => (
+            guild_event::REMOVED,
+            vec![s("MemberName"), s("KickerName")],
+            None,
+        ),
+        EventKind::RankCreated | EventKind::RankUpdated => (
             guild_event::RANK_UPDATED,
             vec![
                 o.uint("RankID").to_string(),
-                o.string("RankName"),
+                s("RankName"),
                 o.uint("RanksCount").to_string(),
             ],
             None,
-        )),
-        EventKind::RankDeleted => out.push(event(
+        ),
+        EventKind::RankDeleted => (
             guild_event::RANK_DELETED,
             vec![o.uint("RanksCount").to_string()],
             None,
-        )),
-        EventKind::MemberPromoted => out.push(event(
+        ),
+        EventKind::MemberPromoted => (
             guild_event::PROMOTION,
-            vec![
-                o.string("PromoterName"),
-                o.string("MemberName"),
-                o.string("RankName"),
-            ],
+            vec![s("PromoterName"), s("MemberName"), s("RankName")],
             None,
-        )),
-        EventKind::MemberDemoted => out.push(event(
+        ),
+        EventKind::MemberDemoted => (
             guild_event::DEMOTION,
-            vec![
-                o.string("DemoterName"),
-                o.string("MemberName"),
-                o.string("RankName"),
-            ],
+            vec![s("DemoterName"), s("MemberName"), s("RankName")],
             None,
-        )),
-        EventKind::MotdUpdated => out.push(event(
-            guild_event::MOTD,
-            vec![o.string("NewMessageOfTheDay")],
-            None,
-        )),
-        EventKind::MessageNew => return message_new(me, &o, out),
-    }
-    EventFate::Rendered
+        ),
+        EventKind::MotdUpdated => (guild_event::MOTD, vec![s("NewMessageOfTheDay")], None),
+        EventKind::InviteCreated | EventKind::MessageNew => return None,
+    };
+    Some(GuildEvent {
+        event,
+        params,
+        guid,
+    })
 }
 
 fn message_new(me: &Me, o: &Object<'_>, out: &mut Vec<Action>) -> EventFate {
