@@ -5,7 +5,8 @@
 //! session key from the DB and enters the world on the registry's worldserver. There it
 //! whispers through chatserver and hears a whisper from NATS, chats in its guild through
 //! guildserver and hears a guildmate and the MOTD, sees the group list from groupserver's
-//! events and its answer, and a group member's party frame, asks /who of charserver, and
+//! events and its answer, chats in that group through groupserver, sees a group member's
+//! party frame, asks /who of charserver, and
 //! logs out. Its state reaches `gw.char.chars-updates`; the logged-in and logged-out events
 //! reach NATS with every key; `/healthcheck`, `/readyz` and `/metrics` answer; SIGTERM stops
 //! it cleanly. Without the two servers the test fails under
@@ -56,6 +57,16 @@ const GUID: u64 = 1;
 const KEY_BYTE: u8 = 0x5A;
 /// A player on another gateway, whom chatserver knows.
 const BOB: u64 = 77;
+
+fn party_line(text: &str) -> Bytes {
+    ClientChat {
+        kind: u32::from(chat_type::PARTY),
+        language: 7,
+        target: ChatTarget::None,
+        message: text.into(),
+    }
+    .to_body()
+}
 
 fn guild_line(text: &str) -> Bytes {
     ClientChat {
@@ -367,6 +378,15 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             BotStep::ExpectPackets {
                 opcode: Opcode::SMSG_GROUP_LIST,
                 count: 2,
+            },
+            // In that group, party chat goes through groupserver and is echoed.
+            BotStep::Send {
+                opcode: Opcode::CMSG_MESSAGECHAT,
+                body: party_line("inc"),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_MESSAGECHAT,
+                count: 1,
             },
             // Bob's party frame, from groupserver.
             BotStep::ExpectPackets {

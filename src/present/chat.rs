@@ -17,9 +17,9 @@
 //! the receiver's AFK/DND auto-reply, ignore lists, and the GM chat tag on whispers.
 
 use super::gojson::{Field, Kind};
-use super::{Action, EventFate, Me, ServiceRequest};
+use super::{Action, EventFate, Me, ServiceRequest, system_line};
 use crate::wire::packets::{
-    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, SystemMessage, WirePacket, chat_type,
+    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, WirePacket, chat_type,
 };
 
 /// A whisper on its way through chatserver: what `SendWhisperMessage` carries.
@@ -102,10 +102,7 @@ pub(super) fn answered(whisper: Whisper, outcome: WhisperOutcome, out: &mut Vec<
         }
         WhisperOutcome::NotFound => out.push(not_found(&whisper.receiver_name)),
         WhisperOutcome::Failed(_) => {
-            let line = SystemMessage {
-                text: undelivered_line(&whisper.receiver_name),
-            };
-            out.push(Action::ToClient(SystemMessage::OPCODE, line.to_body()));
+            out.push(system_line(&undelivered_line(&whisper.receiver_name)));
         }
     }
 }
@@ -198,7 +195,7 @@ mod tests {
 
     use super::*;
     use crate::wire::Opcode;
-    use crate::wire::packets::CHAT_TEXT_MAX_BYTES;
+    use crate::wire::packets::{CHAT_TEXT_MAX_BYTES, SystemMessage};
 
     fn me() -> Me {
         Me {

@@ -10,19 +10,94 @@
 //!   `group.disband` → the empty list and SMSG_GROUP_DESTROYED.
 //! - `group.message.new` → SMSG_MESSAGECHAT of its type for everyone but the sender.
 //!
+//! - A player in a group (as far as this gateway knows) chatting in PARTY, PARTY_LEADER, RAID,
+//!   RAID_LEADER or RAID_WARNING goes to groupserver's `SendMessage`; once it is taken the
+//!   sender sees its own line (a system line when groupserver fails).
+//!
 //! Every list carries the next value of this player's update counter, so the client never
 //! takes an older list for a newer one. The group's guid is AzerothCore's (`HighGuid::Group`
 //! over groupserver's id). The member list is the player's view: it is left out of it, and its
 //! own subgroup, flags and roles go in the header. Group commands (invite, accept, leave, ...)
-//! still go to the worldserver.
+//! still go to the worldserver; a player in a group formed there chats there too.
 
 use super::gojson::{Field, Kind, Object};
-use super::{Action, EventFate, Me, ServiceRequest, payload_object};
+use super::{Action, EventFate, Me, ServiceRequest, echo, payload_object, system_line};
 use crate::wire::Opcode;
 use crate::wire::packets::{
-    ChatMessage, GROUP_GUID_HIGH, GROUP_MEMBERS_MAX, GroupInvite, GroupList, GroupListMember,
-    GroupLoot, WirePacket, chat_type,
+    ChatMessage, ClientChat, GROUP_GUID_HIGH, GROUP_MEMBERS_MAX, GroupInvite, GroupList,
+    GroupListMember, GroupLoot, WirePacket, chat_type,
 };
+
+/// A group chat line on its way through groupserver: what `SendMessage` carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMessage {
+    /// The sender's guid.
+    pub sender: u64,
+    /// The chat type (PARTY, PARTY_LEADER, RAID, RAID_LEADER or RAID_WARNING).
+    pub kind: u8,
+    /// The language id the client chose.
+    pub language: u32,
+    /// The text.
+    pub message: String,
+}
+
+/// The system line a sender sees when groupserver could not take its line.
+pub const UNDELIVERED_LINE: &str =
+    "Your group message was not delivered: the group service is not answering.";
+
+/// The chat types that go to groupserver.
+const GROUP_CHAT: [u8; 5] = [
+    chat_type::PARTY,
+    chat_type::PARTY_LEADER,
+    chat_type::RAID,
+    chat_type::RAID_LEADER,
+    chat_type::RAID_WARNING,
+];
+
+/// A decoded CMSG_MESSAGECHAT; `false` when it is not this family's (the caller goes on).
+pub(super) fn from_client(
+    me: &Me,
+    group: &GroupState,
+    chat: &ClientChat,
+    out: &mut Vec<Action>,
+) -> bool {
+    let Some(kind) = u8::try_from(chat.kind)
+        .ok()
+        .filter(|k| GROUP_CHAT.contains(k))
+    else {
+        return false;
+    };
+    if group.id.is_none() {
+        return false;
+    }
+    if chat.message.is_empty() {
+        return true; // AzerothCore drops an empty line
+    }
+    out.push(Action::Call(ServiceRequest::GroupMessage(GroupMessage {
+        sender: me.guid,
+        kind,
+        language: chat.language,
+        message: chat.message.clone(),
+    })));
+    true
+}
+
+/// groupserver answered a group chat line (`Err`: the call failed).
+pub(super) fn message_answered(
+    message: GroupMessage,
+    outcome: &Result<(), String>,
+    out: &mut Vec<Action>,
+) {
+    out.push(match outcome {
+        Ok(()) => echo(
+            message.kind,
+            message.language,
+            message.sender,
+            message.message,
+        ),
+        Err(_) => system_line(UNDELIVERED_LINE),
+    });
+}
 
 /// AzerothCore's master-loot method: only then is the master looter's guid sent.
 const MASTER_LOOT: u8 = 2;
@@ -250,7 +325,7 @@ pub(super) fn render_event(
         EventKind::MessageNew => {
             let sender = o.uint("SenderGUID");
             if sender == me.guid {
-                return EventFate::NotForMe; // the sender's own line is its worldserver's
+                return EventFate::NotForMe; // the sender saw its own line as an echo
             }
             let kind = u8_of(&o, "MessageType");
             let line = ChatMessage {

@@ -12,10 +12,9 @@
 //!   The player's own guild follows its joins, departures and removals.
 
 use super::gojson::{Field, Kind, Object};
-use super::{Action, EventFate, Me, ServiceRequest, payload_object};
+use super::{Action, EventFate, Me, ServiceRequest, echo, payload_object, system_line};
 use crate::wire::packets::{
-    ChatMessage, ClientChat, GuildEvent, GuildInvite, SystemMessage, WirePacket, chat_type,
-    guild_event,
+    ChatMessage, ClientChat, GuildEvent, GuildInvite, WirePacket, chat_type, guild_event,
 };
 
 /// A guild chat line on its way through guildserver: what `SendGuildMessage` carries.
@@ -55,30 +54,17 @@ pub(super) fn from_client(me: &Me, chat: &ClientChat, out: &mut Vec<Action>) -> 
 
 /// guildserver answered a guild line (`Err`: the call failed).
 pub(super) fn answered(message: GuildMessage, outcome: &Result<(), String>, out: &mut Vec<Action>) {
-    match outcome {
+    out.push(match outcome {
         Ok(()) => {
-            let line = ChatMessage {
-                kind: if message.officer {
-                    chat_type::OFFICER
-                } else {
-                    chat_type::GUILD
-                },
-                language: message.language,
-                sender: message.sender,
-                channel: None,
-                receiver: message.sender,
-                message: message.message,
-                tag: 0,
+            let kind = if message.officer {
+                chat_type::OFFICER
+            } else {
+                chat_type::GUILD
             };
-            out.push(Action::ToClient(ChatMessage::OPCODE, line.to_body()));
+            echo(kind, message.language, message.sender, message.message)
         }
-        Err(_) => {
-            let line = SystemMessage {
-                text: UNDELIVERED_LINE.into(),
-            };
-            out.push(Action::ToClient(SystemMessage::OPCODE, line.to_body()));
-        }
-    }
+        Err(_) => system_line(UNDELIVERED_LINE),
+    });
 }
 
 /// The guild events presentation renders.

@@ -115,6 +115,8 @@ pub enum ServiceRequest {
     Who(who::WhoQuery),
     /// groupserver's `GetGroup` for this group id.
     GetGroup(u64),
+    /// groupserver's `SendMessage`.
+    GroupMessage(group::GroupMessage),
 }
 
 impl ServiceRequest {
@@ -124,7 +126,7 @@ impl ServiceRequest {
             Self::Whisper(_) => "chat",
             Self::GuildMessage(_) => "guild",
             Self::Who(_) => "characters",
-            Self::GetGroup(_) => "group",
+            Self::GetGroup(_) | Self::GroupMessage(_) => "group",
         }
     }
 
@@ -142,6 +144,10 @@ impl ServiceRequest {
             },
             Self::Who(_) => ServiceAnswer::Who(Err(detail)),
             Self::GetGroup(_) => ServiceAnswer::Group(Err(detail)),
+            Self::GroupMessage(message) => ServiceAnswer::GroupMessage {
+                message,
+                outcome: Err(detail),
+            },
         }
     }
 }
@@ -168,6 +174,13 @@ pub enum ServiceAnswer {
     Who(Result<crate::wire::packets::WhoList, String>),
     /// The group as groupserver describes it (`Err`: the call failed).
     Group(Result<group::GroupSnapshot, String>),
+    /// What became of a group chat line.
+    GroupMessage {
+        /// The line sent.
+        message: group::GroupMessage,
+        /// `Err`: the call failed (the detail is for logs).
+        outcome: Result<(), String>,
+    },
 }
 
 impl ServiceAnswer {
@@ -188,8 +201,34 @@ impl ServiceAnswer {
             Self::Who(Ok(_)) => None,
             Self::Group(Err(detail)) => Some(detail),
             Self::Group(Ok(_)) => None,
+            Self::GroupMessage {
+                outcome: Err(detail),
+                ..
+            } => Some(detail),
+            Self::GroupMessage { .. } => None,
         }
     }
+}
+
+/// The sender's own chat line once a service took it, as AzerothCore echoes it (the sender's
+/// guid in both guid fields).
+fn echo(kind: u8, language: u32, sender: u64, message: String) -> Action {
+    let line = crate::wire::packets::ChatMessage {
+        kind,
+        language,
+        sender,
+        channel: None,
+        receiver: sender,
+        message,
+        tag: 0,
+    };
+    Action::ToClient(Opcode::SMSG_MESSAGECHAT, line.to_body())
+}
+
+/// A system line for the client.
+fn system_line(text: &str) -> Action {
+    let line = crate::wire::packets::SystemMessage { text: text.into() };
+    Action::ToClient(Opcode::SMSG_MESSAGECHAT, line.to_body())
 }
 
 /// An event's payload read the way Go reads it into its struct, checked against `fields`
@@ -274,7 +313,9 @@ impl Presenter {
     /// the opcodes it does not.
     pub fn intercepts_client(&self, opcode: Opcode) -> bool {
         match opcode {
-            Opcode::CMSG_MESSAGECHAT => self.services.chat || self.services.guild,
+            Opcode::CMSG_MESSAGECHAT => {
+                self.services.chat || self.services.guild || self.services.group
+            }
             Opcode::CMSG_REQUEST_PARTY_MEMBER_STATS => self.services.group,
             Opcode::CMSG_WHO => self.services.who,
             _ => false,
@@ -301,7 +342,8 @@ impl Presenter {
             && let Ok(line) = ClientChat::decode(&p.body)
         {
             let taken = (self.services.chat && chat::from_client(&self.me, &line, out))
-                || (self.services.guild && guild::from_client(&self.me, &line, out));
+                || (self.services.guild && guild::from_client(&self.me, &line, out))
+                || (self.services.group && group::from_client(&self.me, &self.group, &line, out));
             if taken {
                 return;
             }
@@ -367,6 +409,9 @@ impl Presenter {
             ServiceAnswer::Who(outcome) => who::answered(outcome, out),
             ServiceAnswer::Group(outcome) => {
                 group::answered(&self.me, &mut self.group, outcome, out)
+            }
+            ServiceAnswer::GroupMessage { message, outcome } => {
+                group::message_answered(message, &outcome, out)
             }
         }
     }

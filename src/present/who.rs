@@ -5,8 +5,8 @@
 //! saying why. A query that does not decode (too many zones or strings) goes to the
 //! worldserver as it came, which ignores it as AzerothCore does.
 
-use super::{Action, Me, ServiceRequest};
-use crate::wire::packets::{SystemMessage, WhoList, WhoRequest, WirePacket};
+use super::{Action, Me, ServiceRequest, system_line};
+use crate::wire::packets::{WhoList, WhoRequest, WirePacket};
 
 pub use crate::wire::packets::WHO_DISPLAY_MAX;
 
@@ -40,10 +40,7 @@ pub(super) fn answered(outcome: Result<WhoList, String>, out: &mut Vec<Action>) 
                 WhoList::OPCODE,
                 WhoList::default().to_body(),
             ));
-            let line = SystemMessage {
-                text: UNAVAILABLE_LINE.into(),
-            };
-            out.push(Action::ToClient(SystemMessage::OPCODE, line.to_body()));
+            out.push(system_line(UNAVAILABLE_LINE));
         }
     }
 }
@@ -52,7 +49,7 @@ pub(super) fn answered(outcome: Result<WhoList, String>, out: &mut Vec<Action>) 
 mod tests {
     use super::*;
     use crate::wire::Opcode;
-    use crate::wire::packets::WhoEntry;
+    use crate::wire::packets::{SystemMessage, WhoEntry};
 
     #[test]
     fn a_query_is_a_call_and_its_answers_render() {

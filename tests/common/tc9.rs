@@ -428,6 +428,7 @@ pub async fn serve_guilds(fake: FakeGuilds) -> Running {
 pub struct GroupsData {
     pub groups: Vec<v1::get_group_response::Group>,
     pub asked: Vec<v1::GetGroupRequest>,
+    pub messages: Vec<v1::SendGroupMessageParams>,
 }
 
 #[derive(Clone, Default)]
@@ -441,6 +442,16 @@ impl FakeGroups {
 
 #[tonic::async_trait]
 impl GroupService for FakeGroups {
+    async fn send_message(
+        &self,
+        request: Request<v1::SendGroupMessageParams>,
+    ) -> Result<Response<v1::SendGroupMessageResponse>, Status> {
+        self.data().messages.push(request.into_inner());
+        Ok(Response::new(v1::SendGroupMessageResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
     async fn get_group(
         &self,
         request: Request<v1::GetGroupRequest>,

@@ -3,11 +3,13 @@
 //! - `GetGroup` for the list after a group event: the group as a [`GroupSnapshot`], checked
 //!   (the id asked for, at most [`GROUP_MEMBERS_MAX`] members, byte-sized fields clamped,
 //!   names cut at a NUL and at [`NAME_MAX_BYTES`]).
+//! - `SendMessage` for a party or raid chat line: groupserver publishes it to the group's
+//!   online members (`group.message.new`).
 
 use super::v1;
 use super::v1::group_service_client::GroupServiceClient;
 use super::{API_VERSION, bad_answer, call, lazy_channel, request};
-use crate::present::group::{GroupMember, GroupSnapshot};
+use crate::present::group::{GroupMember, GroupMessage, GroupSnapshot};
 use crate::session::SeamError;
 use crate::wire::packets::{GROUP_MEMBERS_MAX, NAME_MAX_BYTES};
 
@@ -67,6 +69,31 @@ impl GrpcGroups {
             settings.groups_call_timeout_ms,
         )?);
         Ok(Self { settings, client })
+    }
+
+    /// Sends a group chat line (`SendMessage`).
+    pub async fn send_message(&self, m: &GroupMessage) -> Result<(), SeamError> {
+        const RPC: &str = "SendMessage";
+        let timeout_ms = self.settings.groups_call_timeout_ms;
+        let mut client = self.client.clone();
+        call(
+            SERVICE,
+            RPC,
+            timeout_ms,
+            client.send_message(request(
+                v1::SendGroupMessageParams {
+                    api: API_VERSION.into(),
+                    realm_id: self.settings.realm_id,
+                    sender_guid: m.sender,
+                    message_type: u32::from(m.kind),
+                    message: m.message.clone(),
+                    language: m.language,
+                },
+                timeout_ms,
+            )),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// The group `id` (`GetGroup`).

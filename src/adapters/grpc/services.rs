@@ -40,6 +40,14 @@ impl PresentServices for GrpcServices {
                         .map_err(|e| e.to_string());
                     ServiceAnswer::GuildMessage { message, outcome }
                 }
+                ServiceRequest::GroupMessage(message) => {
+                    let outcome = self
+                        .groups
+                        .send_message(&message)
+                        .await
+                        .map_err(|e| e.to_string());
+                    ServiceAnswer::GroupMessage { message, outcome }
+                }
                 ServiceRequest::GetGroup(id) => {
                     ServiceAnswer::Group(self.groups.get_group(id).await.map_err(|e| e.to_string()))
                 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::wire::packets::SystemMessage;
 
 const ME: u64 = 7;
 
@@ -227,4 +228,68 @@ fn malformed_group_events_render_nothing() {
         assert!(out.is_empty());
     }
     assert_eq!(g, GroupState::default());
+}
+
+#[test]
+fn group_chat_goes_to_groupserver_only_in_a_group_it_knows() {
+    let line = |kind: u8, text: &str| ClientChat {
+        kind: u32::from(kind),
+        language: 7,
+        target: crate::wire::packets::ChatTarget::None,
+        message: text.into(),
+    };
+    let mut g = GroupState::default();
+    let mut out = Vec::new();
+    assert!(!from_client(
+        &me(),
+        &g,
+        &line(chat_type::PARTY, "hi"),
+        &mut out
+    ));
+    g.id = Some(5);
+    for kind in GROUP_CHAT {
+        assert!(from_client(&me(), &g, &line(kind, "hi"), &mut out));
+    }
+    assert!(!from_client(
+        &me(),
+        &g,
+        &line(chat_type::SAY, "hi"),
+        &mut out
+    ));
+    assert!(from_client(&me(), &g, &line(chat_type::RAID, ""), &mut out));
+    assert_eq!(out.len(), GROUP_CHAT.len());
+    assert_eq!(
+        out[3],
+        Action::Call(ServiceRequest::GroupMessage(GroupMessage {
+            sender: ME,
+            kind: chat_type::RAID_LEADER,
+            language: 7,
+            message: "hi".into(),
+        }))
+    );
+    let message = GroupMessage {
+        sender: ME,
+        kind: chat_type::RAID,
+        language: 7,
+        message: "go".into(),
+    };
+    let mut out = Vec::new();
+    message_answered(message.clone(), &Ok(()), &mut out);
+    let [Action::ToClient(Opcode::SMSG_MESSAGECHAT, body)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    let echo = ChatMessage::decode(body).expect("decodes");
+    assert_eq!(
+        (echo.kind, echo.sender, echo.receiver, echo.message.as_str()),
+        (chat_type::RAID, ME, ME, "go")
+    );
+    let mut out = Vec::new();
+    message_answered(message, &Err("group: down".into()), &mut out);
+    let [Action::ToClient(Opcode::SMSG_MESSAGECHAT, body)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        SystemMessage::decode(body).map(|m| m.text),
+        Ok(UNDELIVERED_LINE.to_owned())
+    );
 }

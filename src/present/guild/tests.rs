@@ -1,5 +1,6 @@
 use super::*;
 use crate::wire::packets::ChatTarget;
+use crate::wire::packets::SystemMessage;
 
 const ME: u64 = 7;
 
