@@ -925,3 +925,65 @@ async fn a_group_is_read_and_checked() {
     assert!(!e.retryable, "{e}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_roster_is_read_as_the_client_shows_it() {
+    use waygate::wire::packets::{GUILD_RANKS_MAX, RosterMember};
+    let fake = FakeGuilds::default();
+    let member = |guid: u64, status: u32| v1::get_roster_info_response::Member {
+        guid,
+        name: format!("M{guid}\0x"),
+        status,
+        rank_id: 1,
+        lvl: 300,
+        class_id: 4,
+        gender: 1,
+        area_id: 12,
+        logout_time: 1_000_000 - 86_400 * 2,
+        note: "n".into(),
+        officer_note: "o".into(),
+    };
+    let rank = |id: u32| v1::get_roster_info_response::Rank {
+        id,
+        flags: 0x10 + id,
+        gold_limit: id * 100,
+    };
+    fake.data().rosters = vec![v1::get_roster_info_response::Guild {
+        id: 9,
+        welcome_text: "Raid at 8".into(),
+        info_text: "info".into(),
+        members: vec![member(1, 1), member(2, 0)],
+        ranks: (0..12).rev().map(rank).collect(),
+    }];
+    let server = serve_guilds(fake.clone()).await;
+    let guilds = GrpcGuilds::connect(GuildsSettings::new(server.address.to_string(), REALM))
+        .expect("a valid address");
+    let roster = guilds.roster(9, 1_000_000).await.expect("answers");
+    assert_eq!(
+        (roster.motd.as_str(), roster.info.as_str()),
+        ("Raid at 8", "info")
+    );
+    assert_eq!(roster.ranks.len(), GUILD_RANKS_MAX, "at most 10, by id");
+    assert_eq!(
+        (roster.ranks[3].rights, roster.ranks[3].gold_per_day),
+        (0x13, 300)
+    );
+    assert_eq!(
+        roster.members[1],
+        RosterMember {
+            guid: 2,
+            name: "M2".into(),
+            rank: 1,
+            level: u8::MAX,
+            class: 4,
+            gender: 1,
+            zone: 12,
+            days_offline: Some(2.0),
+            note: "n".into(),
+            officer_note: "o".into(),
+        }
+    );
+    assert_eq!(roster.members[0].days_offline, None, "online");
+    assert!(guilds.roster(10, 0).await.is_err(), "no such guild");
+    server.stop().await;
+}

@@ -502,3 +502,64 @@ fn group_invite() {
         }),
     );
 }
+
+// ----- guild roster ---------------------------------------------------------------------
+
+use waygate::wire::ServerHeaderEncoder;
+use waygate::wire::packets::{GUILD_BANK_TABS, GuildRoster, RosterMember, RosterRank};
+
+/// A guild of 800 with notes: its roster is over 32 KiB, so the server header is the 5-byte
+/// form. The snapshot shows the header, the sizes and the first and last members decoded
+/// back (the body is too long to review byte by byte; the small roster in the unit tests is).
+#[test]
+fn guild_roster_over_32_kib() {
+    let names = ["Ælfric", "Brannoc", "Даша", "Εύα", "김", "Zoë"];
+    let roster = GuildRoster {
+        motd: "Raid at 8 ✓".into(),
+        info: "Knights of Ær".into(),
+        ranks: (0..5)
+            .map(|i| RosterRank {
+                rights: 0xFF >> i,
+                gold_per_day: 1_000 * (5 - i),
+                tabs: [(0, 0); GUILD_BANK_TABS],
+            })
+            .collect(),
+        members: (0..800u32)
+            .map(|i| RosterMember {
+                guid: 1_000 + u64::from(i),
+                name: format!("{}{i}", names[i as usize % names.len()]),
+                rank: i % 5,
+                level: (1 + i % 80) as u8,
+                class: (1 + i % 11) as u8,
+                gender: (i % 2) as u8,
+                zone: 1_519,
+                days_offline: (i % 3 == 0).then_some((i % 30) as f32 + 0.5),
+                note: format!("note {i}: raids Tue and Thu"),
+                officer_note: if i % 7 == 0 {
+                    "alt".into()
+                } else {
+                    String::new()
+                },
+            })
+            .collect(),
+    };
+    let body = roster.to_body();
+    let mut framed = BytesMut::new();
+    ServerHeaderEncoder::plain()
+        .encode(Opcode::SMSG_GUILD_ROSTER, &body, &mut framed)
+        .expect("fits");
+    let decoded = GuildRoster::decode(&body).expect("decodes");
+    assert_eq!(decoded, roster);
+    let header: Vec<String> = framed[..5].iter().map(|b| format!("{b:02x}")).collect();
+    let text = format!(
+        "opcode: SMSG_GUILD_ROSTER (0x08A)\nbody: {} bytes (over 32 KiB: {})\nheader: {}\nranks: {}\nmembers: {}\nfirst: {:#?}\nlast: {:#?}\n",
+        body.len(),
+        body.len() > 0x7FFF,
+        header.join(" "),
+        decoded.ranks.len(),
+        decoded.members.len(),
+        decoded.members.first(),
+        decoded.members.last(),
+    );
+    snap("guild_roster_over_32_kib", text);
+}

@@ -4,7 +4,7 @@
 //! and groupserver fakes, and a fake worldserver that the registry lists. A bot logs in with the
 //! session key from the DB and enters the world on the registry's worldserver. There it
 //! whispers through chatserver and hears a whisper from NATS, chats in its guild through
-//! guildserver and hears a guildmate and the MOTD, sees the group list from groupserver's
+//! guildserver, reads its roster and hears a guildmate and the MOTD, sees the group list from groupserver's
 //! events and its answer, chats in that group through groupserver, sees a group member's
 //! party frame, asks /who of charserver, and
 //! logs out. Its state reaches `gw.char.chars-updates`; the logged-in and logged-out events
@@ -38,7 +38,7 @@ use waygate::peers::worldserver::{
     FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, Presence,
 };
 use waygate::wire::packets::{
-    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, GroupList, GuildEvent,
+    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, GroupList, GuildEvent, GuildRoster,
     PartyMemberStats, Position, WhoList, WhoRequest, WirePacket, chat_type, guild_event,
     member_status,
 };
@@ -211,6 +211,29 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     chat.data().online = vec![("Bob".into(), BOB)];
     let chat_server = serve_chat(chat.clone()).await;
     let guilds = FakeGuilds::default();
+    guilds.data().rosters = vec![v1::get_roster_info_response::Guild {
+        id: 9,
+        welcome_text: "Raid at 8".into(),
+        info_text: String::new(),
+        members: vec![v1::get_roster_info_response::Member {
+            guid: BOB,
+            name: "Bob".into(),
+            status: 1,
+            rank_id: 0,
+            lvl: 79,
+            class_id: 2,
+            gender: 0,
+            area_id: 1519,
+            logout_time: 0,
+            note: "tank".into(),
+            officer_note: String::new(),
+        }],
+        ranks: vec![v1::get_roster_info_response::Rank {
+            id: 0,
+            flags: 0xFF,
+            gold_limit: 0,
+        }],
+    }];
     let guilds_server = serve_guilds(guilds.clone()).await;
     // groupserver knows Eeto's group with Bob.
     let groups = FakeGroups::default();
@@ -348,6 +371,15 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             BotStep::Send {
                 opcode: Opcode::CMSG_MESSAGECHAT,
                 body: guild_line("for the guild"),
+            },
+            // The roster comes from guildserver.
+            BotStep::Send {
+                opcode: Opcode::CMSG_GUILD_ROSTER,
+                body: Bytes::new(),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_GUILD_ROSTER,
+                count: 1,
             },
             // The whisper's own line, the guild line's echo, the worldserver's chat line,
             // Bob's whisper and Bob's guild line from NATS.
@@ -588,6 +620,24 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             ))
             .collect::<Vec<_>>(),
         vec![(realm, GUID, "for the guild", false)]
+    );
+    let roster = report
+        .received
+        .iter()
+        .find(|(opcode, _)| *opcode == Opcode::SMSG_GUILD_ROSTER)
+        .map(|(_, body)| GuildRoster::decode(body).expect("decodes"));
+    assert_eq!(
+        roster.map(|r| (
+            r.motd,
+            r.members
+                .into_iter()
+                .map(|m| (m.name, m.note))
+                .collect::<Vec<_>>()
+        )),
+        Some((
+            "Raid at 8".to_owned(),
+            vec![("Bob".to_owned(), "tank".to_owned())]
+        ))
     );
     let motd = report
         .received

@@ -1586,3 +1586,76 @@ codec_props! {
     group_invite_packet: GroupInvite =
         (any::<u8>(), name()).prop_map(|(status, inviter)| GroupInvite { status, inviter });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Guild roster: SMSG_GUILD_ROSTER.
+// ---------------------------------------------------------------------------------------------
+
+use waygate::wire::packets::{
+    GUILD_BANK_TABS, GUILD_NOTE_MAX_BYTES, GUILD_RANKS_MAX, GuildRoster, RosterMember, RosterRank,
+};
+
+wire_packet_codecs!(GuildRoster);
+
+fn guild_roster() -> impl Strategy<Value = GuildRoster> {
+    let rank = (
+        any::<u32>(),
+        any::<u32>(),
+        any::<[(u32, u32); GUILD_BANK_TABS]>(),
+    )
+        .prop_map(|(rights, gold_per_day, tabs)| RosterRank {
+            rights,
+            gold_per_day,
+            tabs,
+        });
+    let member = (
+        (
+            guid(),
+            name(),
+            any::<u32>(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u8>(),
+            any::<u32>(),
+        ),
+        prop::option::of(
+            any::<u32>()
+                .prop_map(f32::from_bits)
+                .prop_filter("not NaN", |d| !d.is_nan()),
+        ),
+        text(GUILD_NOTE_MAX_BYTES),
+        text(GUILD_NOTE_MAX_BYTES),
+    )
+        .prop_map(
+            |((guid, name, rank, level, class, gender, zone), days_offline, note, officer_note)| {
+                RosterMember {
+                    guid,
+                    name,
+                    rank,
+                    level,
+                    class,
+                    gender,
+                    zone,
+                    days_offline,
+                    note,
+                    officer_note,
+                }
+            },
+        );
+    (
+        text(GUILD_EVENT_PARAM_MAX_BYTES),
+        text(GUILD_EVENT_PARAM_MAX_BYTES),
+        prop::collection::vec(rank, 0..=GUILD_RANKS_MAX),
+        prop::collection::vec(member, 0..40),
+    )
+        .prop_map(|(motd, info, ranks, members)| GuildRoster {
+            motd,
+            info,
+            ranks,
+            members,
+        })
+}
+
+codec_props! {
+    guild_roster_packet: GuildRoster = guild_roster();
+}

@@ -6,6 +6,8 @@
 //!   A failed or unanswered call is a system line. A player in no guild (as far as this
 //!   gateway knows) is left to the worldserver, which answers "not in a guild". OFFICER chat
 //!   passes through, as with ToCloud9's gateway.
+//! - CMSG_GUILD_ROSTER from a player in a guild becomes `GetRosterInfo`, and its answer
+//!   SMSG_GUILD_ROSTER (a system line when guildserver fails).
 //! - In: `guild.message.new` becomes SMSG_MESSAGECHAT GUILD or OFFICER for the other members
 //!   (the sender already saw its echo); the membership and rank events become SMSG_GUILD_EVENT
 //!   as AzerothCore words them; `guild.invite.created` becomes the invitee's SMSG_GUILD_INVITE.
@@ -64,6 +66,31 @@ pub(super) fn answered(message: GuildMessage, outcome: &Result<(), String>, out:
             echo(kind, message.language, message.sender, message.message)
         }
         Err(_) => system_line(UNDELIVERED_LINE),
+    });
+}
+
+/// The system line when guildserver could not give the roster.
+pub const ROSTER_UNAVAILABLE_LINE: &str =
+    "The guild roster is unavailable: the guild service is not answering.";
+
+/// CMSG_GUILD_ROSTER: asks guildserver for the roster of the player's guild; `false` for a
+/// player in no guild (the worldserver answers it).
+pub(super) fn roster_asked(me: &Me, out: &mut Vec<Action>) -> bool {
+    if me.guild_id == 0 {
+        return false;
+    }
+    out.push(Action::Call(ServiceRequest::GuildRoster(me.guild_id)));
+    true
+}
+
+/// guildserver answered with the roster (`Err`: the call failed).
+pub(super) fn roster_answered(
+    outcome: Result<crate::wire::packets::GuildRoster, String>,
+    out: &mut Vec<Action>,
+) {
+    out.push(match outcome {
+        Ok(roster) => Action::ToClient(crate::wire::packets::GuildRoster::OPCODE, roster.to_body()),
+        Err(_) => system_line(ROSTER_UNAVAILABLE_LINE),
     });
 }
 

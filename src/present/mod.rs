@@ -117,6 +117,8 @@ pub enum ServiceRequest {
     GetGroup(u64),
     /// groupserver's `SendMessage`.
     GroupMessage(group::GroupMessage),
+    /// guildserver's `GetRosterInfo` for this guild id.
+    GuildRoster(u64),
 }
 
 impl ServiceRequest {
@@ -124,7 +126,7 @@ impl ServiceRequest {
     pub fn service(&self) -> &'static str {
         match self {
             Self::Whisper(_) => "chat",
-            Self::GuildMessage(_) => "guild",
+            Self::GuildMessage(_) | Self::GuildRoster(_) => "guild",
             Self::Who(_) => "characters",
             Self::GetGroup(_) | Self::GroupMessage(_) => "group",
         }
@@ -148,13 +150,14 @@ impl ServiceRequest {
                 message,
                 outcome: Err(detail),
             },
+            Self::GuildRoster(_) => ServiceAnswer::GuildRoster(Err(detail)),
         }
     }
 }
 
 /// A cluster service's answer, routed back to the presenter that asked. It carries its
 /// request, so the presenter keeps no state per call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ServiceAnswer {
     /// What became of a whisper.
     Whisper {
@@ -181,6 +184,8 @@ pub enum ServiceAnswer {
         /// `Err`: the call failed (the detail is for logs).
         outcome: Result<(), String>,
     },
+    /// The guild's roster, ready for the client (`Err`: the call failed).
+    GuildRoster(Result<crate::wire::packets::GuildRoster, String>),
 }
 
 impl ServiceAnswer {
@@ -206,6 +211,8 @@ impl ServiceAnswer {
                 ..
             } => Some(detail),
             Self::GroupMessage { .. } => None,
+            Self::GuildRoster(Err(detail)) => Some(detail),
+            Self::GuildRoster(Ok(_)) => None,
         }
     }
 }
@@ -318,6 +325,7 @@ impl Presenter {
             }
             Opcode::CMSG_REQUEST_PARTY_MEMBER_STATS => self.services.group,
             Opcode::CMSG_WHO => self.services.who,
+            Opcode::CMSG_GUILD_ROSTER => self.services.guild,
             _ => false,
         }
     }
@@ -330,6 +338,9 @@ impl Presenter {
         {
             let (opcode, body) = stats.render();
             out.push(Action::ToClient(opcode, body));
+            return;
+        }
+        if p.opcode == Opcode::CMSG_GUILD_ROSTER && guild::roster_asked(&self.me, out) {
             return;
         }
         if p.opcode == Opcode::CMSG_WHO
@@ -413,6 +424,7 @@ impl Presenter {
             ServiceAnswer::GroupMessage { message, outcome } => {
                 group::message_answered(message, &outcome, out)
             }
+            ServiceAnswer::GuildRoster(outcome) => guild::roster_answered(outcome, out),
         }
     }
 }

@@ -31,7 +31,9 @@ pub use group::{
     group_type,
 };
 pub use guild::{
-    GUILD_EVENT_PARAM_MAX_BYTES, GUILD_EVENT_PARAMS_MAX, GuildEvent, GuildInvite, guild_event,
+    GUILD_BANK_TABS, GUILD_EVENT_PARAM_MAX_BYTES, GUILD_EVENT_PARAMS_MAX, GUILD_MEMBERS_MAX,
+    GUILD_NOTE_MAX_BYTES, GUILD_RANKS_MAX, GuildEvent, GuildInvite, GuildRoster, RosterMember,
+    RosterRank, guild_event,
 };
 pub use info::{
     AddonAnswer, AddonInfo, CHAT_TEXT_MAX_BYTES, DeclinedNames, InitWorldStates, LevelupInfo,

@@ -385,6 +385,7 @@ pub struct GuildsData {
     /// Refuse every call with this code.
     pub refuse: Option<tonic::Code>,
     pub messages: Vec<v1::SendGuildMessageParams>,
+    pub rosters: Vec<v1::get_roster_info_response::Guild>,
 }
 
 #[derive(Clone, Default)]
@@ -398,6 +399,18 @@ impl FakeGuilds {
 
 #[tonic::async_trait]
 impl GuildService for FakeGuilds {
+    async fn get_roster_info(
+        &self,
+        request: Request<v1::GetRosterInfoParams>,
+    ) -> Result<Response<v1::GetRosterInfoResponse>, Status> {
+        let id = request.into_inner().guild_id;
+        let guild = self.data().rosters.iter().find(|g| g.id == id).cloned();
+        Ok(Response::new(v1::GetRosterInfoResponse {
+            api: "0.0.1".into(),
+            guild,
+        }))
+    }
+
     async fn send_guild_message(
         &self,
         request: Request<v1::SendGuildMessageParams>,

@@ -40,6 +40,15 @@ impl PresentServices for GrpcServices {
                         .map_err(|e| e.to_string());
                     ServiceAnswer::GuildMessage { message, outcome }
                 }
+                ServiceRequest::GuildRoster(id) => {
+                    let now_unix = i64::from(crate::runtime::Clock::new().unix_secs());
+                    ServiceAnswer::GuildRoster(
+                        self.guilds
+                            .roster(id, now_unix)
+                            .await
+                            .map_err(|e| e.to_string()),
+                    )
+                }
                 ServiceRequest::GroupMessage(message) => {
                     let outcome = self
                         .groups

@@ -252,3 +252,32 @@ fn malformed_guild_events_render_nothing() {
     assert_eq!(alice.guild_id, 3);
     assert_eq!(event_kind("guild.member.noteupdated"), None);
 }
+
+#[test]
+fn the_roster_is_asked_for_a_guild_member_only_and_rendered() {
+    use crate::wire::packets::GuildRoster;
+    let mut out = Vec::new();
+    assert!(!roster_asked(&me(0), &mut out));
+    assert!(roster_asked(&me(3), &mut out));
+    assert_eq!(out, vec![Action::Call(ServiceRequest::GuildRoster(3))]);
+    let roster = GuildRoster {
+        motd: "hi".into(),
+        ..GuildRoster::default()
+    };
+    let mut out = Vec::new();
+    roster_answered(Ok(roster.clone()), &mut out);
+    assert_eq!(
+        out,
+        vec![Action::ToClient(
+            crate::wire::Opcode::SMSG_GUILD_ROSTER,
+            roster.to_body()
+        )]
+    );
+    let mut out = Vec::new();
+    roster_answered(Err("guild: down".into()), &mut out);
+    let (_, body) = one(&out);
+    assert_eq!(
+        SystemMessage::decode(&body).map(|m| m.text),
+        Ok(ROSTER_UNAVAILABLE_LINE.to_owned())
+    );
+}
