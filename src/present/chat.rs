@@ -17,10 +17,8 @@
 //! the receiver's AFK/DND auto-reply, ignore lists, and the GM chat tag on whispers.
 
 use super::gojson::{Field, Kind};
-use super::{Action, EventFate, Me, ServiceRequest, system_line};
-use crate::wire::packets::{
-    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, WirePacket, chat_type,
-};
+use super::{Action, EventFate, Me, ServiceRequest, chat_line, system_line};
+use crate::wire::packets::{ChatPlayerNotFound, ChatTarget, ClientChat, WirePacket, chat_type};
 
 /// A whisper on its way through chatserver: what `SendWhisperMessage` carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,16 +87,12 @@ pub(super) fn from_client(me: &Me, chat: &ClientChat, out: &mut Vec<Action>) -> 
 pub(super) fn answered(whisper: Whisper, outcome: WhisperOutcome, out: &mut Vec<Action>) {
     match outcome {
         WhisperOutcome::Delivered { receiver } => {
-            let line = ChatMessage {
-                kind: chat_type::WHISPER_INFORM,
-                language: whisper.language,
-                sender: receiver,
-                channel: None,
+            out.push(chat_line(
+                chat_type::WHISPER_INFORM,
+                whisper.language,
                 receiver,
-                message: whisper.message,
-                tag: 0,
-            };
-            out.push(Action::ToClient(ChatMessage::OPCODE, line.to_body()));
+                whisper.message,
+            ));
         }
         WhisperOutcome::NotFound => out.push(not_found(&whisper.receiver_name)),
         WhisperOutcome::Failed(_) => {
@@ -159,18 +153,13 @@ fn incoming_whisper(me: &Me, payload: &[u8], out: &mut Vec<Action>) -> EventFate
     if object.uint("ReceiverGUID") != me.guid {
         return EventFate::NotForMe;
     }
-    let sender = object.uint("SenderGUID");
-    let line = ChatMessage {
-        kind: chat_type::WHISPER,
+    out.push(chat_line(
+        chat_type::WHISPER,
         // Checked as a u32 above.
-        language: u32::try_from(object.uint("Language")).unwrap_or(0),
-        sender,
-        channel: None,
-        receiver: sender,
-        message: object.string("Msg"),
-        tag: 0,
-    };
-    out.push(Action::ToClient(ChatMessage::OPCODE, line.to_body()));
+        u32::try_from(object.uint("Language")).unwrap_or(0),
+        object.uint("SenderGUID"),
+        object.string("Msg"),
+    ));
     EventFate::Rendered
 }
 
@@ -195,7 +184,7 @@ mod tests {
 
     use super::*;
     use crate::wire::Opcode;
-    use crate::wire::packets::{CHAT_TEXT_MAX_BYTES, SystemMessage};
+    use crate::wire::packets::{CHAT_TEXT_MAX_BYTES, ChatMessage, SystemMessage};
 
     fn me() -> Me {
         Me {

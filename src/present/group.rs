@@ -21,11 +21,11 @@
 //! still go to the worldserver; a player in a group formed there chats there too.
 
 use super::gojson::{Field, Kind, Object};
-use super::{Action, EventFate, Me, ServiceRequest, echo, payload_object, system_line};
+use super::{Action, EventFate, Me, ServiceRequest, chat_line, payload_object, system_line};
 use crate::wire::Opcode;
 use crate::wire::packets::{
-    ChatMessage, ClientChat, GROUP_GUID_HIGH, GROUP_MEMBERS_MAX, GroupInvite, GroupList,
-    GroupListMember, GroupLoot, WirePacket, chat_type,
+    ClientChat, GROUP_GUID_HIGH, GROUP_MEMBERS_MAX, GroupInvite, GroupList, GroupListMember,
+    GroupLoot, WirePacket, chat_type,
 };
 
 /// A group chat line on its way through groupserver: what `SendMessage` carries.
@@ -89,7 +89,7 @@ pub(super) fn message_answered(
     out: &mut Vec<Action>,
 ) {
     out.push(match outcome {
-        Ok(()) => echo(
+        Ok(()) => chat_line(
             message.kind,
             message.language,
             message.sender,
@@ -328,21 +328,14 @@ pub(super) fn render_event(
                 return EventFate::NotForMe; // the sender saw its own line as an echo
             }
             let kind = u8_of(&o, "MessageType");
-            let line = ChatMessage {
-                kind: if chat_type::is_player(kind) {
-                    kind
-                } else {
-                    chat_type::PARTY
-                },
-                // Checked as a u32.
-                language: u32::try_from(o.uint("Language")).unwrap_or(0),
-                sender,
-                channel: None,
-                receiver: sender,
-                message: o.string("Msg"),
-                tag: 0,
+            let kind = if chat_type::is_player(kind) {
+                kind
+            } else {
+                chat_type::PARTY
             };
-            out.push(Action::ToClient(ChatMessage::OPCODE, line.to_body()));
+            // Checked as a u32.
+            let language = u32::try_from(o.uint("Language")).unwrap_or(0);
+            out.push(chat_line(kind, language, sender, o.string("Msg")));
         }
     }
     EventFate::Rendered

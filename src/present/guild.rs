@@ -14,9 +14,9 @@
 //!   The player's own guild follows its joins, departures and removals.
 
 use super::gojson::{Field, Kind, Object};
-use super::{Action, EventFate, Me, ServiceRequest, echo, payload_object, system_line};
+use super::{Action, EventFate, Me, ServiceRequest, chat_line, payload_object, system_line};
 use crate::wire::packets::{
-    ChatMessage, ClientChat, GuildEvent, GuildInvite, WirePacket, chat_type, guild_event,
+    ClientChat, GuildEvent, GuildInvite, WirePacket, chat_type, guild_event,
 };
 
 /// A guild chat line on its way through guildserver: what `SendGuildMessage` carries.
@@ -63,7 +63,7 @@ pub(super) fn answered(message: GuildMessage, outcome: &Result<(), String>, out:
             } else {
                 chat_type::GUILD
             };
-            echo(kind, message.language, message.sender, message.message)
+            chat_line(kind, message.language, message.sender, message.message)
         }
         Err(_) => system_line(UNDELIVERED_LINE),
     });
@@ -257,21 +257,14 @@ fn message_new(me: &Me, o: &Object<'_>, out: &mut Vec<Action>) -> EventFate {
     if sender == me.guid {
         return EventFate::NotForMe; // its own echo was sent when guildserver took it
     }
-    let line = ChatMessage {
-        kind: if o.flag("ForOfficers") {
-            chat_type::OFFICER
-        } else {
-            chat_type::GUILD
-        },
-        // Checked as a u32.
-        language: u32::try_from(o.uint("Language")).unwrap_or(0),
-        sender,
-        channel: None,
-        receiver: sender,
-        message: o.string("Msg"),
-        tag: 0,
+    let kind = if o.flag("ForOfficers") {
+        chat_type::OFFICER
+    } else {
+        chat_type::GUILD
     };
-    out.push(Action::ToClient(ChatMessage::OPCODE, line.to_body()));
+    // Checked as a u32.
+    let language = u32::try_from(o.uint("Language")).unwrap_or(0);
+    out.push(chat_line(kind, language, sender, o.string("Msg")));
     EventFate::Rendered
 }
 

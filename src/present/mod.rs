@@ -217,9 +217,9 @@ impl ServiceAnswer {
     }
 }
 
-/// The sender's own chat line once a service took it, as AzerothCore echoes it (the sender's
-/// guid in both guid fields).
-fn echo(kind: u8, language: u32, sender: u64, message: String) -> Action {
+/// A player's chat line as AzerothCore writes it: the speaker's guid in both guid fields
+/// (an echo of the player's own line, a line heard from another worldserver, a whisper).
+fn chat_line(kind: u8, language: u32, sender: u64, message: String) -> Action {
     let line = crate::wire::packets::ChatMessage {
         kind,
         language,

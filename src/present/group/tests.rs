@@ -1,5 +1,5 @@
 use super::*;
-use crate::wire::packets::SystemMessage;
+use crate::wire::packets::{ChatMessage, SystemMessage};
 
 const ME: u64 = 7;
 

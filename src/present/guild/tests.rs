@@ -1,6 +1,6 @@
 use super::*;
 use crate::wire::packets::ChatTarget;
-use crate::wire::packets::SystemMessage;
+use crate::wire::packets::{ChatMessage, SystemMessage};
 
 const ME: u64 = 7;
 
