@@ -38,6 +38,7 @@ mod character_screen;
 mod config;
 mod context;
 mod entering;
+mod game;
 mod held;
 mod in_world;
 mod logout;
@@ -65,13 +66,13 @@ pub use records::{
 };
 
 use crate::cluster::WorldserverRef;
-use crate::wire::auth::AuthSession;
-use crate::wire::packets::{MapPosition, Position, SystemMessage};
+use crate::wire::packets::SystemMessage;
 use crate::wire::{Decoded, Opcode, Packet};
 use auth::AwaitAccount;
 use character_screen::CharacterScreen;
 use context::Ctx;
 use entering::Entering;
+use game::{InGame, Player, World};
 use in_world::{InWorld, Transferring};
 use logout::LoggingOut;
 use moves::{AwaitRedirectReady, AwaitRelease, AwaitTransferPlacement};
@@ -111,97 +112,6 @@ pub enum Phase {
     Closed,
 }
 
-/// Who is playing: valid from authentication on.
-#[derive(Debug, Clone)]
-struct Player {
-    /// The client's auth session, replayed to every worldserver.
-    auth: AuthSession,
-    account: AccountRecord,
-    /// The account's characters, once listed.
-    characters: Option<Vec<CharacterRecord>>,
-}
-
-impl Player {
-    fn character(&self, guid: CharacterGuid) -> Option<&CharacterRecord> {
-        self.characters.as_ref()?.iter().find(|c| c.guid == guid)
-    }
-}
-
-/// The character in play: valid from its login until it logs out.
-#[derive(Debug, Clone)]
-struct InGame {
-    character: CharacterRecord,
-    /// When the client sent PLAYER_LOGIN.
-    login_requested_at: Duration,
-    /// The map it entered the world on (set once in world).
-    map: Option<u32>,
-    /// Where it is, as far as the gateway knows: the last position the worldserver or the
-    /// client's movement said.
-    position: Option<MapPosition>,
-    /// Its presentation state.
-    presenter: crate::present::Presenter,
-}
-
-impl InGame {
-    fn guid(&self) -> CharacterGuid {
-        self.character.guid
-    }
-
-    /// The cluster hears that the character entered the world, where it is now.
-    fn logged_in(&self, account: AccountId) -> Announcement {
-        let mut character = self.character.clone();
-        if let Some(at) = self.position {
-            character.map = at.map;
-            character.x = at.position.x;
-            character.y = at.position.y;
-            character.z = at.position.z;
-        }
-        Announcement::LoggedIn { account, character }
-    }
-
-    /// The cluster hears that the character left the world.
-    fn logged_out(&self, account: AccountId) -> Announcement {
-        Announcement::LoggedOut {
-            account,
-            guid: self.character.guid,
-            name: self.character.name.clone(),
-            guild_id: self.character.guild_id,
-        }
-    }
-
-    /// Whether the cluster was told the character is in world (it entered once).
-    fn announced(&self) -> bool {
-        self.map.is_some()
-    }
-
-    /// The map the character is on: the last position's, else the one it entered on.
-    fn current_map(&self) -> u32 {
-        self.position.map(|p| p.map).or(self.map).unwrap_or(0)
-    }
-
-    /// The last known position, else the character record's.
-    fn cached_position(&self) -> MapPosition {
-        self.position.unwrap_or(MapPosition {
-            map: self.map.unwrap_or(self.character.map),
-            position: Position {
-                x: self.character.x,
-                y: self.character.y,
-                z: self.character.z,
-                orientation: 0.0,
-            },
-        })
-    }
-}
-
-/// A player in world on one worldserver link: what the in-world states share.
-#[derive(Debug, Clone)]
-struct World {
-    player: Player,
-    game: InGame,
-    /// The link whose packets reach the client.
-    link: LinkId,
-}
-
 // One State per session, and the in-game variants are the ones most sessions live in:
 // boxing them would add an allocation per transition and save nothing.
 #[allow(clippy::large_enum_variant)]
@@ -218,25 +128,6 @@ enum State {
     AwaitRelease(AwaitRelease),
     LoggingOut(LoggingOut),
     Closed,
-}
-
-impl State {
-    /// The character in play, in every state that has one.
-    fn game_mut(&mut self) -> Option<&mut InGame> {
-        match self {
-            State::EnteringWorld(s) => Some(&mut s.game),
-            State::InWorld(s) => Some(&mut s.w.game),
-            State::Transferring(s) => Some(&mut s.w.game),
-            State::AwaitTransferPlacement(s) => Some(&mut s.w.game),
-            State::AwaitRedirectReady(s) => Some(&mut s.w.game),
-            State::AwaitRelease(s) => Some(&mut s.game),
-            State::LoggingOut(s) => Some(&mut s.w.game),
-            State::ExpectAuthSession
-            | State::AwaitAccount(_)
-            | State::CharacterScreen(_)
-            | State::Closed => None,
-        }
-    }
 }
 
 /// One client's session. See the module documentation for the call order.
@@ -554,7 +445,7 @@ impl Session {
         event: crate::present::ClusterEvent,
     ) -> crate::present::EventFate {
         let link = self.active();
-        let Some(game) = self.state.game_mut() else {
+        let Some(game) = game_mut_of(&mut self.state) else {
             return crate::present::EventFate::NotForMe;
         };
         present::cluster_event(&mut self.cx, now, game, link, event)
@@ -572,7 +463,7 @@ impl Session {
             return;
         }
         let link = self.active();
-        if let Some(game) = self.state.game_mut() {
+        if let Some(game) = game_mut_of(&mut self.state) {
             present::service_answer(&mut self.cx, now, game, link, answer);
         }
     }
@@ -822,5 +713,22 @@ fn game_of(s: &State) -> Option<&InGame> {
         State::AwaitRedirectReady(s) => Some(&s.w.game),
         State::AwaitRelease(s) => Some(&s.game),
         State::LoggingOut(s) => Some(&s.w.game),
+    }
+}
+
+/// The character in play, in any state that has one, to change it.
+fn game_mut_of(s: &mut State) -> Option<&mut InGame> {
+    match s {
+        State::ExpectAuthSession
+        | State::AwaitAccount(_)
+        | State::CharacterScreen(_)
+        | State::Closed => None,
+        State::EnteringWorld(s) => Some(&mut s.game),
+        State::InWorld(s) => Some(&mut s.w.game),
+        State::Transferring(s) => Some(&mut s.w.game),
+        State::AwaitTransferPlacement(s) => Some(&mut s.w.game),
+        State::AwaitRedirectReady(s) => Some(&mut s.w.game),
+        State::AwaitRelease(s) => Some(&mut s.game),
+        State::LoggingOut(s) => Some(&mut s.w.game),
     }
 }
