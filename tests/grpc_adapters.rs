@@ -987,3 +987,114 @@ async fn a_roster_is_read_as_the_client_shows_it() {
     assert!(guilds.roster(10, 0).await.is_err(), "no such guild");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_friend_list_is_charservers_with_its_result_codes() {
+    use waygate::present::contacts::{ContactCall, ContactOp, ContactReply, ListedFriend};
+    use waygate::wire::packets::FriendOnline;
+    let fake = FakeCharacters::default();
+    fake.data().stored = vec![(REALM, stored(42, 9, "Bob")), (REALM, stored(43, 9, "Cid"))];
+    fake.data().whereabouts = vec![(42, 1519, 79, 2)];
+    let server = serve_characters(fake.clone()).await;
+    let characters = characters_client(server.address);
+    let ask = |op: ContactOp| {
+        let characters = characters.clone();
+        async move {
+            characters
+                .contacts(&ContactCall { player: 7, op })
+                .await
+                .expect("answers")
+        }
+    };
+    let find = |name: &str| ContactOp::FindIgnore { name: name.into() };
+    assert_eq!(ask(find("Bob")).await, ContactReply::Found(Some(42)));
+    assert_eq!(ask(find("Nobody")).await, ContactReply::Found(None));
+    let add = |guid: u64| ContactOp::AddFriend {
+        guid,
+        name: String::new(),
+        note: "n".into(),
+    };
+    let bob_online = FriendOnline {
+        status: 1,
+        area: 1519,
+        level: 79,
+        class: 2,
+    };
+    assert_eq!(
+        ask(add(42)).await,
+        ContactReply::Added {
+            result: 0x06,
+            online: bob_online,
+        }
+    );
+    assert!(matches!(
+        ask(add(43)).await,
+        ContactReply::Added { result: 0x07, .. }
+    ));
+    assert!(matches!(
+        ask(add(42)).await,
+        ContactReply::Added { result: 0x08, .. }
+    ));
+    let note = ContactOp::SetNote {
+        guid: 43,
+        note: "later".into(),
+    };
+    assert_eq!(ask(note).await, ContactReply::Done);
+    assert_eq!(
+        ask(ContactOp::Ignore { guid: 50 }).await,
+        ContactReply::Ignored(0x0E)
+    );
+    assert_eq!(
+        ask(ContactOp::Ignore { guid: 50 }).await,
+        ContactReply::Ignored(0x0D)
+    );
+    let list = ContactOp::List {
+        flags: 7,
+        fallback: None,
+    };
+    assert_eq!(
+        ask(list.clone()).await,
+        ContactReply::List {
+            friends: vec![
+                ListedFriend {
+                    guid: 42,
+                    note: "n".into(),
+                    online: bob_online,
+                },
+                ListedFriend {
+                    guid: 43,
+                    note: "later".into(),
+                    online: FriendOnline::default(),
+                },
+            ],
+            ignored: vec![50],
+        }
+    );
+    assert_eq!(
+        ask(ContactOp::RemoveFriend { guid: 42 }).await,
+        ContactReply::Done
+    );
+    assert_eq!(
+        ask(ContactOp::Unignore { guid: 50 }).await,
+        ContactReply::Done
+    );
+    let ContactReply::List { friends, ignored } = ask(list).await else {
+        panic!("a list")
+    };
+    assert_eq!(
+        (friends.iter().map(|f| f.guid).collect::<Vec<_>>(), ignored),
+        (vec![43], vec![])
+    );
+    server.stop().await;
+
+    let down = characters_client(closed_port().await);
+    let e = down
+        .contacts(&ContactCall {
+            player: 7,
+            op: ContactOp::RemoveFriend { guid: 1 },
+        })
+        .await
+        .expect_err("down");
+    assert_eq!(e.service, "characters");
+    assert!(e.detail.starts_with("RemoveFriend"), "{e}");
+}

@@ -290,6 +290,73 @@ fn friend_status_offline() {
     );
 }
 
+/// ToCloud9-shaped input: charserver's list (an online friend with a multibyte note, an
+/// offline one, one both befriended and ignored, one ignored) rendered for a client that
+/// asks for every kind.
+#[test]
+fn contact_list_friends_and_ignored() {
+    use waygate::present::contacts::{ListedFriend, render_list};
+    use waygate::wire::packets::contact_flag;
+    let friends = [
+        ListedFriend {
+            guid: 0x2A,
+            note: "tank ✓ Zoë".into(),
+            online: FriendOnline {
+                status: 1,
+                area: 1519,
+                level: 80,
+                class: 4,
+            },
+        },
+        ListedFriend {
+            guid: 0x2B,
+            note: String::new(),
+            online: FriendOnline::default(),
+        },
+        ListedFriend {
+            guid: 0x2C,
+            note: "both".into(),
+            online: FriendOnline::default(),
+        },
+    ];
+    snap(
+        "contact_list_friends_and_ignored",
+        typed(&render_list(contact_flag::ALL, &friends, &[0x2C, 0x30])),
+    );
+}
+
+#[test]
+fn friend_status_added_online() {
+    snap(
+        "friend_status_added_online",
+        typed(&FriendStatus {
+            result: friend_result::ADDED_ONLINE,
+            guid: 0x2A,
+            note: "tank ✓".into(),
+            online: Some(FriendOnline {
+                status: 1,
+                area: 1519,
+                level: 80,
+                class: 4,
+            }),
+        }),
+    );
+}
+
+/// charserver's "ignore added" (0x0E in its numbering) as the client must see it (0x0F).
+#[test]
+fn friend_status_ignore_added() {
+    use waygate::present::contacts::ignore_result;
+    snap(
+        "friend_status_ignore_added",
+        typed(&FriendStatus {
+            result: ignore_result(0x0E),
+            guid: 0x30,
+            ..FriendStatus::default()
+        }),
+    );
+}
+
 // ----- guild ----------------------------------------------------------------------------
 
 use waygate::wire::packets::{GuildEvent, GuildInvite, guild_event};

@@ -38,9 +38,10 @@ use waygate::peers::worldserver::{
     FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, Presence,
 };
 use waygate::wire::packets::{
-    ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, GroupList, GuildEvent, GuildRoster,
-    PartyMemberStats, Position, WhoList, WhoRequest, WirePacket, chat_type, guild_event,
-    member_status,
+    AddFriend, ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, ContactList,
+    ContactListRequest, FriendOnline, FriendStatus, GroupList, GuildEvent, GuildRoster,
+    PartyMemberStats, Position, WhoList, WhoRequest, WirePacket, chat_type, contact_flag,
+    friend_result, guild_event, member_status,
 };
 use waygate::wire::{Opcode, SessionKey};
 
@@ -191,7 +192,9 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     let mut eeto = stored(GUID, account, "Eeto");
     eeto.map = 0;
     eeto.zone = 12;
-    characters.data().stored = vec![(realm, eeto)];
+    // Bob, of another account, is stored and online elsewhere: the friend list finds him.
+    characters.data().stored = vec![(realm, eeto), (realm, stored(BOB, account + 1, "Bob"))];
+    characters.data().whereabouts = vec![(BOB, 1519, 79, 2)];
     characters.data().who = (
         1,
         vec![v1::who_query_response::WhoItem {
@@ -404,6 +407,32 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             BotStep::ExpectPackets {
                 opcode: Opcode::SMSG_WHO,
                 count: 1,
+            },
+            // The friend list is charserver's: Bob is found by name, added, and listed.
+            BotStep::Send {
+                opcode: Opcode::CMSG_ADD_FRIEND,
+                body: AddFriend {
+                    name: "bOB".into(),
+                    note: "tank".into(),
+                }
+                .to_body(),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_FRIEND_STATUS,
+                count: 1,
+            },
+            BotStep::Send {
+                opcode: Opcode::CMSG_CONTACT_LIST,
+                body: ContactListRequest {
+                    flags: contact_flag::ALL,
+                }
+                .to_body(),
+            },
+            // The first came as the character entered the world (the worldserver's list,
+            // replaced by charserver's, empty then).
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_CONTACT_LIST,
+                count: 2,
             },
             // The group Bob made: its list from the event, then again from groupserver when
             // Cid joins.
@@ -709,6 +738,42 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
                 .collect::<Vec<_>>()
         )),
         Some((1, vec![("Bob".to_owned(), 79, 1519)]))
+    );
+    let received = |opcode: Opcode| {
+        report
+            .received
+            .iter()
+            .rfind(|(o, _)| *o == opcode)
+            .map(|(_, body)| body.clone())
+            .unwrap_or_else(|| panic!("no {opcode:?}"))
+    };
+    let bob_online = FriendOnline {
+        status: 1,
+        area: 1519,
+        level: 79,
+        class: 2,
+    };
+    assert_eq!(
+        FriendStatus::decode(&received(Opcode::SMSG_FRIEND_STATUS)),
+        Ok(FriendStatus {
+            result: friend_result::ADDED_ONLINE,
+            guid: BOB,
+            note: "tank".into(),
+            online: Some(bob_online),
+        })
+    );
+    let contacts = ContactList::decode(&received(Opcode::SMSG_CONTACT_LIST)).expect("decodes");
+    assert_eq!(
+        contacts
+            .contacts
+            .iter()
+            .map(|c| (c.guid, c.flags, c.note.as_str(), c.online))
+            .collect::<Vec<_>>(),
+        vec![(BOB, contact_flag::FRIEND, "tank", Some(bob_online))]
+    );
+    assert_eq!(
+        characters.data().friends,
+        vec![(GUID, BOB, "tank".to_owned())]
     );
     let asked = characters.data().who_questions.clone();
     assert_eq!(

@@ -1659,3 +1659,73 @@ fn guild_roster() -> impl Strategy<Value = GuildRoster> {
 codec_props! {
     guild_roster_packet: GuildRoster = guild_roster();
 }
+
+// ---------------------------------------------------------------------------------------------
+// The friend and ignore list: SMSG_CONTACT_LIST and the client's requests.
+// ---------------------------------------------------------------------------------------------
+
+use waygate::wire::packets::{
+    AddFriend, AddIgnore, CONTACTS_MAX, Contact, ContactList, ContactListRequest, DelFriend,
+    DelIgnore, SetContactNotes, contact_flag,
+};
+
+wire_packet_codecs!(
+    ContactList,
+    ContactListRequest,
+    AddFriend,
+    AddIgnore,
+    DelFriend,
+    DelIgnore,
+    SetContactNotes
+);
+
+/// Any flags (friends often); the online part present only for a friend with a status that
+/// is not 0, as the list carries it.
+fn contact() -> impl Strategy<Value = Contact> {
+    let flags = prop_oneof![
+        2 => Just(contact_flag::FRIEND),
+        1 => Just(contact_flag::IGNORED),
+        1 => any::<u32>(),
+    ];
+    let online = (1..=u8::MAX, any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
+        |(status, area, level, class)| FriendOnline {
+            status,
+            area,
+            level,
+            class,
+        },
+    );
+    (
+        guid(),
+        flags,
+        text(FRIEND_NOTE_MAX_BYTES),
+        prop::option::of(online),
+    )
+        .prop_map(|(guid, flags, note, online)| Contact {
+            guid,
+            flags,
+            note,
+            online: online.filter(|_| flags & contact_flag::FRIEND != 0),
+        })
+}
+
+fn contact_list() -> impl Strategy<Value = ContactList> {
+    (
+        any::<u32>(),
+        prop::collection::vec(contact(), 0..=CONTACTS_MAX),
+    )
+        .prop_map(|(flags, contacts)| ContactList { flags, contacts })
+}
+
+codec_props! {
+    contact_list_packet: ContactList = contact_list();
+    contact_list_request_packet: ContactListRequest =
+        any::<u32>().prop_map(|flags| ContactListRequest { flags });
+    add_friend_packet: AddFriend = (name(), text(FRIEND_NOTE_MAX_BYTES))
+        .prop_map(|(name, note)| AddFriend { name, note });
+    add_ignore_packet: AddIgnore = name().prop_map(|name| AddIgnore { name });
+    del_friend_packet: DelFriend = guid().prop_map(|guid| DelFriend { guid });
+    del_ignore_packet: DelIgnore = guid().prop_map(|guid| DelIgnore { guid });
+    set_contact_notes_packet: SetContactNotes = (guid(), text(FRIEND_NOTE_MAX_BYTES))
+        .prop_map(|(guid, note)| SetContactNotes { guid, note });
+}

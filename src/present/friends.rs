@@ -3,10 +3,8 @@
 //! friend) becomes SMSG_FRIEND_STATUS, as AzerothCore's social manager writes it: ONLINE with
 //! the friend's status flags, area, level and class, or OFFLINE with nothing more.
 //!
-//! The friend list itself (CMSG_CONTACT_LIST, add, remove, notes, ignore) still goes to the
-//! worldserver, which reads the shared characters database; its own SMSG_FRIEND_STATUS lines
-//! for friends on the same worldserver pass through as well, so a friend there may be
-//! announced twice (the client shows the same state).
+//! The friend list itself (CMSG_CONTACT_LIST, add, remove, notes, ignore) is charserver's
+//! too: see [`super::contacts`], which also drops the worldserver's own friend lines.
 
 use super::gojson::{Field, Kind, Object};
 use super::{Action, EventFate};

@@ -21,6 +21,8 @@
 //! - [`mail`]: the "you have mail" notice for mail sent from anywhere (`mail.incoming`).
 //! - [`friends`]: friends coming online or going offline anywhere in the cluster
 //!   (`friends.status.changed`).
+//! - [`contacts`]: the friend and ignore list through charserver (list, add, remove, notes,
+//!   ignore); it replaces the worldserver's list and friend lines.
 //! - [`state`]: the player's own level, map, zone, health and power, read from its
 //!   worldserver's packets and published for the cluster (`gw.char.chars-updates`).
 //!
@@ -28,6 +30,7 @@
 //! has no cluster services, and its worldserver handles everything as a single server would.
 
 pub mod chat;
+pub mod contacts;
 pub mod friends;
 pub mod gojson;
 pub mod group;
@@ -67,6 +70,8 @@ pub struct Services {
     pub group: bool,
     /// ToCloud9's charserver answers /who.
     pub who: bool,
+    /// ToCloud9's charserver keeps the friend and ignore lists.
+    pub friends: bool,
     /// The cluster hears the player's own state (`gw.char.chars-updates`).
     pub state: bool,
 }
@@ -78,6 +83,7 @@ impl Services {
         guild: false,
         group: false,
         who: false,
+        friends: false,
         state: false,
     };
     /// Every service presentation knows how to call (the ToCloud9 mode).
@@ -86,6 +92,7 @@ impl Services {
         guild: true,
         group: true,
         who: true,
+        friends: true,
         state: true,
     };
 }
@@ -119,6 +126,8 @@ pub enum ServiceRequest {
     GroupMessage(group::GroupMessage),
     /// guildserver's `GetRosterInfo` for this guild id.
     GuildRoster(u64),
+    /// charserver's friend and ignore list calls.
+    Contacts(contacts::ContactCall),
 }
 
 impl ServiceRequest {
@@ -127,7 +136,7 @@ impl ServiceRequest {
         match self {
             Self::Whisper(_) => "chat",
             Self::GuildMessage(_) | Self::GuildRoster(_) => "guild",
-            Self::Who(_) => "characters",
+            Self::Who(_) | Self::Contacts(_) => "characters",
             Self::GetGroup(_) | Self::GroupMessage(_) => "group",
         }
     }
@@ -151,6 +160,10 @@ impl ServiceRequest {
                 outcome: Err(detail),
             },
             Self::GuildRoster(_) => ServiceAnswer::GuildRoster(Err(detail)),
+            Self::Contacts(call) => ServiceAnswer::Contacts {
+                call,
+                outcome: Err(detail),
+            },
         }
     }
 }
@@ -186,6 +199,13 @@ pub enum ServiceAnswer {
     },
     /// The guild's roster, ready for the client (`Err`: the call failed).
     GuildRoster(Result<crate::wire::packets::GuildRoster, String>),
+    /// charserver's answer about the friend and ignore list.
+    Contacts {
+        /// The call made.
+        call: contacts::ContactCall,
+        /// `Err`: the call failed (the detail is for logs).
+        outcome: Result<contacts::ContactReply, String>,
+    },
 }
 
 impl ServiceAnswer {
@@ -213,6 +233,11 @@ impl ServiceAnswer {
             Self::GroupMessage { .. } => None,
             Self::GuildRoster(Err(detail)) => Some(detail),
             Self::GuildRoster(Ok(_)) => None,
+            Self::Contacts {
+                outcome: Err(detail),
+                ..
+            } => Some(detail),
+            Self::Contacts { .. } => None,
         }
     }
 }
@@ -313,7 +338,8 @@ impl Presenter {
 
     /// Whether presentation reads this worldserver opcode before the client gets it.
     pub fn intercepts_world(&self, opcode: Opcode) -> bool {
-        self.services.state && state::reads(opcode)
+        (self.services.state && state::reads(opcode))
+            || (self.services.friends && contacts::reads_world(opcode))
     }
 
     /// Whether presentation takes over this client opcode: one comparison per packet for
@@ -326,7 +352,7 @@ impl Presenter {
             Opcode::CMSG_REQUEST_PARTY_MEMBER_STATS => self.services.group,
             Opcode::CMSG_WHO => self.services.who,
             Opcode::CMSG_GUILD_ROSTER => self.services.guild,
-            _ => false,
+            _ => self.services.friends && contacts::intercepts_client(opcode),
         }
     }
 
@@ -341,6 +367,9 @@ impl Presenter {
             return;
         }
         if p.opcode == Opcode::CMSG_GUILD_ROSTER && guild::roster_asked(&self.me, out) {
+            return;
+        }
+        if contacts::intercepts_client(p.opcode) && contacts::from_client(&self.me, &p, out) {
             return;
         }
         if p.opcode == Opcode::CMSG_WHO
@@ -368,6 +397,8 @@ impl Presenter {
     pub fn handle_world(&mut self, now: Duration, p: Packet, out: &mut Vec<Action>) {
         if state::reads(p.opcode) {
             state::from_world(self.me.guid, &mut self.state, now, p.opcode, p.body, out);
+        } else if contacts::reads_world(p.opcode) {
+            contacts::from_world(&self.me, p, out);
         } else {
             out.push(Action::ToClient(p.opcode, p.body));
         }
@@ -425,6 +456,9 @@ impl Presenter {
                 group::message_answered(message, &outcome, out)
             }
             ServiceAnswer::GuildRoster(outcome) => guild::roster_answered(outcome, out),
+            ServiceAnswer::Contacts { call, outcome } => {
+                contacts::answered(&self.me, call.op, outcome, out)
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use super::opcode::Opcode;
 
 mod character;
 mod chat;
+mod contacts;
 mod group;
 mod guild;
 mod info;
@@ -25,6 +26,10 @@ pub use character::{
 pub use chat::{
     CHANNEL_NAME_MAX_BYTES, ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, chat_tag,
     chat_type,
+};
+pub use contacts::{
+    AddFriend, AddIgnore, CONTACTS_FRIENDS_MAX, CONTACTS_IGNORED_MAX, CONTACTS_MAX, Contact,
+    ContactList, ContactListRequest, DelFriend, DelIgnore, SetContactNotes, contact_flag,
 };
 pub use group::{
     GROUP_GUID_HIGH, GROUP_MEMBERS_MAX, GroupInvite, GroupList, GroupListMember, GroupLoot,

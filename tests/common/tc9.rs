@@ -229,6 +229,21 @@ pub struct CharactersData {
     /// What /who finds: (total found, the items shown).
     pub who: (u32, Vec<v1::who_query_response::WhoItem>),
     pub who_questions: Vec<v1::WhoQueryRequest>,
+    /// Friend lists: (player, friend, note), as charserver stores them.
+    pub friends: Vec<(u64, u64, String)>,
+    /// Ignore lists: (player, ignored).
+    pub ignored: Vec<(u64, u64)>,
+    /// Where online characters are, for friend lists: (guid, area, level, class).
+    pub whereabouts: Vec<(u64, u32, u32, u32)>,
+}
+
+impl CharactersData {
+    fn online_friend(&self, guid: u64) -> Option<(u32, u32, u32)> {
+        self.whereabouts
+            .iter()
+            .find(|w| w.0 == guid)
+            .map(|&(_, area, level, class)| (area, level, class))
+    }
 }
 
 #[derive(Clone, Default)]
@@ -252,6 +267,166 @@ impl CharactersService for FakeCharacters {
             api: "0.0.1".into(),
             total_found: data.who.0,
             items_to_display: data.who.1.clone(),
+        }))
+    }
+
+    async fn character_by_name(
+        &self,
+        request: Request<v1::CharacterByNameRequest>,
+    ) -> Result<Response<v1::CharacterByNameResponse>, Status> {
+        let r = request.into_inner();
+        let character = self
+            .data()
+            .stored
+            .iter()
+            .find(|(realm, c)| *realm == r.realm_id && c.name == r.character_name)
+            .map(|(realm, c)| v1::character_by_name_response::Char {
+                realm_id: *realm,
+                char_guid: c.guid,
+                char_name: c.name.clone(),
+                ..Default::default()
+            });
+        Ok(Response::new(v1::CharacterByNameResponse {
+            api: "0.0.1".into(),
+            character,
+        }))
+    }
+
+    async fn get_friends_list(
+        &self,
+        request: Request<v1::GetFriendsListRequest>,
+    ) -> Result<Response<v1::GetFriendsListResponse>, Status> {
+        let r = request.into_inner();
+        let d = self.data();
+        let friends = d
+            .friends
+            .iter()
+            .filter(|f| f.0 == r.player_guid)
+            .map(|(_, guid, note)| {
+                let (area, level, class_id) = d.online_friend(*guid).unwrap_or_default();
+                v1::get_friends_list_response::Friend {
+                    guid: *guid,
+                    note: note.clone(),
+                    status: u32::from(d.online_friend(*guid).is_some()),
+                    area,
+                    level,
+                    class_id,
+                }
+            })
+            .collect();
+        let ignored = d
+            .ignored
+            .iter()
+            .filter(|i| i.0 == r.player_guid)
+            .map(|i| v1::get_friends_list_response::IgnoredPlayer { guid: i.1 })
+            .collect();
+        Ok(Response::new(v1::GetFriendsListResponse {
+            api: "0.0.1".into(),
+            friends,
+            ignored,
+        }))
+    }
+
+    /// ToCloud9's rules and result codes: self 0x09, already 0x08, 50 friends 0x01, then
+    /// added online 0x06 or offline 0x07.
+    async fn add_friend(
+        &self,
+        request: Request<v1::AddFriendRequest>,
+    ) -> Result<Response<v1::AddFriendResponse>, Status> {
+        let r = request.into_inner();
+        let mut d = self.data();
+        let mine = d.friends.iter().filter(|f| f.0 == r.player_guid).count();
+        let mut answer = v1::AddFriendResponse {
+            api: "0.0.1".into(),
+            ..Default::default()
+        };
+        answer.result = if r.friend_guid == r.player_guid {
+            0x09
+        } else if d
+            .friends
+            .iter()
+            .any(|f| f.0 == r.player_guid && f.1 == r.friend_guid)
+        {
+            0x08
+        } else if mine >= 50 {
+            0x01
+        } else {
+            d.friends
+                .push((r.player_guid, r.friend_guid, r.note.clone()));
+            match d.online_friend(r.friend_guid) {
+                Some((area, level, class_id)) => {
+                    (answer.status, answer.area, answer.level, answer.class_id) =
+                        (1, area, level, class_id);
+                    0x06
+                }
+                None => 0x07,
+            }
+        };
+        Ok(Response::new(answer))
+    }
+
+    async fn remove_friend(
+        &self,
+        request: Request<v1::RemoveFriendRequest>,
+    ) -> Result<Response<v1::RemoveFriendResponse>, Status> {
+        let r = request.into_inner();
+        self.data()
+            .friends
+            .retain(|f| !(f.0 == r.player_guid && f.1 == r.friend_guid));
+        Ok(Response::new(v1::RemoveFriendResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn set_friend_note(
+        &self,
+        request: Request<v1::SetFriendNoteRequest>,
+    ) -> Result<Response<v1::SetFriendNoteResponse>, Status> {
+        let r = request.into_inner();
+        for f in self.data().friends.iter_mut() {
+            if f.0 == r.player_guid && f.1 == r.friend_guid {
+                f.2 = r.note.clone();
+            }
+        }
+        Ok(Response::new(v1::SetFriendNoteResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    /// ToCloud9's numbering: self 0x0B, already 0x0D, added 0x0E, full (50) 0x10.
+    async fn add_ignore(
+        &self,
+        request: Request<v1::AddIgnoreRequest>,
+    ) -> Result<Response<v1::AddIgnoreResponse>, Status> {
+        let r = request.into_inner();
+        let mut d = self.data();
+        let mine = d.ignored.iter().filter(|i| i.0 == r.player_guid).count();
+        let result = if r.ignored_guid == r.player_guid {
+            0x0B
+        } else if d.ignored.contains(&(r.player_guid, r.ignored_guid)) {
+            0x0D
+        } else if mine >= 50 {
+            0x10
+        } else {
+            d.ignored.push((r.player_guid, r.ignored_guid));
+            0x0E
+        };
+        Ok(Response::new(v1::AddIgnoreResponse {
+            api: "0.0.1".into(),
+            result,
+        }))
+    }
+
+    async fn remove_ignore(
+        &self,
+        request: Request<v1::RemoveIgnoreRequest>,
+    ) -> Result<Response<v1::RemoveIgnoreResponse>, Status> {
+        let r = request.into_inner();
+        self.data()
+            .ignored
+            .retain(|i| *i != (r.player_guid, r.ignored_guid));
+        Ok(Response::new(v1::RemoveIgnoreResponse {
+            api: "0.0.1".into(),
         }))
     }
 

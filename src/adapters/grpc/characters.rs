@@ -10,10 +10,13 @@
 //!   account's character (ToCloud9's gateway does not check it).
 //! - `AccountDataForAccount` for [`GrpcCharacters::account_data`].
 //! - `WhoQuery` for [`GrpcCharacters::who`] (presentation's /who).
+//! - the friend and ignore list calls for [`GrpcCharacters::contacts`] (`contacts.rs`).
 //!
 //! Everything the service answers is checked before it reaches the session: values the
 //! client's packets carry as bytes must fit a byte, names must be 1..=48 bytes, lists have a
 //! bound. A bad answer is a final [`SeamError`] naming the characters service.
+
+mod contacts;
 
 use super::v1;
 use super::v1::characters_service_client::CharactersServiceClient;

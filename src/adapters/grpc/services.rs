@@ -60,6 +60,14 @@ impl PresentServices for GrpcServices {
                 ServiceRequest::GetGroup(id) => {
                     ServiceAnswer::Group(self.groups.get_group(id).await.map_err(|e| e.to_string()))
                 }
+                ServiceRequest::Contacts(call) => {
+                    let outcome = self
+                        .characters
+                        .contacts(&call)
+                        .await
+                        .map_err(|e| e.to_string());
+                    ServiceAnswer::Contacts { call, outcome }
+                }
                 ServiceRequest::Who(q) => ServiceAnswer::Who(
                     self.characters
                         .who(q.asker, &q.request)

@@ -12,6 +12,10 @@ pub const FRIEND_NOTE_MAX_BYTES: usize = 4 * NAME_MAX_BYTES;
 
 /// SMSG_FRIEND_STATUS result codes (AzerothCore's `FriendsResult`) the gateway renders.
 pub mod friend_result {
+    /// The friend list could not be read or changed ("Database error").
+    pub const DB_ERROR: u8 = 0x00;
+    /// The friend list is full.
+    pub const LIST_FULL: u8 = 0x01;
     /// A friend came online (carries where and what it is).
     pub const ONLINE: u8 = 0x02;
     /// A friend went offline.
@@ -22,6 +26,24 @@ pub mod friend_result {
     pub const ADDED_ONLINE: u8 = 0x06;
     /// A friend was added and is offline (carries the note).
     pub const ADDED_OFFLINE: u8 = 0x07;
+    /// No character of that name ("Player not found").
+    pub const NOT_FOUND: u8 = 0x04;
+    /// Already a friend.
+    pub const ALREADY: u8 = 0x08;
+    /// One cannot befriend oneself.
+    pub const SELF: u8 = 0x09;
+    /// The ignore list is full.
+    pub const IGNORE_FULL: u8 = 0x0B;
+    /// One cannot ignore oneself.
+    pub const IGNORE_SELF: u8 = 0x0C;
+    /// No character of that name to ignore.
+    pub const IGNORE_NOT_FOUND: u8 = 0x0D;
+    /// Already ignored.
+    pub const IGNORE_ALREADY: u8 = 0x0E;
+    /// Now ignored.
+    pub const IGNORE_ADDED: u8 = 0x0F;
+    /// No longer ignored.
+    pub const IGNORE_REMOVED: u8 = 0x10;
 }
 
 /// What an online friend is doing: the part of SMSG_FRIEND_STATUS after ONLINE and
@@ -53,6 +75,17 @@ pub struct FriendStatus {
     pub online: Option<FriendOnline>,
 }
 
+/// A note as the client keeps it: cut at a NUL, and to [`FRIEND_NOTE_MAX_BYTES`] on a
+/// character boundary.
+pub(super) fn clean_note(note: &str) -> &str {
+    let note = note.split('\0').next().unwrap_or_default();
+    let mut cut = note.len().min(FRIEND_NOTE_MAX_BYTES);
+    while !note.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &note[..cut]
+}
+
 fn has_note(result: u8) -> bool {
     matches!(
         result,
@@ -70,12 +103,7 @@ impl WirePacket for FriendStatus {
         out.put_u8(self.result);
         out.put_u64_le(self.guid);
         if has_note(self.result) {
-            let mut cut = self.note.len().min(FRIEND_NOTE_MAX_BYTES);
-            while !self.note.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            let note = &self.note[..cut];
-            out.put_cstr(note.split('\0').next().unwrap_or_default());
+            out.put_cstr(clean_note(&self.note));
         }
         if has_online(self.result) {
             let o = self.online.unwrap_or_default();
