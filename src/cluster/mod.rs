@@ -117,4 +117,32 @@ mod tests {
         );
         assert!(owner_of(&servers[1..], 571).is_none());
     }
+
+    #[test]
+    fn a_worldserver_serves_its_maps_or_every_map_when_it_lists_none() {
+        let kalimdor = ws("kalimdor", &[1, 369]);
+        assert!(kalimdor.serves(1) && kalimdor.serves(369));
+        assert!(!kalimdor.serves(0));
+        let all = ws("all", &[]);
+        assert!(all.serves(0) && all.serves(571));
+    }
+
+    #[test]
+    fn a_worldserver_serves_its_realm_any_realm_when_it_names_none_or_all_when_crossrealm() {
+        let mut w = ws("a", &[]);
+        assert!(w.serves_realm(1) && w.serves_realm(2));
+        w.realm_id = Some(1);
+        assert!(w.serves_realm(1));
+        assert!(!w.serves_realm(2));
+        w.crossrealm = true;
+        assert!(w.serves_realm(2));
+    }
+
+    #[test]
+    fn an_id_prints_as_itself() {
+        let id = WorldserverId("ws-1".into());
+        assert_eq!(format!("{id}"), "ws-1");
+        assert_eq!(format!("{id:?}"), "ws-1");
+        assert_eq!(format!("{:?}", Some(&id)), "Some(ws-1)");
+    }
 }
