@@ -29,7 +29,7 @@ pub use chat::{
 };
 pub use contacts::{
     AddFriend, AddIgnore, CONTACTS_FRIENDS_MAX, CONTACTS_IGNORED_MAX, CONTACTS_MAX, Contact,
-    ContactList, ContactListRequest, DelFriend, DelIgnore, SetContactNotes, contact_flag,
+    ContactList, ContactListRequest, SetContactNotes, contact_flag,
 };
 pub use group::{
     GROUP_GUID_HIGH, GROUP_MEMBERS_MAX, GroupInvite, GroupList, GroupListMember, GroupLoot,
@@ -105,6 +105,36 @@ macro_rules! empty_packet {
             }
         }
     )*};
+}
+
+macro_rules! guid_packet {
+    ($(#[$doc:meta] $name:ident => $opcode:ident;)*) => {$(
+        #[$doc]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        pub struct $name {
+            /// The guid the body carries.
+            pub guid: u64,
+        }
+
+        impl WirePacket for $name {
+            const OPCODE: Opcode = Opcode::$opcode;
+            fn encode(&self, out: &mut BytesMut) {
+                out.put_u64_le(self.guid);
+            }
+            fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+                Ok(Self {
+                    guid: Reader::new(body).u64("guid")?,
+                })
+            }
+        }
+    )*};
+}
+
+guid_packet! {
+    /// CMSG_DEL_FRIEND (0x06A): u64 guid, the friend to remove.
+    DelFriend => CMSG_DEL_FRIEND;
+    /// CMSG_DEL_IGNORE (0x06D): u64 guid, the character to stop ignoring.
+    DelIgnore => CMSG_DEL_IGNORE;
 }
 
 empty_packet! {

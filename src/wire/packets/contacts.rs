@@ -171,44 +171,6 @@ impl WirePacket for AddIgnore {
     }
 }
 
-/// CMSG_DEL_FRIEND (0x06A): u64 guid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DelFriend {
-    /// The friend to remove.
-    pub guid: u64,
-}
-
-impl WirePacket for DelFriend {
-    const OPCODE: Opcode = Opcode::CMSG_DEL_FRIEND;
-    fn encode(&self, out: &mut BytesMut) {
-        out.put_u64_le(self.guid);
-    }
-    fn decode(body: &[u8]) -> Result<Self, DecodeError> {
-        Ok(Self {
-            guid: Reader::new(body).u64("guid")?,
-        })
-    }
-}
-
-/// CMSG_DEL_IGNORE (0x06D): u64 guid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DelIgnore {
-    /// The character to stop ignoring.
-    pub guid: u64,
-}
-
-impl WirePacket for DelIgnore {
-    const OPCODE: Opcode = Opcode::CMSG_DEL_IGNORE;
-    fn encode(&self, out: &mut BytesMut) {
-        out.put_u64_le(self.guid);
-    }
-    fn decode(body: &[u8]) -> Result<Self, DecodeError> {
-        Ok(Self {
-            guid: Reader::new(body).u64("guid")?,
-        })
-    }
-}
-
 /// CMSG_SET_CONTACT_NOTES (0x06B): u64 guid, cstr note.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SetContactNotes {
@@ -236,6 +198,7 @@ impl WirePacket for SetContactNotes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::packets::{DelFriend, DelIgnore};
 
     #[test]
     fn contact_list_layout() {
