@@ -1098,3 +1098,111 @@ async fn the_friend_list_is_charservers_with_its_result_codes() {
     assert_eq!(e.service, "characters");
     assert!(e.detail.starts_with("RemoveFriend"), "{e}");
 }
+
+#[tokio::test]
+async fn group_commands_go_to_groupserver_after_charservers_name_lookups() {
+    use waygate::present::group::commands::{GroupCall, GroupOp, GroupReply, Whereabouts};
+    use waygate::wire::packets::SetLootMethod;
+    let chars = FakeCharacters::default();
+    chars.data().stored = vec![(REALM, stored(42, 9, "Bob")), (REALM, stored(43, 9, "Cid"))];
+    chars.data().whereabouts = vec![(42, 1, 2, 3)];
+    let chars_server = serve_characters(chars.clone()).await;
+    let groups = FakeGroups::default();
+    groups.data().invite_status = 2;
+    let groups_server = serve_groups(groups.clone()).await;
+    let characters = characters_client(chars_server.address);
+    let client = groups_client(groups_server.address);
+    let ask = |op: GroupOp| {
+        let (client, characters) = (client.clone(), characters.clone());
+        async move {
+            client
+                .command(&characters, &GroupCall { player: 7, op })
+                .await
+                .expect("answers")
+        }
+    };
+    let at = Whereabouts {
+        map: 571,
+        worldserver: "ws-2".into(),
+    };
+    let invitee = |name: &str| GroupOp::FindInvitee {
+        name: name.into(),
+        inviter_name: "Eeto".into(),
+        at: at.clone(),
+    };
+    assert_eq!(ask(invitee("Bob")).await, GroupReply::Found(Some(42)));
+    assert_eq!(
+        ask(invitee("Cid")).await,
+        GroupReply::Found(None),
+        "an invitation needs the invitee online"
+    );
+    let kicked = GroupOp::FindKicked { name: "Cid".into() };
+    assert_eq!(ask(kicked).await, GroupReply::Found(Some(43)));
+    let invite = GroupOp::Invite {
+        guid: 42,
+        name: "Bob".into(),
+        inviter_name: "Eeto".into(),
+        at,
+    };
+    assert_eq!(ask(invite).await, GroupReply::Invited(2));
+    assert_eq!(
+        groups.data().invites,
+        vec![v1::InviteParams {
+            api: "0.0.1".into(),
+            realm_id: REALM,
+            inviter: 7,
+            invited: 42,
+            inviter_name: "Eeto".into(),
+            invited_name: "Bob".into(),
+            inviter_map_id: 571,
+            inviter_game_server_id: "ws-2".into(),
+        }]
+    );
+    assert_eq!(ask(GroupOp::Accept).await, GroupReply::Accepted(0));
+    let kick = GroupOp::Uninvite {
+        guid: 43,
+        name: "Cid".into(),
+        reason: "afk".into(),
+    };
+    assert_eq!(ask(kick).await, GroupReply::Uninvited(0));
+    let leave = GroupOp::Leave {
+        name: "Eeto".into(),
+    };
+    for op in [
+        GroupOp::ConvertToRaid,
+        GroupOp::SetLeader { guid: 42 },
+        GroupOp::SetLoot(SetLootMethod {
+            method: 1,
+            looter: 0,
+            threshold: 2,
+        }),
+        leave,
+    ] {
+        assert_eq!(ask(op).await, GroupReply::Done);
+    }
+    assert_eq!(
+        groups.data().commands,
+        [
+            "accept 7",
+            "uninvite 7 43 afk",
+            "raid 7",
+            "leader 7 42",
+            "loot 7 1 0 2",
+            "leave 7"
+        ]
+    );
+    groups_server.stop().await;
+    let e = client
+        .command(
+            &characters,
+            &GroupCall {
+                player: 7,
+                op: GroupOp::ConvertToRaid,
+            },
+        )
+        .await
+        .expect_err("down");
+    assert_eq!(e.service, "group");
+    assert!(e.detail.starts_with("ConvertToRaid"), "{e}");
+    chars_server.stop().await;
+}

@@ -357,6 +357,21 @@ fn friend_status_ignore_added() {
     );
 }
 
+/// groupserver's `Invite` answered AlreadyInGroup (2): the inviter's result line.
+#[test]
+fn party_command_result_already_in_group() {
+    use waygate::wire::packets::{PartyCommandResult, party_operation, party_result};
+    snap(
+        "party_command_result_already_in_group",
+        typed(&PartyCommandResult {
+            operation: party_operation::INVITE,
+            name: "Zoë".into(),
+            result: party_result::ALREADY_IN_GROUP,
+            value: 0,
+        }),
+    );
+}
+
 // ----- guild ----------------------------------------------------------------------------
 
 use waygate::wire::packets::{GuildEvent, GuildInvite, guild_event};

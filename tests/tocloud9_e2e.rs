@@ -40,8 +40,9 @@ use waygate::peers::worldserver::{
 use waygate::wire::packets::{
     AddFriend, ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, ContactList,
     ContactListRequest, FriendOnline, FriendStatus, GroupList, GuildEvent, GuildRoster,
-    PartyMemberStats, Position, WhoList, WhoRequest, WirePacket, chat_type, contact_flag,
-    friend_result, guild_event, member_status,
+    InviteToGroup, PartyCommandResult, PartyMemberStats, Position, SetLootMethod, WhoList,
+    WhoRequest, WirePacket, chat_type, contact_flag, friend_result, guild_event, member_status,
+    party_operation, party_result,
 };
 use waygate::wire::{Opcode, SessionKey};
 
@@ -454,6 +455,33 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
                 opcode: Opcode::SMSG_PARTY_MEMBER_STATS,
                 count: 1,
             },
+            // Group commands are groupserver's: an invitation (Bob is online elsewhere), a
+            // loot method, then leaving; each answered as AzerothCore words it.
+            BotStep::Send {
+                opcode: Opcode::CMSG_GROUP_INVITE,
+                body: InviteToGroup { name: "bob".into() }.to_body(),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_PARTY_COMMAND_RESULT,
+                count: 1,
+            },
+            BotStep::Send {
+                opcode: Opcode::CMSG_LOOT_METHOD,
+                body: SetLootMethod {
+                    method: 2,
+                    looter: BOB,
+                    threshold: 3,
+                }
+                .to_body(),
+            },
+            BotStep::Send {
+                opcode: Opcode::CMSG_GROUP_DISBAND,
+                body: Bytes::new(),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_PARTY_COMMAND_RESULT,
+                count: 1,
+            },
             BotStep::Logout,
         ],
     );
@@ -598,9 +626,9 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
         .await
         .expect("publish");
     bus.flush().await.expect("flush");
-    let (report, result) = tokio::time::timeout(WAIT, player)
+    let (report, result) = tokio::time::timeout(WAIT * 2, player)
         .await
-        .expect("the bot ends within the wait")
+        .unwrap_or_else(|_| panic!("the bot ends within the wait\n{}", dump()))
         .expect("bot task");
     assert!(result.is_ok(), "{result:?} {report:?}\n{}", dump());
     let sent = chat.data().whispers.clone();
@@ -774,6 +802,42 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     assert_eq!(
         characters.data().friends,
         vec![(GUID, BOB, "tank".to_owned())]
+    );
+    let results: Vec<PartyCommandResult> = report
+        .received
+        .iter()
+        .filter(|(o, _)| *o == Opcode::SMSG_PARTY_COMMAND_RESULT)
+        .map(|(_, body)| PartyCommandResult::decode(body).expect("decodes"))
+        .collect();
+    assert_eq!(
+        results
+            .iter()
+            .map(|r| (r.operation, r.name.as_str(), r.result))
+            .collect::<Vec<_>>(),
+        vec![
+            (party_operation::INVITE, "Bob", party_result::OK),
+            (party_operation::LEAVE, "Eeto", party_result::OK),
+        ]
+    );
+    let invites = groups.data().invites.clone();
+    assert_eq!(
+        invites
+            .iter()
+            .map(|i| (
+                i.inviter,
+                i.invited,
+                i.inviter_name.as_str(),
+                i.invited_name.as_str(),
+                i.inviter_map_id,
+                i.inviter_game_server_id.as_str(),
+                i.realm_id
+            ))
+            .collect::<Vec<_>>(),
+        vec![(GUID, BOB, "Eeto", "Bob", 0, "ws-1", realm)]
+    );
+    assert_eq!(
+        groups.data().commands,
+        vec![format!("loot {GUID} 2 {BOB} 3"), format!("leave {GUID}")]
     );
     let asked = characters.data().who_questions.clone();
     assert_eq!(

@@ -1729,3 +1729,44 @@ codec_props! {
     set_contact_notes_packet: SetContactNotes = (guid(), text(FRIEND_NOTE_MAX_BYTES))
         .prop_map(|(guid, note)| SetContactNotes { guid, note });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Group commands: SMSG_PARTY_COMMAND_RESULT and the client's commands.
+// ---------------------------------------------------------------------------------------------
+
+use waygate::wire::packets::{
+    InviteToGroup, KICK_REASON_MAX_BYTES, PartyCommandResult, SetGroupLeader, SetLootMethod,
+    UninviteByGuid, UninviteByName,
+};
+
+wire_packet_codecs!(
+    PartyCommandResult,
+    InviteToGroup,
+    UninviteByName,
+    UninviteByGuid,
+    SetGroupLeader,
+    SetLootMethod
+);
+
+codec_props! {
+    party_command_result_packet: PartyCommandResult =
+        (any::<u32>(), name(), any::<u32>(), any::<u32>()).prop_map(
+            |(operation, name, result, value)| PartyCommandResult {
+                operation,
+                name,
+                result,
+                value,
+            },
+        );
+    invite_to_group_packet: InviteToGroup = name().prop_map(|name| InviteToGroup { name });
+    uninvite_by_name_packet: UninviteByName = name().prop_map(|name| UninviteByName { name });
+    uninvite_by_guid_packet: UninviteByGuid = (guid(), text(KICK_REASON_MAX_BYTES))
+        .prop_map(|(guid, reason)| UninviteByGuid { guid, reason });
+    set_group_leader_packet: SetGroupLeader = guid().prop_map(|guid| SetGroupLeader { guid });
+    set_loot_method_packet: SetLootMethod = (any::<u32>(), guid(), any::<u32>())
+        .prop_map(|(method, looter, threshold)| SetLootMethod {
+            method,
+            looter,
+            threshold,
+        });
+}

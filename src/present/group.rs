@@ -18,7 +18,7 @@
 //! takes an older list for a newer one. The group's guid is AzerothCore's (`HighGuid::Group`
 //! over groupserver's id). The member list is the player's view: it is left out of it, and its
 //! own subgroup, flags and roles go in the header. Group commands (invite, accept, leave, ...)
-//! still go to the worldserver; a player in a group formed there chats there too.
+//! go to groupserver too ([`commands`]).
 
 use super::gojson::{Field, Kind, Object};
 use super::{Action, EventFate, Me, ServiceRequest, chat_line, payload_object, system_line};
@@ -385,6 +385,8 @@ pub(super) fn answered(
     let list = group.list(me, &snapshot);
     out.push(Action::ToClient(GroupList::OPCODE, list.to_body()));
 }
+
+pub mod commands;
 
 #[cfg(test)]
 mod tests;

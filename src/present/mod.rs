@@ -128,6 +128,8 @@ pub enum ServiceRequest {
     GuildRoster(u64),
     /// charserver's friend and ignore list calls.
     Contacts(contacts::ContactCall),
+    /// A group command: groupserver's calls (and charserver's name lookups before them).
+    GroupCommand(group::commands::GroupCall),
 }
 
 impl ServiceRequest {
@@ -138,6 +140,11 @@ impl ServiceRequest {
             Self::GuildMessage(_) | Self::GuildRoster(_) => "guild",
             Self::Who(_) | Self::Contacts(_) => "characters",
             Self::GetGroup(_) | Self::GroupMessage(_) => "group",
+            Self::GroupCommand(c) => match c.op {
+                group::commands::GroupOp::FindInvitee { .. }
+                | group::commands::GroupOp::FindKicked { .. } => "characters",
+                _ => "group",
+            },
         }
     }
 
@@ -161,6 +168,10 @@ impl ServiceRequest {
             },
             Self::GuildRoster(_) => ServiceAnswer::GuildRoster(Err(detail)),
             Self::Contacts(call) => ServiceAnswer::Contacts {
+                call,
+                outcome: Err(detail),
+            },
+            Self::GroupCommand(call) => ServiceAnswer::GroupCommand {
                 call,
                 outcome: Err(detail),
             },
@@ -206,6 +217,13 @@ pub enum ServiceAnswer {
         /// `Err`: the call failed (the detail is for logs).
         outcome: Result<contacts::ContactReply, String>,
     },
+    /// What became of a group command's call.
+    GroupCommand {
+        /// The call made.
+        call: group::commands::GroupCall,
+        /// `Err`: the call failed (the detail is for logs).
+        outcome: Result<group::commands::GroupReply, String>,
+    },
 }
 
 impl ServiceAnswer {
@@ -238,6 +256,11 @@ impl ServiceAnswer {
                 ..
             } => Some(detail),
             Self::Contacts { .. } => None,
+            Self::GroupCommand {
+                outcome: Err(detail),
+                ..
+            } => Some(detail),
+            Self::GroupCommand { .. } => None,
         }
     }
 }
@@ -317,6 +340,7 @@ pub struct Presenter {
     state: state::PlayerState,
     party: party::Party,
     group: group::GroupState,
+    at: group::commands::Whereabouts,
 }
 
 impl Presenter {
@@ -328,6 +352,16 @@ impl Presenter {
             state: state::PlayerState::default(),
             party: party::Party::default(),
             group: group::GroupState::default(),
+            at: group::commands::Whereabouts::default(),
+        }
+    }
+
+    /// Where the player is now: the session says so before it hands over a client packet
+    /// (a group invitation names the inviter's map and worldserver).
+    pub fn placed(&mut self, map: u32, worldserver: &str) {
+        self.at.map = map;
+        if self.at.worldserver != worldserver {
+            self.at.worldserver = worldserver.to_owned();
         }
     }
 
@@ -352,7 +386,10 @@ impl Presenter {
             Opcode::CMSG_REQUEST_PARTY_MEMBER_STATS => self.services.group,
             Opcode::CMSG_WHO => self.services.who,
             Opcode::CMSG_GUILD_ROSTER => self.services.guild,
-            _ => self.services.friends && contacts::intercepts_client(opcode),
+            _ => {
+                (self.services.friends && contacts::intercepts_client(opcode))
+                    || (self.services.group && group::commands::intercepts_client(opcode))
+            }
         }
     }
 
@@ -370,6 +407,11 @@ impl Presenter {
             return;
         }
         if contacts::intercepts_client(p.opcode) && contacts::from_client(&self.me, &p, out) {
+            return;
+        }
+        if group::commands::intercepts_client(p.opcode)
+            && group::commands::from_client(&self.me, self.at.clone(), &p, out)
+        {
             return;
         }
         if p.opcode == Opcode::CMSG_WHO
@@ -458,6 +500,9 @@ impl Presenter {
             ServiceAnswer::GuildRoster(outcome) => guild::roster_answered(outcome, out),
             ServiceAnswer::Contacts { call, outcome } => {
                 contacts::answered(&self.me, call.op, outcome, out)
+            }
+            ServiceAnswer::GroupCommand { call, outcome } => {
+                group::commands::answered(&self.me, call.op, outcome, out)
             }
         }
     }

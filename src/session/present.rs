@@ -15,6 +15,12 @@ pub(super) fn from_client(cx: &mut Ctx, now: Duration, w: &mut World, p: Packet)
     if !w.game.presenter.intercepts_client(p.opcode) {
         return Some(p);
     }
+    let map = w.game.current_map();
+    let worldserver = cx
+        .server_of(w.link)
+        .map(|s| s.id.0.as_str())
+        .unwrap_or_default();
+    w.game.presenter.placed(map, worldserver);
     let mut actions = Vec::new();
     w.game.presenter.handle_client(now, p, &mut actions);
     carry_out(cx, now, &mut w.game.presenter, Some(w.link), actions);

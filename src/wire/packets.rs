@@ -11,6 +11,7 @@ mod character;
 mod chat;
 mod contacts;
 mod group;
+mod group_commands;
 mod guild;
 mod info;
 mod party;
@@ -34,6 +35,10 @@ pub use contacts::{
 pub use group::{
     GROUP_GUID_HIGH, GROUP_MEMBERS_MAX, GroupInvite, GroupList, GroupListMember, GroupLoot,
     group_type,
+};
+pub use group_commands::{
+    InviteToGroup, KICK_REASON_MAX_BYTES, PartyCommandResult, SetLootMethod, UninviteByGuid,
+    UninviteByName, party_operation, party_result,
 };
 pub use guild::{
     GUILD_BANK_TABS, GUILD_EVENT_PARAM_MAX_BYTES, GUILD_EVENT_PARAMS_MAX, GUILD_MEMBERS_MAX,
@@ -135,6 +140,8 @@ guid_packet! {
     DelFriend => CMSG_DEL_FRIEND;
     /// CMSG_DEL_IGNORE (0x06D): u64 guid, the character to stop ignoring.
     DelIgnore => CMSG_DEL_IGNORE;
+    /// CMSG_GROUP_SET_LEADER (0x078): u64 guid, the new leader.
+    SetGroupLeader => CMSG_GROUP_SET_LEADER;
 }
 
 empty_packet! {

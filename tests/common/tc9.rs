@@ -292,6 +292,33 @@ impl CharactersService for FakeCharacters {
         }))
     }
 
+    /// Online: a stored character with whereabouts.
+    async fn character_online_by_name(
+        &self,
+        request: Request<v1::CharacterOnlineByNameRequest>,
+    ) -> Result<Response<v1::CharacterOnlineByNameResponse>, Status> {
+        let r = request.into_inner();
+        let d = self.data();
+        let character = d
+            .stored
+            .iter()
+            .find(|(realm, c)| {
+                *realm == r.realm_id
+                    && c.name == r.character_name
+                    && d.online_friend(c.guid).is_some()
+            })
+            .map(|(realm, c)| v1::character_online_by_name_response::Char {
+                realm_id: *realm,
+                char_guid: c.guid,
+                char_name: c.name.clone(),
+                ..Default::default()
+            });
+        Ok(Response::new(v1::CharacterOnlineByNameResponse {
+            api: "0.0.1".into(),
+            character,
+        }))
+    }
+
     async fn get_friends_list(
         &self,
         request: Request<v1::GetFriendsListRequest>,
@@ -617,6 +644,12 @@ pub struct GroupsData {
     pub groups: Vec<v1::get_group_response::Group>,
     pub asked: Vec<v1::GetGroupRequest>,
     pub messages: Vec<v1::SendGroupMessageParams>,
+    /// Invitations asked for, and the status `Invite` answers (0 Ok).
+    pub invites: Vec<v1::InviteParams>,
+    pub invite_status: i32,
+    /// The other commands, in order: "accept 1", "uninvite 1 77 afk", "leave 1",
+    /// "raid 1", "leader 1 77", "loot 1 2 77 3".
+    pub commands: Vec<String>,
 }
 
 #[derive(Clone, Default)]
@@ -636,6 +669,94 @@ impl GroupService for FakeGroups {
     ) -> Result<Response<v1::SendGroupMessageResponse>, Status> {
         self.data().messages.push(request.into_inner());
         Ok(Response::new(v1::SendGroupMessageResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn invite(
+        &self,
+        request: Request<v1::InviteParams>,
+    ) -> Result<Response<v1::InviteResponse>, Status> {
+        let mut d = self.data();
+        d.invites.push(request.into_inner());
+        Ok(Response::new(v1::InviteResponse {
+            api: "0.0.1".into(),
+            status: d.invite_status,
+        }))
+    }
+
+    async fn accept_invite(
+        &self,
+        request: Request<v1::AcceptInviteParams>,
+    ) -> Result<Response<v1::AcceptInviteResponse>, Status> {
+        let r = request.into_inner();
+        self.data().commands.push(format!("accept {}", r.player));
+        Ok(Response::new(v1::AcceptInviteResponse {
+            api: "0.0.1".into(),
+            status: 0,
+        }))
+    }
+
+    async fn uninvite(
+        &self,
+        request: Request<v1::UninviteParams>,
+    ) -> Result<Response<v1::UninviteResponse>, Status> {
+        let r = request.into_inner();
+        self.data().commands.push(format!(
+            "uninvite {} {} {}",
+            r.initiator, r.target, r.reason
+        ));
+        Ok(Response::new(v1::UninviteResponse {
+            api: "0.0.1".into(),
+            status: 0,
+        }))
+    }
+
+    async fn leave(
+        &self,
+        request: Request<v1::GroupLeaveParams>,
+    ) -> Result<Response<v1::GroupLeaveResponse>, Status> {
+        let r = request.into_inner();
+        self.data().commands.push(format!("leave {}", r.player));
+        Ok(Response::new(v1::GroupLeaveResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn convert_to_raid(
+        &self,
+        request: Request<v1::ConvertToRaidParams>,
+    ) -> Result<Response<v1::ConvertToRaidResponse>, Status> {
+        let r = request.into_inner();
+        self.data().commands.push(format!("raid {}", r.player));
+        Ok(Response::new(v1::ConvertToRaidResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn change_leader(
+        &self,
+        request: Request<v1::ChangeLeaderParams>,
+    ) -> Result<Response<v1::ChangeLeaderResponse>, Status> {
+        let r = request.into_inner();
+        self.data()
+            .commands
+            .push(format!("leader {} {}", r.player, r.new_leader));
+        Ok(Response::new(v1::ChangeLeaderResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn set_loot_method(
+        &self,
+        request: Request<v1::SetLootMethodRequest>,
+    ) -> Result<Response<v1::SetLootMethodResponse>, Status> {
+        let r = request.into_inner();
+        self.data().commands.push(format!(
+            "loot {} {} {} {}",
+            r.player_guid, r.method, r.loot_master, r.loot_threshold
+        ));
+        Ok(Response::new(v1::SetLootMethodResponse {
             api: "0.0.1".into(),
         }))
     }

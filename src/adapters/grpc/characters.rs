@@ -373,6 +373,40 @@ impl GrpcCharacters {
     }
 }
 
+impl GrpcCharacters {
+    /// The guid of the character of this name on this realm (`CharacterByName`), or of the
+    /// one online anywhere in the cluster (`CharacterOnlineByName`); `None`: nobody.
+    pub async fn guid_by_name(&self, name: &str, online: bool) -> Result<Option<u64>, SeamError> {
+        let timeout_ms = self.settings.characters_call_timeout_ms;
+        let realm_id = self.settings.realm_id;
+        let mut client = self.client.clone();
+        let guid = if online {
+            let rpc = client.character_online_by_name(request(
+                v1::CharacterOnlineByNameRequest {
+                    api: API_VERSION.into(),
+                    realm_id,
+                    character_name: name.to_owned(),
+                },
+                timeout_ms,
+            ));
+            let answer = call(SERVICE, "CharacterOnlineByName", timeout_ms, rpc).await?;
+            answer.character.map(|c| c.char_guid)
+        } else {
+            let rpc = client.character_by_name(request(
+                v1::CharacterByNameRequest {
+                    api: API_VERSION.into(),
+                    realm_id,
+                    character_name: name.to_owned(),
+                },
+                timeout_ms,
+            ));
+            let answer = call(SERVICE, "CharacterByName", timeout_ms, rpc).await?;
+            answer.character.map(|c| c.char_guid)
+        };
+        Ok(guid.filter(|&g| g != 0))
+    }
+}
+
 impl Characters for GrpcCharacters {
     fn list(&self, account: AccountId) -> BoxFuture<'_, Result<Vec<CharacterRecord>, SeamError>> {
         Box::pin(self.list_for(account))

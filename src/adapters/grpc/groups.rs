@@ -5,6 +5,10 @@
 //!   names cut at a NUL and at [`NAME_MAX_BYTES`]).
 //! - `SendMessage` for a party or raid chat line: groupserver publishes it to the group's
 //!   online members (`group.message.new`).
+//! - the group commands (`commands.rs`): invite, accept, kick, leave, raid conversion, leader
+//!   and loot method.
+
+mod commands;
 
 use super::v1;
 use super::v1::group_service_client::GroupServiceClient;

@@ -61,18 +61,7 @@ impl GrpcCharacters {
                 Ok(ContactReply::List { friends, ignored })
             }
             ContactOp::FindFriend { name, .. } | ContactOp::FindIgnore { name } => {
-                let rpc = client.character_by_name(request(
-                    v1::CharacterByNameRequest {
-                        api: api(),
-                        realm_id,
-                        character_name: name.clone(),
-                    },
-                    timeout_ms,
-                ));
-                let answer = call(SERVICE, "CharacterByName", timeout_ms, rpc).await?;
-                Ok(ContactReply::Found(
-                    answer.character.map(|c| c.char_guid).filter(|&g| g != 0),
-                ))
+                Ok(ContactReply::Found(self.guid_by_name(name, false).await?))
             }
             ContactOp::AddFriend { guid, name, note } => {
                 let rpc = client.add_friend(request(

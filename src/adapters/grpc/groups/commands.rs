@@ -1,0 +1,131 @@
+//! Group commands over groupserver ([`GroupCall`]): `Invite`, `AcceptInvite`, `Uninvite`,
+//! `Leave`, `ConvertToRaid`, `ChangeLeader` and `SetLootMethod`. The name lookups before an
+//! invitation or a kick are charserver's ([`GrpcCharacters::guid_by_name`]).
+
+use super::super::{API_VERSION, GrpcCharacters, call, request, v1};
+use super::{GrpcGroups, SERVICE};
+use crate::present::group::commands::{GroupCall, GroupOp, GroupReply};
+use crate::session::SeamError;
+
+impl GrpcGroups {
+    /// Makes one group command call for `c.player`; a name lookup goes to `characters`.
+    pub async fn command(
+        &self,
+        characters: &GrpcCharacters,
+        c: &GroupCall,
+    ) -> Result<GroupReply, SeamError> {
+        let timeout_ms = self.settings.groups_call_timeout_ms;
+        let realm_id = self.settings.realm_id;
+        let api = || API_VERSION.to_owned();
+        let player = c.player;
+        let mut client = self.client.clone();
+        match &c.op {
+            GroupOp::FindInvitee { name, .. } => Ok(GroupReply::Found(
+                characters.guid_by_name(name, true).await?,
+            )),
+            GroupOp::FindKicked { name } => Ok(GroupReply::Found(
+                characters.guid_by_name(name, false).await?,
+            )),
+            GroupOp::Invite {
+                guid,
+                name,
+                inviter_name,
+                at,
+            } => {
+                let rpc = client.invite(request(
+                    v1::InviteParams {
+                        api: api(),
+                        realm_id,
+                        inviter: player,
+                        invited: *guid,
+                        inviter_name: inviter_name.clone(),
+                        invited_name: name.clone(),
+                        inviter_map_id: at.map,
+                        inviter_game_server_id: at.worldserver.clone(),
+                    },
+                    timeout_ms,
+                ));
+                let answer = call(SERVICE, "Invite", timeout_ms, rpc).await?;
+                Ok(GroupReply::Invited(answer.status))
+            }
+            GroupOp::Accept => {
+                let rpc = client.accept_invite(request(
+                    v1::AcceptInviteParams {
+                        api: api(),
+                        realm_id,
+                        player,
+                    },
+                    timeout_ms,
+                ));
+                let answer = call(SERVICE, "AcceptInvite", timeout_ms, rpc).await?;
+                Ok(GroupReply::Accepted(answer.status))
+            }
+            GroupOp::Uninvite { guid, reason, .. } => {
+                let rpc = client.uninvite(request(
+                    v1::UninviteParams {
+                        api: api(),
+                        realm_id,
+                        initiator: player,
+                        target: *guid,
+                        reason: reason.clone(),
+                    },
+                    timeout_ms,
+                ));
+                let answer = call(SERVICE, "Uninvite", timeout_ms, rpc).await?;
+                Ok(GroupReply::Uninvited(answer.status))
+            }
+            GroupOp::Leave { .. } => {
+                let rpc = client.leave(request(
+                    v1::GroupLeaveParams {
+                        api: api(),
+                        realm_id,
+                        player,
+                    },
+                    timeout_ms,
+                ));
+                call(SERVICE, "Leave", timeout_ms, rpc).await?;
+                Ok(GroupReply::Done)
+            }
+            GroupOp::ConvertToRaid => {
+                let rpc = client.convert_to_raid(request(
+                    v1::ConvertToRaidParams {
+                        api: api(),
+                        realm_id,
+                        player,
+                    },
+                    timeout_ms,
+                ));
+                call(SERVICE, "ConvertToRaid", timeout_ms, rpc).await?;
+                Ok(GroupReply::Done)
+            }
+            GroupOp::SetLeader { guid } => {
+                let rpc = client.change_leader(request(
+                    v1::ChangeLeaderParams {
+                        api: api(),
+                        realm_id,
+                        player,
+                        new_leader: *guid,
+                    },
+                    timeout_ms,
+                ));
+                call(SERVICE, "ChangeLeader", timeout_ms, rpc).await?;
+                Ok(GroupReply::Done)
+            }
+            GroupOp::SetLoot(loot) => {
+                let rpc = client.set_loot_method(request(
+                    v1::SetLootMethodRequest {
+                        api: api(),
+                        realm_id,
+                        player_guid: player,
+                        method: loot.method,
+                        loot_master: loot.looter,
+                        loot_threshold: loot.threshold,
+                    },
+                    timeout_ms,
+                ));
+                call(SERVICE, "SetLootMethod", timeout_ms, rpc).await?;
+                Ok(GroupReply::Done)
+            }
+        }
+    }
+}

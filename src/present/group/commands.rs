@@ -1,0 +1,285 @@
+//! Group commands through ToCloud9's groupserver, as ToCloud9's own gateway sends them: a
+//! group that spans worldservers is groupserver's, so no worldserver may form or change one on
+//! its own. Each command becomes a call; the group list that follows comes from groupserver's
+//! events (see the parent module), and the client hears the command's result as AzerothCore
+//! words it (SMSG_PARTY_COMMAND_RESULT).
+//!
+//! - CMSG_GROUP_INVITE: charserver's `CharacterOnlineByName` (nobody online of that name:
+//!   BAD_PLAYER_NAME), then `Invite` with the inviter's map and worldserver; its status
+//!   becomes OK, ALREADY_IN_GROUP, GROUP_FULL or NOT_LEADER.
+//! - CMSG_GROUP_ACCEPT: `AcceptInvite` (no invitation: nothing, as AzerothCore).
+//! - CMSG_GROUP_DECLINE: nothing (groupserver has no call for it; the invitation lapses there).
+//! - CMSG_GROUP_UNINVITE: charserver's `CharacterByName` (offline members can be removed),
+//!   then `Uninvite`; CMSG_GROUP_UNINVITE_GUID: `Uninvite` with the reason.
+//! - CMSG_GROUP_DISBAND: `Leave`, then LEAVE OK with the player's name.
+//! - CMSG_GROUP_RAID_CONVERT: `ConvertToRaid`, then INVITE OK (as AzerothCore answers it).
+//! - CMSG_GROUP_SET_LEADER: `ChangeLeader`; CMSG_LOOT_METHOD: `SetLootMethod` (the list
+//!   shows the change when groupserver's event comes).
+//!
+//! A call that fails or is not answered within `present_call_timeout_ms`, or that groupserver
+//! answers with its generic error, gets [`UNAVAILABLE_LINE`].
+
+use super::super::{Action, Me, ServiceRequest, system_line};
+use crate::wire::packets::{
+    InviteToGroup, PartyCommandResult, SetGroupLeader, SetLootMethod, UninviteByGuid,
+    UninviteByName, WirePacket, party_operation, party_result,
+};
+use crate::wire::{Opcode, Packet};
+
+/// The system line when groupserver could not carry out a command.
+pub const UNAVAILABLE_LINE: &str =
+    "Your group command was not carried out: the group service is not answering.";
+
+/// Where the player is, for an invitation (groupserver's `inviterMapID` and
+/// `inviterGameServerID`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Whereabouts {
+    /// The map.
+    pub map: u32,
+    /// The worldserver's registry id.
+    pub worldserver: String,
+}
+
+/// A group command on its way to the cluster's services, for `player`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupCall {
+    /// Who gives the command.
+    pub player: u64,
+    /// What it is.
+    pub op: GroupOp,
+}
+
+/// What a [`GroupCall`] asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupOp {
+    /// charserver's `CharacterOnlineByName`, before `Invite`.
+    FindInvitee {
+        /// The name, normalised.
+        name: String,
+        /// The inviter's name.
+        inviter_name: String,
+        /// Where the inviter is.
+        at: Whereabouts,
+    },
+    /// groupserver's `Invite`.
+    Invite {
+        /// The invitee.
+        guid: u64,
+        /// Its name.
+        name: String,
+        /// The inviter's name.
+        inviter_name: String,
+        /// Where the inviter is.
+        at: Whereabouts,
+    },
+    /// groupserver's `AcceptInvite`.
+    Accept,
+    /// charserver's `CharacterByName`, before `Uninvite`.
+    FindKicked {
+        /// The name, normalised.
+        name: String,
+    },
+    /// groupserver's `Uninvite`.
+    Uninvite {
+        /// The member.
+        guid: u64,
+        /// Its name, as the result line shows it (may be empty).
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// groupserver's `Leave`.
+    Leave {
+        /// The player's name, for the result line.
+        name: String,
+    },
+    /// groupserver's `ConvertToRaid`.
+    ConvertToRaid,
+    /// groupserver's `ChangeLeader`.
+    SetLeader {
+        /// The new leader.
+        guid: u64,
+    },
+    /// groupserver's `SetLootMethod`.
+    SetLoot(SetLootMethod),
+}
+
+/// groupserver's statuses: `InviteResponse.Status` (Ok 0, Error 1, AlreadyInGroup 2,
+/// GroupFull 3, NoPermissions 4), `AcceptInviteResponse.Status` (Ok 0, InviteNotFound 1,
+/// Error 2) and `UninviteResponse.Status` (Ok 0, Error 1), as numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupReply {
+    /// A name lookup: the character's guid, if there is one (online, for an invitation).
+    Found(Option<u64>),
+    /// `Invite`'s status.
+    Invited(i32),
+    /// `AcceptInvite`'s status.
+    Accepted(i32),
+    /// `Uninvite`'s status.
+    Uninvited(i32),
+    /// `Leave`, `ConvertToRaid`, `ChangeLeader` or `SetLootMethod` done.
+    Done,
+}
+
+/// The client opcodes this family answers.
+pub(in super::super) fn intercepts_client(opcode: Opcode) -> bool {
+    matches!(
+        opcode,
+        Opcode::CMSG_GROUP_INVITE
+            | Opcode::CMSG_GROUP_ACCEPT
+            | Opcode::CMSG_GROUP_DECLINE
+            | Opcode::CMSG_GROUP_UNINVITE
+            | Opcode::CMSG_GROUP_UNINVITE_GUID
+            | Opcode::CMSG_GROUP_DISBAND
+            | Opcode::CMSG_GROUP_RAID_CONVERT
+            | Opcode::CMSG_GROUP_SET_LEADER
+            | Opcode::CMSG_LOOT_METHOD
+    )
+}
+
+fn call(me: &Me, op: GroupOp, out: &mut Vec<Action>) {
+    out.push(Action::Call(ServiceRequest::GroupCommand(GroupCall {
+        player: me.guid,
+        op,
+    })));
+}
+
+fn result(operation: u32, name: String, result: u32, out: &mut Vec<Action>) {
+    let line = PartyCommandResult {
+        operation,
+        name,
+        result,
+        value: 0,
+    };
+    out.push(Action::ToClient(PartyCommandResult::OPCODE, line.to_body()));
+}
+
+/// A client group command. `false`: it did not decode, and goes to the worldserver as it
+/// came.
+pub(in super::super) fn from_client(
+    me: &Me,
+    at: Whereabouts,
+    p: &Packet,
+    out: &mut Vec<Action>,
+) -> bool {
+    let normalised = super::super::chat::normalised_name;
+    let op = match p.opcode {
+        Opcode::CMSG_GROUP_INVITE => match InviteToGroup::decode(&p.body) {
+            Ok(r) if normalised(&r.name).is_empty() => {
+                result(
+                    party_operation::INVITE,
+                    r.name,
+                    party_result::BAD_PLAYER_NAME,
+                    out,
+                );
+                return true;
+            }
+            Ok(r) => GroupOp::FindInvitee {
+                name: normalised(&r.name),
+                inviter_name: me.name.clone(),
+                at,
+            },
+            Err(_) => return false,
+        },
+        Opcode::CMSG_GROUP_ACCEPT => GroupOp::Accept,
+        Opcode::CMSG_GROUP_DECLINE => return true,
+        Opcode::CMSG_GROUP_UNINVITE => match UninviteByName::decode(&p.body) {
+            Ok(r) if normalised(&r.name).is_empty() => return true,
+            Ok(r) => GroupOp::FindKicked {
+                name: normalised(&r.name),
+            },
+            Err(_) => return false,
+        },
+        Opcode::CMSG_GROUP_UNINVITE_GUID => match UninviteByGuid::decode(&p.body) {
+            Ok(r) => GroupOp::Uninvite {
+                guid: r.guid,
+                name: String::new(),
+                reason: r.reason,
+            },
+            Err(_) => return false,
+        },
+        Opcode::CMSG_GROUP_DISBAND => GroupOp::Leave {
+            name: me.name.clone(),
+        },
+        Opcode::CMSG_GROUP_RAID_CONVERT => GroupOp::ConvertToRaid,
+        Opcode::CMSG_GROUP_SET_LEADER => match SetGroupLeader::decode(&p.body) {
+            Ok(r) => GroupOp::SetLeader { guid: r.guid },
+            Err(_) => return false,
+        },
+        Opcode::CMSG_LOOT_METHOD => match SetLootMethod::decode(&p.body) {
+            Ok(r) => GroupOp::SetLoot(r),
+            Err(_) => return false,
+        },
+        _ => return false,
+    };
+    call(me, op, out);
+    true
+}
+
+/// A service answered a [`GroupCall`] (`Err`: the call failed; the detail is for logs).
+pub(in super::super) fn answered(
+    me: &Me,
+    op: GroupOp,
+    outcome: Result<GroupReply, String>,
+    out: &mut Vec<Action>,
+) {
+    use party_operation::{INVITE, LEAVE, UNINVITE};
+    match (op, outcome) {
+        (GroupOp::FindInvitee { name, .. }, Ok(GroupReply::Found(None))) => {
+            result(INVITE, name, party_result::BAD_PLAYER_NAME, out)
+        }
+        (
+            GroupOp::FindInvitee {
+                name,
+                inviter_name,
+                at,
+            },
+            Ok(GroupReply::Found(Some(guid))),
+        ) => call(
+            me,
+            GroupOp::Invite {
+                guid,
+                name,
+                inviter_name,
+                at,
+            },
+            out,
+        ),
+        (GroupOp::Invite { name, .. }, Ok(GroupReply::Invited(status))) => match status {
+            0 => result(INVITE, name, party_result::OK, out),
+            2 => result(INVITE, name, party_result::ALREADY_IN_GROUP, out),
+            3 => result(INVITE, String::new(), party_result::GROUP_FULL, out),
+            4 => result(INVITE, String::new(), party_result::NOT_LEADER, out),
+            _ => out.push(system_line(UNAVAILABLE_LINE)),
+        },
+        // No invitation to accept: AzerothCore says nothing either.
+        (GroupOp::Accept, Ok(GroupReply::Accepted(0 | 1))) => {}
+        (GroupOp::FindKicked { name }, Ok(GroupReply::Found(None))) => {
+            result(UNINVITE, name, party_result::BAD_PLAYER_NAME, out)
+        }
+        (GroupOp::FindKicked { name }, Ok(GroupReply::Found(Some(guid)))) => call(
+            me,
+            GroupOp::Uninvite {
+                guid,
+                name,
+                reason: String::new(),
+            },
+            out,
+        ),
+        (GroupOp::Uninvite { name, .. }, Ok(GroupReply::Uninvited(0))) => {
+            result(UNINVITE, name, party_result::OK, out)
+        }
+        (GroupOp::Leave { name }, Ok(GroupReply::Done)) => {
+            result(LEAVE, name, party_result::OK, out)
+        }
+        (GroupOp::ConvertToRaid, Ok(GroupReply::Done)) => {
+            result(INVITE, String::new(), party_result::OK, out)
+        }
+        (GroupOp::SetLeader { .. } | GroupOp::SetLoot(_), Ok(GroupReply::Done)) => {}
+        // A failed call, groupserver's generic error, or an answer that is not its call's.
+        (_, _) => out.push(system_line(UNAVAILABLE_LINE)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

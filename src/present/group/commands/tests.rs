@@ -1,0 +1,245 @@
+use super::*;
+use crate::wire::packets::SystemMessage;
+use bytes::Bytes;
+
+fn me() -> Me {
+    Me {
+        guid: 7,
+        name: "Eeto".into(),
+        ..Me::default()
+    }
+}
+
+fn at() -> Whereabouts {
+    Whereabouts {
+        map: 571,
+        worldserver: "ws-2".into(),
+    }
+}
+
+fn packet<T: WirePacket>(p: &T) -> Packet {
+    Packet {
+        opcode: T::OPCODE,
+        body: p.to_body(),
+    }
+}
+
+fn empty(opcode: Opcode) -> Packet {
+    Packet {
+        opcode,
+        body: Bytes::new(),
+    }
+}
+
+fn from(p: &Packet) -> Vec<Action> {
+    let mut out = Vec::new();
+    assert!(from_client(&me(), at(), p, &mut out), "{p:?}");
+    out
+}
+
+fn one_call(out: &[Action]) -> GroupOp {
+    match out {
+        [Action::Call(ServiceRequest::GroupCommand(c))] => {
+            assert_eq!(c.player, 7);
+            c.op.clone()
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn answer(op: GroupOp, outcome: Result<GroupReply, String>) -> Vec<Action> {
+    let mut out = Vec::new();
+    answered(&me(), op, outcome, &mut out);
+    out
+}
+
+fn one_result(out: &[Action]) -> PartyCommandResult {
+    match out {
+        [Action::ToClient(Opcode::SMSG_PARTY_COMMAND_RESULT, body)] => {
+            PartyCommandResult::decode(body).expect("decodes")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn is_unavailable(out: &[Action]) -> bool {
+    match out {
+        [Action::ToClient(Opcode::SMSG_MESSAGECHAT, body)] => {
+            SystemMessage::decode(body).expect("decodes").text == UNAVAILABLE_LINE
+        }
+        _ => false,
+    }
+}
+
+#[test]
+fn an_invitation_finds_the_invitee_online_then_invites_it_from_where_the_inviter_is() {
+    let find = one_call(&from(&packet(&InviteToGroup { name: "bOB".into() })));
+    assert_eq!(
+        find,
+        GroupOp::FindInvitee {
+            name: "Bob".into(),
+            inviter_name: "Eeto".into(),
+            at: at(),
+        }
+    );
+    let invite = one_call(&answer(find.clone(), Ok(GroupReply::Found(Some(42)))));
+    assert_eq!(
+        invite,
+        GroupOp::Invite {
+            guid: 42,
+            name: "Bob".into(),
+            inviter_name: "Eeto".into(),
+            at: at(),
+        }
+    );
+    let shown = |status: i32| one_result(&answer(invite.clone(), Ok(GroupReply::Invited(status))));
+    let expect = |name: &str, result: u32| PartyCommandResult {
+        operation: party_operation::INVITE,
+        name: name.into(),
+        result,
+        value: 0,
+    };
+    assert_eq!(shown(0), expect("Bob", party_result::OK));
+    assert_eq!(shown(2), expect("Bob", party_result::ALREADY_IN_GROUP));
+    assert_eq!(shown(3), expect("", party_result::GROUP_FULL));
+    assert_eq!(shown(4), expect("", party_result::NOT_LEADER));
+    for status in [1, 5, -1] {
+        assert!(is_unavailable(&answer(
+            invite.clone(),
+            Ok(GroupReply::Invited(status))
+        )));
+    }
+    assert_eq!(
+        one_result(&answer(find.clone(), Ok(GroupReply::Found(None)))),
+        expect("Bob", party_result::BAD_PLAYER_NAME)
+    );
+    assert!(is_unavailable(&answer(find, Err("down".into()))));
+    assert!(is_unavailable(&answer(invite, Err("down".into()))));
+}
+
+#[test]
+fn an_invitation_without_a_name_is_a_bad_name_at_once() {
+    let out = from(&packet(&InviteToGroup {
+        name: String::new(),
+    }));
+    assert_eq!(one_result(&out).result, party_result::BAD_PLAYER_NAME);
+}
+
+#[test]
+fn a_kick_by_name_finds_the_member_then_removes_it() {
+    let find = one_call(&from(&packet(&UninviteByName { name: "al".into() })));
+    assert_eq!(find, GroupOp::FindKicked { name: "Al".into() });
+    let kick = one_call(&answer(find.clone(), Ok(GroupReply::Found(Some(9)))));
+    assert_eq!(
+        kick,
+        GroupOp::Uninvite {
+            guid: 9,
+            name: "Al".into(),
+            reason: String::new(),
+        }
+    );
+    let done = one_result(&answer(kick.clone(), Ok(GroupReply::Uninvited(0))));
+    assert_eq!(
+        (done.operation, done.name.as_str(), done.result),
+        (party_operation::UNINVITE, "Al", party_result::OK)
+    );
+    assert!(is_unavailable(&answer(kick, Ok(GroupReply::Uninvited(1)))));
+    let missing = one_result(&answer(find, Ok(GroupReply::Found(None))));
+    assert_eq!(
+        (missing.operation, missing.result),
+        (party_operation::UNINVITE, party_result::BAD_PLAYER_NAME)
+    );
+    let by_guid = one_call(&from(&packet(&UninviteByGuid {
+        guid: 9,
+        reason: "afk".into(),
+    })));
+    assert_eq!(
+        by_guid,
+        GroupOp::Uninvite {
+            guid: 9,
+            name: String::new(),
+            reason: "afk".into(),
+        }
+    );
+}
+
+#[test]
+fn commands_without_a_body() {
+    assert_eq!(
+        one_call(&from(&empty(Opcode::CMSG_GROUP_ACCEPT))),
+        GroupOp::Accept
+    );
+    assert!(from(&empty(Opcode::CMSG_GROUP_DECLINE)).is_empty());
+    let leave = one_call(&from(&empty(Opcode::CMSG_GROUP_DISBAND)));
+    assert_eq!(
+        leave,
+        GroupOp::Leave {
+            name: "Eeto".into()
+        }
+    );
+    let left = one_result(&answer(leave, Ok(GroupReply::Done)));
+    assert_eq!(
+        (left.operation, left.name.as_str(), left.result),
+        (party_operation::LEAVE, "Eeto", party_result::OK)
+    );
+    let convert = one_call(&from(&empty(Opcode::CMSG_GROUP_RAID_CONVERT)));
+    assert_eq!(convert, GroupOp::ConvertToRaid);
+    let converted = one_result(&answer(convert, Ok(GroupReply::Done)));
+    assert_eq!(
+        (
+            converted.operation,
+            converted.name.as_str(),
+            converted.result
+        ),
+        (party_operation::INVITE, "", party_result::OK)
+    );
+    for status in [0, 1] {
+        assert!(answer(GroupOp::Accept, Ok(GroupReply::Accepted(status))).is_empty());
+    }
+    assert!(is_unavailable(&answer(
+        GroupOp::Accept,
+        Ok(GroupReply::Accepted(2))
+    )));
+}
+
+#[test]
+fn leader_and_loot_changes_are_silent_until_groupservers_event() {
+    let leader = one_call(&from(&packet(&SetGroupLeader { guid: 5 })));
+    assert_eq!(leader, GroupOp::SetLeader { guid: 5 });
+    assert!(answer(leader.clone(), Ok(GroupReply::Done)).is_empty());
+    assert!(is_unavailable(&answer(leader, Err("down".into()))));
+    let loot = SetLootMethod {
+        method: 2,
+        looter: 5,
+        threshold: 3,
+    };
+    let op = one_call(&from(&packet(&loot)));
+    assert_eq!(op, GroupOp::SetLoot(loot));
+    assert!(answer(op, Ok(GroupReply::Done)).is_empty());
+}
+
+#[test]
+fn a_command_that_does_not_decode_is_not_taken() {
+    for opcode in [
+        Opcode::CMSG_GROUP_INVITE,
+        Opcode::CMSG_GROUP_UNINVITE,
+        Opcode::CMSG_GROUP_UNINVITE_GUID,
+        Opcode::CMSG_GROUP_SET_LEADER,
+        Opcode::CMSG_LOOT_METHOD,
+    ] {
+        let mut out = Vec::new();
+        assert!(
+            !from_client(&me(), at(), &empty(opcode), &mut out),
+            "{opcode:?}"
+        );
+        assert!(out.is_empty());
+    }
+}
+
+#[test]
+fn a_mismatched_answer_is_a_failure() {
+    assert!(is_unavailable(&answer(
+        GroupOp::ConvertToRaid,
+        Ok(GroupReply::Found(Some(1)))
+    )));
+}
