@@ -295,8 +295,9 @@ impl Coordinator {
 
     /// Moves a character to another worldserver for the same map (a layer switch): the next
     /// time its session is in world on another worldserver it is redirected there. A request
-    /// not taken within `layer_switch_request_ttl_ms` is forgotten. Refused when the
-    /// destination is unknown or not admitting.
+    /// not taken within `layer_switch_request_ttl_ms` is forgotten (and dropped from the table
+    /// when it is full). Refused when the destination is unknown or not admitting, or when
+    /// [`LAYER_SWITCHES_PENDING_MAX`] unexpired requests wait.
     pub fn switch_layer(
         &mut self,
         now: Duration,
@@ -308,13 +309,16 @@ impl Coordinator {
             Some(Health::Admitting) => {}
             Some(h) => return Err(LayerSwitchRefused::NotAdmitting(to.clone(), h)),
         }
-        let ttl = self.layer_switch_ttl();
-        self.layer_switches
-            .retain(|_, (_, at)| now.saturating_sub(*at) <= ttl);
         if self.layer_switches.len() >= LAYER_SWITCHES_PENDING_MAX
             && !self.layer_switches.contains_key(&guid)
         {
-            return Err(LayerSwitchRefused::TooManyPending);
+            // Full: forget the expired ones (only now, so a request costs O(log n)).
+            let ttl = self.layer_switch_ttl();
+            self.layer_switches
+                .retain(|_, (_, at)| now.saturating_sub(*at) <= ttl);
+            if self.layer_switches.len() >= LAYER_SWITCHES_PENDING_MAX {
+                return Err(LayerSwitchRefused::TooManyPending);
+            }
         }
         self.layer_switches.insert(guid, (to.clone(), now));
         self.wake_sessions = true;
