@@ -591,3 +591,6 @@ impl Coordinator {
             .unwrap_or(selection)
     }
 }
+
+#[cfg(test)]
+mod tests;
