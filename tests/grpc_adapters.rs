@@ -1206,3 +1206,136 @@ async fn group_commands_go_to_groupserver_after_charservers_name_lookups() {
     assert!(e.detail.starts_with("ConvertToRaid"), "{e}");
     chars_server.stop().await;
 }
+
+#[tokio::test]
+async fn guild_commands_go_to_guildserver_and_its_invite_refusals_become_guild_errors() {
+    use waygate::present::guild::commands::{
+        GuildCall, GuildOp, GuildReply, Joiner, MemberCommand,
+    };
+    use waygate::wire::packets::{GuildQueryResponse, guild_error};
+    let chars = FakeCharacters::default();
+    chars.data().stored = vec![(REALM, stored(42, 9, "Bob"))];
+    chars.data().whereabouts = vec![(42, 1, 2, 3)];
+    let chars_server = serve_characters(chars.clone()).await;
+    let fake = FakeGuilds::default();
+    fake.data().infos = vec![v1::GetInfoResponse {
+        api: "0.0.1".into(),
+        guild_id: 9,
+        guild_name: "Nine\0junk".into(),
+        emblem_style: 1,
+        emblem_color: 2,
+        border_style: 3,
+        border_color: 4,
+        background_color: 5,
+        rank_names: (0..12).map(|i| format!("R{i}")).collect(),
+    }];
+    fake.data().joins = 9;
+    let server = serve_guilds(fake.clone()).await;
+    let characters = characters_client(chars_server.address);
+    let guilds = GrpcGuilds::connect(GuildsSettings::new(server.address.to_string(), REALM))
+        .expect("a valid address");
+    let ask = |op: GuildOp| {
+        let (guilds, characters) = (guilds.clone(), characters.clone());
+        async move {
+            guilds
+                .command(&characters, &GuildCall { player: 7, op })
+                .await
+        }
+    };
+    let query = |guild_id: u32| GuildOp::Query {
+        guild_id,
+        query: Default::default(),
+    };
+    assert_eq!(
+        ask(query(9)).await.expect("answers"),
+        GuildReply::Info(Box::new(GuildQueryResponse {
+            guild_id: 9,
+            name: "Nine".into(),
+            ranks: (0..10).map(|i| format!("R{i}")).collect(),
+            emblem: [1, 2, 3, 4, 5],
+        }))
+    );
+    let e = ask(query(8)).await.expect_err("no such guild");
+    assert!(e.detail.starts_with("GetGuildInfo"), "{e}");
+    let find = |name: &str| GuildOp::FindInvitee { name: name.into() };
+    assert_eq!(
+        ask(find("Bob")).await.expect("answers"),
+        GuildReply::Found(Some(42))
+    );
+    let invite = || GuildOp::Invite {
+        guid: 42,
+        name: "Bob".into(),
+    };
+    assert_eq!(
+        ask(invite()).await.expect("answers"),
+        GuildReply::Invited(guild_error::SUCCESS)
+    );
+    for (code, error) in [
+        (
+            tonic::Code::FailedPrecondition,
+            guild_error::ALREADY_IN_GUILD_S,
+        ),
+        (tonic::Code::PermissionDenied, guild_error::PERMISSIONS),
+        (tonic::Code::NotFound, guild_error::PLAYER_NOT_IN_GUILD),
+    ] {
+        fake.data().invite_refusal = Some(code);
+        assert_eq!(
+            ask(invite()).await.expect("answers"),
+            GuildReply::Invited(error),
+            "{code:?}"
+        );
+    }
+    fake.data().invite_refusal = Some(tonic::Code::Internal);
+    let e = ask(invite())
+        .await
+        .expect_err("not a refusal the client can be told");
+    assert!(e.detail.starts_with("InviteMember"), "{e}");
+    let joiner = Joiner {
+        name: "Eeto".into(),
+        level: 80,
+        ..Joiner::default()
+    };
+    assert_eq!(
+        ask(GuildOp::Accept(joiner)).await.expect("answers"),
+        GuildReply::Joined(9)
+    );
+    let member = |command| GuildOp::Member {
+        command,
+        guid: 42,
+        name: "Bob".into(),
+        note: "n".into(),
+    };
+    for op in [
+        GuildOp::Leave,
+        member(MemberCommand::Remove),
+        member(MemberCommand::Promote),
+        member(MemberCommand::Demote),
+        member(MemberCommand::PublicNote),
+        member(MemberCommand::OfficerNote),
+        GuildOp::Motd("m".into()),
+        GuildOp::Info("i".into()),
+    ] {
+        assert_eq!(ask(op).await.expect("answers"), GuildReply::Done);
+    }
+    assert_eq!(
+        fake.data().commands,
+        [
+            "invite 7 42 Bob",
+            "accept 7 Eeto 80",
+            "leave 7",
+            "kick 7 42",
+            "promote 7 42",
+            "demote 7 42",
+            "note 7 42 n",
+            "officer 7 42 n",
+            "motd 7 m",
+            "info 7 i"
+        ]
+    );
+    fake.data().refuse = Some(tonic::Code::Unknown);
+    let e = ask(GuildOp::Leave).await.expect_err("refused");
+    assert_eq!(e.service, "guild");
+    assert!(e.detail.starts_with("Leave"), "{e}");
+    server.stop().await;
+    chars_server.stop().await;
+}

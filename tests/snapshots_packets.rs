@@ -374,6 +374,36 @@ fn party_command_result_already_in_group() {
 
 // ----- guild ----------------------------------------------------------------------------
 
+/// ToCloud9-shaped input: guildserver's `GetGuildInfo` for a guild of three ranks, with a
+/// multibyte name, as the client gets it (ten rank names, the count after the emblem).
+#[test]
+fn guild_query_response_three_ranks() {
+    use waygate::wire::packets::GuildQueryResponse;
+    snap(
+        "guild_query_response_three_ranks",
+        typed(&GuildQueryResponse {
+            guild_id: 9,
+            name: "Zoë's Nine".into(),
+            ranks: vec!["Guild Master".into(), "Officer".into(), "Member".into()],
+            emblem: [101, 2, 3, 4, 5],
+        }),
+    );
+}
+
+/// guildserver refused an invitation with FailedPrecondition: "Bob is already in a guild".
+#[test]
+fn guild_command_result_already_in_guild() {
+    use waygate::wire::packets::{GuildCommandResult, guild_command, guild_error};
+    snap(
+        "guild_command_result_already_in_guild",
+        typed(&GuildCommandResult {
+            command: guild_command::INVITE,
+            param: "Bob".into(),
+            error: guild_error::ALREADY_IN_GUILD_S,
+        }),
+    );
+}
+
 use waygate::wire::packets::{GuildEvent, GuildInvite, guild_event};
 
 #[test]

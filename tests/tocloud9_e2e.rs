@@ -39,9 +39,10 @@ use waygate::peers::worldserver::{
 };
 use waygate::wire::packets::{
     AddFriend, ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, ContactList,
-    ContactListRequest, FriendOnline, FriendStatus, GroupList, GuildEvent, GuildRoster,
-    InviteToGroup, PartyCommandResult, PartyMemberStats, Position, SetLootMethod, WhoList,
-    WhoRequest, WirePacket, chat_type, contact_flag, friend_result, guild_event, member_status,
+    ContactListRequest, FriendOnline, FriendStatus, GroupList, GuildCommandResult, GuildEvent,
+    GuildInviteRequest, GuildQuery, GuildQueryResponse, GuildRoster, GuildSetMotd, InviteToGroup,
+    PartyCommandResult, PartyMemberStats, Position, SetLootMethod, WhoList, WhoRequest, WirePacket,
+    chat_type, contact_flag, friend_result, guild_command, guild_error, guild_event, member_status,
     party_operation, party_result,
 };
 use waygate::wire::{Opcode, SessionKey};
@@ -215,6 +216,17 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     chat.data().online = vec![("Bob".into(), BOB)];
     let chat_server = serve_chat(chat.clone()).await;
     let guilds = FakeGuilds::default();
+    guilds.data().infos = vec![v1::GetInfoResponse {
+        api: "0.0.1".into(),
+        guild_id: 9,
+        guild_name: "Nine".into(),
+        emblem_style: 1,
+        emblem_color: 2,
+        border_style: 3,
+        border_color: 4,
+        background_color: 5,
+        rank_names: vec!["GM".into(), "Member".into()],
+    }];
     guilds.data().rosters = vec![v1::get_roster_info_response::Guild {
         id: 9,
         welcome_text: "Raid at 8".into(),
@@ -453,6 +465,39 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             // Bob's party frame, from groupserver.
             BotStep::ExpectPackets {
                 opcode: Opcode::SMSG_PARTY_MEMBER_STATS,
+                count: 1,
+            },
+            // Guild commands are guildserver's: the query, an invitation, the message of
+            // the day, then a note (which brings the roster again).
+            BotStep::Send {
+                opcode: Opcode::CMSG_GUILD_QUERY,
+                body: GuildQuery { guild_id: 9 }.to_body(),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_GUILD_QUERY_RESPONSE,
+                count: 1,
+            },
+            BotStep::Send {
+                opcode: Opcode::CMSG_GUILD_INVITE,
+                body: GuildInviteRequest { name: "bob".into() }.to_body(),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_GUILD_COMMAND_RESULT,
+                count: 1,
+            },
+            BotStep::Send {
+                opcode: Opcode::CMSG_GUILD_MOTD,
+                body: GuildSetMotd {
+                    text: "Raid at 9".into(),
+                }
+                .to_body(),
+            },
+            BotStep::Send {
+                opcode: Opcode::CMSG_GUILD_SET_PUBLIC_NOTE,
+                body: Bytes::from_static(b"bob\0tank\0"),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_GUILD_ROSTER,
                 count: 1,
             },
             // Group commands are groupserver's: an invitation (Bob is online elsewhere), a
@@ -817,6 +862,31 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
         vec![
             (party_operation::INVITE, "Bob", party_result::OK),
             (party_operation::LEAVE, "Eeto", party_result::OK),
+        ]
+    );
+    assert_eq!(
+        GuildQueryResponse::decode(&received(Opcode::SMSG_GUILD_QUERY_RESPONSE)),
+        Ok(GuildQueryResponse {
+            guild_id: 9,
+            name: "Nine".into(),
+            ranks: vec!["GM".into(), "Member".into()],
+            emblem: [1, 2, 3, 4, 5],
+        })
+    );
+    assert_eq!(
+        GuildCommandResult::decode(&received(Opcode::SMSG_GUILD_COMMAND_RESULT)),
+        Ok(GuildCommandResult {
+            command: guild_command::INVITE,
+            param: "Bob".into(),
+            error: guild_error::SUCCESS,
+        })
+    );
+    assert_eq!(
+        guilds.data().commands,
+        vec![
+            format!("invite {GUID} {BOB} Bob"),
+            format!("motd {GUID} Raid at 9"),
+            format!("note {GUID} {BOB} tank"),
         ]
     );
     let invites = groups.data().invites.clone();

@@ -1770,3 +1770,59 @@ codec_props! {
             threshold,
         });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Guild commands: the query, its response, SMSG_GUILD_COMMAND_RESULT and the client's commands.
+// ---------------------------------------------------------------------------------------------
+
+use waygate::wire::packets::{
+    GUILD_TEXT_MAX_BYTES, GuildCommandResult, GuildDemote, GuildInviteRequest, GuildPromote,
+    GuildQuery, GuildQueryResponse, GuildRemove, GuildSetInfo, GuildSetMotd,
+};
+
+wire_packet_codecs!(
+    GuildQuery,
+    GuildQueryResponse,
+    GuildCommandResult,
+    GuildInviteRequest,
+    GuildPromote,
+    GuildDemote,
+    GuildRemove,
+    GuildSetMotd,
+    GuildSetInfo
+);
+
+codec_props! {
+    guild_query_packet: GuildQuery = any::<u32>().prop_map(|guild_id| GuildQuery { guild_id });
+    guild_query_response_packet: GuildQueryResponse = (
+        any::<u32>(),
+        name(),
+        prop::collection::vec(text(NAME_MAX_BYTES - 1), 0..=GUILD_RANKS_MAX),
+        any::<[u32; 5]>(),
+    )
+        .prop_map(|(guild_id, name, ranks, emblem)| GuildQueryResponse {
+            guild_id,
+            name,
+            // Rank names past the last one are empty on the wire: a trailing empty name is
+            // indistinguishable from none, so the values keep theirs non-empty.
+            ranks: ranks.into_iter().map(|r| format!("r{r}")).collect(),
+            emblem,
+        });
+    guild_command_result_packet: GuildCommandResult =
+        (any::<u32>(), text(GUILD_TEXT_MAX_BYTES), any::<u32>()).prop_map(
+            |(command, param, error)| GuildCommandResult {
+                command,
+                param,
+                error,
+            },
+        );
+    guild_invite_request_packet: GuildInviteRequest =
+        name().prop_map(|name| GuildInviteRequest { name });
+    guild_promote_packet: GuildPromote = name().prop_map(|name| GuildPromote { name });
+    guild_demote_packet: GuildDemote = name().prop_map(|name| GuildDemote { name });
+    guild_remove_packet: GuildRemove = name().prop_map(|name| GuildRemove { name });
+    guild_set_motd_packet: GuildSetMotd =
+        text(GUILD_TEXT_MAX_BYTES).prop_map(|text| GuildSetMotd { text });
+    guild_set_info_packet: GuildSetInfo =
+        text(GUILD_TEXT_MAX_BYTES).prop_map(|text| GuildSetInfo { text });
+}

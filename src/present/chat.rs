@@ -192,6 +192,7 @@ mod tests {
             name: "Alice".into(),
             race: 4,
             guild_id: 0,
+            ..Me::default()
         }
     }
 

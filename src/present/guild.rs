@@ -268,5 +268,7 @@ fn message_new(me: &Me, o: &Object<'_>, out: &mut Vec<Action>) -> EventFate {
     EventFate::Rendered
 }
 
+pub mod commands;
+
 #[cfg(test)]
 mod tests;

@@ -109,6 +109,16 @@ pub struct Me {
     /// Its guild (0: none), as far as this gateway knows: from its login, then its guild's
     /// events.
     pub guild_id: u64,
+    /// Its class id.
+    pub class: u8,
+    /// Its gender.
+    pub gender: u8,
+    /// Its level at login (later ones come from the worldserver's updates).
+    pub level: u8,
+    /// Its zone at login.
+    pub zone: u32,
+    /// Its account.
+    pub account: u32,
 }
 
 /// A call to a cluster service that presentation needs answered.
@@ -130,6 +140,8 @@ pub enum ServiceRequest {
     Contacts(contacts::ContactCall),
     /// A group command: groupserver's calls (and charserver's name lookups before them).
     GroupCommand(group::commands::GroupCall),
+    /// A guild command or query: guildserver's calls (and charserver's name lookups).
+    GuildCommand(guild::commands::GuildCall),
 }
 
 impl ServiceRequest {
@@ -140,6 +152,11 @@ impl ServiceRequest {
             Self::GuildMessage(_) | Self::GuildRoster(_) => "guild",
             Self::Who(_) | Self::Contacts(_) => "characters",
             Self::GetGroup(_) | Self::GroupMessage(_) => "group",
+            Self::GuildCommand(c) => match c.op {
+                guild::commands::GuildOp::FindInvitee { .. }
+                | guild::commands::GuildOp::FindMember { .. } => "characters",
+                _ => "guild",
+            },
             Self::GroupCommand(c) => match c.op {
                 group::commands::GroupOp::FindInvitee { .. }
                 | group::commands::GroupOp::FindKicked { .. } => "characters",
@@ -172,6 +189,10 @@ impl ServiceRequest {
                 outcome: Err(detail),
             },
             Self::GroupCommand(call) => ServiceAnswer::GroupCommand {
+                call,
+                outcome: Err(detail),
+            },
+            Self::GuildCommand(call) => ServiceAnswer::GuildCommand {
                 call,
                 outcome: Err(detail),
             },
@@ -224,6 +245,13 @@ pub enum ServiceAnswer {
         /// `Err`: the call failed (the detail is for logs).
         outcome: Result<group::commands::GroupReply, String>,
     },
+    /// What became of a guild command's call.
+    GuildCommand {
+        /// The call made.
+        call: guild::commands::GuildCall,
+        /// `Err`: the call failed (the detail is for logs).
+        outcome: Result<guild::commands::GuildReply, String>,
+    },
 }
 
 impl ServiceAnswer {
@@ -261,6 +289,11 @@ impl ServiceAnswer {
                 ..
             } => Some(detail),
             Self::GroupCommand { .. } => None,
+            Self::GuildCommand {
+                outcome: Err(detail),
+                ..
+            } => Some(detail),
+            Self::GuildCommand { .. } => None,
         }
     }
 }
@@ -389,6 +422,7 @@ impl Presenter {
             _ => {
                 (self.services.friends && contacts::intercepts_client(opcode))
                     || (self.services.group && group::commands::intercepts_client(opcode))
+                    || (self.services.guild && guild::commands::intercepts_client(opcode))
             }
         }
     }
@@ -413,6 +447,21 @@ impl Presenter {
             && group::commands::from_client(&self.me, self.at.clone(), &p, out)
         {
             return;
+        }
+        if guild::commands::intercepts_client(p.opcode) {
+            let (me, state) = (&self.me, &self.state);
+            let joiner = || guild::commands::Joiner {
+                name: me.name.clone(),
+                level: u32::from(state.level.value.unwrap_or(me.level)),
+                race: u32::from(me.race),
+                class: u32::from(me.class),
+                gender: u32::from(me.gender),
+                area: state.area.value.unwrap_or(me.zone),
+                account: u64::from(me.account),
+            };
+            if guild::commands::from_client(me, joiner, &p, out) {
+                return;
+            }
         }
         if p.opcode == Opcode::CMSG_WHO
             && let Ok(request) = WhoRequest::decode(&p.body)
@@ -503,6 +552,9 @@ impl Presenter {
             }
             ServiceAnswer::GroupCommand { call, outcome } => {
                 group::commands::answered(&self.me, call.op, outcome, out)
+            }
+            ServiceAnswer::GuildCommand { call, outcome } => {
+                guild::commands::answered(&mut self.me, call.op, outcome, out)
             }
         }
     }

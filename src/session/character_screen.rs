@@ -308,6 +308,11 @@ impl CharacterScreen {
             name: character.name.clone(),
             race: character.race,
             guild_id: u64::from(character.guild_id),
+            class: character.class,
+            gender: character.gender,
+            level: character.level,
+            zone: character.zone,
+            account: self.player.account.id.0,
         };
         let game = InGame {
             character,

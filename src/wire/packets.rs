@@ -13,6 +13,7 @@ mod contacts;
 mod group;
 mod group_commands;
 mod guild;
+mod guild_commands;
 mod info;
 mod party;
 mod social;
@@ -44,6 +45,11 @@ pub use guild::{
     GUILD_BANK_TABS, GUILD_EVENT_PARAM_MAX_BYTES, GUILD_EVENT_PARAMS_MAX, GUILD_MEMBERS_MAX,
     GUILD_NOTE_MAX_BYTES, GUILD_RANKS_MAX, GuildEvent, GuildInvite, GuildRoster, RosterMember,
     RosterRank, guild_event,
+};
+pub use guild_commands::{
+    GUILD_TEXT_MAX_BYTES, GuildCommandResult, GuildDemote, GuildInviteRequest, GuildPromote,
+    GuildQuery, GuildQueryResponse, GuildRemove, GuildSetInfo, GuildSetMotd, GuildSetNote,
+    guild_command, guild_error,
 };
 pub use info::{
     AddonAnswer, AddonInfo, CHAT_TEXT_MAX_BYTES, DeclinedNames, InitWorldStates, LevelupInfo,

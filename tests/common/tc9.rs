@@ -588,6 +588,27 @@ pub struct GuildsData {
     pub refuse: Option<tonic::Code>,
     pub messages: Vec<v1::SendGuildMessageParams>,
     pub rosters: Vec<v1::get_roster_info_response::Guild>,
+    /// What `GetGuildInfo` knows.
+    pub infos: Vec<v1::GetInfoResponse>,
+    /// `InviteMember` refuses with this code.
+    pub invite_refusal: Option<tonic::Code>,
+    /// The guild `InviteAccepted` joins.
+    pub joins: u64,
+    /// The commands, in order: "invite 1 77 Bob", "accept 1 Eeto 80", "leave 1",
+    /// "kick 1 77", "promote 1 77", "demote 1 77", "motd 1 text", "info 1 text",
+    /// "note 1 77 text", "officer 1 77 text".
+    pub commands: Vec<String>,
+}
+
+impl FakeGuilds {
+    fn command(&self, line: String) -> Result<(), Status> {
+        let mut d = self.data();
+        if let Some(code) = d.refuse {
+            return Err(Status::new(code, "refused"));
+        }
+        d.commands.push(line);
+        Ok(())
+    }
 }
 
 #[derive(Clone, Default)]
@@ -601,6 +622,145 @@ impl FakeGuilds {
 
 #[tonic::async_trait]
 impl GuildService for FakeGuilds {
+    async fn get_guild_info(
+        &self,
+        request: Request<v1::GetInfoParams>,
+    ) -> Result<Response<v1::GetInfoResponse>, Status> {
+        let r = request.into_inner();
+        let d = self.data();
+        if let Some(code) = d.refuse {
+            return Err(Status::new(code, "refused"));
+        }
+        d.infos
+            .iter()
+            .find(|i| i.guild_id == r.guild_id)
+            .cloned()
+            .map(Response::new)
+            .ok_or_else(|| Status::not_found("no such guild"))
+    }
+
+    async fn invite_member(
+        &self,
+        request: Request<v1::InviteMemberParams>,
+    ) -> Result<Response<v1::InviteMemberResponse>, Status> {
+        let r = request.into_inner();
+        if let Some(code) = self.data().invite_refusal {
+            return Err(Status::new(code, "refused"));
+        }
+        self.command(format!(
+            "invite {} {} {}",
+            r.inviter, r.invitee, r.invitee_name
+        ))?;
+        Ok(Response::new(v1::InviteMemberResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn invite_accepted(
+        &self,
+        request: Request<v1::InviteAcceptedParams>,
+    ) -> Result<Response<v1::InviteAcceptedResponse>, Status> {
+        let c = request.into_inner().character.unwrap_or_default();
+        self.command(format!("accept {} {} {}", c.guid, c.name, c.lvl))?;
+        Ok(Response::new(v1::InviteAcceptedResponse {
+            api: "0.0.1".into(),
+            guild_id: self.data().joins,
+        }))
+    }
+
+    async fn leave(
+        &self,
+        request: Request<v1::LeaveParams>,
+    ) -> Result<Response<v1::LeaveResponse>, Status> {
+        self.command(format!("leave {}", request.into_inner().leaver))?;
+        Ok(Response::new(v1::LeaveResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn kick(
+        &self,
+        request: Request<v1::KickParams>,
+    ) -> Result<Response<v1::KickResponse>, Status> {
+        let r = request.into_inner();
+        self.command(format!("kick {} {}", r.kicker, r.target))?;
+        Ok(Response::new(v1::KickResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn promote_member(
+        &self,
+        request: Request<v1::PromoteDemoteParams>,
+    ) -> Result<Response<v1::PromoteDemoteResponse>, Status> {
+        let r = request.into_inner();
+        self.command(format!("promote {} {}", r.changer_guid, r.target_guid))?;
+        Ok(Response::new(v1::PromoteDemoteResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn demote_member(
+        &self,
+        request: Request<v1::PromoteDemoteParams>,
+    ) -> Result<Response<v1::PromoteDemoteResponse>, Status> {
+        let r = request.into_inner();
+        self.command(format!("demote {} {}", r.changer_guid, r.target_guid))?;
+        Ok(Response::new(v1::PromoteDemoteResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn set_message_of_the_day(
+        &self,
+        request: Request<v1::SetMessageOfTheDayParams>,
+    ) -> Result<Response<v1::SetMessageOfTheDayResponse>, Status> {
+        let r = request.into_inner();
+        self.command(format!("motd {} {}", r.changer_guid, r.message_of_the_day))?;
+        Ok(Response::new(v1::SetMessageOfTheDayResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn set_guild_info(
+        &self,
+        request: Request<v1::SetGuildInfoParams>,
+    ) -> Result<Response<v1::SetGuildInfoResponse>, Status> {
+        let r = request.into_inner();
+        self.command(format!("info {} {}", r.changer_guid, r.info))?;
+        Ok(Response::new(v1::SetGuildInfoResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn set_member_public_note(
+        &self,
+        request: Request<v1::SetNoteParams>,
+    ) -> Result<Response<v1::SetNoteResponse>, Status> {
+        let r = request.into_inner();
+        self.command(format!(
+            "note {} {} {}",
+            r.changer_guid, r.target_guid, r.note
+        ))?;
+        Ok(Response::new(v1::SetNoteResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn set_member_officer_note(
+        &self,
+        request: Request<v1::SetNoteParams>,
+    ) -> Result<Response<v1::SetNoteResponse>, Status> {
+        let r = request.into_inner();
+        self.command(format!(
+            "officer {} {} {}",
+            r.changer_guid, r.target_guid, r.note
+        ))?;
+        Ok(Response::new(v1::SetNoteResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
     async fn get_roster_info(
         &self,
         request: Request<v1::GetRosterInfoParams>,

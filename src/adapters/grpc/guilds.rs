@@ -6,6 +6,8 @@
 //!   ([`GuildRoster`]): ranks by id (at most 10), members (at most 1000), days offline from
 //!   each member's logout time, byte-sized fields clamped, texts cut at a NUL.
 
+mod commands;
+
 use super::v1;
 use super::v1::guild_service_client::GuildServiceClient;
 use super::{API_VERSION, bad_answer, call, lazy_channel, request};

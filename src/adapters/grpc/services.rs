@@ -60,6 +60,14 @@ impl PresentServices for GrpcServices {
                 ServiceRequest::GetGroup(id) => {
                     ServiceAnswer::Group(self.groups.get_group(id).await.map_err(|e| e.to_string()))
                 }
+                ServiceRequest::GuildCommand(call) => {
+                    let outcome = self
+                        .guilds
+                        .command(&self.characters, &call)
+                        .await
+                        .map_err(|e| e.to_string());
+                    ServiceAnswer::GuildCommand { call, outcome }
+                }
                 ServiceRequest::GroupCommand(call) => {
                     let outcome = self
                         .groups

@@ -9,6 +9,7 @@ fn me() -> Me {
         name: "Alice".into(),
         race: 4,
         guild_id: 0,
+        ..Me::default()
     }
 }
 

@@ -10,6 +10,7 @@ fn me(guild_id: u64) -> Me {
         name: "Alice".into(),
         race: 4,
         guild_id,
+        ..Me::default()
     }
 }
 
