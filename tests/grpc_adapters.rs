@@ -1191,6 +1191,41 @@ async fn group_commands_go_to_groupserver_after_charservers_name_lookups() {
             "leave 7"
         ]
     );
+    assert_eq!(
+        ask(GroupOp::TargetIcons).await,
+        GroupReply::Icons(vec![]),
+        "no group"
+    );
+    groups.data().groups = vec![v1::get_group_response::Group {
+        id: 4,
+        target_icons_list: (1..=10).collect(),
+        members: vec![v1::get_group_response::GroupMember {
+            guid: 7,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }];
+    assert_eq!(
+        ask(GroupOp::TargetIcons).await,
+        GroupReply::Icons((1..=8).collect()),
+        "at most the eight icons"
+    );
+    let icon = GroupOp::SetTargetIcon { icon: 7, target: 9 };
+    assert_eq!(ask(icon).await, GroupReply::Done);
+    let dungeon = GroupOp::SetDifficulty {
+        raid: false,
+        difficulty: 1,
+    };
+    assert_eq!(ask(dungeon).await, GroupReply::DifficultySet(0));
+    let raid = GroupOp::SetDifficulty {
+        raid: true,
+        difficulty: 3,
+    };
+    assert_eq!(ask(raid).await, GroupReply::DifficultySet(1));
+    assert_eq!(
+        groups.data().commands[6..],
+        ["icon 7 7 9", "dungeon 7 1", "raid-difficulty 7 3"]
+    );
     groups_server.stop().await;
     let e = client
         .command(

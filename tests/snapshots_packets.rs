@@ -372,6 +372,24 @@ fn party_command_result_already_in_group() {
     );
 }
 
+/// ToCloud9-shaped input: groupserver's `targetIconsList` with a star and a skull set, as
+/// the list the client asked for.
+#[test]
+fn raid_target_list_star_and_skull() {
+    use waygate::wire::packets::RaidTargets;
+    let mut body = bytes::BytesMut::new();
+    RaidTargets::List(vec![(0, 0x2A), (7, 0xF130_0000_0000_1234)]).encode(&mut body);
+    let decoded = RaidTargets::decode(&body).expect("decodes");
+    snap(
+        "raid_target_list_star_and_skull",
+        packet_snapshot(
+            Opcode::MSG_RAID_TARGET_UPDATE,
+            &body,
+            &format!("{decoded:#?}"),
+        ),
+    );
+}
+
 // ----- guild ----------------------------------------------------------------------------
 
 /// ToCloud9-shaped input: guildserver's `GetGuildInfo` for a guild of three ranks, with a

@@ -41,9 +41,9 @@ use waygate::wire::packets::{
     AddFriend, ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, ContactList,
     ContactListRequest, FriendOnline, FriendStatus, GroupList, GuildCommandResult, GuildEvent,
     GuildInviteRequest, GuildQuery, GuildQueryResponse, GuildRoster, GuildSetMotd, InviteToGroup,
-    PartyCommandResult, PartyMemberStats, Position, SetLootMethod, WhoList, WhoRequest, WirePacket,
-    chat_type, contact_flag, friend_result, guild_command, guild_error, guild_event, member_status,
-    party_operation, party_result,
+    PartyCommandResult, PartyMemberStats, Position, RaidTargets, SetLootMethod, WhoList,
+    WhoRequest, WirePacket, chat_type, contact_flag, friend_result, guild_command, guild_error,
+    guild_event, member_status, party_operation, party_result,
 };
 use waygate::wire::{Opcode, SessionKey};
 
@@ -271,7 +271,7 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
         difficulty: 0,
         raid_difficulty: 0,
         master_looter: 0,
-        target_icons_list: Vec::new(),
+        target_icons_list: vec![0, 0, 0, 0, 0, 0, 0, BOB],
         members: vec![member(GUID, "Eeto"), member(BOB, "Bob"), member(78, "Cid")],
     }];
     let groups_server = serve_groups(groups.clone()).await;
@@ -518,6 +518,19 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
                     threshold: 3,
                 }
                 .to_body(),
+            },
+            // In a groupserver group, the difficulty and the target icons are its too.
+            BotStep::Send {
+                opcode: Opcode::MSG_SET_DUNGEON_DIFFICULTY,
+                body: Bytes::from_static(&[1, 0, 0, 0]),
+            },
+            BotStep::Send {
+                opcode: Opcode::MSG_RAID_TARGET_UPDATE,
+                body: Bytes::from_static(&[0xFF]),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::MSG_RAID_TARGET_UPDATE,
+                count: 1,
             },
             BotStep::Send {
                 opcode: Opcode::CMSG_GROUP_DISBAND,
@@ -889,6 +902,11 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             format!("note {GUID} {BOB} tank"),
         ]
     );
+    assert_eq!(
+        RaidTargets::decode(&received(Opcode::MSG_RAID_TARGET_UPDATE)),
+        Ok(RaidTargets::List(vec![(7, BOB)])),
+        "the skull on Bob, from groupserver"
+    );
     let invites = groups.data().invites.clone();
     assert_eq!(
         invites
@@ -907,7 +925,11 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
     );
     assert_eq!(
         groups.data().commands,
-        vec![format!("loot {GUID} 2 {BOB} 3"), format!("leave {GUID}")]
+        vec![
+            format!("loot {GUID} 2 {BOB} 3"),
+            format!("dungeon {GUID} 1"),
+            format!("leave {GUID}")
+        ]
     );
     let asked = characters.data().who_questions.clone();
     assert_eq!(

@@ -1826,3 +1826,49 @@ codec_props! {
     guild_set_info_packet: GuildSetInfo =
         text(GUILD_TEXT_MAX_BYTES).prop_map(|text| GuildSetInfo { text });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Raid target icons, difficulty, guild notes: bodies shared by two opcodes (no WirePacket).
+// ---------------------------------------------------------------------------------------------
+
+use waygate::wire::packets::{
+    DifficultyChanged, GuildSetNote, RaidTargetRequest, RaidTargets, TARGET_ICON_LIST, TARGET_ICONS,
+};
+
+body_codec!(
+    RaidTargetRequest,
+    |r| encoded_with(|out| r.encode(out)),
+    |body| RaidTargetRequest::decode(body)
+);
+body_codec!(RaidTargets, |r| encoded_with(|out| r.encode(out)), |body| {
+    RaidTargets::decode(body)
+});
+body_codec!(
+    DifficultyChanged,
+    |d| encoded_with(|out| d.encode(out)),
+    |body| DifficultyChanged::decode(body)
+);
+body_codec!(
+    GuildSetNote,
+    |n| encoded_with(|out| n.encode(out)),
+    |body| GuildSetNote::decode(body)
+);
+
+codec_props! {
+    raid_target_request_body: RaidTargetRequest = prop_oneof![
+        Just(RaidTargetRequest { icon: TARGET_ICON_LIST, target: 0 }),
+        (0..TARGET_ICON_LIST, guid()).prop_map(|(icon, target)| RaidTargetRequest { icon, target }),
+    ];
+    raid_targets_body: RaidTargets = prop_oneof![
+        prop::collection::vec((any::<u8>(), guid()), 0..=TARGET_ICONS).prop_map(RaidTargets::List),
+        (guid(), any::<u8>(), guid()).prop_map(|(updater, icon, target)| RaidTargets::Set {
+            updater,
+            icon,
+            target,
+        }),
+    ];
+    difficulty_changed_body: DifficultyChanged = (any::<u32>(), any::<bool>())
+        .prop_map(|(difficulty, in_group)| DifficultyChanged { difficulty, in_group });
+    guild_set_note_body: GuildSetNote = (name(), text(GUILD_NOTE_MAX_BYTES))
+        .prop_map(|(name, note)| GuildSetNote { name, note });
+}

@@ -9,6 +9,9 @@
 //! - `group.member.left` for the player → SMSG_GROUP_UNINVITE and the empty list;
 //!   `group.disband` → the empty list and SMSG_GROUP_DESTROYED.
 //! - `group.message.new` → SMSG_MESSAGECHAT of its type for everyone but the sender.
+//! - `group.targeticons.new` → MSG_RAID_TARGET_UPDATE (who set which icon on what).
+//! - `group.difficulty.changed` → MSG_SET_DUNGEON_DIFFICULTY and/or MSG_SET_RAID_DIFFICULTY
+//!   (whichever the event carries), as the group's.
 //!
 //! - A player in a group (as far as this gateway knows) chatting in PARTY, PARTY_LEADER, RAID,
 //!   RAID_LEADER or RAID_WARNING goes to groupserver's `SendMessage`; once it is taken the
@@ -24,8 +27,8 @@ use super::gojson::{Field, Kind, Object};
 use super::{Action, EventFate, Me, ServiceRequest, chat_line, payload_object, system_line};
 use crate::wire::Opcode;
 use crate::wire::packets::{
-    ClientChat, GROUP_GUID_HIGH, GROUP_MEMBERS_MAX, GroupInvite, GroupList, GroupListMember,
-    GroupLoot, WirePacket, chat_type,
+    ClientChat, DifficultyChanged, GROUP_GUID_HIGH, GROUP_MEMBERS_MAX, GroupInvite, GroupList,
+    GroupListMember, GroupLoot, RaidTargets, WirePacket, chat_type,
 };
 
 /// A group chat line on its way through groupserver: what `SendMessage` carries.
@@ -216,6 +219,8 @@ pub(super) enum EventKind {
     /// Anything that only needs the list again.
     Refresh,
     MessageNew,
+    TargetIcon,
+    Difficulty,
 }
 
 /// Which group event a subject carries, if presentation renders it.
@@ -231,6 +236,8 @@ pub(super) fn event_kind(subject: &str) -> Option<EventKind> {
         | "group.loot.changed"
         | "group.converted.raid" => EventKind::Refresh,
         "group.message.new" => EventKind::MessageNew,
+        "group.targeticons.new" => EventKind::TargetIcon,
+        "group.difficulty.changed" => EventKind::Difficulty,
         _ => return None,
     })
 }
@@ -262,6 +269,10 @@ const FIELDS: &[Field] = &[
     Field::new("Language", Kind::U32),
     Field::new("Msg", Kind::Str),
     Field::new("MessageType", Kind::U8),
+    Field::new("Updater", Kind::U64),
+    Field::new("Target", Kind::U64),
+    Field::new("IconID", Kind::U8),
+    Field::new("DungeonDifficulty", Kind::U8),
 ];
 
 fn u8_of(o: &Object<'_>, name: &'static str) -> u8 {
@@ -336,6 +347,37 @@ pub(super) fn render_event(
             // Checked as a u32.
             let language = u32::try_from(o.uint("Language")).unwrap_or(0);
             out.push(chat_line(kind, language, sender, o.string("Msg")));
+        }
+        EventKind::TargetIcon => {
+            let icon = RaidTargets::Set {
+                updater: o.uint("Updater"),
+                icon: u8_of(&o, "IconID"),
+                target: o.uint("Target"),
+            };
+            let mut body = bytes::BytesMut::new();
+            icon.encode(&mut body);
+            out.push(Action::ToClient(
+                Opcode::MSG_RAID_TARGET_UPDATE,
+                body.freeze(),
+            ));
+        }
+        EventKind::Difficulty => {
+            let kinds = [
+                ("DungeonDifficulty", Opcode::MSG_SET_DUNGEON_DIFFICULTY),
+                ("RaidDifficulty", Opcode::MSG_SET_RAID_DIFFICULTY),
+            ];
+            for (key, opcode) in kinds {
+                if let Some(difficulty) = o.opt_uint(key) {
+                    let changed = DifficultyChanged {
+                        // Checked as a u8.
+                        difficulty: u32::try_from(difficulty).unwrap_or(0),
+                        in_group: true,
+                    };
+                    let mut body = bytes::BytesMut::new();
+                    changed.encode(&mut body);
+                    out.push(Action::ToClient(opcode, body.freeze()));
+                }
+            }
         }
     }
     EventFate::Rendered

@@ -444,7 +444,13 @@ impl Presenter {
             return;
         }
         if group::commands::intercepts_client(p.opcode)
-            && group::commands::from_client(&self.me, self.at.clone(), &p, out)
+            && group::commands::from_client(
+                &self.me,
+                self.at.clone(),
+                self.group.id.is_some(),
+                &p,
+                out,
+            )
         {
             return;
         }

@@ -16,6 +16,7 @@ mod guild;
 mod guild_commands;
 mod info;
 mod party;
+mod raid;
 mod social;
 mod timing;
 mod who;
@@ -56,6 +57,7 @@ pub use info::{
     MAX_POWERS, MAX_STATS, Motd, NameQueryResponse, SystemMessage, TutorialFlags,
 };
 pub use party::{PartyMemberStats, RequestPartyMemberStats, member_status, party_field};
+pub use raid::{DifficultyChanged, RaidTargetRequest, RaidTargets, TARGET_ICON_LIST, TARGET_ICONS};
 pub use social::{FRIEND_NOTE_MAX_BYTES, FriendOnline, FriendStatus, friend_result};
 pub use timing::{Ping, TimeSyncResp};
 pub use who::{

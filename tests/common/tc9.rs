@@ -845,6 +845,66 @@ impl GroupService for FakeGroups {
         }))
     }
 
+    async fn get_group_by_member(
+        &self,
+        request: Request<v1::GetGroupByMemberRequest>,
+    ) -> Result<Response<v1::GetGroupResponse>, Status> {
+        let r = request.into_inner();
+        let group = self
+            .data()
+            .groups
+            .iter()
+            .find(|g| g.members.iter().any(|m| m.guid == r.player))
+            .cloned();
+        Ok(Response::new(v1::GetGroupResponse {
+            api: "0.0.1".into(),
+            group,
+        }))
+    }
+
+    async fn set_group_target_icon(
+        &self,
+        request: Request<v1::SetGroupTargetIconRequest>,
+    ) -> Result<Response<v1::SetGroupTargetIconResponse>, Status> {
+        let r = request.into_inner();
+        self.data().commands.push(format!(
+            "icon {} {} {}",
+            r.setter_guid, r.icon_id, r.target_guid
+        ));
+        Ok(Response::new(v1::SetGroupTargetIconResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn set_dungeon_difficulty(
+        &self,
+        request: Request<v1::SetDungeonDifficultyRequest>,
+    ) -> Result<Response<v1::SetDungeonDifficultyResponse>, Status> {
+        let r = request.into_inner();
+        self.data()
+            .commands
+            .push(format!("dungeon {} {}", r.player_guid, r.difficulty));
+        Ok(Response::new(v1::SetDungeonDifficultyResponse {
+            api: "0.0.1".into(),
+            status: 0,
+        }))
+    }
+
+    async fn set_raid_difficulty(
+        &self,
+        request: Request<v1::SetRaidDifficultyRequest>,
+    ) -> Result<Response<v1::SetRaidDifficultyResponse>, Status> {
+        let r = request.into_inner();
+        self.data().commands.push(format!(
+            "raid-difficulty {} {}",
+            r.player_guid, r.difficulty
+        ));
+        Ok(Response::new(v1::SetRaidDifficultyResponse {
+            api: "0.0.1".into(),
+            status: 1,
+        }))
+    }
+
     async fn accept_invite(
         &self,
         request: Request<v1::AcceptInviteParams>,

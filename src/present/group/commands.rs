@@ -15,14 +15,22 @@
 //! - CMSG_GROUP_RAID_CONVERT: `ConvertToRaid`, then INVITE OK (as AzerothCore answers it).
 //! - CMSG_GROUP_SET_LEADER: `ChangeLeader`; CMSG_LOOT_METHOD: `SetLootMethod` (the list
 //!   shows the change when groupserver's event comes).
+//! - From a player in a group groupserver told this gateway about (others go to the
+//!   worldserver, which keeps battleground groups and a lone player's difficulty):
+//!   MSG_RAID_TARGET_UPDATE asking for the list: `GetGroupByMember`, answered with the icons
+//!   that are set; setting an icon: `SetGroupTargetIcon` (the change comes back as
+//!   `group.targeticons.new`). MSG_SET_DUNGEON_DIFFICULTY and MSG_SET_RAID_DIFFICULTY:
+//!   `SetDungeonDifficulty` and `SetRaidDifficulty` (a value AzerothCore would refuse is
+//!   dropped; the change comes back as `group.difficulty.changed`).
 //!
 //! A call that fails or is not answered within `present_call_timeout_ms`, or that groupserver
 //! answers with its generic error, gets [`UNAVAILABLE_LINE`].
 
 use super::super::{Action, Me, ServiceRequest, system_line};
 use crate::wire::packets::{
-    InviteToGroup, PartyCommandResult, SetGroupLeader, SetLootMethod, UninviteByGuid,
-    UninviteByName, WirePacket, party_operation, party_result,
+    InviteToGroup, PartyCommandResult, RaidTargetRequest, RaidTargets, SetGroupLeader,
+    SetLootMethod, TARGET_ICONS, UninviteByGuid, UninviteByName, WirePacket, party_operation,
+    party_result,
 };
 use crate::wire::{Opcode, Packet};
 
@@ -102,7 +110,28 @@ pub enum GroupOp {
     },
     /// groupserver's `SetLootMethod`.
     SetLoot(SetLootMethod),
+    /// groupserver's `GetGroupByMember`, for the target icons.
+    TargetIcons,
+    /// groupserver's `SetGroupTargetIcon`.
+    SetTargetIcon {
+        /// The icon (0..8).
+        icon: u8,
+        /// Its target (0: cleared).
+        target: u64,
+    },
+    /// groupserver's `SetDungeonDifficulty` or (`raid`) `SetRaidDifficulty`.
+    SetDifficulty {
+        /// Which.
+        raid: bool,
+        /// The difficulty.
+        difficulty: u32,
+    },
 }
+
+/// Dungeon difficulties AzerothCore accepts (normal, heroic, epic): a value is below this.
+pub const DUNGEON_DIFFICULTIES: u32 = 3;
+/// Raid difficulties AzerothCore accepts (10, 25, 10 heroic, 25 heroic).
+pub const RAID_DIFFICULTIES: u32 = 4;
 
 /// groupserver's statuses: `InviteResponse.Status` (Ok 0, Error 1, AlreadyInGroup 2,
 /// GroupFull 3, NoPermissions 4), `AcceptInviteResponse.Status` (Ok 0, InviteNotFound 1,
@@ -117,7 +146,13 @@ pub enum GroupReply {
     Accepted(i32),
     /// `Uninvite`'s status.
     Uninvited(i32),
-    /// `Leave`, `ConvertToRaid`, `ChangeLeader` or `SetLootMethod` done.
+    /// `GetGroupByMember`'s target icons, by icon.
+    Icons(Vec<u64>),
+    /// `SetDungeonDifficulty` or `SetRaidDifficulty`'s status (0 Ok; 1 a member is in an
+    /// instance of that kind).
+    DifficultySet(i32),
+    /// `Leave`, `ConvertToRaid`, `ChangeLeader`, `SetLootMethod` or `SetGroupTargetIcon`
+    /// done.
     Done,
 }
 
@@ -134,6 +169,9 @@ pub(in super::super) fn intercepts_client(opcode: Opcode) -> bool {
             | Opcode::CMSG_GROUP_RAID_CONVERT
             | Opcode::CMSG_GROUP_SET_LEADER
             | Opcode::CMSG_LOOT_METHOD
+            | Opcode::MSG_RAID_TARGET_UPDATE
+            | Opcode::MSG_SET_DUNGEON_DIFFICULTY
+            | Opcode::MSG_SET_RAID_DIFFICULTY
     )
 }
 
@@ -154,16 +192,53 @@ fn result(operation: u32, name: String, result: u32, out: &mut Vec<Action>) {
     out.push(Action::ToClient(PartyCommandResult::OPCODE, line.to_body()));
 }
 
-/// A client group command. `false`: it did not decode, and goes to the worldserver as it
-/// came.
+/// A client group command. `false`: it did not decode, or it is for the worldserver (an
+/// icon or a difficulty from a player in no group groupserver knows), and goes there as it
+/// came. `in_group`: groupserver told this gateway the player's group.
 pub(in super::super) fn from_client(
     me: &Me,
     at: Whereabouts,
+    in_group: bool,
     p: &Packet,
     out: &mut Vec<Action>,
 ) -> bool {
     let normalised = super::super::chat::normalised_name;
     let op = match p.opcode {
+        Opcode::MSG_RAID_TARGET_UPDATE
+        | Opcode::MSG_SET_DUNGEON_DIFFICULTY
+        | Opcode::MSG_SET_RAID_DIFFICULTY
+            if !in_group =>
+        {
+            return false;
+        }
+        Opcode::MSG_RAID_TARGET_UPDATE => match RaidTargetRequest::decode(&p.body) {
+            Ok(r) if r.is_list() => GroupOp::TargetIcons,
+            Ok(r) if usize::from(r.icon) < TARGET_ICONS => GroupOp::SetTargetIcon {
+                icon: r.icon,
+                target: r.target,
+            },
+            Ok(_) => return true, // AzerothCore ignores an icon past the last
+            Err(_) => return false,
+        },
+        Opcode::MSG_SET_DUNGEON_DIFFICULTY | Opcode::MSG_SET_RAID_DIFFICULTY => {
+            let raid = p.opcode == Opcode::MSG_SET_RAID_DIFFICULTY;
+            let Some(difficulty) = p
+                .body
+                .get(..4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            else {
+                return false;
+            };
+            let bound = if raid {
+                RAID_DIFFICULTIES
+            } else {
+                DUNGEON_DIFFICULTIES
+            };
+            if difficulty >= bound {
+                return true; // AzerothCore drops it
+            }
+            GroupOp::SetDifficulty { raid, difficulty }
+        }
         Opcode::CMSG_GROUP_INVITE => match InviteToGroup::decode(&p.body) {
             Ok(r) if normalised(&r.name).is_empty() => {
                 result(
@@ -276,6 +351,24 @@ pub(in super::super) fn answered(
             result(INVITE, String::new(), party_result::OK, out)
         }
         (GroupOp::SetLeader { .. } | GroupOp::SetLoot(_), Ok(GroupReply::Done)) => {}
+        (GroupOp::TargetIcons, Ok(GroupReply::Icons(icons))) => {
+            let set = icons
+                .iter()
+                .take(TARGET_ICONS)
+                .enumerate()
+                .filter(|(_, target)| **target != 0)
+                .map(|(icon, target)| (icon as u8, *target))
+                .collect();
+            let mut body = bytes::BytesMut::new();
+            RaidTargets::List(set).encode(&mut body);
+            out.push(Action::ToClient(
+                Opcode::MSG_RAID_TARGET_UPDATE,
+                body.freeze(),
+            ));
+        }
+        (GroupOp::SetTargetIcon { .. }, Ok(GroupReply::Done)) => {}
+        // Refused while a member is in an instance: the client keeps what it showed.
+        (GroupOp::SetDifficulty { .. }, Ok(GroupReply::DifficultySet(0 | 1))) => {}
         // A failed call, groupserver's generic error, or an answer that is not its call's.
         (_, _) => out.push(system_line(UNAVAILABLE_LINE)),
     }

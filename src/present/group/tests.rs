@@ -1,5 +1,5 @@
 use super::*;
-use crate::wire::packets::{ChatMessage, SystemMessage};
+use crate::wire::packets::{ChatMessage, DifficultyChanged, RaidTargets, SystemMessage};
 
 const ME: u64 = 7;
 
@@ -293,4 +293,68 @@ fn group_chat_goes_to_groupserver_only_in_a_group_it_knows() {
         SystemMessage::decode(body).map(|m| m.text),
         Ok(UNDELIVERED_LINE.to_owned())
     );
+}
+
+#[test]
+fn target_icons_and_difficulty_changes_reach_the_members() {
+    let mut g = GroupState::default();
+    let (fate, out) = render(
+        &mut g,
+        "group.targeticons.new",
+        r#"{"GroupID":5,"Updater":9,"Target":77,"IconID":7,"Receivers":[7]}"#,
+    );
+    assert_eq!(fate, EventFate::Rendered);
+    let [Action::ToClient(Opcode::MSG_RAID_TARGET_UPDATE, body)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        RaidTargets::decode(body),
+        Ok(RaidTargets::Set {
+            updater: 9,
+            icon: 7,
+            target: 77
+        })
+    );
+    let changed = |out: &[Action]| -> Vec<(Opcode, DifficultyChanged)> {
+        out.iter()
+            .map(|a| match a {
+                Action::ToClient(opcode, body) => {
+                    (*opcode, DifficultyChanged::decode(body).expect("decodes"))
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    let group = |difficulty| DifficultyChanged {
+        difficulty,
+        in_group: true,
+    };
+    let (_, out) = render(
+        &mut g,
+        "group.difficulty.changed",
+        r#"{"GroupID":5,"Updater":9,"DungeonDifficulty":1,"Receivers":[7]}"#,
+    );
+    assert_eq!(
+        changed(&out),
+        vec![(Opcode::MSG_SET_DUNGEON_DIFFICULTY, group(1))]
+    );
+    let (_, out) = render(
+        &mut g,
+        "group.difficulty.changed",
+        r#"{"GroupID":5,"DungeonDifficulty":0,"RaidDifficulty":3}"#,
+    );
+    assert_eq!(
+        changed(&out),
+        vec![
+            (Opcode::MSG_SET_DUNGEON_DIFFICULTY, group(0)),
+            (Opcode::MSG_SET_RAID_DIFFICULTY, group(3))
+        ]
+    );
+    let (fate, out) = render(
+        &mut g,
+        "group.difficulty.changed",
+        r#"{"RaidDifficulty":256}"#,
+    );
+    assert!(matches!(fate, EventFate::Malformed(_)), "{fate:?}");
+    assert!(out.is_empty());
 }

@@ -1,11 +1,13 @@
 //! Group commands over groupserver ([`GroupCall`]): `Invite`, `AcceptInvite`, `Uninvite`,
-//! `Leave`, `ConvertToRaid`, `ChangeLeader` and `SetLootMethod`. The name lookups before an
+//! `Leave`, `ConvertToRaid`, `ChangeLeader`, `SetLootMethod`, `GetGroupByMember` (target
+//! icons), `SetGroupTargetIcon`, `SetDungeonDifficulty` and `SetRaidDifficulty`. The name lookups before an
 //! invitation or a kick are charserver's ([`GrpcCharacters::guid_by_name`]).
 
 use super::super::{API_VERSION, GrpcCharacters, call, request, v1};
 use super::{GrpcGroups, SERVICE};
 use crate::present::group::commands::{GroupCall, GroupOp, GroupReply};
 use crate::session::SeamError;
+use crate::wire::packets::TARGET_ICONS;
 
 impl GrpcGroups {
     /// Makes one group command call for `c.player`; a name lookup goes to `characters`.
@@ -110,6 +112,68 @@ impl GrpcGroups {
                 ));
                 call(SERVICE, "ChangeLeader", timeout_ms, rpc).await?;
                 Ok(GroupReply::Done)
+            }
+            GroupOp::TargetIcons => {
+                let rpc = client.get_group_by_member(request(
+                    v1::GetGroupByMemberRequest {
+                        api: api(),
+                        realm_id,
+                        player,
+                    },
+                    timeout_ms,
+                ));
+                let answer = call(SERVICE, "GetGroupByMember", timeout_ms, rpc).await?;
+                let icons = answer
+                    .group
+                    .map(|g| g.target_icons_list.into_iter().take(TARGET_ICONS).collect())
+                    .unwrap_or_default();
+                Ok(GroupReply::Icons(icons))
+            }
+            GroupOp::SetTargetIcon { icon, target } => {
+                let rpc = client.set_group_target_icon(request(
+                    v1::SetGroupTargetIconRequest {
+                        api: api(),
+                        realm_id,
+                        setter_guid: player,
+                        icon_id: u32::from(*icon),
+                        target_guid: *target,
+                    },
+                    timeout_ms,
+                ));
+                call(SERVICE, "SetGroupTargetIcon", timeout_ms, rpc).await?;
+                Ok(GroupReply::Done)
+            }
+            GroupOp::SetDifficulty {
+                raid: false,
+                difficulty,
+            } => {
+                let rpc = client.set_dungeon_difficulty(request(
+                    v1::SetDungeonDifficultyRequest {
+                        api: api(),
+                        realm_id,
+                        player_guid: player,
+                        difficulty: *difficulty,
+                    },
+                    timeout_ms,
+                ));
+                let answer = call(SERVICE, "SetDungeonDifficulty", timeout_ms, rpc).await?;
+                Ok(GroupReply::DifficultySet(answer.status))
+            }
+            GroupOp::SetDifficulty {
+                raid: true,
+                difficulty,
+            } => {
+                let rpc = client.set_raid_difficulty(request(
+                    v1::SetRaidDifficultyRequest {
+                        api: api(),
+                        realm_id,
+                        player_guid: player,
+                        difficulty: *difficulty,
+                    },
+                    timeout_ms,
+                ));
+                let answer = call(SERVICE, "SetRaidDifficulty", timeout_ms, rpc).await?;
+                Ok(GroupReply::DifficultySet(answer.status))
             }
             GroupOp::SetLoot(loot) => {
                 let rpc = client.set_loot_method(request(

@@ -1,5 +1,5 @@
 use super::*;
-use crate::wire::packets::SystemMessage;
+use crate::wire::packets::{RaidTargetRequest, SystemMessage};
 use bytes::Bytes;
 
 fn me() -> Me {
@@ -33,7 +33,7 @@ fn empty(opcode: Opcode) -> Packet {
 
 fn from(p: &Packet) -> Vec<Action> {
     let mut out = Vec::new();
-    assert!(from_client(&me(), at(), p, &mut out), "{p:?}");
+    assert!(from_client(&me(), at(), true, p, &mut out), "{p:?}");
     out
 }
 
@@ -229,7 +229,7 @@ fn a_command_that_does_not_decode_is_not_taken() {
     ] {
         let mut out = Vec::new();
         assert!(
-            !from_client(&me(), at(), &empty(opcode), &mut out),
+            !from_client(&me(), at(), true, &empty(opcode), &mut out),
             "{opcode:?}"
         );
         assert!(out.is_empty());
@@ -242,4 +242,76 @@ fn a_mismatched_answer_is_a_failure() {
         GroupOp::ConvertToRaid,
         Ok(GroupReply::Found(Some(1)))
     )));
+}
+
+#[test]
+fn icons_and_difficulty_are_groupservers_only_for_its_groups() {
+    let list = Packet {
+        opcode: Opcode::MSG_RAID_TARGET_UPDATE,
+        body: Bytes::from_static(&[0xFF]),
+    };
+    let difficulty = |opcode, value: u32| Packet {
+        opcode,
+        body: Bytes::copy_from_slice(&value.to_le_bytes()),
+    };
+    for p in [
+        list.clone(),
+        difficulty(Opcode::MSG_SET_DUNGEON_DIFFICULTY, 1),
+        difficulty(Opcode::MSG_SET_RAID_DIFFICULTY, 1),
+    ] {
+        let mut out = Vec::new();
+        assert!(
+            !from_client(&me(), at(), false, &p, &mut out),
+            "not in a groupserver group: to the worldserver"
+        );
+        assert!(out.is_empty());
+    }
+    let icons = one_call(&from(&list));
+    assert_eq!(icons, GroupOp::TargetIcons);
+    let out = answer(
+        icons,
+        Ok(GroupReply::Icons(vec![0, 5, 0, 0, 0, 0, 0, 9, 99])),
+    );
+    let [Action::ToClient(Opcode::MSG_RAID_TARGET_UPDATE, body)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        RaidTargets::decode(body),
+        Ok(RaidTargets::List(vec![(1, 5), (7, 9)]))
+    );
+    let mut set = bytes::BytesMut::new();
+    RaidTargetRequest { icon: 7, target: 9 }.encode(&mut set);
+    let set = Packet {
+        opcode: Opcode::MSG_RAID_TARGET_UPDATE,
+        body: set.freeze(),
+    };
+    let op = one_call(&from(&set));
+    assert_eq!(op, GroupOp::SetTargetIcon { icon: 7, target: 9 });
+    assert!(answer(op, Ok(GroupReply::Done)).is_empty());
+    let past = Packet {
+        opcode: Opcode::MSG_RAID_TARGET_UPDATE,
+        body: Bytes::from_static(&[8, 1, 0, 0, 0, 0, 0, 0, 0]),
+    };
+    assert!(from(&past).is_empty(), "an icon past the last is dropped");
+    let op = one_call(&from(&difficulty(Opcode::MSG_SET_RAID_DIFFICULTY, 3)));
+    assert_eq!(
+        op,
+        GroupOp::SetDifficulty {
+            raid: true,
+            difficulty: 3
+        }
+    );
+    for status in [0, 1] {
+        assert!(answer(op.clone(), Ok(GroupReply::DifficultySet(status))).is_empty());
+    }
+    assert!(is_unavailable(&answer(op, Err("down".into()))));
+    assert_eq!(
+        one_call(&from(&difficulty(Opcode::MSG_SET_DUNGEON_DIFFICULTY, 2))),
+        GroupOp::SetDifficulty {
+            raid: false,
+            difficulty: 2
+        }
+    );
+    assert!(from(&difficulty(Opcode::MSG_SET_DUNGEON_DIFFICULTY, 3)).is_empty());
+    assert!(from(&difficulty(Opcode::MSG_SET_RAID_DIFFICULTY, 4)).is_empty());
 }
