@@ -304,10 +304,11 @@ impl Ctx {
 
     /// Asks a cluster service for presentation, after the calls before it; `Err` gives the
     /// request back, failed, when [`PRESENT_CALLS_PENDING_MAX`] are pending already.
-    pub(super) fn call_service(&mut self, call: ServiceRequest) -> Result<(), ServiceAnswer> {
+    pub(super) fn call_service(&mut self, call: ServiceRequest) -> Result<(), Box<ServiceAnswer>> {
         let pending = usize::from(self.call_asked.is_some()) + self.calls_waiting.len();
         if pending >= PRESENT_CALLS_PENDING_MAX {
-            return Err(call.failed(format!("{PRESENT_CALLS_PENDING_MAX} calls already pending")));
+            let detail = format!("{PRESENT_CALLS_PENDING_MAX} calls already pending");
+            return Err(Box::new(call.failed(detail)));
         }
         if self.call_asked.is_some() {
             self.calls_waiting.push_back(call);

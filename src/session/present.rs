@@ -126,7 +126,7 @@ fn act(cx: &mut Ctx, link: Option<LinkId>, a: Action, may_call: bool) -> Option<
             ));
             None
         }
-        Action::Call(request) if may_call => cx.call_service(request).err(),
+        Action::Call(request) if may_call => cx.call_service(request).err().map(|failed| *failed),
         // What a presenter makes of a failed call never asks for another: none does.
         Action::Call(_) => None,
     }
