@@ -308,3 +308,83 @@ fn pending_layer_switches_have_a_bound_that_a_repeated_request_does_not_hit() {
     let order = c.move_for(expired, Some(full), Some(&id("a")), true, Some(0));
     assert_eq!(order, Some(MoveOrder::LayerSwitch(info("b", &[]).server)));
 }
+
+#[test]
+fn a_layer_switch_is_good_through_its_time_to_live_and_only_in_world() {
+    let mut c = two();
+    let one = CharacterGuid(1);
+    let ttl = Duration::from_millis(config().layer_switch_request_ttl_ms);
+    assert_eq!(c.switch_layer(T0, one, &id("b")), Ok(()));
+    assert_eq!(
+        c.move_for(T0, Some(one), Some(&id("a")), false, Some(0)),
+        None,
+        "not while anything else is under way"
+    );
+    let order = c.move_for(T0 + ttl, Some(one), Some(&id("a")), true, Some(0));
+    assert_eq!(order, Some(MoveOrder::LayerSwitch(info("b", &[]).server)));
+    assert_eq!(c.poll_dropped_switch(), None);
+}
+
+#[test]
+fn a_switch_whose_destination_stopped_admitting_is_dropped_and_said() {
+    let mut c = two();
+    let one = CharacterGuid(1);
+    assert_eq!(c.switch_layer(T0, one, &id("b")), Ok(()));
+    c.set_draining(T0, &id("b"), true);
+    assert_eq!(
+        c.move_for(T0, Some(one), Some(&id("a")), true, Some(0)),
+        None
+    );
+    assert_eq!(c.poll_dropped_switch(), Some(id("b")));
+    assert_eq!(c.poll_dropped_switch(), None, "reading clears it");
+    // A switch to a worldserver that does not serve the map is dropped too.
+    c.set_draining(T0, &id("b"), false);
+    assert_eq!(c.switch_layer(T0, one, &id("a")), Ok(()));
+    assert_eq!(
+        c.move_for(T0, Some(one), Some(&id("b")), true, Some(571)),
+        None
+    );
+    assert_eq!(c.poll_dropped_switch(), Some(id("a")));
+}
+
+#[test]
+fn a_drain_moves_players_in_world_and_is_listed() {
+    let mut c = two();
+    assert!(c.drains().is_empty());
+    c.set_draining(T0, &id("a"), true);
+    assert_eq!(c.drains().iter().collect::<Vec<_>>(), vec![&id("a")]);
+    assert!(c.poll_wake_sessions());
+    assert!(!c.poll_wake_sessions(), "reading clears it");
+    assert_eq!(
+        c.move_for(T0, None, Some(&id("a")), true, None),
+        Some(MoveOrder::Drain(id("a")))
+    );
+    assert_eq!(c.move_for(T0, None, Some(&id("a")), false, None), None);
+    assert_eq!(c.move_for(T0, None, Some(&id("b")), true, None), None);
+    assert_eq!(c.move_for(T0, None, None, true, None), None);
+    c.set_draining(T0, &id("a"), false);
+    assert!(c.drains().is_empty());
+}
+
+#[test]
+fn imported_holds_are_honoured_and_their_time_left_told() {
+    let mut c = two();
+    let guid = CharacterGuid(7);
+    c.import_holds(T0, &[(guid, id("a"), Some(10_000))]);
+    assert_eq!(c.holder(guid, T0), Some(&id("a")));
+    assert_eq!(c.hold_left(guid, T0), Some((&id("a"), Some(10_000))));
+    assert_eq!(c.holder(guid, T0 + Duration::from_millis(10_001)), None);
+    assert_eq!(c.poll_holds_dropped(), 0);
+}
+
+#[test]
+fn holds_dropped_past_the_ledgers_bound_are_counted_once() {
+    use crate::cluster::holds::HOLDS_MAX;
+    let mut c = two();
+    let holds: Vec<_> = (0..=HOLDS_MAX as u64)
+        .map(|g| (CharacterGuid(g), id("a"), Some(60_000)))
+        .collect();
+    c.import_holds(T0, &holds);
+    assert_eq!(c.poll_holds_dropped(), 1);
+    assert_eq!(c.poll_holds_dropped(), 0, "reading clears it");
+}
