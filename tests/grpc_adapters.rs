@@ -1196,6 +1196,9 @@ async fn group_commands_go_to_groupserver_after_charservers_name_lookups() {
         GroupReply::Icons(vec![]),
         "no group"
     );
+    groups.data().player_groups = vec![(7, 4)];
+    assert_eq!(client.group_of(7).await.expect("answers"), 4);
+    assert_eq!(client.group_of(8).await.expect("answers"), 0);
     groups.data().groups = vec![v1::get_group_response::Group {
         id: 4,
         target_icons_list: (1..=10).collect(),

@@ -2470,6 +2470,13 @@ fn in_world_with_chat() -> (Harness, LinkId) {
     });
     h.authenticate();
     let link = h.enter_world(ws("ws-1"));
+    // Entering the world asks groupserver for the character's group: none.
+    let (request, call) = h.calls.pop().expect("the group asked");
+    assert_eq!(call, ServiceRequest::GroupOf(11));
+    assert!(h.calls.is_empty());
+    h.s.handle_service_answer(h.now, request, ServiceAnswer::GroupOf(Ok(0)));
+    h.pump();
+    assert!(h.calls.is_empty(), "no group, no list");
     (h, link)
 }
 
@@ -2625,4 +2632,49 @@ fn an_incoming_whisper_event_is_rendered_for_its_receiver() {
     );
     h.pump();
     assert_eq!(client_chat_lines(&h).len(), 1);
+}
+
+#[test]
+fn a_character_already_in_a_group_gets_its_list_as_it_enters_the_world() {
+    use waygate::present::group::{GroupMember, GroupSnapshot};
+    use waygate::wire::packets::GroupList;
+    let mut h = Harness::new(SessionConfig {
+        services: Services::TOCLOUD9,
+        ..SessionConfig::default()
+    });
+    h.authenticate();
+    h.enter_world(ws("ws-1"));
+    let (request, call) = h.calls.pop().expect("the group asked");
+    assert_eq!(call, ServiceRequest::GroupOf(11));
+    h.s.handle_service_answer(h.now, request, ServiceAnswer::GroupOf(Ok(4)));
+    h.pump();
+    let (request, call) = h.calls.pop().expect("the list asked");
+    assert_eq!(call, ServiceRequest::GetGroup(4));
+    let member = |guid, name: &str| GroupMember {
+        guid,
+        name: name.into(),
+        online: true,
+        ..GroupMember::default()
+    };
+    let group = GroupSnapshot {
+        id: 4,
+        leader: 77,
+        members: vec![member(11, "Alice"), member(77, "Bob")],
+        ..GroupSnapshot::default()
+    };
+    h.s.handle_service_answer(h.now, request, ServiceAnswer::Group(Ok(group)));
+    h.pump();
+    let list = h
+        .client_got
+        .iter()
+        .find(|p| p.opcode == Opcode::SMSG_GROUP_LIST)
+        .map(|p| GroupList::decode(&p.body).expect("decodes"))
+        .expect("the list reached the client");
+    assert_eq!(
+        (
+            list.leader,
+            list.members.iter().map(|m| m.guid).collect::<Vec<_>>()
+        ),
+        (77, vec![77])
+    );
 }

@@ -8,6 +8,8 @@
 //!   SMSG_GROUP_LIST from its answer (a failed call leaves the list as it was).
 //! - `group.member.left` for the player → SMSG_GROUP_UNINVITE and the empty list;
 //!   `group.disband` → the empty list and SMSG_GROUP_DESTROYED.
+//! - As the character enters the world: groupserver's `GetGroupIDByPlayer`, then (in a
+//!   group) `GetGroup` and its list, as ToCloud9's gateway does at login.
 //! - `group.message.new` → SMSG_MESSAGECHAT of its type for everyone but the sender.
 //! - `group.targeticons.new` → MSG_RAID_TARGET_UPDATE (who set which icon on what).
 //! - `group.difficulty.changed` → MSG_SET_DUNGEON_DIFFICULTY and/or MSG_SET_RAID_DIFFICULTY
@@ -83,6 +85,22 @@ pub(super) fn from_client(
         message: chat.message.clone(),
     })));
     true
+}
+
+/// groupserver said which group the character entering the world is in (0: none; `Err`:
+/// the call failed, and the client hears of its group with the next event): the list follows
+/// from `GetGroup`.
+pub(super) fn group_of(
+    group: &mut GroupState,
+    outcome: Result<u64, String>,
+    out: &mut Vec<Action>,
+) {
+    if let Ok(id) = outcome
+        && id != 0
+    {
+        group.id = Some(id);
+        out.push(Action::Call(ServiceRequest::GetGroup(id)));
+    }
 }
 
 /// groupserver answered a group chat line (`Err`: the call failed).

@@ -142,6 +142,8 @@ pub enum ServiceRequest {
     GroupCommand(group::commands::GroupCall),
     /// A guild command or query: guildserver's calls (and charserver's name lookups).
     GuildCommand(guild::commands::GuildCall),
+    /// groupserver's `GetGroupIDByPlayer` for this character, as it enters the world.
+    GroupOf(u64),
 }
 
 impl ServiceRequest {
@@ -151,7 +153,7 @@ impl ServiceRequest {
             Self::Whisper(_) => "chat",
             Self::GuildMessage(_) | Self::GuildRoster(_) => "guild",
             Self::Who(_) | Self::Contacts(_) => "characters",
-            Self::GetGroup(_) | Self::GroupMessage(_) => "group",
+            Self::GetGroup(_) | Self::GroupMessage(_) | Self::GroupOf(_) => "group",
             Self::GuildCommand(c) => match c.op {
                 guild::commands::GuildOp::FindInvitee { .. }
                 | guild::commands::GuildOp::FindMember { .. } => "characters",
@@ -196,6 +198,7 @@ impl ServiceRequest {
                 call,
                 outcome: Err(detail),
             },
+            Self::GroupOf(_) => ServiceAnswer::GroupOf(Err(detail)),
         }
     }
 }
@@ -245,6 +248,8 @@ pub enum ServiceAnswer {
         /// `Err`: the call failed (the detail is for logs).
         outcome: Result<group::commands::GroupReply, String>,
     },
+    /// The group groupserver has the character in (0: none; `Err`: the call failed).
+    GroupOf(Result<u64, String>),
     /// What became of a guild command's call.
     GuildCommand {
         /// The call made.
@@ -294,6 +299,8 @@ impl ServiceAnswer {
                 ..
             } => Some(detail),
             Self::GuildCommand { .. } => None,
+            Self::GroupOf(Err(detail)) => Some(detail),
+            Self::GroupOf(Ok(_)) => None,
         }
     }
 }
@@ -395,6 +402,15 @@ impl Presenter {
         self.at.map = map;
         if self.at.worldserver != worldserver {
             self.at.worldserver = worldserver.to_owned();
+        }
+    }
+
+    /// The character entered the world (its login, not a move between worldservers): a
+    /// player already in a group groupserver keeps gets its group list, as ToCloud9's gateway
+    /// sends it at login.
+    pub fn entered_world(&mut self, out: &mut Vec<Action>) {
+        if self.services.group {
+            out.push(Action::Call(ServiceRequest::GroupOf(self.me.guid)));
         }
     }
 
@@ -559,6 +575,7 @@ impl Presenter {
             ServiceAnswer::GroupCommand { call, outcome } => {
                 group::commands::answered(&self.me, call.op, outcome, out)
             }
+            ServiceAnswer::GroupOf(outcome) => group::group_of(&mut self.group, outcome, out),
             ServiceAnswer::GuildCommand { call, outcome } => {
                 guild::commands::answered(&mut self.me, call.op, outcome, out)
             }

@@ -545,6 +545,7 @@ impl Entering {
                 });
                 let account = world.player.account.id;
                 cx.push(Output::Announce(world.game.logged_in(account)));
+                super::present::entered_world(cx, now, &mut world.game, world.link);
             }
             EnterKind::Handoff { from } => cx.event(SessionEvent::HandoffCompleted {
                 from: from.id,

@@ -66,6 +66,13 @@ pub(super) fn cluster_event(
     fate
 }
 
+/// The character entered the world at its login, on `link`.
+pub(super) fn entered_world(cx: &mut Ctx, now: Duration, game: &mut InGame, link: LinkId) {
+    let mut actions = Vec::new();
+    game.presenter.entered_world(&mut actions);
+    carry_out(cx, now, &mut game.presenter, Some(link), actions);
+}
+
 /// A service answered one of the presenter's calls.
 pub(super) fn service_answer(
     cx: &mut Ctx,

@@ -804,6 +804,8 @@ pub struct GroupsData {
     pub groups: Vec<v1::get_group_response::Group>,
     pub asked: Vec<v1::GetGroupRequest>,
     pub messages: Vec<v1::SendGroupMessageParams>,
+    /// What `GetGroupIDByPlayer` answers: (player, group id); 0 for anyone else.
+    pub player_groups: Vec<(u64, u32)>,
     /// Invitations asked for, and the status `Invite` answers (0 Ok).
     pub invites: Vec<v1::InviteParams>,
     pub invite_status: i32,
@@ -842,6 +844,23 @@ impl GroupService for FakeGroups {
         Ok(Response::new(v1::InviteResponse {
             api: "0.0.1".into(),
             status: d.invite_status,
+        }))
+    }
+
+    async fn get_group_id_by_player(
+        &self,
+        request: Request<v1::GetGroupIdByPlayerRequest>,
+    ) -> Result<Response<v1::GetGroupIdByPlayerResponse>, Status> {
+        let r = request.into_inner();
+        let d = self.data();
+        let group_id = d
+            .player_groups
+            .iter()
+            .find(|(player, _)| *player == r.player)
+            .map_or(0, |(_, id)| *id);
+        Ok(Response::new(v1::GetGroupIdByPlayerResponse {
+            api: "0.0.1".into(),
+            group_id,
         }))
     }
 

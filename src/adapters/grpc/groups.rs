@@ -1,5 +1,6 @@
 //! [`GrpcGroups`]: presentation's group calls over ToCloud9's `v1.GroupService`.
 //!
+//! - `GetGroupIDByPlayer` as a character enters the world ([`GrpcGroups::group_of`]).
 //! - `GetGroup` for the list after a group event: the group as a [`GroupSnapshot`], checked
 //!   (the id asked for, at most [`GROUP_MEMBERS_MAX`] members, byte-sized fields clamped,
 //!   names cut at a NUL and at [`NAME_MAX_BYTES`]).
@@ -98,6 +99,22 @@ impl GrpcGroups {
         )
         .await
         .map(|_| ())
+    }
+
+    /// The group groupserver has `player` in (`GetGroupIDByPlayer`; 0: none).
+    pub async fn group_of(&self, player: u64) -> Result<u64, SeamError> {
+        let timeout_ms = self.settings.groups_call_timeout_ms;
+        let mut client = self.client.clone();
+        let rpc = client.get_group_id_by_player(request(
+            v1::GetGroupIdByPlayerRequest {
+                api: API_VERSION.into(),
+                realm_id: self.settings.realm_id,
+                player,
+            },
+            timeout_ms,
+        ));
+        let answer = call(SERVICE, "GetGroupIDByPlayer", timeout_ms, rpc).await?;
+        Ok(u64::from(answer.group_id))
     }
 
     /// The group `id` (`GetGroup`).

@@ -57,6 +57,12 @@ impl PresentServices for GrpcServices {
                         .map_err(|e| e.to_string());
                     ServiceAnswer::GroupMessage { message, outcome }
                 }
+                ServiceRequest::GroupOf(player) => ServiceAnswer::GroupOf(
+                    self.groups
+                        .group_of(player)
+                        .await
+                        .map_err(|e| e.to_string()),
+                ),
                 ServiceRequest::GetGroup(id) => {
                     ServiceAnswer::Group(self.groups.get_group(id).await.map_err(|e| e.to_string()))
                 }

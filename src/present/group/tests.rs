@@ -358,3 +358,27 @@ fn target_icons_and_difficulty_changes_reach_the_members() {
     assert!(matches!(fate, EventFate::Malformed(_)), "{fate:?}");
     assert!(out.is_empty());
 }
+
+#[test]
+fn entering_the_world_asks_groupserver_for_the_characters_group() {
+    let mut p = crate::present::Presenter::new(me(), crate::present::Services::TOCLOUD9);
+    let mut out = Vec::new();
+    p.entered_world(&mut out);
+    assert_eq!(out, vec![Action::Call(ServiceRequest::GroupOf(ME))]);
+    let mut none = crate::present::Presenter::new(me(), crate::present::Services::NONE);
+    let mut out = Vec::new();
+    none.entered_world(&mut out);
+    assert!(out.is_empty(), "no groupserver, nothing to ask");
+
+    let mut g = GroupState::default();
+    let mut out = Vec::new();
+    group_of(&mut g, Ok(5), &mut out);
+    assert_eq!(g.id, Some(5));
+    assert_eq!(out, vec![Action::Call(ServiceRequest::GetGroup(5))]);
+    for outcome in [Ok(0), Err("down".to_owned())] {
+        let mut g = GroupState::default();
+        let mut out = Vec::new();
+        group_of(&mut g, outcome, &mut out);
+        assert_eq!((g.id, out), (None, vec![]));
+    }
+}
