@@ -1,7 +1,7 @@
 //! Group commands over groupserver ([`GroupCall`]): `Invite`, `AcceptInvite`, `Uninvite`,
 //! `Leave`, `ConvertToRaid`, `ChangeLeader`, `SetLootMethod`, `GetGroupByMember` (target
-//! icons), `SetGroupTargetIcon`, `SetDungeonDifficulty` and `SetRaidDifficulty`. The name lookups before an
-//! invitation or a kick are charserver's ([`GrpcCharacters::guid_by_name`]).
+//! icons), `SetGroupTargetIcon`, `SetDungeonDifficulty` and `SetRaidDifficulty`. The name
+//! lookups before an invitation or a kick are charserver's ([`GrpcCharacters::guid_by_name`]).
 
 use super::super::{API_VERSION, GrpcCharacters, call, request, v1};
 use super::{GrpcGroups, SERVICE};
@@ -113,6 +113,34 @@ impl GrpcGroups {
                 call(SERVICE, "ChangeLeader", timeout_ms, rpc).await?;
                 Ok(GroupReply::Done)
             }
+            GroupOp::TargetIcons
+            | GroupOp::SetTargetIcon { .. }
+            | GroupOp::SetDifficulty { .. } => self.raid_call(player, &c.op).await,
+            GroupOp::SetLoot(loot) => {
+                let rpc = client.set_loot_method(request(
+                    v1::SetLootMethodRequest {
+                        api: api(),
+                        realm_id,
+                        player_guid: player,
+                        method: loot.method,
+                        loot_master: loot.looter,
+                        loot_threshold: loot.threshold,
+                    },
+                    timeout_ms,
+                ));
+                call(SERVICE, "SetLootMethod", timeout_ms, rpc).await?;
+                Ok(GroupReply::Done)
+            }
+        }
+    }
+
+    /// The target icons and the difficulties (the calls a raid leader makes most).
+    async fn raid_call(&self, player: u64, op: &GroupOp) -> Result<GroupReply, SeamError> {
+        let timeout_ms = self.settings.groups_call_timeout_ms;
+        let realm_id = self.settings.realm_id;
+        let api = || API_VERSION.to_owned();
+        let mut client = self.client.clone();
+        match op {
             GroupOp::TargetIcons => {
                 let rpc = client.get_group_by_member(request(
                     v1::GetGroupByMemberRequest {
@@ -175,21 +203,11 @@ impl GrpcGroups {
                 let answer = call(SERVICE, "SetRaidDifficulty", timeout_ms, rpc).await?;
                 Ok(GroupReply::DifficultySet(answer.status))
             }
-            GroupOp::SetLoot(loot) => {
-                let rpc = client.set_loot_method(request(
-                    v1::SetLootMethodRequest {
-                        api: api(),
-                        realm_id,
-                        player_guid: player,
-                        method: loot.method,
-                        loot_master: loot.looter,
-                        loot_threshold: loot.threshold,
-                    },
-                    timeout_ms,
-                ));
-                call(SERVICE, "SetLootMethod", timeout_ms, rpc).await?;
-                Ok(GroupReply::Done)
-            }
+            _ => Err(super::super::bad_answer(
+                SERVICE,
+                "raid_call",
+                format!("not a raid call: {op:?}"),
+            )),
         }
     }
 }

@@ -35,79 +35,14 @@ impl GrpcGuilds {
         let player = c.player;
         let mut client = self.client.clone();
         match &c.op {
-            GuildOp::Query { guild_id, .. } => {
-                let rpc = client.get_guild_info(request(
-                    v1::GetInfoParams {
-                        api: api(),
-                        realm_id,
-                        guild_id: u64::from(*guild_id),
-                    },
-                    timeout_ms,
-                ));
-                let a = call(SERVICE, "GetGuildInfo", timeout_ms, rpc).await?;
-                if a.guild_id != u64::from(*guild_id) {
-                    return Err(bad_answer(
-                        SERVICE,
-                        "GetGuildInfo",
-                        format!("asked for guild {guild_id}, got {}", a.guild_id),
-                    ));
-                }
-                Ok(GuildReply::Info(Box::new(GuildQueryResponse {
-                    guild_id: *guild_id,
-                    name: clean(&a.guild_name),
-                    ranks: a
-                        .rank_names
-                        .iter()
-                        .take(GUILD_RANKS_MAX)
-                        .map(|r| clean(r))
-                        .collect(),
-                    emblem: [
-                        a.emblem_style,
-                        a.emblem_color,
-                        a.border_style,
-                        a.border_color,
-                        a.background_color,
-                    ],
-                })))
-            }
+            GuildOp::Query { guild_id, .. } => self.query(*guild_id).await,
             GuildOp::FindInvitee { name } => Ok(GuildReply::Found(
                 characters.guid_by_name(name, true).await?,
             )),
             GuildOp::FindMember { name, .. } => Ok(GuildReply::Found(
                 characters.guid_by_name(name, false).await?,
             )),
-            GuildOp::Invite { guid, name } => {
-                let rpc = client.invite_member(request(
-                    v1::InviteMemberParams {
-                        api: api(),
-                        realm_id,
-                        inviter: player,
-                        invitee: *guid,
-                        invitee_name: name.clone(),
-                    },
-                    timeout_ms,
-                ));
-                match tokio::time::timeout(Duration::from_millis(timeout_ms), rpc).await {
-                    Ok(Ok(_)) => Ok(GuildReply::Invited(guild_error::SUCCESS)),
-                    Ok(Err(status)) => match status.code() {
-                        tonic::Code::FailedPrecondition => {
-                            Ok(GuildReply::Invited(guild_error::ALREADY_IN_GUILD_S))
-                        }
-                        tonic::Code::PermissionDenied => {
-                            Ok(GuildReply::Invited(guild_error::PERMISSIONS))
-                        }
-                        tonic::Code::NotFound => {
-                            Ok(GuildReply::Invited(guild_error::PLAYER_NOT_IN_GUILD))
-                        }
-                        _ => Err(super::super::status_error(SERVICE, "InviteMember", &status)),
-                    },
-                    Err(_) => Err(SeamError {
-                        service: SERVICE,
-                        detail: format!("InviteMember: no answer within {timeout_ms} ms"),
-                        retryable: true,
-                    }),
-                }
-            }
+            GuildOp::Invite { guid, name } => self.invite(player, *guid, name).await,
             GuildOp::Accept(j) => {
                 let rpc = client.invite_accepted(request(
                     v1::InviteAcceptedParams {
@@ -177,6 +112,81 @@ impl GrpcGuilds {
                 call(SERVICE, "SetGuildInfo", timeout_ms, rpc).await?;
                 Ok(GuildReply::Done)
             }
+        }
+    }
+
+    /// `GetGuildInfo` for the client's guild query.
+    async fn query(&self, guild_id: u32) -> Result<GuildReply, SeamError> {
+        let timeout_ms = self.settings.guilds_call_timeout_ms;
+        let realm_id = self.settings.realm_id;
+        let api = || API_VERSION.to_owned();
+        let mut client = self.client.clone();
+        let rpc = client.get_guild_info(request(
+            v1::GetInfoParams {
+                api: api(),
+                realm_id,
+                guild_id: u64::from(guild_id),
+            },
+            timeout_ms,
+        ));
+        let a = call(SERVICE, "GetGuildInfo", timeout_ms, rpc).await?;
+        if a.guild_id != u64::from(guild_id) {
+            return Err(bad_answer(
+                SERVICE,
+                "GetGuildInfo",
+                format!("asked for guild {guild_id}, got {}", a.guild_id),
+            ));
+        }
+        Ok(GuildReply::Info(Box::new(GuildQueryResponse {
+            guild_id,
+            name: clean(&a.guild_name),
+            ranks: a
+                .rank_names
+                .iter()
+                .take(GUILD_RANKS_MAX)
+                .map(|r| clean(r))
+                .collect(),
+            emblem: [
+                a.emblem_style,
+                a.emblem_color,
+                a.border_style,
+                a.border_color,
+                a.background_color,
+            ],
+        })))
+    }
+
+    /// `InviteMember`: its refusals (gRPC codes) as the client's guild errors.
+    async fn invite(&self, player: u64, guid: u64, name: &str) -> Result<GuildReply, SeamError> {
+        let timeout_ms = self.settings.guilds_call_timeout_ms;
+        let realm_id = self.settings.realm_id;
+        let api = || API_VERSION.to_owned();
+        let mut client = self.client.clone();
+        let rpc = client.invite_member(request(
+            v1::InviteMemberParams {
+                api: api(),
+                realm_id,
+                inviter: player,
+                invitee: guid,
+                invitee_name: name.to_owned(),
+            },
+            timeout_ms,
+        ));
+        match tokio::time::timeout(Duration::from_millis(timeout_ms), rpc).await {
+            Ok(Ok(_)) => Ok(GuildReply::Invited(guild_error::SUCCESS)),
+            Ok(Err(status)) => match status.code() {
+                tonic::Code::FailedPrecondition => {
+                    Ok(GuildReply::Invited(guild_error::ALREADY_IN_GUILD_S))
+                }
+                tonic::Code::PermissionDenied => Ok(GuildReply::Invited(guild_error::PERMISSIONS)),
+                tonic::Code::NotFound => Ok(GuildReply::Invited(guild_error::PLAYER_NOT_IN_GUILD)),
+                _ => Err(super::super::status_error(SERVICE, "InviteMember", &status)),
+            },
+            Err(_) => Err(SeamError {
+                service: SERVICE,
+                detail: format!("InviteMember: no answer within {timeout_ms} ms"),
+                retryable: true,
+            }),
         }
     }
 
