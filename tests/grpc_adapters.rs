@@ -1370,6 +1370,49 @@ async fn guild_commands_go_to_guildserver_and_its_invite_refusals_become_guild_e
             "info 7 i"
         ]
     );
+    let rank = GuildOp::UpdateRank {
+        rank: 2,
+        name: "Raider".into(),
+        rights: 67,
+        gold_per_day: 100,
+    };
+    for op in [rank, GuildOp::AddRank("Alt".into()), GuildOp::DeleteRank] {
+        assert_eq!(ask(op).await.expect("answers"), GuildReply::Done);
+    }
+    assert_eq!(
+        fake.data().commands[10..],
+        ["rank 7 2 Raider 67 100", "addrank 7 Alt", "delrank 7"]
+    );
+    fake.data().rosters = vec![v1::get_roster_info_response::Guild {
+        id: 9,
+        members: vec![v1::get_roster_info_response::Member {
+            guid: 7,
+            name: "Eeto".into(),
+            rank_id: 1,
+            ..Default::default()
+        }],
+        ranks: vec![
+            v1::get_roster_info_response::Rank {
+                id: 0,
+                flags: 0xFFFF,
+                gold_limit: 0,
+            },
+            v1::get_roster_info_response::Rank {
+                id: 1,
+                flags: 0x43,
+                gold_limit: 50,
+            },
+        ],
+        ..Default::default()
+    }];
+    let Ok(GuildReply::Roster(roster)) = ask(GuildOp::Permissions(9)).await else {
+        panic!("a roster")
+    };
+    let permissions = waygate::present::guild::commands::permissions_of(7, &roster);
+    assert_eq!(
+        permissions.map(|p| (p.rank, p.rights, p.gold_per_day)),
+        Some((1, 0x43, 50))
+    );
     fake.data().refuse = Some(tonic::Code::Unknown);
     let e = ask(GuildOp::Leave).await.expect_err("refused");
     assert_eq!(e.service, "guild");

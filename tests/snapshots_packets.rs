@@ -408,6 +408,30 @@ fn guild_query_response_three_ranks() {
     );
 }
 
+/// ToCloud9-shaped input: a roster whose rank 1 has rights 0x43 and 50 gold a day, for the
+/// member asking MSG_GUILD_PERMISSIONS (guildserver keeps no bank: no tabs).
+#[test]
+fn guild_permissions_rank_one() {
+    use waygate::present::guild::commands::permissions_of;
+    use waygate::wire::packets::{GuildRoster, RosterMember, RosterRank};
+    let rank = |rights, gold_per_day| RosterRank {
+        rights,
+        gold_per_day,
+        tabs: [(0, 0); 6],
+    };
+    let roster = GuildRoster {
+        ranks: vec![rank(0xF1FF, 0), rank(0x43, 50)],
+        members: vec![RosterMember {
+            guid: 7,
+            rank: 1,
+            ..RosterMember::default()
+        }],
+        ..GuildRoster::default()
+    };
+    let permissions = permissions_of(7, &roster).expect("a member");
+    snap("guild_permissions_rank_one", typed(&permissions));
+}
+
 /// guildserver refused an invitation with FailedPrecondition: "Bob is already in a guild".
 #[test]
 fn guild_command_result_already_in_guild() {

@@ -1872,3 +1872,43 @@ codec_props! {
     guild_set_note_body: GuildSetNote = (name(), text(GUILD_NOTE_MAX_BYTES))
         .prop_map(|(name, note)| GuildSetNote { name, note });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Guild ranks: CMSG_GUILD_RANK, CMSG_GUILD_ADD_RANK, MSG_GUILD_PERMISSIONS.
+// ---------------------------------------------------------------------------------------------
+
+use waygate::wire::packets::{GuildAddRank, GuildPermissions, GuildRankUpdate};
+
+wire_packet_codecs!(GuildRankUpdate, GuildAddRank, GuildPermissions);
+
+codec_props! {
+    guild_rank_update_packet: GuildRankUpdate = (
+        any::<u32>(),
+        any::<u32>(),
+        name(),
+        any::<u32>(),
+        any::<[(u32, u32); 6]>(),
+    )
+        .prop_map(|(rank, rights, name, gold_per_day, tabs)| GuildRankUpdate {
+            rank,
+            rights,
+            name,
+            gold_per_day,
+            tabs,
+        });
+    guild_add_rank_packet: GuildAddRank = name().prop_map(|name| GuildAddRank { name });
+    guild_permissions_packet: GuildPermissions = (
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        any::<u8>(),
+        any::<[(u32, u32); 6]>(),
+    )
+        .prop_map(|(rank, rights, gold_per_day, bank_tabs, tabs)| GuildPermissions {
+            rank,
+            rights,
+            gold_per_day,
+            bank_tabs,
+            tabs,
+        });
+}

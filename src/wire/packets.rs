@@ -14,6 +14,7 @@ mod group;
 mod group_commands;
 mod guild;
 mod guild_commands;
+mod guild_ranks;
 mod info;
 mod party;
 mod raid;
@@ -48,10 +49,11 @@ pub use guild::{
     RosterRank, guild_event,
 };
 pub use guild_commands::{
-    GUILD_TEXT_MAX_BYTES, GuildCommandResult, GuildDemote, GuildInviteRequest, GuildPromote,
-    GuildQuery, GuildQueryResponse, GuildRemove, GuildSetInfo, GuildSetMotd, GuildSetNote,
-    guild_command, guild_error,
+    GUILD_TEXT_MAX_BYTES, GuildAddRank, GuildCommandResult, GuildDemote, GuildInviteRequest,
+    GuildPromote, GuildQuery, GuildQueryResponse, GuildRemove, GuildSetInfo, GuildSetMotd,
+    GuildSetNote, guild_command, guild_error,
 };
+pub use guild_ranks::{GuildPermissions, GuildRankUpdate};
 pub use info::{
     AddonAnswer, AddonInfo, CHAT_TEXT_MAX_BYTES, DeclinedNames, InitWorldStates, LevelupInfo,
     MAX_POWERS, MAX_STATS, Motd, NameQueryResponse, SystemMessage, TutorialFlags,

@@ -733,6 +733,41 @@ impl GuildService for FakeGuilds {
         }))
     }
 
+    async fn update_rank(
+        &self,
+        request: Request<v1::RankUpdateParams>,
+    ) -> Result<Response<v1::RankUpdateResponse>, Status> {
+        let r = request.into_inner();
+        self.command(format!(
+            "rank {} {} {} {} {}",
+            r.changer_guid, r.rank, r.rank_name, r.rights, r.money_per_day
+        ))?;
+        Ok(Response::new(v1::RankUpdateResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn add_rank(
+        &self,
+        request: Request<v1::AddRankParams>,
+    ) -> Result<Response<v1::AddRankResponse>, Status> {
+        let r = request.into_inner();
+        self.command(format!("addrank {} {}", r.changer_guid, r.rank_name))?;
+        Ok(Response::new(v1::AddRankResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
+    async fn delete_last_rank(
+        &self,
+        request: Request<v1::DeleteLastRankParams>,
+    ) -> Result<Response<v1::DeleteLastRankResponse>, Status> {
+        self.command(format!("delrank {}", request.into_inner().changer_guid))?;
+        Ok(Response::new(v1::DeleteLastRankResponse {
+            api: "0.0.1".into(),
+        }))
+    }
+
     async fn set_member_public_note(
         &self,
         request: Request<v1::SetNoteParams>,

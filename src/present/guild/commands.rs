@@ -18,6 +18,11 @@
 //! - CMSG_GUILD_MOTD and CMSG_GUILD_INFO_TEXT: `SetMessageOfTheDay` and `SetGuildInfo`.
 //! - CMSG_GUILD_SET_PUBLIC_NOTE and CMSG_GUILD_SET_OFFICER_NOTE: the name lookup, then
 //!   `SetMemberPublicNote` or `SetMemberOfficerNote`, then the roster again.
+//! - CMSG_GUILD_RANK, CMSG_GUILD_ADD_RANK and CMSG_GUILD_DEL_RANK: `UpdateRank` (name, rights
+//!   and gold per day; guildserver keeps no bank, so the tab rights are not sent), `AddRank`
+//!   and `DeleteLastRank` (the rank events follow).
+//! - MSG_GUILD_PERMISSIONS: the roster (`GetRosterInfo`), answered with the player's rank,
+//!   its rights and gold per day, and no bank tabs.
 //!
 //! Commands from a player this gateway knows in no guild (other than accepting an
 //! invitation) are answered PLAYER_NOT_IN_GUILD at once, as AzerothCore does. A call that
@@ -28,9 +33,9 @@ use bytes::Bytes;
 
 use super::super::{Action, Me, ServiceRequest, system_line};
 use crate::wire::packets::{
-    GuildCommandResult, GuildDemote, GuildInviteRequest, GuildPromote, GuildQuery,
-    GuildQueryResponse, GuildRemove, GuildSetInfo, GuildSetMotd, GuildSetNote, WirePacket,
-    guild_command, guild_error,
+    GuildAddRank, GuildCommandResult, GuildDemote, GuildInviteRequest, GuildPermissions,
+    GuildPromote, GuildQuery, GuildQueryResponse, GuildRankUpdate, GuildRemove, GuildRoster,
+    GuildSetInfo, GuildSetMotd, GuildSetNote, WirePacket, guild_command, guild_error,
 };
 use crate::wire::{Opcode, Packet};
 
@@ -142,11 +147,30 @@ pub enum GuildOp {
     Motd(String),
     /// `SetGuildInfo`.
     Info(String),
+    /// `UpdateRank`: the rank, its name, rights and gold per day.
+    UpdateRank {
+        /// The rank.
+        rank: u32,
+        /// Its name.
+        name: String,
+        /// Its rights.
+        rights: u32,
+        /// Gold per day.
+        gold_per_day: u32,
+    },
+    /// `AddRank` with this name.
+    AddRank(String),
+    /// `DeleteLastRank`.
+    DeleteRank,
+    /// `GetRosterInfo` of the player's guild, for its permissions.
+    Permissions(u64),
 }
 
 /// guildserver's (or charserver's) answer to a [`GuildOp`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum GuildReply {
+    /// `GetRosterInfo`, for the player's permissions.
+    Roster(Box<GuildRoster>),
     /// `GetGuildInfo`.
     Info(Box<GuildQueryResponse>),
     /// A name lookup: the character's guid, if there is one.
@@ -175,6 +199,10 @@ pub(in super::super) fn intercepts_client(opcode: Opcode) -> bool {
             | Opcode::CMSG_GUILD_INFO_TEXT
             | Opcode::CMSG_GUILD_SET_PUBLIC_NOTE
             | Opcode::CMSG_GUILD_SET_OFFICER_NOTE
+            | Opcode::CMSG_GUILD_RANK
+            | Opcode::CMSG_GUILD_ADD_RANK
+            | Opcode::CMSG_GUILD_DEL_RANK
+            | Opcode::MSG_GUILD_PERMISSIONS
     )
 }
 
@@ -282,6 +310,22 @@ pub(in super::super) fn from_client(
             Ok(m) => GuildOp::Info(m.text),
             Err(_) => return false,
         },
+        Opcode::CMSG_GUILD_RANK => match GuildRankUpdate::decode(&p.body) {
+            Ok(r) => GuildOp::UpdateRank {
+                rank: r.rank,
+                name: r.name,
+                rights: r.rights,
+                gold_per_day: r.gold_per_day,
+            },
+            Err(_) => return false,
+        },
+        Opcode::CMSG_GUILD_ADD_RANK => match GuildAddRank::decode(&p.body) {
+            Ok(r) if r.name.is_empty() => return true, // AzerothCore ignores it
+            Ok(r) => GuildOp::AddRank(r.name),
+            Err(_) => return false,
+        },
+        Opcode::CMSG_GUILD_DEL_RANK => GuildOp::DeleteRank,
+        Opcode::MSG_GUILD_PERMISSIONS => GuildOp::Permissions(me.guild_id),
         _ => match member_command(p) {
             Some((command, name, _)) if normalised(&name).is_empty() => {
                 result(
@@ -368,10 +412,39 @@ pub(in super::super) fn answered(
                 out.push(Action::Call(ServiceRequest::GuildRoster(me.guild_id)));
             }
         }
-        (GuildOp::Motd(_) | GuildOp::Info(_), Ok(GuildReply::Done)) => {}
+        (
+            GuildOp::Motd(_)
+            | GuildOp::Info(_)
+            | GuildOp::UpdateRank { .. }
+            | GuildOp::AddRank(_)
+            | GuildOp::DeleteRank,
+            Ok(GuildReply::Done),
+        ) => {}
+        (GuildOp::Permissions(_), Ok(GuildReply::Roster(roster))) => {
+            if let Some(permissions) = permissions_of(me.guid, &roster) {
+                out.push(Action::ToClient(
+                    GuildPermissions::OPCODE,
+                    permissions.to_body(),
+                ));
+            }
+        }
         // A failed call, or an answer that is not its call's.
         (_, _) => out.push(system_line(UNAVAILABLE_LINE)),
     }
+}
+
+/// The permissions of member `guid` in `roster`: its rank's rights and gold per day (the
+/// roster lists ranks by id). `None` when it is not a member, or its rank is not listed.
+pub fn permissions_of(guid: u64, roster: &GuildRoster) -> Option<GuildPermissions> {
+    let member = roster.members.iter().find(|m| m.guid == guid)?;
+    let rank = roster.ranks.get(usize::try_from(member.rank).ok()?)?;
+    Some(GuildPermissions {
+        rank: member.rank,
+        rights: rank.rights,
+        gold_per_day: rank.gold_per_day,
+        bank_tabs: 0,
+        tabs: rank.tabs,
+    })
 }
 
 #[cfg(test)]

@@ -80,6 +80,8 @@ cstr_packet! {
     GuildSetMotd => CMSG_GUILD_MOTD, text, GUILD_TEXT_MAX_BYTES;
     /// CMSG_GUILD_INFO_TEXT (0x2FC): cstr guild information.
     GuildSetInfo => CMSG_GUILD_INFO_TEXT, text, GUILD_TEXT_MAX_BYTES;
+    /// CMSG_GUILD_ADD_RANK (0x232): cstr the new rank's name.
+    GuildAddRank => CMSG_GUILD_ADD_RANK, name, NAME_MAX_BYTES;
 }
 
 /// CMSG_GUILD_SET_PUBLIC_NOTE (0x234) and CMSG_GUILD_SET_OFFICER_NOTE (0x235): cstr name,

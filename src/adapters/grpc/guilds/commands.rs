@@ -1,6 +1,7 @@
 //! Guild commands and the guild query over guildserver ([`GuildCall`]): `GetGuildInfo`,
 //! `InviteMember`, `InviteAccepted`, `Leave`, `Kick`, `PromoteMember`, `DemoteMember`,
-//! `SetMessageOfTheDay`, `SetGuildInfo`, `SetMemberPublicNote` and `SetMemberOfficerNote`.
+//! `SetMessageOfTheDay`, `SetGuildInfo`, `SetMemberPublicNote`, `SetMemberOfficerNote`,
+//! `UpdateRank`, `AddRank`, `DeleteLastRank`, and `GetRosterInfo` for the permissions.
 //! The name lookups before an invitation or a member command are charserver's
 //! ([`GrpcCharacters::guid_by_name`]). `InviteMember` is the one call whose refusals
 //! guildserver tells apart (as gRPC codes); they become the client's guild errors.
@@ -36,6 +37,14 @@ impl GrpcGuilds {
         let mut client = self.client.clone();
         match &c.op {
             GuildOp::Query { guild_id, .. } => self.query(*guild_id).await,
+            GuildOp::UpdateRank { .. } | GuildOp::AddRank(_) | GuildOp::DeleteRank => {
+                self.rank_call(player, &c.op).await
+            }
+            GuildOp::Permissions(guild_id) => {
+                let now_unix = i64::from(crate::runtime::Clock::new().unix_secs());
+                let roster = self.roster(*guild_id, now_unix).await?;
+                Ok(GuildReply::Roster(Box::new(roster)))
+            }
             GuildOp::FindInvitee { name } => Ok(GuildReply::Found(
                 characters.guid_by_name(name, true).await?,
             )),
@@ -113,6 +122,67 @@ impl GrpcGuilds {
                 Ok(GuildReply::Done)
             }
         }
+    }
+
+    /// `UpdateRank`, `AddRank` or `DeleteLastRank` by `player`.
+    async fn rank_call(&self, player: u64, op: &GuildOp) -> Result<GuildReply, SeamError> {
+        let timeout_ms = self.settings.guilds_call_timeout_ms;
+        let realm_id = self.settings.realm_id;
+        let api = || API_VERSION.to_owned();
+        let mut client = self.client.clone();
+        match op {
+            GuildOp::UpdateRank {
+                rank,
+                name,
+                rights,
+                gold_per_day,
+            } => {
+                let rpc = client.update_rank(request(
+                    v1::RankUpdateParams {
+                        api: api(),
+                        realm_id,
+                        changer_guid: player,
+                        rank: *rank,
+                        rank_name: name.clone(),
+                        rights: *rights,
+                        money_per_day: *gold_per_day,
+                    },
+                    timeout_ms,
+                ));
+                call(SERVICE, "UpdateRank", timeout_ms, rpc).await?;
+            }
+            GuildOp::AddRank(name) => {
+                let rpc = client.add_rank(request(
+                    v1::AddRankParams {
+                        api: api(),
+                        realm_id,
+                        changer_guid: player,
+                        rank_name: name.clone(),
+                    },
+                    timeout_ms,
+                ));
+                call(SERVICE, "AddRank", timeout_ms, rpc).await?;
+            }
+            GuildOp::DeleteRank => {
+                let rpc = client.delete_last_rank(request(
+                    v1::DeleteLastRankParams {
+                        api: api(),
+                        realm_id,
+                        changer_guid: player,
+                    },
+                    timeout_ms,
+                ));
+                call(SERVICE, "DeleteLastRank", timeout_ms, rpc).await?;
+            }
+            other => {
+                return Err(bad_answer(
+                    SERVICE,
+                    "rank_call",
+                    format!("not a rank call: {other:?}"),
+                ));
+            }
+        }
+        Ok(GuildReply::Done)
     }
 
     /// `GetGuildInfo` for the client's guild query.

@@ -332,3 +332,84 @@ fn texts_and_bad_bodies() {
         Ok(GuildReply::Found(None))
     )));
 }
+
+#[test]
+fn ranks_are_guildservers_and_permissions_come_from_the_roster() {
+    use crate::wire::packets::{GUILD_BANK_TABS, GuildAddRank, RosterMember, RosterRank};
+    let mut m = me(9);
+    let update = GuildRankUpdate {
+        rank: 2,
+        rights: 0x43,
+        name: "Raider".into(),
+        gold_per_day: 100,
+        tabs: [(1, 2); GUILD_BANK_TABS],
+    };
+    let op = one_call(&from(&m, &packet(&update)));
+    assert_eq!(
+        op,
+        GuildOp::UpdateRank {
+            rank: 2,
+            name: "Raider".into(),
+            rights: 0x43,
+            gold_per_day: 100,
+        }
+    );
+    assert!(answer(&mut m, op, Ok(GuildReply::Done)).is_empty());
+    let add = one_call(&from(&m, &packet(&GuildAddRank { name: "Alt".into() })));
+    assert_eq!(add, GuildOp::AddRank("Alt".into()));
+    assert!(from(&m, &packet(&GuildAddRank::default())).is_empty());
+    let delete = one_call(&from(&m, &raw(Opcode::CMSG_GUILD_DEL_RANK, &[])));
+    assert_eq!(delete, GuildOp::DeleteRank);
+    assert!(is_unavailable(&answer(&mut m, delete, Err("down".into()))));
+
+    let ask = one_call(&from(&m, &raw(Opcode::MSG_GUILD_PERMISSIONS, &[])));
+    assert_eq!(ask, GuildOp::Permissions(9));
+    let rank = |rights| RosterRank {
+        rights,
+        gold_per_day: 50,
+        tabs: [(3, 4); GUILD_BANK_TABS],
+    };
+    let member = |guid, rank| RosterMember {
+        guid,
+        rank,
+        ..RosterMember::default()
+    };
+    let roster = GuildRoster {
+        ranks: vec![rank(0xFFFF), rank(0x43)],
+        members: vec![member(5, 0), member(7, 1)],
+        ..GuildRoster::default()
+    };
+    let out = answer(
+        &mut m,
+        ask.clone(),
+        Ok(GuildReply::Roster(Box::new(roster.clone()))),
+    );
+    let expected = GuildPermissions {
+        rank: 1,
+        rights: 0x43,
+        gold_per_day: 50,
+        bank_tabs: 0,
+        tabs: [(3, 4); GUILD_BANK_TABS],
+    };
+    assert_eq!(
+        out,
+        vec![Action::ToClient(
+            Opcode::MSG_GUILD_PERMISSIONS,
+            expected.to_body()
+        )]
+    );
+    let mut stranger = roster.clone();
+    stranger.members.retain(|m| m.guid != 7);
+    assert!(
+        answer(
+            &mut m,
+            ask.clone(),
+            Ok(GuildReply::Roster(Box::new(stranger)))
+        )
+        .is_empty()
+    );
+    let mut unranked = roster;
+    unranked.ranks.truncate(1);
+    assert_eq!(permissions_of(7, &unranked), None, "its rank is not listed");
+    assert!(is_unavailable(&answer(&mut m, ask, Err("down".into()))));
+}
