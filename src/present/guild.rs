@@ -175,13 +175,27 @@ pub(super) fn render_event(
         EventKind::MessageNew => message_new(me, &o, out),
         _ => {
             follow_membership(me, kind, &o);
-            match notice(kind, &o) {
+            let fate = match notice(kind, &o) {
                 Some(n) => {
                     out.push(Action::ToClient(GuildEvent::OPCODE, n.to_body()));
                     EventFate::Rendered
                 }
                 None => EventFate::NotRendered,
+            };
+            // A promoted or demoted player's rights changed: it gets them again, as
+            // ToCloud9's gateway pushes them.
+            if matches!(kind, EventKind::MemberPromoted | EventKind::MemberDemoted)
+                && o.uint("MemberGUID") == me.guid
+                && me.guild_id != 0
+            {
+                out.push(Action::Call(ServiceRequest::GuildCommand(
+                    commands::GuildCall {
+                        player: me.guid,
+                        op: commands::GuildOp::Permissions(me.guild_id),
+                    },
+                )));
             }
+            fate
         }
     }
 }

@@ -282,3 +282,28 @@ fn the_roster_is_asked_for_a_guild_member_only_and_rendered() {
         Ok(ROSTER_UNAVAILABLE_LINE.to_owned())
     );
 }
+
+#[test]
+fn a_promoted_or_demoted_player_gets_its_rights_again() {
+    for subject in ["guild.member.promoted", "guild.member.demoted"] {
+        let mut alice = me(3);
+        let payload = format!(r#"{{"RankName":"Officer","MemberGUID":{ME},"MemberName":"Alice"}}"#);
+        let (fate, out) = render(&mut alice, subject, &payload);
+        assert_eq!(fate, EventFate::Rendered);
+        assert_eq!(out.len(), 2, "{subject}: {out:?}");
+        assert_eq!(
+            out[1],
+            Action::Call(ServiceRequest::GuildCommand(commands::GuildCall {
+                player: ME,
+                op: commands::GuildOp::Permissions(3),
+            })),
+            "{subject}"
+        );
+        let (_, out) = render(
+            &mut alice,
+            subject,
+            r#"{"RankName":"Officer","MemberGUID":9,"MemberName":"Eve"}"#,
+        );
+        assert_eq!(out.len(), 1, "someone else's promotion: the notice only");
+    }
+}
