@@ -369,6 +369,16 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             BotStep::Authenticate,
             BotStep::CharacterScreen,
             BotStep::EnterWorld,
+            // Eeto is in guild 9: its message of the day and roster come from guildserver
+            // as it enters the world.
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_GUILD_EVENT,
+                count: 1,
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_GUILD_ROSTER,
+                count: 1,
+            },
             // Whispers go through chatserver: one to a player online elsewhere, one to
             // nobody.
             BotStep::Send {
@@ -660,7 +670,7 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
         .await
         .expect("publish");
     let motd = format!(
-        r#"{{"v":"0.0.1","t":12,"p":{{"ServiceID":"g1","RealmID":{realm},"GuildID":9,"GuildName":"Nine","MembersOnline":[{GUID}],"NewMessageOfTheDay":"Raid at 8"}}}}"#
+        r#"{{"v":"0.0.1","t":12,"p":{{"ServiceID":"g1","RealmID":{realm},"GuildID":9,"GuildName":"Nine","MembersOnline":[{GUID}],"NewMessageOfTheDay":"Raid at 9"}}}}"#
     );
     bus.publish("guild.motd.updated", motd.into())
         .await
@@ -754,14 +764,20 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
             vec![("Bob".to_owned(), "tank".to_owned())]
         ))
     );
-    let motd = report
+    let motds: Vec<(u8, Vec<String>)> = report
         .received
         .iter()
-        .find(|(opcode, _)| *opcode == Opcode::SMSG_GUILD_EVENT)
-        .map(|(_, body)| GuildEvent::decode(body).expect("decodes"));
+        .filter(|(opcode, _)| *opcode == Opcode::SMSG_GUILD_EVENT)
+        .map(|(_, body)| GuildEvent::decode(body).expect("decodes"))
+        .map(|e| (e.event, e.params))
+        .collect();
     assert_eq!(
-        motd.map(|e| (e.event, e.params)),
-        Some((guild_event::MOTD, vec!["Raid at 8".to_owned()]))
+        motds,
+        vec![
+            (guild_event::MOTD, vec!["Raid at 8".to_owned()]),
+            (guild_event::MOTD, vec!["Raid at 9".to_owned()]),
+        ],
+        "guildserver's at login, then the event's"
     );
     let lists: Vec<GroupList> = report
         .received

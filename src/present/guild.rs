@@ -200,6 +200,29 @@ pub(super) fn render_event(
     }
 }
 
+/// The character entered the world in a guild: its message of the day and roster come from
+/// guildserver (the worldserver's own copy of the guild may be stale; its MOTD line is
+/// dropped, see [`from_world`]).
+pub(super) fn entered_world(me: &Me, out: &mut Vec<Action>) {
+    if me.guild_id != 0 {
+        out.push(Action::Call(ServiceRequest::GuildCommand(
+            commands::GuildCall {
+                player: me.guid,
+                op: commands::GuildOp::LoginInfo(me.guild_id),
+            },
+        )));
+    }
+}
+
+/// A worldserver's SMSG_GUILD_EVENT: its message of the day is dropped (guildserver's is
+/// the one sent, at login and with `guild.motd.updated`); other events go on as they came.
+pub(super) fn from_world(p: crate::wire::Packet, out: &mut Vec<Action>) {
+    if GuildEvent::decode(&p.body).is_ok_and(|e| e.event == guild_event::MOTD) {
+        return;
+    }
+    out.push(Action::ToClient(p.opcode, p.body));
+}
+
 /// The player's own guild follows its joins, departures and removals.
 fn follow_membership(me: &mut Me, kind: EventKind, o: &Object<'_>) {
     if o.uint("MemberGUID") != me.guid {

@@ -406,11 +406,15 @@ impl Presenter {
     }
 
     /// The character entered the world (its login, not a move between worldservers): a
-    /// player already in a group groupserver keeps gets its group list, as ToCloud9's gateway
-    /// sends it at login.
+    /// player already in a group groupserver keeps gets its group list, and one in a guild
+    /// its message of the day and roster from guildserver, as ToCloud9's gateway sends them at
+    /// login.
     pub fn entered_world(&mut self, out: &mut Vec<Action>) {
         if self.services.group {
             out.push(Action::Call(ServiceRequest::GroupOf(self.me.guid)));
+        }
+        if self.services.guild {
+            guild::entered_world(&self.me, out);
         }
     }
 
@@ -423,6 +427,7 @@ impl Presenter {
     pub fn intercepts_world(&self, opcode: Opcode) -> bool {
         (self.services.state && state::reads(opcode))
             || (self.services.friends && contacts::reads_world(opcode))
+            || (self.services.guild && opcode == Opcode::SMSG_GUILD_EVENT)
     }
 
     /// Whether presentation takes over this client opcode: one comparison per packet for
@@ -512,6 +517,8 @@ impl Presenter {
             state::from_world(self.me.guid, &mut self.state, now, p.opcode, p.body, out);
         } else if contacts::reads_world(p.opcode) {
             contacts::from_world(&self.me, p, out);
+        } else if p.opcode == Opcode::SMSG_GUILD_EVENT {
+            guild::from_world(p, out);
         } else {
             out.push(Action::ToClient(p.opcode, p.body));
         }

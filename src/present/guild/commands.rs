@@ -23,6 +23,8 @@
 //!   and `DeleteLastRank` (the rank events follow).
 //! - MSG_GUILD_PERMISSIONS: the roster (`GetRosterInfo`), answered with the player's rank,
 //!   its rights and gold per day, and no bank tabs.
+//! - As a character in a guild enters the world: the roster, sent as the message of the day
+//!   (SMSG_GUILD_EVENT MOTD) and SMSG_GUILD_ROSTER.
 //!
 //! Commands from a player this gateway knows in no guild (other than accepting an
 //! invitation) are answered PLAYER_NOT_IN_GUILD at once, as AzerothCore does. A call that
@@ -164,6 +166,9 @@ pub enum GuildOp {
     DeleteRank,
     /// `GetRosterInfo` of the player's guild, for its permissions.
     Permissions(u64),
+    /// `GetRosterInfo` of the player's guild as it enters the world: the message of the day
+    /// and the roster.
+    LoginInfo(u64),
 }
 
 /// guildserver's (or charserver's) answer to a [`GuildOp`].
@@ -420,6 +425,17 @@ pub(in super::super) fn answered(
             | GuildOp::DeleteRank,
             Ok(GuildReply::Done),
         ) => {}
+        (GuildOp::LoginInfo(_), Ok(GuildReply::Roster(roster))) => {
+            let motd = crate::wire::packets::GuildEvent {
+                event: crate::wire::packets::guild_event::MOTD,
+                params: vec![roster.motd.clone()],
+                guid: None,
+            };
+            out.push(Action::ToClient(Opcode::SMSG_GUILD_EVENT, motd.to_body()));
+            out.push(Action::ToClient(GuildRoster::OPCODE, roster.to_body()));
+        }
+        // At login, a failed roster only leaves the client without it (it asks again).
+        (GuildOp::LoginInfo(_), Err(_)) => {}
         (GuildOp::Permissions(_), Ok(GuildReply::Roster(roster))) => {
             if let Some(permissions) = permissions_of(me.guid, &roster) {
                 out.push(Action::ToClient(

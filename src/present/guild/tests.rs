@@ -307,3 +307,41 @@ fn a_promoted_or_demoted_player_gets_its_rights_again() {
         assert_eq!(out.len(), 1, "someone else's promotion: the notice only");
     }
 }
+
+#[test]
+fn at_login_the_motd_and_roster_are_guildservers_and_the_worldservers_motd_is_dropped() {
+    let mut out = Vec::new();
+    entered_world(&me(0), &mut out);
+    assert!(out.is_empty(), "in no guild");
+    entered_world(&me(3), &mut out);
+    assert_eq!(
+        out,
+        vec![Action::Call(ServiceRequest::GuildCommand(
+            commands::GuildCall {
+                player: ME,
+                op: commands::GuildOp::LoginInfo(3),
+            }
+        ))]
+    );
+    let event = |event, params: Vec<String>, guid| crate::wire::Packet {
+        opcode: crate::wire::Opcode::SMSG_GUILD_EVENT,
+        body: GuildEvent {
+            event,
+            params,
+            guid,
+        }
+        .to_body(),
+    };
+    let mut out = Vec::new();
+    from_world(
+        event(guild_event::MOTD, vec!["stale".into()], None),
+        &mut out,
+    );
+    assert!(out.is_empty(), "the worldserver's MOTD may be stale");
+    let signed_on = event(guild_event::SIGNED_ON, vec!["Alice".into()], Some(ME));
+    from_world(signed_on.clone(), &mut out);
+    assert_eq!(
+        out,
+        vec![Action::ToClient(signed_on.opcode, signed_on.body)]
+    );
+}

@@ -40,7 +40,7 @@ impl GrpcGuilds {
             GuildOp::UpdateRank { .. } | GuildOp::AddRank(_) | GuildOp::DeleteRank => {
                 self.rank_call(player, &c.op).await
             }
-            GuildOp::Permissions(guild_id) => {
+            GuildOp::Permissions(guild_id) | GuildOp::LoginInfo(guild_id) => {
                 let now_unix = i64::from(crate::runtime::Clock::new().unix_secs());
                 let roster = self.roster(*guild_id, now_unix).await?;
                 Ok(GuildReply::Roster(Box::new(roster)))

@@ -413,3 +413,30 @@ fn ranks_are_guildservers_and_permissions_come_from_the_roster() {
     assert_eq!(permissions_of(7, &unranked), None, "its rank is not listed");
     assert!(is_unavailable(&answer(&mut m, ask, Err("down".into()))));
 }
+
+#[test]
+fn the_login_info_is_the_motd_then_the_roster() {
+    let mut m = me(9);
+    let roster = GuildRoster {
+        motd: "Raid at 8".into(),
+        ..GuildRoster::default()
+    };
+    let out = answer(
+        &mut m,
+        GuildOp::LoginInfo(9),
+        Ok(GuildReply::Roster(Box::new(roster.clone()))),
+    );
+    let motd = crate::wire::packets::GuildEvent {
+        event: crate::wire::packets::guild_event::MOTD,
+        params: vec!["Raid at 8".into()],
+        guid: None,
+    };
+    assert_eq!(
+        out,
+        vec![
+            Action::ToClient(Opcode::SMSG_GUILD_EVENT, motd.to_body()),
+            Action::ToClient(Opcode::SMSG_GUILD_ROSTER, roster.to_body()),
+        ]
+    );
+    assert!(answer(&mut m, GuildOp::LoginInfo(9), Err("down".into())).is_empty());
+}
