@@ -430,8 +430,9 @@ impl Presenter {
             || (self.services.guild && opcode == Opcode::SMSG_GUILD_EVENT)
     }
 
-    /// Whether presentation takes over this client opcode: one comparison per packet for
-    /// the opcodes it does not.
+    /// Whether presentation takes over this client opcode: a few comparisons per packet
+    /// for the opcodes it does not (each family's is a `match` on the opcode; without the
+    /// services, as in the embedded mode, none is looked at).
     pub fn intercepts_client(&self, opcode: Opcode) -> bool {
         match opcode {
             Opcode::CMSG_MESSAGECHAT => {
