@@ -388,3 +388,84 @@ fn holds_dropped_past_the_ledgers_bound_are_counted_once() {
     assert_eq!(c.poll_holds_dropped(), 1);
     assert_eq!(c.poll_holds_dropped(), 0, "reading clears it");
 }
+
+#[test]
+fn health_changes_wait_in_order_until_polled() {
+    let mut c = two();
+    c.set_draining(T0, &id("a"), true);
+    c.set_draining(T0, &id("b"), true);
+    assert_eq!(
+        changes(&mut c),
+        vec![
+            (
+                "a".to_owned(),
+                Some(Health::Admitting),
+                Some(Health::Draining)
+            ),
+            (
+                "b".to_owned(),
+                Some(Health::Admitting),
+                Some(Health::Draining)
+            ),
+        ]
+    );
+}
+
+fn request(session: u64, map: u32, avoid: &[&str]) -> PlaceRequest {
+    PlaceRequest {
+        session: SessionId(session),
+        guid: CharacterGuid(7),
+        map: Some(map),
+        exclude: Vec::new(),
+        avoid: avoid.iter().map(|w| id(w)).collect(),
+        prefer: None,
+    }
+}
+
+#[test]
+fn a_character_that_may_still_be_in_world_goes_back_there() {
+    let mut c = two();
+    event(
+        &mut c,
+        1,
+        SessionEvent::LoginSent {
+            worldserver: id("a"),
+        },
+    );
+    let lost = SessionEvent::CharacterLeft {
+        guid: CharacterGuid(7),
+        worldserver: id("a"),
+        how: Departure::Lost,
+    };
+    event(&mut c, 1, lost);
+    // Another session for the same character: back to "a", admitting or degraded.
+    let (selection, _) = c.place(T0, request(2, 0, &[]));
+    assert_eq!(selection, Selection::Place(info("a", &[0, 1]).server));
+    for _ in 0..3 {
+        c.handle_connect(T0, &id("a"), ConnectOutcome::Failed);
+    }
+    assert_eq!(health(&c, "a"), Some(Health::Degraded));
+    let (selection, _) = c.place(T0, request(2, 0, &[]));
+    assert_eq!(selection, Selection::Place(info("a", &[0, 1]).server));
+    // A map "a" does not serve: it waits rather than go elsewhere.
+    let (selection, class) = c.place(T0, request(2, 571, &[]));
+    assert!(matches!(selection, Selection::Wait(_)), "{selection:?}");
+    assert_eq!(class, PlacementClass::Waited);
+}
+
+#[test]
+fn an_avoided_worldserver_is_chosen_only_when_nobody_else_can_take_the_character() {
+    let mut c = Coordinator::new(config());
+    c.handle_registry(T0, Ok(&[info("a", &[0]), info("c", &[0])]));
+    for _ in 0..3 {
+        c.handle_player_moved(None, Some(&id("c")));
+    }
+    // "a" is the less loaded owner; avoiding it takes "c".
+    let (selection, _) = c.place(T0, request(1, 0, &[]));
+    assert_eq!(selection, Selection::Place(info("a", &[0]).server));
+    let (selection, _) = c.place(T0, request(1, 0, &["a"]));
+    assert_eq!(selection, Selection::Place(info("c", &[0]).server));
+    // Avoiding both: still placed, on the policy's choice.
+    let (selection, _) = c.place(T0, request(1, 0, &["a", "c"]));
+    assert_eq!(selection, Selection::Place(info("a", &[0]).server));
+}
