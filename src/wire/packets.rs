@@ -7,6 +7,31 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::codec::{DecodeError, Reader};
 use super::opcode::Opcode;
 
+/// A packet body that is one C string, the field `$field` of at most `$max` bytes. Defined
+/// before the modules so each family can declare its own.
+macro_rules! cstr_packet {
+    ($(#[$doc:meta] $name:ident => $opcode:ident, $field:ident, $max:expr;)*) => {$(
+        #[$doc]
+        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        pub struct $name {
+            /// The string the body carries.
+            pub $field: String,
+        }
+
+        impl WirePacket for $name {
+            const OPCODE: Opcode = Opcode::$opcode;
+            fn encode(&self, out: &mut BytesMut) {
+                out.put_cstr(&self.$field);
+            }
+            fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+                Ok(Self {
+                    $field: Reader::new(body).cstr(stringify!($field), $max)?.to_owned(),
+                })
+            }
+        }
+    )*};
+}
+
 mod character;
 mod chat;
 mod contacts;

@@ -152,23 +152,9 @@ impl WirePacket for AddFriend {
     }
 }
 
-/// CMSG_ADD_IGNORE (0x06C): cstr name.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AddIgnore {
-    /// The character's name as typed.
-    pub name: String,
-}
-
-impl WirePacket for AddIgnore {
-    const OPCODE: Opcode = Opcode::CMSG_ADD_IGNORE;
-    fn encode(&self, out: &mut BytesMut) {
-        out.put_cstr(&self.name);
-    }
-    fn decode(body: &[u8]) -> Result<Self, DecodeError> {
-        Ok(Self {
-            name: Reader::new(body).cstr("name", NAME_MAX_BYTES)?.to_owned(),
-        })
-    }
+cstr_packet! {
+    /// CMSG_ADD_IGNORE (0x06C): cstr name, as typed.
+    AddIgnore => CMSG_ADD_IGNORE, name, NAME_MAX_BYTES;
 }
 
 /// CMSG_SET_CONTACT_NOTES (0x06B): u64 guid, cstr note.

@@ -89,23 +89,9 @@ impl WirePacket for InviteToGroup {
     }
 }
 
-/// CMSG_GROUP_UNINVITE (0x075): cstr name.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct UninviteByName {
-    /// The member's name as typed.
-    pub name: String,
-}
-
-impl WirePacket for UninviteByName {
-    const OPCODE: Opcode = Opcode::CMSG_GROUP_UNINVITE;
-    fn encode(&self, out: &mut BytesMut) {
-        out.put_cstr(&self.name);
-    }
-    fn decode(body: &[u8]) -> Result<Self, DecodeError> {
-        Ok(Self {
-            name: Reader::new(body).cstr("name", NAME_MAX_BYTES)?.to_owned(),
-        })
-    }
+cstr_packet! {
+    /// CMSG_GROUP_UNINVITE (0x075): cstr name, as typed.
+    UninviteByName => CMSG_GROUP_UNINVITE, name, NAME_MAX_BYTES;
 }
 
 /// CMSG_GROUP_UNINVITE_GUID (0x076): u64 guid, cstr reason.

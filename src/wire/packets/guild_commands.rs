@@ -44,29 +44,6 @@ pub mod guild_error {
     pub const PLAYER_NOT_FOUND_S: u32 = 11;
 }
 
-macro_rules! cstr_packet {
-    ($(#[$doc:meta] $name:ident => $opcode:ident, $field:ident, $max:expr;)*) => {$(
-        #[$doc]
-        #[derive(Debug, Clone, PartialEq, Eq, Default)]
-        pub struct $name {
-            /// The string the body carries.
-            pub $field: String,
-        }
-
-        impl WirePacket for $name {
-            const OPCODE: Opcode = Opcode::$opcode;
-            fn encode(&self, out: &mut BytesMut) {
-                out.put_cstr(&self.$field);
-            }
-            fn decode(body: &[u8]) -> Result<Self, DecodeError> {
-                Ok(Self {
-                    $field: Reader::new(body).cstr(stringify!($field), $max)?.to_owned(),
-                })
-            }
-        }
-    )*};
-}
-
 cstr_packet! {
     /// CMSG_GUILD_INVITE (0x082): cstr name.
     GuildInviteRequest => CMSG_GUILD_INVITE, name, NAME_MAX_BYTES;

@@ -9,6 +9,22 @@ use super::{GUILD_BANK_TABS, NAME_MAX_BYTES, WirePacket};
 use crate::wire::codec::{DecodeError, Reader, WriteExt};
 use crate::wire::opcode::Opcode;
 
+/// Per bank tab: u32 rights, u32 items a day.
+fn put_tabs(out: &mut BytesMut, tabs: &[(u32, u32); GUILD_BANK_TABS]) {
+    for &(rights, items) in tabs {
+        out.put_u32_le(rights);
+        out.put_u32_le(items);
+    }
+}
+
+fn read_tabs(r: &mut Reader<'_>) -> Result<[(u32, u32); GUILD_BANK_TABS], DecodeError> {
+    let mut tabs = [(0, 0); GUILD_BANK_TABS];
+    for tab in &mut tabs {
+        *tab = (r.u32("tab rights")?, r.u32("tab items")?);
+    }
+    Ok(tabs)
+}
+
 /// CMSG_GUILD_RANK (0x231): u32 rank id, u32 rights, cstr name, u32 gold per day, then per
 /// bank tab u32 rights and u32 items per day ([`GUILD_BANK_TABS`] of them).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -32,10 +48,7 @@ impl WirePacket for GuildRankUpdate {
         out.put_u32_le(self.rights);
         out.put_cstr(&self.name);
         out.put_u32_le(self.gold_per_day);
-        for (rights, items) in self.tabs {
-            out.put_u32_le(rights);
-            out.put_u32_le(items);
-        }
+        put_tabs(out, &self.tabs);
     }
     fn decode(body: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(body);
@@ -43,10 +56,7 @@ impl WirePacket for GuildRankUpdate {
         let rights = r.u32("rights")?;
         let name = r.cstr("name", NAME_MAX_BYTES)?.to_owned();
         let gold_per_day = r.u32("gold per day")?;
-        let mut tabs = [(0, 0); GUILD_BANK_TABS];
-        for tab in &mut tabs {
-            *tab = (r.u32("tab rights")?, r.u32("tab items")?);
-        }
+        let tabs = read_tabs(&mut r)?;
         Ok(Self {
             rank,
             rights,
@@ -80,10 +90,7 @@ impl WirePacket for GuildPermissions {
         out.put_u32_le(self.rights);
         out.put_u32_le(self.gold_per_day);
         out.put_u8(self.bank_tabs);
-        for (rights, items) in self.tabs {
-            out.put_u32_le(rights);
-            out.put_u32_le(items);
-        }
+        put_tabs(out, &self.tabs);
     }
     fn decode(body: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(body);
@@ -91,10 +98,7 @@ impl WirePacket for GuildPermissions {
         let rights = r.u32("rights")?;
         let gold_per_day = r.u32("gold per day")?;
         let bank_tabs = r.u8("bank tabs")?;
-        let mut tabs = [(0, 0); GUILD_BANK_TABS];
-        for tab in &mut tabs {
-            *tab = (r.u32("tab rights")?, r.u32("tab items")?);
-        }
+        let tabs = read_tabs(&mut r)?;
         Ok(Self {
             rank,
             rights,
