@@ -27,39 +27,7 @@ impl GrpcCharacters {
         let player = c.player;
         let mut client = self.client.clone();
         match &c.op {
-            ContactOp::List { .. } => {
-                let rpc = client.get_friends_list(request(
-                    v1::GetFriendsListRequest {
-                        api: api(),
-                        realm_id,
-                        player_guid: player,
-                    },
-                    timeout_ms,
-                ));
-                let answer = call(SERVICE, "GetFriendsList", timeout_ms, rpc).await?;
-                let friends = answer
-                    .friends
-                    .iter()
-                    .take(LISTED_MAX)
-                    .map(|f| ListedFriend {
-                        guid: f.guid,
-                        note: f.note.clone(),
-                        online: FriendOnline {
-                            status: status(f.status),
-                            area: f.area,
-                            level: f.level,
-                            class: f.class_id,
-                        },
-                    })
-                    .collect();
-                let ignored = answer
-                    .ignored
-                    .iter()
-                    .take(LISTED_MAX)
-                    .map(|i| i.guid)
-                    .collect();
-                Ok(ContactReply::List { friends, ignored })
-            }
+            ContactOp::List { .. } => self.friends_list(player).await,
             ContactOp::FindFriend { name, .. } | ContactOp::FindIgnore { name } => {
                 Ok(ContactReply::Found(self.guid_by_name(name, false).await?))
             }
@@ -140,5 +108,45 @@ impl GrpcCharacters {
                 Ok(ContactReply::Done)
             }
         }
+    }
+
+    /// `GetFriendsList` for `player`, cut to what the client shows.
+    async fn friends_list(&self, player: u64) -> Result<ContactReply, SeamError> {
+        let timeout_ms = self.settings.characters_call_timeout_ms;
+        let realm_id = self.settings.realm_id;
+        let api = || API_VERSION.to_owned();
+        let mut client = self.client.clone();
+
+        let rpc = client.get_friends_list(request(
+            v1::GetFriendsListRequest {
+                api: api(),
+                realm_id,
+                player_guid: player,
+            },
+            timeout_ms,
+        ));
+        let answer = call(SERVICE, "GetFriendsList", timeout_ms, rpc).await?;
+        let friends = answer
+            .friends
+            .iter()
+            .take(LISTED_MAX)
+            .map(|f| ListedFriend {
+                guid: f.guid,
+                note: f.note.clone(),
+                online: FriendOnline {
+                    status: status(f.status),
+                    area: f.area,
+                    level: f.level,
+                    class: f.class_id,
+                },
+            })
+            .collect();
+        let ignored = answer
+            .ignored
+            .iter()
+            .take(LISTED_MAX)
+            .map(|i| i.guid)
+            .collect();
+        Ok(ContactReply::List { friends, ignored })
     }
 }

@@ -5,7 +5,7 @@
 
 use super::super::{API_VERSION, GrpcCharacters, call, request, v1};
 use super::{GrpcGroups, SERVICE};
-use crate::present::group::commands::{GroupCall, GroupOp, GroupReply};
+use crate::present::group::commands::{GroupCall, GroupOp, GroupReply, Whereabouts};
 use crate::session::SeamError;
 use crate::wire::packets::TARGET_ICONS;
 
@@ -33,23 +33,7 @@ impl GrpcGroups {
                 name,
                 inviter_name,
                 at,
-            } => {
-                let rpc = client.invite(request(
-                    v1::InviteParams {
-                        api: api(),
-                        realm_id,
-                        inviter: player,
-                        invited: *guid,
-                        inviter_name: inviter_name.clone(),
-                        invited_name: name.clone(),
-                        inviter_map_id: at.map,
-                        inviter_game_server_id: at.worldserver.clone(),
-                    },
-                    timeout_ms,
-                ));
-                let answer = call(SERVICE, "Invite", timeout_ms, rpc).await?;
-                Ok(GroupReply::Invited(answer.status))
-            }
+            } => self.invite(player, *guid, name, inviter_name, at).await,
             GroupOp::Accept => {
                 let rpc = client.accept_invite(request(
                     v1::AcceptInviteParams {
@@ -209,5 +193,36 @@ impl GrpcGroups {
                 format!("not a raid call: {op:?}"),
             )),
         }
+    }
+
+    /// `Invite`: `player` (`inviter_name`, at `at`) invites `guid` (`name`).
+    async fn invite(
+        &self,
+        player: u64,
+        guid: u64,
+        name: &str,
+        inviter_name: &str,
+        at: &Whereabouts,
+    ) -> Result<GroupReply, SeamError> {
+        let timeout_ms = self.settings.groups_call_timeout_ms;
+        let realm_id = self.settings.realm_id;
+        let api = || API_VERSION.to_owned();
+        let mut client = self.client.clone();
+
+        let rpc = client.invite(request(
+            v1::InviteParams {
+                api: api(),
+                realm_id,
+                inviter: player,
+                invited: guid,
+                inviter_name: inviter_name.to_owned(),
+                invited_name: name.to_owned(),
+                inviter_map_id: at.map,
+                inviter_game_server_id: at.worldserver.clone(),
+            },
+            timeout_ms,
+        ));
+        let answer = call(SERVICE, "Invite", timeout_ms, rpc).await?;
+        Ok(GroupReply::Invited(answer.status))
     }
 }
