@@ -333,6 +333,10 @@ pub struct Expect {
     /// could have taken them was closed by the health rule (a slow world): the evidence that
     /// the run pressed on "a degraded worldserver admits nobody new" (see `check::admission`).
     pub logins_while_closed: Option<u32>,
+    /// At least this many new characters admitted by a worldserver after a window in which
+    /// the health rule closed it had ended (the world fast again): the evidence that a
+    /// degraded worldserver is let admit again (see `check::admission`).
+    pub logins_after_reopen: Option<u32>,
     /// Bots that may finish their script cleanly, at most (two logins of one account at
     /// once: only the newer may).
     pub bots_ok_max: Option<u32>,

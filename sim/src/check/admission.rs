@@ -139,6 +139,14 @@ impl ClosedWindows {
             .filter_map(|w| w.target.as_deref())
     }
 
+    /// Whether a window closing `worldserver` (by name) had ended by `at_ms`: its cause was
+    /// over, and the health rule may have let it admit again.
+    pub fn reopened(&self, worldserver: &str, at_ms: u64) -> bool {
+        self.windows
+            .iter()
+            .any(|w| w.target.as_deref() == Some(worldserver) && w.until_ms <= at_ms)
+    }
+
     /// The window closing `worldserver` at `at_ms`, with the tolerance already in its start.
     pub fn closing(&self, worldserver: &str, at_ms: u64) -> Option<&Closed> {
         self.windows.iter().find(|w| {
@@ -230,6 +238,25 @@ mod tests {
         assert!(w.closing("a", 59_999).is_some());
         assert!(w.closing("a", 60_000).is_none(), "fast again");
         assert!(w.closing("b", 40_000).is_none(), "another worldserver");
+    }
+
+    #[test]
+    fn a_worldserver_is_reopened_once_a_window_closing_it_has_ended() {
+        let w = ClosedWindows::new(&[slow(10_000, 2_000), slow(60_000, 0)], &rule());
+        assert!(!w.reopened("a", 59_999), "still closed");
+        assert!(w.reopened("a", 60_000));
+        assert!(!w.reopened("b", 60_000), "another worldserver");
+        let short = ClosedWindows::new(&[slow(10_000, 2_000), slow(25_000, 0)], &rule());
+        assert!(
+            !short.reopened("a", 30_000),
+            "never surely closed, so never reopened"
+        );
+        let outage =
+            ClosedWindows::new(&[registry(10_000, false), registry(70_000, true)], &rule());
+        assert!(
+            !outage.reopened("a", 80_000),
+            "a stale registry closes everyone, not a worldserver by name"
+        );
     }
 
     #[test]

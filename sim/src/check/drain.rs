@@ -184,6 +184,9 @@ pub struct DrainChecker {
     /// Logins judged fine while another worldserver that could have taken them was closed
     /// by the health rule.
     while_closed: AtomicU32,
+    /// New characters admitted by a worldserver after a window in which the health rule
+    /// closed it had ended.
+    after_reopen: AtomicU32,
     /// Violations already reported, (character, worldserver, drain start): one line each.
     reported: Mutex<BTreeSet<(u64, String, u64)>>,
     /// Character -> the worldserver of its last PLAYER_LOGIN, until it asks that one to log
@@ -218,6 +221,7 @@ impl DrainChecker {
                 .collect(),
             while_drained: AtomicU32::new(0),
             while_closed: AtomicU32::new(0),
+            after_reopen: AtomicU32::new(0),
             reported: Mutex::default(),
             own: Mutex::default(),
         })
@@ -308,6 +312,9 @@ impl DrainChecker {
                 w.why
             ));
         }
+        if self.closed.reopened(worldserver, arrived) {
+            self.after_reopen.fetch_add(1, Ordering::Relaxed);
+        }
         let closed_elsewhere = self
             .closed
             .closed_at(arrived)
@@ -337,6 +344,13 @@ impl DrainChecker {
     /// admission rule.
     pub fn logins_while_closed(&self) -> u32 {
         self.while_closed.load(Ordering::Relaxed)
+    }
+
+    /// New characters admitted by a worldserver after a window in which the health rule
+    /// closed it (a slow world) had ended: evidence that the gateway let it admit again once
+    /// it was fast.
+    pub fn logins_after_reopen(&self) -> u32 {
+        self.after_reopen.load(Ordering::Relaxed)
     }
 
     /// Whether a player placed on `b` might have been placed on `a` instead (one of them
@@ -519,6 +533,64 @@ mod tests {
             msg.contains("reached a at 8200ms (handled there at 10700ms by a world 2500 ms slow)"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn logins_after_a_closed_window_ended_are_counted_as_reopened() {
+        let slow = |at_ms, world_update_ms| {
+            fault(
+                at_ms,
+                FaultKind::SlowWorld {
+                    target: "a".into(),
+                    world_update_ms,
+                },
+            )
+        };
+        let rule = AdmissionRule {
+            health: waygate::cluster::view::HealthPolicy::default(),
+            registry_refresh_ms: 5_000,
+            base_world_update_ms: 20,
+        };
+        // Closed from 30 s (three slow refreshes and one period of phase) to 60 s.
+        let c = DrainChecker::with_rule(
+            &[slow(10_000, 2_000), slow(60_000, 0)],
+            &[spec("a", &[]), spec("b", &[])],
+            Some(&rule),
+        );
+        assert_eq!(
+            c.judge("a", 1000, 20_000, Presence::Absent, FRESH),
+            Verdict::Fine
+        );
+        assert_eq!(
+            c.judge("b", 1001, 40_000, Presence::Absent, FRESH),
+            Verdict::Fine
+        );
+        assert_eq!(c.logins_while_closed(), 1);
+        assert!(matches!(
+            c.judge("a", 1002, 50_000, Presence::Absent, FRESH),
+            Verdict::Closed(_)
+        ));
+        assert_eq!(
+            c.logins_after_reopen(),
+            0,
+            "none yet: a was closed or never had been"
+        );
+        assert_eq!(
+            c.judge("b", 1003, 65_000, Presence::Absent, FRESH),
+            Verdict::Fine
+        );
+        assert_eq!(c.logins_after_reopen(), 0, "b was never closed");
+        assert_eq!(
+            c.judge("a", 1000, 70_000, Presence::Absent, FRESH),
+            Verdict::Fine,
+            "one of a's own players coming back is not someone new"
+        );
+        assert_eq!(c.logins_after_reopen(), 0);
+        assert_eq!(
+            c.judge("a", 1004, 70_000, Presence::Absent, FRESH),
+            Verdict::Fine
+        );
+        assert_eq!(c.logins_after_reopen(), 1);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! cleanly; each one that does finishes within the scenario's SLO; the total logins and
 //! handoffs are the ones the scenario states, when it states them; and a scenario that claims
 //! to exercise the drain checker did admit new characters elsewhere while a worldserver that
-//! could have taken them was drained.
+//! could have taken them was drained (or closed by the health rule), and that a worldserver
+//! the health rule closed admitted new characters again once its cause was over.
 //!
 //! **Source of truth**: the bots' own reports (what they did and when they ended) and the
 //! drain checker's count.
@@ -111,6 +112,14 @@ impl Expectations<'_> {
             findings.fail(Checker::Counts, format!(
                 "{} new characters admitted elsewhere while a worldserver that could have taken them was closed by the health rule, expected at least {want}: the admission checker was not exercised",
                 self.drains.logins_while_closed()
+            ));
+        }
+        if let Some(want) = scenario.expect.logins_after_reopen
+            && self.drains.logins_after_reopen() < want
+        {
+            findings.fail(Checker::Counts, format!(
+                "{} new characters admitted by a worldserver after the health rule had closed it and its world was fast again, expected at least {want}: a degraded worldserver was never let admit again",
+                self.drains.logins_after_reopen()
             ));
         }
         Totals {
