@@ -572,6 +572,29 @@ impl Drop for NatsBus {
 
 impl EventBus for NatsBus {
     fn publish(&self, announcement: Announcement) {
+        match &announcement {
+            Announcement::ChannelMembership {
+                guid,
+                channel,
+                joined,
+            } => {
+                let mut channels = lock(&self.shared.channels);
+                if *joined {
+                    if !channels.join(*guid, channel) {
+                        tracing::warn!(
+                            character = guid.0,
+                            channel,
+                            "in too many channels: this one's events are not delivered"
+                        );
+                    }
+                } else {
+                    channels.leave(*guid, channel);
+                }
+                return;
+            }
+            Announcement::LoggedOut { guid, .. } => lock(&self.shared.channels).forget(*guid),
+            _ => {}
+        }
         if let Announcement::CharacterUpdated(update) = &announcement {
             let mut barrier = lock(&self.shared.updates);
             if !barrier.add(update) {
@@ -583,7 +606,9 @@ impl EventBus for NatsBus {
             return;
         }
         let publisher = lock(&self.shared.publisher).clone();
-        let (subject, payload) = encode::encode(&publisher, &announcement);
+        let Some((subject, payload)) = encode::encode(&publisher, &announcement) else {
+            return;
+        };
         let dropped = lock(&self.shared.queue).push(Outgoing {
             subject,
             payload: Bytes::from(payload),

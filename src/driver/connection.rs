@@ -230,7 +230,7 @@ impl Connection<'_> {
                 self.gw.players.leave(*guid, id);
                 self.events = None;
             }
-            Announcement::CharacterUpdated(_) => {}
+            Announcement::CharacterUpdated(_) | Announcement::ChannelMembership { .. } => {}
         }
         self.gw.seams.events.publish(a);
     }

@@ -12,6 +12,8 @@
 //! - [`chat`]: whispers through ToCloud9's chatserver (CMSG_MESSAGECHAT of type WHISPER,
 //!   answered with WHISPER_INFORM or SMSG_CHAT_PLAYER_NOT_FOUND) and incoming whispers from
 //!   the bus. Every other chat type passes through to the worldserver.
+//! - [`channels`]: chat channels through chatserver (join, leave, chat, member list and the
+//!   channel events), built-in channels following what the worldserver says.
 //! - [`guild`]: guild chat through guildserver, and its events (membership, ranks, message of
 //!   the day, invitations, guild chat from other worldservers).
 //! - [`group`]: the group list, invitations and group chat from groupserver's events.
@@ -29,6 +31,7 @@
 //! A family is intercepted only when its service is there ([`Services`]): the embedded mode
 //! has no cluster services, and its worldserver handles everything as a single server would.
 
+pub mod channels;
 pub mod chat;
 pub mod contacts;
 pub mod friends;
@@ -144,13 +147,15 @@ pub enum ServiceRequest {
     GuildCommand(guild::commands::GuildCall),
     /// groupserver's `GetGroupIDByPlayer` for this character, as it enters the world.
     GroupOf(u64),
+    /// chatserver's channel calls.
+    Channel(channels::ChannelCall),
 }
 
 impl ServiceRequest {
     /// The service that answers it (for logs and errors).
     pub fn service(&self) -> &'static str {
         match self {
-            Self::Whisper(_) => "chat",
+            Self::Whisper(_) | Self::Channel(_) => "chat",
             Self::GuildMessage(_) | Self::GuildRoster(_) => "guild",
             Self::Who(_) | Self::Contacts(_) => "characters",
             Self::GetGroup(_) | Self::GroupMessage(_) | Self::GroupOf(_) => "group",
@@ -199,6 +204,10 @@ impl ServiceRequest {
                 outcome: Err(detail),
             },
             Self::GroupOf(_) => ServiceAnswer::GroupOf(Err(detail)),
+            Self::Channel(call) => ServiceAnswer::Channel {
+                call,
+                outcome: Err(detail),
+            },
         }
     }
 }
@@ -257,6 +266,13 @@ pub enum ServiceAnswer {
         /// `Err`: the call failed (the detail is for logs).
         outcome: Result<guild::commands::GuildReply, String>,
     },
+    /// What became of a channel call.
+    Channel {
+        /// The call made.
+        call: channels::ChannelCall,
+        /// `Err`: the call failed (the detail is for logs).
+        outcome: Result<channels::ChannelReply, String>,
+    },
 }
 
 impl ServiceAnswer {
@@ -301,6 +317,11 @@ impl ServiceAnswer {
             Self::GuildCommand { .. } => None,
             Self::GroupOf(Err(detail)) => Some(detail),
             Self::GroupOf(Ok(_)) => None,
+            Self::Channel {
+                outcome: Err(detail),
+                ..
+            } => Some(detail),
+            Self::Channel { .. } => None,
         }
     }
 }
@@ -370,6 +391,14 @@ pub enum Action {
     /// Tell the cluster the player's state changed (merged per character and published once
     /// a second by the bus).
     Publish(state::CharacterUpdate),
+    /// The player joined or left a chat channel: the bus delivers the channel's events to the
+    /// channel's members on this gateway.
+    Channel {
+        /// The channel's name.
+        name: String,
+        /// Joined (true) or left.
+        joined: bool,
+    },
 }
 
 /// One player's presentation state: valid from the character's login until it logs out.
@@ -381,6 +410,7 @@ pub struct Presenter {
     party: party::Party,
     group: group::GroupState,
     at: group::commands::Whereabouts,
+    channels: channels::Channels,
 }
 
 impl Presenter {
@@ -393,6 +423,21 @@ impl Presenter {
             party: party::Party::default(),
             group: group::GroupState::default(),
             at: group::commands::Whereabouts::default(),
+            channels: channels::Channels::default(),
+        }
+    }
+
+    /// The character's guid.
+    pub fn guid(&self) -> u64 {
+        self.me.guid
+    }
+
+    /// The character is on another worldserver now (a handoff, a layer switch, a recovery):
+    /// the new one is told what it needs of the player's presentation state (its built-in
+    /// chat channels).
+    pub fn moved(&mut self, out: &mut Vec<Action>) {
+        if self.services.chat {
+            channels::moved(&self.channels, out);
         }
     }
 
@@ -428,6 +473,7 @@ impl Presenter {
         (self.services.state && state::reads(opcode))
             || (self.services.friends && contacts::reads_world(opcode))
             || (self.services.guild && opcode == Opcode::SMSG_GUILD_EVENT)
+            || (self.services.chat && opcode == Opcode::SMSG_CHANNEL_NOTIFY)
     }
 
     /// Whether presentation takes over this client opcode: a few comparisons per packet
@@ -442,7 +488,8 @@ impl Presenter {
             Opcode::CMSG_WHO => self.services.who,
             Opcode::CMSG_GUILD_ROSTER => self.services.guild,
             _ => {
-                (self.services.friends && contacts::intercepts_client(opcode))
+                (self.services.chat && channels::intercepts_client(opcode))
+                    || (self.services.friends && contacts::intercepts_client(opcode))
                     || (self.services.group && group::commands::intercepts_client(opcode))
                     || (self.services.guild && guild::commands::intercepts_client(opcode))
             }
@@ -460,6 +507,11 @@ impl Presenter {
             return;
         }
         if p.opcode == Opcode::CMSG_GUILD_ROSTER && guild::roster_asked(&self.me, out) {
+            return;
+        }
+        if channels::intercepts_client(p.opcode)
+            && channels::from_client(&self.me, &self.channels, &p, out)
+        {
             return;
         }
         if contacts::intercepts_client(p.opcode) && contacts::from_client(&self.me, &p, out) {
@@ -500,7 +552,9 @@ impl Presenter {
         if p.opcode == Opcode::CMSG_MESSAGECHAT
             && let Ok(line) = ClientChat::decode(&p.body)
         {
-            let taken = (self.services.chat && chat::from_client(&self.me, &line, out))
+            let taken = (self.services.chat
+                && (chat::from_client(&self.me, &line, out)
+                    || channels::from_chat(&self.me, &line, out)))
                 || (self.services.guild && guild::from_client(&self.me, &line, out))
                 || (self.services.group && group::from_client(&self.me, &self.group, &line, out));
             if taken {
@@ -520,6 +574,8 @@ impl Presenter {
             contacts::from_world(&self.me, p, out);
         } else if p.opcode == Opcode::SMSG_GUILD_EVENT {
             guild::from_world(p, out);
+        } else if p.opcode == Opcode::SMSG_CHANNEL_NOTIFY {
+            channels::from_world(&self.me, &mut self.channels, p, out);
         } else {
             out.push(Action::ToClient(p.opcode, p.body));
         }
@@ -535,6 +591,11 @@ impl Presenter {
     ) -> EventFate {
         if let Some(kind) = chat::event_kind(&event.subject) {
             return chat::render_event(&self.me, kind, &event.payload, out);
+        }
+        if self.services.chat
+            && let Some(kind) = channels::event_kind(&event.subject)
+        {
+            return channels::render_event(&self.me, &mut self.channels, kind, &event.payload, out);
         }
         if let Some(kind) = guild::event_kind(&event.subject) {
             return guild::render_event(&mut self.me, kind, &event.payload, out);
@@ -586,6 +647,9 @@ impl Presenter {
             ServiceAnswer::GroupOf(outcome) => group::group_of(&mut self.group, outcome, out),
             ServiceAnswer::GuildCommand { call, outcome } => {
                 guild::commands::answered(&mut self.me, call.op, outcome, out)
+            }
+            ServiceAnswer::Channel { call, outcome } => {
+                channels::answered(&self.me, &mut self.channels, call, outcome, out)
             }
         }
     }

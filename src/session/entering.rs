@@ -547,12 +547,15 @@ impl Entering {
                 cx.push(Output::Announce(world.game.logged_in(account)));
                 super::present::entered_world(cx, now, &mut world.game, world.link);
             }
-            EnterKind::Handoff { from } => cx.event(SessionEvent::HandoffCompleted {
-                from: from.id,
-                to: server.id,
-                took_ms: millis(now.saturating_sub(self.started)),
-                world_ms,
-            }),
+            EnterKind::Handoff { from } => {
+                cx.event(SessionEvent::HandoffCompleted {
+                    from: from.id,
+                    to: server.id,
+                    took_ms: millis(now.saturating_sub(self.started)),
+                    world_ms,
+                });
+                super::present::moved(cx, now, &mut world.game, world.link);
+            }
             EnterKind::Recovery {
                 from,
                 lost_at,
@@ -569,6 +572,7 @@ impl Entering {
                     attempts: retry.attempts(),
                     took_ms: millis(now.saturating_sub(lost_at)),
                 });
+                super::present::moved(cx, now, &mut world.game, world.link);
             }
         }
         release_held(cx, &mut world, &mut self.held);

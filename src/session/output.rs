@@ -122,6 +122,16 @@ pub enum Announcement {
     /// The character's own state changed (ToCloud9's `gw.char.chars-updates`; the bus merges
     /// these per character and publishes once a second).
     CharacterUpdated(crate::present::state::CharacterUpdate),
+    /// The character joined or left a chat channel on this gateway: the bus delivers the
+    /// channel's events to it while it is in (nothing is published).
+    ChannelMembership {
+        /// The character.
+        guid: CharacterGuid,
+        /// The channel's name.
+        channel: String,
+        /// Joined (true) or left.
+        joined: bool,
+    },
     /// The character left the world: it logged out, or its session ended.
     LoggedOut {
         /// Its account.

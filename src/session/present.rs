@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::context::Ctx;
 use super::in_world;
-use super::{InGame, LinkId, World};
+use super::{CharacterGuid, InGame, LinkId, World};
 use crate::present::{Action, ClusterEvent, EventFate, Presenter, ServiceAnswer};
 use crate::wire::Packet;
 
@@ -73,6 +73,14 @@ pub(super) fn entered_world(cx: &mut Ctx, now: Duration, game: &mut InGame, link
     carry_out(cx, now, &mut game.presenter, Some(link), actions);
 }
 
+/// The character is on another worldserver now, on `link` (a handoff, a layer switch, a
+/// recovery).
+pub(super) fn moved(cx: &mut Ctx, now: Duration, game: &mut InGame, link: LinkId) {
+    let mut actions = Vec::new();
+    game.presenter.moved(&mut actions);
+    carry_out(cx, now, &mut game.presenter, Some(link), actions);
+}
+
 /// A service answered one of the presenter's calls.
 pub(super) fn service_answer(
     cx: &mut Ctx,
@@ -97,9 +105,10 @@ fn carry_out(
     link: Option<LinkId>,
     actions: Vec<Action>,
 ) {
+    let guid = CharacterGuid(presenter.guid());
     let mut refused = Vec::new();
     for a in actions {
-        if let Some(failed) = act(cx, link, a, true) {
+        if let Some(failed) = act(cx, link, guid, a, true) {
             refused.push(failed);
         }
     }
@@ -107,13 +116,19 @@ fn carry_out(
         let mut more = Vec::new();
         presenter.handle_service_answer(now, failed, &mut more);
         for a in more {
-            let _ = act(cx, link, a, false);
+            let _ = act(cx, link, guid, a, false);
         }
     }
 }
 
 /// One action; `Some` is a call refused (its failed answer).
-fn act(cx: &mut Ctx, link: Option<LinkId>, a: Action, may_call: bool) -> Option<ServiceAnswer> {
+fn act(
+    cx: &mut Ctx,
+    link: Option<LinkId>,
+    guid: CharacterGuid,
+    a: Action,
+    may_call: bool,
+) -> Option<ServiceAnswer> {
     match a {
         Action::ToClient(opcode, body) => {
             if in_world::for_client(opcode) {
@@ -130,6 +145,16 @@ fn act(cx: &mut Ctx, link: Option<LinkId>, a: Action, may_call: bool) -> Option<
         Action::Publish(update) => {
             cx.push(super::Output::Announce(
                 super::Announcement::CharacterUpdated(update),
+            ));
+            None
+        }
+        Action::Channel { name, joined } => {
+            cx.push(super::Output::Announce(
+                super::Announcement::ChannelMembership {
+                    guid,
+                    channel: name,
+                    joined,
+                },
             ));
             None
         }

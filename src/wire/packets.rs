@@ -32,6 +32,7 @@ macro_rules! cstr_packet {
     )*};
 }
 
+mod channel;
 mod character;
 mod chat;
 mod contacts;
@@ -48,6 +49,11 @@ mod timing;
 mod who;
 mod world;
 
+pub use channel::{
+    CHANNEL_LIST_MAX, CHANNEL_PASSWORD_MAX_BYTES, ChannelDisplayListRequest, ChannelList,
+    ChannelListMember, ChannelListRequest, ChannelNotify, JoinChannel, LeaveChannel, NotifyDetail,
+    channel_flag, channel_notify, member_flag,
+};
 pub use character::{
     AccountDataTimes, CharCreate, CharEnum, CharRename, CharRenameResult, CharacterLoginFailed,
     EnumCharacter, EnumEquipment, LoginFailure, RealmSplit, char_result,

@@ -4,12 +4,19 @@
 //!   publishes it on the receiver's gateway subject), `CharacterNotFound` is nobody online of
 //!   that name. Any other status is a bad answer, and a failed call is a [`SeamError`]; the
 //!   presenter hears both as a failed whisper.
+//! - The channel calls (`JoinChannel`, `LeaveChannel`, `SendChannelMessage`,
+//!   `GetChannelList`): each status becomes the [`ChannelReply`] AzerothCore's notification
+//!   of the same refusal renders (WrongPassword WRONG_PASSWORD, Banned BANNED, WrongFaction
+//!   WRONG_FACTION, NotInArea NOT_IN_AREA, Throttled THROTTLED, NotMember NOT_MEMBER, Muted
+//!   MUTED); an unknown status is a bad answer.
 
 use super::v1;
 use super::v1::chat_service_client::ChatServiceClient;
 use super::{API_VERSION, bad_answer, call, lazy_channel, request};
+use crate::present::channels::{ChannelCall, ChannelOp, ChannelReply};
 use crate::present::chat::{Whisper, WhisperOutcome};
 use crate::session::SeamError;
+use crate::wire::packets::{ChannelListMember, channel_notify};
 
 /// The service name in every [`SeamError`] of this adapter.
 const SERVICE: &str = "chat";
@@ -92,6 +99,153 @@ impl GrpcChat {
                 RPC,
                 format!("unknown status {}", answer.status),
             )),
+        }
+    }
+
+    /// A channel call: `JoinChannel`, `LeaveChannel`, `SendChannelMessage` or
+    /// `GetChannelList`.
+    pub async fn channel(&self, c: &ChannelCall) -> Result<ChannelReply, SeamError> {
+        let timeout_ms = self.settings.chat_call_timeout_ms;
+        let mut client = self.client.clone();
+        let (realm, team) = (self.settings.realm_id, c.team as i32);
+        let unknown = |rpc: &'static str, status: i32| {
+            bad_answer(SERVICE, rpc, format!("unknown status {status}"))
+        };
+        match &c.op {
+            ChannelOp::Join {
+                id,
+                password,
+                flags,
+            } => {
+                const RPC: &str = "JoinChannel";
+                let answer = call(
+                    SERVICE,
+                    RPC,
+                    timeout_ms,
+                    client.join_channel(request(
+                        v1::JoinChannelRequest {
+                            api: API_VERSION.into(),
+                            realm_id: realm,
+                            player_guid: c.player,
+                            player_name: c.player_name.clone(),
+                            team_id: team,
+                            channel_name: c.channel.clone(),
+                            channel_id: *id,
+                            password: password.clone(),
+                            channel_flags: u32::from(*flags),
+                        },
+                        timeout_ms,
+                    )),
+                )
+                .await?;
+                use v1::join_channel_response::Status;
+                let refused = |kind| Ok(ChannelReply::Refused(kind));
+                match Status::try_from(answer.status) {
+                    Ok(Status::Ok) => {
+                        let info = answer.channel.unwrap_or_default();
+                        Ok(ChannelReply::Joined {
+                            id: info.channel_id,
+                            flags: u8::try_from(info.flags).unwrap_or(*flags),
+                            member_flags: u8::try_from(info.member_flags).unwrap_or(0),
+                        })
+                    }
+                    Ok(Status::WrongPassword) => refused(channel_notify::WRONG_PASSWORD),
+                    Ok(Status::Banned) => refused(channel_notify::BANNED),
+                    Ok(Status::WrongFaction) => refused(channel_notify::WRONG_FACTION),
+                    Ok(Status::NotInArea) => refused(channel_notify::NOT_IN_AREA),
+                    Ok(Status::Throttled) => refused(channel_notify::THROTTLED),
+                    Err(_) => Err(unknown(RPC, answer.status)),
+                }
+            }
+            ChannelOp::Leave { .. } => {
+                const RPC: &str = "LeaveChannel";
+                let answer = call(
+                    SERVICE,
+                    RPC,
+                    timeout_ms,
+                    client.leave_channel(request(
+                        v1::LeaveChannelRequest {
+                            api: API_VERSION.into(),
+                            realm_id: realm,
+                            player_guid: c.player,
+                            channel_name: c.channel.clone(),
+                            team_id: team,
+                        },
+                        timeout_ms,
+                    )),
+                )
+                .await?;
+                use v1::leave_channel_response::Status;
+                match Status::try_from(answer.status) {
+                    Ok(Status::Ok) => Ok(ChannelReply::Done),
+                    Ok(Status::NotMember) => Ok(ChannelReply::Refused(channel_notify::NOT_MEMBER)),
+                    Err(_) => Err(unknown(RPC, answer.status)),
+                }
+            }
+            ChannelOp::Say { language, message } => {
+                const RPC: &str = "SendChannelMessage";
+                let answer = call(
+                    SERVICE,
+                    RPC,
+                    timeout_ms,
+                    client.send_channel_message(request(
+                        v1::SendChannelMessageRequest {
+                            api: API_VERSION.into(),
+                            realm_id: realm,
+                            sender_guid: c.player,
+                            sender_name: c.player_name.clone(),
+                            channel_name: c.channel.clone(),
+                            language: *language,
+                            message: message.clone(),
+                            team_id: team,
+                        },
+                        timeout_ms,
+                    )),
+                )
+                .await?;
+                use v1::send_channel_message_response::Status;
+                match Status::try_from(answer.status) {
+                    Ok(Status::Ok) => Ok(ChannelReply::Done),
+                    Ok(Status::NotMember) => Ok(ChannelReply::Refused(channel_notify::NOT_MEMBER)),
+                    Ok(Status::Muted) => Ok(ChannelReply::Refused(channel_notify::MUTED)),
+                    Ok(Status::Throttled) => Ok(ChannelReply::Refused(channel_notify::THROTTLED)),
+                    Err(_) => Err(unknown(RPC, answer.status)),
+                }
+            }
+            ChannelOp::List => {
+                const RPC: &str = "GetChannelList";
+                let answer = call(
+                    SERVICE,
+                    RPC,
+                    timeout_ms,
+                    client.get_channel_list(request(
+                        v1::GetChannelListRequest {
+                            api: API_VERSION.into(),
+                            realm_id: realm,
+                            player_guid: c.player,
+                            channel_name: c.channel.clone(),
+                            team_id: team,
+                        },
+                        timeout_ms,
+                    )),
+                )
+                .await?;
+                use v1::get_channel_list_response::Status;
+                match Status::try_from(answer.status) {
+                    Ok(Status::Ok) => Ok(ChannelReply::Members(
+                        answer
+                            .members
+                            .iter()
+                            .map(|m| ChannelListMember {
+                                guid: m.guid,
+                                flags: u8::try_from(m.flags).unwrap_or(0),
+                            })
+                            .collect(),
+                    )),
+                    Ok(Status::NotMember) => Ok(ChannelReply::Refused(channel_notify::NOT_MEMBER)),
+                    Err(_) => Err(unknown(RPC, answer.status)),
+                }
+            }
         }
     }
 }

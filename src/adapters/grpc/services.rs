@@ -90,6 +90,10 @@ impl PresentServices for GrpcServices {
                         .map_err(|e| e.to_string());
                     ServiceAnswer::Contacts { call, outcome }
                 }
+                ServiceRequest::Channel(call) => {
+                    let outcome = self.chat.channel(&call).await.map_err(|e| e.to_string());
+                    ServiceAnswer::Channel { call, outcome }
+                }
                 ServiceRequest::Who(q) => ServiceAnswer::Who(
                     self.characters
                         .who(q.asker, &q.request)

@@ -77,16 +77,19 @@ pub fn encode_updates(from: &Publisher, updates: &[CharacterUpdate]) -> Vec<u8> 
 }
 
 /// An announcement as its subject and envelope bytes. A [`Announcement::CharacterUpdated`]
-/// alone is encoded as a one-character `gw.char.chars-updates` (the bus batches them).
-pub fn encode(from: &Publisher, announcement: &Announcement) -> (&'static str, Vec<u8>) {
+/// alone is encoded as a one-character `gw.char.chars-updates` (the bus batches them); a
+/// channel membership is not published (`None`).
+pub fn encode(from: &Publisher, announcement: &Announcement) -> Option<(&'static str, Vec<u8>)> {
     let mut out = String::with_capacity(320);
     let subject = match announcement {
         Announcement::CharacterUpdated(u) => {
-            return (
+            return Some((
                 SUBJECT_CHARS_UPDATES,
                 encode_updates(from, std::slice::from_ref(u)),
-            );
+            ));
         }
+        // Kept on this gateway (who a channel's events are for), never published.
+        Announcement::ChannelMembership { .. } => return None,
         Announcement::LoggedIn { account, character } => {
             envelope_start(&mut out, TYPE_LOGGED_IN);
             out.push('{');
@@ -126,7 +129,7 @@ pub fn encode(from: &Publisher, announcement: &Announcement) -> (&'static str, V
         }
     };
     out.push_str("}}");
-    (subject, out.into_bytes())
+    Some((subject, out.into_bytes()))
 }
 
 fn envelope_start(out: &mut String, event_type: u8) {
@@ -255,7 +258,8 @@ mod tests {
                 account: AccountId(9),
                 character: alice(),
             },
-        );
+        )
+        .expect("published");
         assert_eq!(subject, "gw.char.logged-in");
         assert_eq!(
             text(bytes),
@@ -279,7 +283,8 @@ mod tests {
                 name: "Bob".into(),
                 guild_id: 0,
             },
-        );
+        )
+        .expect("published");
         assert_eq!(subject, "gw.char.logged-out");
         assert_eq!(
             text(bytes),
@@ -318,7 +323,8 @@ mod tests {
                 r#""pm":4294967295},{"i":7,"h":1}]}}"#
             )
         );
-        let (subject, bytes) = encode(&publisher(), &Announcement::CharacterUpdated(sparse));
+        let (subject, bytes) =
+            encode(&publisher(), &Announcement::CharacterUpdated(sparse)).expect("published");
         assert_eq!(subject, "gw.char.chars-updates");
         assert_eq!(
             text(bytes),
@@ -334,7 +340,8 @@ mod tests {
                 account: AccountId(9),
                 character: alice(),
             },
-        );
+        )
+        .expect("published");
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         let p = &v["p"];
         assert_eq!(p["CharPosX"].as_f64().map(|x| x as f32), Some(5804.15f32));

@@ -4,17 +4,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::session::CharacterGuid;
 
-/// A channel's name as channels are keyed: lower-cased, as ToCloud9's gateway keys them.
-pub fn channel_key(name: &str) -> String {
-    name.to_lowercase()
-}
-
-/// Channels one character may be in at once, at most (the client shows ten).
-pub const CHANNELS_PER_PLAYER_MAX: usize = 32;
+pub use crate::present::channels::{CHANNELS_PER_PLAYER_MAX, channel_key};
 
 /// Which characters on this gateway are in which chat channels: who a channel event is for.
 /// ToCloud9's gateway keeps the same table, filled when the chat service confirms a join;
-/// presentation fills this one (join, leave, and forget at logout).
+/// presentation fills this one ([`crate::session::Announcement::ChannelMembership`]: a join
+/// chatserver confirmed, a leave), and the bus forgets a character at its logout.
 #[derive(Debug, Default, Clone)]
 pub struct ChannelMembers {
     by_channel: BTreeMap<String, BTreeSet<CharacterGuid>>,
