@@ -430,11 +430,17 @@ pub fn answered(
             out.push(system_line(&unanswered_line(&name)))
         }
         (ChannelOp::Say { language, message }, Ok(ChannelReply::Done)) => {
+            // Under the channel's own name, as its members hear it (the client may have
+            // typed it in another case).
+            let channel = channels
+                .joined
+                .get(&channel_key(&name))
+                .map_or(name, |j| j.name.clone());
             let line = ChatMessage {
                 kind: chat_type::CHANNEL,
                 language,
                 sender: me.guid,
-                channel: Some(name),
+                channel: Some(channel),
                 receiver: me.guid,
                 message,
                 tag: 0,

@@ -714,3 +714,26 @@ fn a_notify_that_does_not_decode_goes_on_untouched() {
     from_world(&me(), &mut channels, junk.clone(), &mut out);
     assert_eq!(out, vec![Action::ToClient(junk.opcode, junk.body)]);
 }
+
+#[test]
+fn the_speakers_line_carries_the_channels_own_name() {
+    let mut channels = Channels::default();
+    join_custom(&mut channels, "Pugs", 0);
+    let line = ClientChat {
+        kind: u32::from(chat_type::CHANNEL),
+        language: 7,
+        target: ChatTarget::Channel("pUGS".into()),
+        message: "hi".into(),
+    };
+    let mut out = Vec::new();
+    assert!(from_chat(&me(), &line, &mut out));
+    let call = the_call(&out);
+    assert_eq!(call.channel, "pUGS", "chatserver keys it in any case");
+    let mut out = Vec::new();
+    answered(&me(), &mut channels, call, Ok(ChannelReply::Done), &mut out);
+    let [Action::ToClient(Opcode::SMSG_MESSAGECHAT, body)] = out.as_slice() else {
+        panic!("{out:?}");
+    };
+    let echo = ChatMessage::decode(body).expect("decodes");
+    assert_eq!(echo.channel.as_deref(), Some("Pugs"));
+}
