@@ -319,17 +319,18 @@ pub fn from_world(me: &Me, channels: &mut Channels, p: Packet, out: &mut Vec<Act
             ));
         }
         NotifyDetail::YouLeft { .. } if n.kind == channel_notify::YOU_LEFT => {
-            if channels.forget(&n.channel, out).is_some() {
-                out.push(call(
-                    me,
-                    &n.channel,
-                    ChannelOp::Leave { tell_client: false },
-                ));
-            }
+            left_on_world(me, channels, &n.channel, out)
         }
         _ => {}
     }
     out.push(Action::ToClient(p.opcode, p.body));
+}
+
+/// The worldserver took the player out of built-in channel `name`: out of chatserver's too.
+fn left_on_world(me: &Me, channels: &mut Channels, name: &str, out: &mut Vec<Action>) {
+    if channels.forget(name, out).is_some() {
+        out.push(call(me, name, ChannelOp::Leave { tell_client: false }));
+    }
 }
 
 /// The player is on another worldserver now: it is told the built-in channels again.
