@@ -22,11 +22,13 @@ use waygate::adapters::grpc::{
 };
 use waygate::cluster::backoff::Backoff;
 use waygate::cluster::{WorldserverId, WorldserverInfo};
+use waygate::present::channels::{ChannelCall, ChannelOp, ChannelReply};
 use waygate::present::chat::{Whisper, WhisperOutcome};
 use waygate::present::guild::GuildMessage;
 use waygate::present::{ServiceAnswer, ServiceRequest};
 use waygate::runtime::{Characters, Clock, PresentServices, Registry};
 use waygate::session::{AccountId, CharacterGuid, SeamError};
+use waygate::wire::packets::{ChannelListMember, channel_flag, channel_notify, member_flag};
 
 /// Any wait in these tests ends by this.
 const TEST_DEADLINE_MS: u64 = 10_000;
@@ -727,6 +729,92 @@ async fn whispers_go_to_chatserver_with_every_field_and_its_answers_are_read() {
     assert_eq!(w, whisper("Bob"));
     assert!(matches!(outcome, WhisperOutcome::Failed(_)), "{outcome:?}");
     server.stop().await;
+}
+
+fn channel_call(channel: &str, op: ChannelOp) -> ChannelCall {
+    ChannelCall {
+        player: 5,
+        player_name: "Alice".into(),
+        team: 1,
+        channel: channel.into(),
+        op,
+    }
+}
+
+#[tokio::test]
+async fn channel_calls_go_to_chatserver_and_their_statuses_become_azerothcores_notices() {
+    let fake = FakeChat::default();
+    let server = serve_chat(fake.clone()).await;
+    let chat = chat_client(server.address);
+    let join = channel_call(
+        "Pugs",
+        ChannelOp::Join {
+            id: 0,
+            password: "pw".into(),
+            flags: channel_flag::CUSTOM,
+        },
+    );
+    assert_eq!(
+        chat.channel(&join).await,
+        Ok(ChannelReply::Joined {
+            id: 0,
+            flags: channel_flag::CUSTOM,
+            member_flags: member_flag::OWNER | member_flag::MODERATOR,
+        }),
+        "the first member owns it"
+    );
+    let say = channel_call(
+        "pugs",
+        ChannelOp::Say {
+            language: 7,
+            message: "lfm ✓".into(),
+        },
+    );
+    assert_eq!(chat.channel(&say).await, Ok(ChannelReply::Done));
+    assert_eq!(
+        chat.channel(&channel_call("Pugs", ChannelOp::List)).await,
+        Ok(ChannelReply::Members(vec![ChannelListMember {
+            guid: 5,
+            flags: member_flag::OWNER | member_flag::MODERATOR,
+        }]))
+    );
+    let leave = channel_call("Pugs", ChannelOp::Leave { tell_client: true });
+    assert_eq!(chat.channel(&leave).await, Ok(ChannelReply::Done));
+    assert_eq!(
+        chat.channel(&leave).await,
+        Ok(ChannelReply::Refused(channel_notify::NOT_MEMBER))
+    );
+    assert_eq!(
+        chat.channel(&say).await,
+        Ok(ChannelReply::Refused(channel_notify::NOT_MEMBER))
+    );
+    assert_eq!(
+        fake.data().channel_calls,
+        vec![
+            "join Pugs 1 id=0 flags=1 pw=pw",
+            "say pugs 7 lfm ✓",
+            "list Pugs",
+            "leave Pugs",
+            "leave Pugs",
+            "say pugs 7 lfm ✓",
+        ]
+    );
+    server.stop().await;
+    // Behind the seam, a chatserver that is down is a failed answer carrying its call.
+    let services = GrpcServices {
+        chat: chat_client(closed_port().await),
+        guilds: GrpcGuilds::connect(GuildsSettings::new(closed_port().await.to_string(), REALM))
+            .expect("a valid address"),
+        characters: characters_client(closed_port().await),
+        groups: groups_client(closed_port().await),
+    };
+    let answer = services.call(ServiceRequest::Channel(join.clone())).await;
+    let ServiceAnswer::Channel { call, outcome } = answer else {
+        panic!("{answer:?}")
+    };
+    assert_eq!(call, join);
+    let detail = outcome.expect_err("down");
+    assert!(detail.contains("JoinChannel"), "{detail}");
 }
 
 #[tokio::test]

@@ -717,3 +717,198 @@ fn guild_roster_over_32_kib() {
     );
     snap("guild_roster_over_32_kib", text);
 }
+
+// Chat channels, rendered by the presenter from ToCloud9-shaped inputs: chatserver's answers
+// and its `chat.gw.ALL.channel.*` events.
+mod channels {
+    use super::*;
+    use bytes::Bytes;
+    use std::time::Duration;
+    use waygate::present::channels::ChannelReply;
+    use waygate::present::{
+        Action, ClusterEvent, Me, Presenter, ServiceAnswer, ServiceRequest, Services,
+    };
+    use waygate::wire::Packet;
+    use waygate::wire::packets::{
+        ChannelList, ChannelListMember, ChannelListRequest, ChannelNotify, ChatMessage,
+        JoinChannel, LeaveChannel, member_flag,
+    };
+
+    fn presenter() -> Presenter {
+        Presenter::new(
+            Me {
+                guid: 7,
+                name: "Ælfrida".into(),
+                race: 10,
+                ..Me::default()
+            },
+            Services::TOCLOUD9,
+        )
+    }
+
+    /// What the client gets when the presenter's one call is answered with `reply`.
+    fn answer(p: &mut Presenter, opcode: Opcode, body: Bytes, reply: ChannelReply) -> Vec<Action> {
+        let mut out = Vec::new();
+        p.handle_client(Duration::ZERO, Packet { opcode, body }, &mut out);
+        let [Action::Call(ServiceRequest::Channel(call))] = out.as_slice() else {
+            panic!("one channel call: {out:?}");
+        };
+        let mut rendered = Vec::new();
+        p.handle_service_answer(
+            Duration::ZERO,
+            ServiceAnswer::Channel {
+                call: call.clone(),
+                outcome: Ok(reply),
+            },
+            &mut rendered,
+        );
+        rendered
+    }
+
+    fn to_client(out: &[Action]) -> Vec<(Opcode, Bytes)> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::ToClient(opcode, body) => Some((*opcode, body.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn join(p: &mut Presenter, name: &str, member_flags: u8) -> Vec<(Opcode, Bytes)> {
+        let body = JoinChannel {
+            name: name.into(),
+            ..JoinChannel::default()
+        }
+        .to_body();
+        to_client(&answer(
+            p,
+            Opcode::CMSG_JOIN_CHANNEL,
+            body,
+            ChannelReply::Joined {
+                id: 0,
+                flags: 0x01,
+                member_flags,
+            },
+        ))
+    }
+
+    fn notify_snapshot(body: &Bytes) -> String {
+        let decoded = ChannelNotify::decode(body).expect("decodes");
+        packet_snapshot(Opcode::SMSG_CHANNEL_NOTIFY, body, &format!("{decoded:#?}"))
+    }
+
+    #[test]
+    fn the_first_member_of_a_player_made_channel() {
+        let mut p = presenter();
+        let out = join(&mut p, "Raidé", member_flag::OWNER | member_flag::MODERATOR);
+        let [(_, you_joined), (_, owner)] = out.as_slice() else {
+            panic!("{out:?}");
+        };
+        snap(
+            "channel_notify_you_joined_custom",
+            notify_snapshot(you_joined),
+        );
+        snap("channel_notify_mode_change_owner", notify_snapshot(owner));
+    }
+
+    #[test]
+    fn leaving_a_player_made_channel() {
+        let mut p = presenter();
+        join(&mut p, "Pugs", 0);
+        let body = LeaveChannel {
+            unknown: 0,
+            name: "Pugs".into(),
+        }
+        .to_body();
+        let out = to_client(&answer(
+            &mut p,
+            Opcode::CMSG_LEAVE_CHANNEL,
+            body,
+            ChannelReply::Done,
+        ));
+        let [(_, you_left)] = out.as_slice() else {
+            panic!("{out:?}");
+        };
+        snap("channel_notify_you_left_custom", notify_snapshot(you_left));
+    }
+
+    #[test]
+    fn the_member_list() {
+        let mut p = presenter();
+        join(&mut p, "Pugs", 0);
+        let body = ChannelListRequest {
+            channel: "Pugs".into(),
+        }
+        .to_body();
+        let members = vec![
+            ChannelListMember {
+                guid: 9,
+                flags: member_flag::OWNER | member_flag::MODERATOR,
+            },
+            ChannelListMember { guid: 7, flags: 0 },
+            ChannelListMember {
+                guid: 0x0000_0001_0000_002A,
+                flags: member_flag::MUTED,
+            },
+        ];
+        let out = to_client(&answer(
+            &mut p,
+            Opcode::CMSG_CHANNEL_LIST,
+            body,
+            ChannelReply::Members(members),
+        ));
+        let [(_, list)] = out.as_slice() else {
+            panic!("{out:?}");
+        };
+        snap(
+            "channel_list_three_members",
+            typed(&ChannelList::decode(list).expect("decodes")),
+        );
+    }
+
+    fn event(p: &mut Presenter, subject: &str, payload: &str) -> Vec<(Opcode, Bytes)> {
+        let mut out = Vec::new();
+        p.handle_event(
+            Duration::ZERO,
+            &ClusterEvent {
+                subject: subject.into(),
+                payload: Bytes::from(payload.to_owned()),
+            },
+            &mut out,
+        );
+        to_client(&out)
+    }
+
+    #[test]
+    fn a_line_heard_from_another_worldserver() {
+        let mut p = presenter();
+        join(&mut p, "Pugs", 0);
+        let out = event(
+            &mut p,
+            "chat.gw.ALL.channel.message",
+            r#"{"RealmID":1,"ChannelName":"Pugs","ChannelID":0,"SenderGUID":9,"SenderName":"Bjørn","Language":1,"Message":"LFM ICC 25 — need 2 heals ✓"}"#,
+        );
+        let [(_, line)] = out.as_slice() else {
+            panic!("{out:?}");
+        };
+        snap(
+            "channel_message_from_event",
+            typed(&ChatMessage::decode(line).expect("decodes")),
+        );
+    }
+
+    #[test]
+    fn a_kick_seen_by_another_member() {
+        let mut p = presenter();
+        join(&mut p, "Pugs", 0);
+        let out = event(
+            &mut p,
+            "chat.gw.ALL.channel.notify",
+            r#"{"RealmID":1,"ChannelName":"Pugs","ChannelID":0,"NotifyType":18,"TargetGUID":9,"TargetName":"Bjørn","SecondGUID":11,"OldFlags":0,"NewFlags":0,"ExtraData":"","AffectsPlayer":0}"#,
+        );
+        let [(_, kicked)] = out.as_slice() else {
+            panic!("{out:?}");
+        };
+        snap("channel_notify_player_kicked", notify_snapshot(kicked));
+    }
+}

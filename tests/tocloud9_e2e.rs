@@ -38,11 +38,12 @@ use waygate::peers::worldserver::{
     FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, Presence,
 };
 use waygate::wire::packets::{
-    AddFriend, ChatMessage, ChatPlayerNotFound, ChatTarget, ClientChat, ContactList,
-    ContactListRequest, FriendOnline, FriendStatus, GroupList, GuildCommandResult, GuildEvent,
-    GuildInviteRequest, GuildQuery, GuildQueryResponse, GuildRoster, GuildSetMotd, InviteToGroup,
-    PartyCommandResult, PartyMemberStats, Position, RaidTargets, SetLootMethod, WhoList,
-    WhoRequest, WirePacket, chat_type, contact_flag, friend_result, guild_command, guild_error,
+    AddFriend, ChannelList, ChannelListRequest, ChannelNotify, ChatMessage, ChatPlayerNotFound,
+    ChatTarget, ClientChat, ContactList, ContactListRequest, FriendOnline, FriendStatus, GroupList,
+    GuildCommandResult, GuildEvent, GuildInviteRequest, GuildQuery, GuildQueryResponse,
+    GuildRoster, GuildSetMotd, InviteToGroup, JoinChannel, LeaveChannel, PartyCommandResult,
+    PartyMemberStats, Position, RaidTargets, SetLootMethod, WhoList, WhoRequest, WirePacket,
+    channel_notify, chat_type, contact_flag, friend_result, guild_command, guild_error,
     guild_event, member_status, party_operation, party_result,
 };
 use waygate::wire::{Opcode, SessionKey};
@@ -550,6 +551,57 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
                 opcode: Opcode::SMSG_PARTY_COMMAND_RESULT,
                 count: 1,
             },
+            // A player-made channel is chatserver's: joined (its first member owns it),
+            // a line echoed, Bob's line heard from the bus, its member list, then left.
+            BotStep::Send {
+                opcode: Opcode::CMSG_JOIN_CHANNEL,
+                body: JoinChannel {
+                    name: "Pugs".into(),
+                    ..JoinChannel::default()
+                }
+                .to_body(),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_CHANNEL_NOTIFY,
+                count: 2,
+            },
+            BotStep::Send {
+                opcode: Opcode::CMSG_MESSAGECHAT,
+                body: ClientChat {
+                    kind: u32::from(chat_type::CHANNEL),
+                    language: 7,
+                    target: ChatTarget::Channel("pugs".into()),
+                    message: "lfm".into(),
+                }
+                .to_body(),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_MESSAGECHAT,
+                count: 2,
+            },
+            BotStep::Send {
+                opcode: Opcode::CMSG_CHANNEL_LIST,
+                body: ChannelListRequest {
+                    channel: "Pugs".into(),
+                }
+                .to_body(),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_CHANNEL_LIST,
+                count: 1,
+            },
+            BotStep::Send {
+                opcode: Opcode::CMSG_LEAVE_CHANNEL,
+                body: LeaveChannel {
+                    unknown: 0,
+                    name: "Pugs".into(),
+                }
+                .to_body(),
+            },
+            BotStep::ExpectPackets {
+                opcode: Opcode::SMSG_CHANNEL_NOTIFY,
+                count: 1,
+            },
             BotStep::Logout,
         ],
     );
@@ -694,13 +746,88 @@ async fn the_binary_serves_a_player_in_the_tocloud9_mode() {
         .await
         .expect("publish");
     bus.flush().await.expect("flush");
+    // Bob's line in "Pugs" once the player has spoken there (so it is a member by then:
+    // the gateway knew it joined before the client heard YOU_JOINED).
+    let channel_line = {
+        let (chat, bus) = (chat.clone(), bus.clone());
+        tokio::spawn(async move {
+            let spoke = || {
+                chat.data()
+                    .channel_calls
+                    .iter()
+                    .any(|c| c.starts_with("say pugs"))
+            };
+            let began = tokio::time::Instant::now();
+            while !spoke() {
+                assert!(began.elapsed() < WAIT * 2, "the player never spoke in Pugs");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let line = format!(
+                r#"{{"v":"0.0.1","t":2,"p":{{"RealmID":{realm},"ChannelName":"Pugs","ChannelID":0,"SenderGUID":{BOB},"SenderName":"Bob","Language":7,"Message":"me too"}}}}"#
+            );
+            bus.publish("chat.gw.ALL.channel.message", line.into())
+                .await
+                .expect("publish");
+            bus.flush().await.expect("flush");
+        })
+    };
     let (report, result) = tokio::time::timeout(WAIT * 2, player)
         .await
         .unwrap_or_else(|_| panic!("the bot ends within the wait\n{}", dump()))
         .expect("bot task");
     assert!(result.is_ok(), "{result:?} {report:?}\n{}", dump());
+    channel_line.await.expect("the channel line was published");
     let sent = chat.data().whispers.clone();
     assert_eq!(sent.len(), 2, "{sent:?}");
+    // Eeto is an orc: the Horde's channels (team 1).
+    assert_eq!(
+        chat.data().channel_calls,
+        vec![
+            "join Pugs 1 id=0 flags=1 pw=",
+            "say pugs 7 lfm",
+            "list Pugs",
+            "leave Pugs",
+        ]
+    );
+    let channel_lines: Vec<(u64, Option<String>, String)> = report
+        .received
+        .iter()
+        .filter(|(opcode, _)| *opcode == Opcode::SMSG_MESSAGECHAT)
+        .filter_map(|(_, body)| ChatMessage::decode(body).ok())
+        .filter(|l| l.kind == chat_type::CHANNEL)
+        .map(|l| (l.sender, l.channel, l.message))
+        .collect();
+    assert_eq!(
+        channel_lines,
+        vec![
+            (GUID, Some("Pugs".into()), "lfm".into()),
+            (BOB, Some("Pugs".into()), "me too".into()),
+        ]
+    );
+    let notices: Vec<ChannelNotify> = report
+        .received
+        .iter()
+        .filter(|(opcode, _)| *opcode == Opcode::SMSG_CHANNEL_NOTIFY)
+        .map(|(_, body)| ChannelNotify::decode(body).expect("decodes"))
+        .collect();
+    assert_eq!(
+        notices.iter().map(|n| n.kind).collect::<Vec<_>>(),
+        vec![
+            channel_notify::YOU_JOINED,
+            channel_notify::MODE_CHANGE,
+            channel_notify::YOU_LEFT
+        ]
+    );
+    let list = report
+        .received
+        .iter()
+        .find(|(opcode, _)| *opcode == Opcode::SMSG_CHANNEL_LIST)
+        .map(|(_, body)| ChannelList::decode(body).expect("decodes"))
+        .expect("the member list");
+    assert_eq!(
+        (list.channel.as_str(), list.flags, list.members.len()),
+        ("Pugs", 0x01, 1)
+    );
     assert_eq!(
         (
             sent[0].realm_id,

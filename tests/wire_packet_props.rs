@@ -1912,3 +1912,84 @@ codec_props! {
             tabs,
         });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Chat channels: SMSG_CHANNEL_NOTIFY, SMSG_CHANNEL_LIST and the client's requests.
+// ---------------------------------------------------------------------------------------------
+
+use waygate::wire::packets::{
+    CHANNEL_NAME_MAX_BYTES, CHANNEL_PASSWORD_MAX_BYTES, ChannelDisplayListRequest, ChannelList,
+    ChannelListMember, ChannelListRequest, ChannelNotify, JoinChannel, LeaveChannel, NotifyDetail,
+};
+
+wire_packet_codecs!(
+    ChannelNotify,
+    ChannelList,
+    ChannelListRequest,
+    ChannelDisplayListRequest,
+    JoinChannel,
+    LeaveChannel
+);
+
+/// Any type, with the detail AzerothCore gives that type.
+fn channel_notify() -> impl Strategy<Value = ChannelNotify> {
+    (
+        any::<u8>(),
+        text(CHANNEL_NAME_MAX_BYTES),
+        (guid(), guid(), name()),
+        any::<(u8, u8, u32)>(),
+    )
+        .prop_map(|(kind, channel, (target, second, who), (old, new, id))| {
+            let detail = match NotifyDetail::for_kind(kind, target, second, &who, (old, new)) {
+                NotifyDetail::YouJoined { .. } => NotifyDetail::YouJoined {
+                    flags: new,
+                    channel_id: id,
+                },
+                NotifyDetail::YouLeft { .. } => NotifyDetail::YouLeft {
+                    channel_id: id,
+                    constant: old,
+                },
+                other => other,
+            };
+            ChannelNotify {
+                kind,
+                channel,
+                detail,
+            }
+        })
+}
+
+codec_props! {
+    channel_notify_packet: ChannelNotify = channel_notify();
+    channel_list_packet: ChannelList = (
+        text(CHANNEL_NAME_MAX_BYTES),
+        any::<u8>(),
+        prop::collection::vec((guid(), any::<u8>()), 0..64),
+    )
+        .prop_map(|(channel, flags, members)| ChannelList {
+            channel,
+            flags,
+            members: members
+                .into_iter()
+                .map(|(guid, flags)| ChannelListMember { guid, flags })
+                .collect(),
+        });
+    channel_list_request_packet: ChannelListRequest = text(CHANNEL_NAME_MAX_BYTES)
+        .prop_map(|channel| ChannelListRequest { channel });
+    channel_display_list_request_packet: ChannelDisplayListRequest =
+        text(CHANNEL_NAME_MAX_BYTES).prop_map(|channel| ChannelDisplayListRequest { channel });
+    join_channel_packet: JoinChannel = (
+        any::<u32>(),
+        any::<[u8; 2]>(),
+        text(CHANNEL_NAME_MAX_BYTES),
+        text(CHANNEL_PASSWORD_MAX_BYTES),
+    )
+        .prop_map(|(channel_id, unknown, name, password)| JoinChannel {
+            channel_id,
+            unknown,
+            name,
+            password,
+        });
+    leave_channel_packet: LeaveChannel = (any::<u32>(), text(CHANNEL_NAME_MAX_BYTES))
+        .prop_map(|(unknown, name)| LeaveChannel { unknown, name });
+}

@@ -544,6 +544,21 @@ pub struct ChatData {
     /// Answer every whisper with this status value instead (an unknown one, say).
     pub status_override: Option<i32>,
     pub whispers: Vec<v1::SendWhisperMessageRequest>,
+    /// Channels as chatserver keys them: (lower-cased name, team) -> members (guid, name,
+    /// member flags); the first member owns it.
+    pub channels: std::collections::BTreeMap<(String, i32), Vec<ChannelMember>>,
+    /// The channel calls, in order: "join Pugs 1 id=0 flags=1 pw=", "say Pugs 7 lfm",
+    /// "list Pugs", "leave Pugs".
+    pub channel_calls: Vec<String>,
+}
+
+/// A member of a fake chatserver channel: guid, name, member flags.
+pub type ChannelMember = (u64, String, u32);
+
+impl ChatData {
+    fn members(&mut self, name: &str, team: i32) -> Option<&mut Vec<ChannelMember>> {
+        self.channels.get_mut(&(name.to_lowercase(), team))
+    }
 }
 
 #[derive(Clone, Default)]
@@ -578,6 +593,104 @@ impl ChatService for FakeChat {
             api: "0.0.1".into(),
             status,
             receiver_guid: receiver.unwrap_or(0),
+        }))
+    }
+
+    async fn join_channel(
+        &self,
+        request: Request<v1::JoinChannelRequest>,
+    ) -> Result<Response<v1::JoinChannelResponse>, Status> {
+        let r = request.into_inner();
+        let mut data = self.data();
+        data.channel_calls.push(format!(
+            "join {} {} id={} flags={} pw={}",
+            r.channel_name, r.team_id, r.channel_id, r.channel_flags, r.password
+        ));
+        let members = data
+            .channels
+            .entry((r.channel_name.to_lowercase(), r.team_id))
+            .or_default();
+        let member_flags = if members.is_empty() { 0x03 } else { 0 };
+        if !members.iter().any(|m| m.0 == r.player_guid) {
+            members.push((r.player_guid, r.player_name.clone(), member_flags));
+        }
+        Ok(Response::new(v1::JoinChannelResponse {
+            api: "0.0.1".into(),
+            status: 0,
+            channel: Some(v1::ChannelInfo {
+                name: r.channel_name,
+                channel_id: r.channel_id,
+                flags: r.channel_flags,
+                num_members: members.len() as u32,
+                member_flags,
+            }),
+        }))
+    }
+
+    async fn leave_channel(
+        &self,
+        request: Request<v1::LeaveChannelRequest>,
+    ) -> Result<Response<v1::LeaveChannelResponse>, Status> {
+        let r = request.into_inner();
+        let mut data = self.data();
+        data.channel_calls.push(format!("leave {}", r.channel_name));
+        let status = match data.members(&r.channel_name, r.team_id) {
+            Some(members) if members.iter().any(|m| m.0 == r.player_guid) => {
+                members.retain(|m| m.0 != r.player_guid);
+                0
+            }
+            _ => 1,
+        };
+        Ok(Response::new(v1::LeaveChannelResponse {
+            api: "0.0.1".into(),
+            status,
+        }))
+    }
+
+    async fn send_channel_message(
+        &self,
+        request: Request<v1::SendChannelMessageRequest>,
+    ) -> Result<Response<v1::SendChannelMessageResponse>, Status> {
+        let r = request.into_inner();
+        let mut data = self.data();
+        data.channel_calls.push(format!(
+            "say {} {} {}",
+            r.channel_name, r.language, r.message
+        ));
+        let member = data
+            .members(&r.channel_name, r.team_id)
+            .is_some_and(|m| m.iter().any(|m| m.0 == r.sender_guid));
+        Ok(Response::new(v1::SendChannelMessageResponse {
+            api: "0.0.1".into(),
+            status: if member { 0 } else { 1 },
+        }))
+    }
+
+    async fn get_channel_list(
+        &self,
+        request: Request<v1::GetChannelListRequest>,
+    ) -> Result<Response<v1::GetChannelListResponse>, Status> {
+        let r = request.into_inner();
+        let mut data = self.data();
+        data.channel_calls.push(format!("list {}", r.channel_name));
+        let (status, members) = match data.members(&r.channel_name, r.team_id) {
+            Some(members) if members.iter().any(|m| m.0 == r.player_guid) => (
+                0,
+                members
+                    .iter()
+                    .map(|(guid, name, flags)| v1::ChannelMember {
+                        guid: *guid,
+                        name: name.clone(),
+                        flags: *flags,
+                    })
+                    .collect(),
+            ),
+            _ => (1, Vec::new()),
+        };
+        Ok(Response::new(v1::GetChannelListResponse {
+            api: "0.0.1".into(),
+            status,
+            members,
         }))
     }
 }
