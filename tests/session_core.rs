@@ -874,6 +874,48 @@ fn map_change_to_another_owner_redirects_with_held_packets_in_order() {
     assert_eq!(h.s.map(), Some(1));
 }
 
+/// What the driver reads of a session (its account, character, map, worldserver, links and
+/// buffered client bytes) follows the session from the challenge to a move.
+#[test]
+fn the_drivers_view_of_a_session_follows_it() {
+    let mut h = Harness::new(SessionConfig::default());
+    assert_eq!(
+        (h.s.account(), h.s.character(), h.s.map()),
+        (None, None, None)
+    );
+    assert!(h.s.worldserver().is_none());
+    h.authenticate();
+    assert_eq!(h.s.account().map(|a| a.name.as_str()), Some("ALICE"));
+    assert_eq!(h.s.character(), None, "at the character screen");
+    // Bytes of a packet not yet whole stay buffered until the rest comes.
+    let mut wire = BytesMut::new();
+    h.client_out
+        .encode(
+            Opcode::CMSG_PING,
+            &Ping {
+                seq: 1,
+                latency_ms: 0,
+            }
+            .to_body(),
+            &mut wire,
+        )
+        .expect("fits");
+    h.s.handle_client_bytes(h.now, &wire[..3]);
+    assert_eq!(h.s.client_buffered(), 3);
+    h.s.handle_client_bytes(h.now, &wire[3..]);
+    h.pump();
+    assert_eq!(h.s.client_buffered(), 0);
+    let old = h.enter_world(ws("ws-1"));
+    assert_eq!(h.s.character(), Some(CharacterGuid(ALICE_CHAR)));
+    assert_eq!(h.s.map(), Some(0), "the map it entered on");
+    assert!(h.s.has_link(old));
+    assert!(!h.s.has_link(LinkId(old.0 + 1_000)));
+    // Loading into another map: the client still hears the old worldserver.
+    h.world_send_packet(old, &new_world(1));
+    assert_eq!(h.s.phase(), Phase::Transferring);
+    assert_eq!(h.s.worldserver().map(|w| w.id.0.as_str()), Some("ws-1"));
+}
+
 #[test]
 fn map_change_on_the_same_owner_just_forwards_the_ack() {
     let mut h = authed();
