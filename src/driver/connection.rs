@@ -584,8 +584,15 @@ async fn write_with_deadline(
     bytes: &[u8],
     timeout_ms: u64,
 ) -> io::Result<()> {
+    // Most writes fit the socket's buffer at once: those arm no timer and read no clock.
+    let written = write_now(stream, bytes).await?;
+    if written == bytes.len() {
+        // A no-op for a kernel socket; the simulator's sockets send on flush.
+        return stream.flush().await;
+    }
+    // The socket is full: the rest must go within the deadline.
     let write = async {
-        stream.write_all(bytes).await?;
+        stream.write_all(&bytes[written..]).await?;
         stream.flush().await
     };
     match tokio::time::timeout(Duration::from_millis(timeout_ms), write).await {
@@ -595,4 +602,28 @@ async fn write_with_deadline(
             "write deadline passed",
         )),
     }
+}
+
+/// Writes what the socket takes without waiting: the bytes written (all of them, or fewer
+/// when the socket would block).
+async fn write_now(stream: &mut TcpStream, bytes: &[u8]) -> io::Result<usize> {
+    use std::pin::Pin;
+    use std::task::Poll;
+    use tokio::io::AsyncWrite;
+    let mut written = 0;
+    std::future::poll_fn(|cx| {
+        while written < bytes.len() {
+            match Pin::new(&mut *stream).poll_write(cx, &bytes[written..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero)));
+                }
+                Poll::Ready(Ok(n)) => written += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                // Would block: the caller waits for the rest under its deadline.
+                Poll::Pending => break,
+            }
+        }
+        Poll::Ready(Ok(written))
+    })
+    .await
 }
