@@ -78,6 +78,16 @@ struct Connection<'g> {
     claimed: Option<AccountId>,
     /// Characters the session played, for the fence's release.
     played: Vec<CharacterGuid>,
+    /// Bumped whenever `placed_on` changes.
+    placement_gen: u64,
+    /// What the coordinator was last asked for a move order with: (the gateway's moves epoch,
+    /// in world, map, placement generation). Asked again only when one of them changed.
+    move_check: Option<(u64, bool, Option<u32>, u64)>,
+    /// The session's next deadline, kept across waits: re-armed only when the deadline moves
+    /// earlier (a later one is reached by waking early and finding nothing due).
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// When `sleep` fires, if armed.
+    sleep_at: Option<tokio::time::Instant>,
 }
 
 /// Serves one client connection until its session closes.
@@ -105,6 +115,10 @@ pub(super) async fn run_connection(
         evictions: Some(gw.fence.register(id)),
         claimed: None,
         played: Vec::new(),
+        placement_gen: 0,
+        move_check: None,
+        sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+        sleep_at: None,
     };
     gw.metrics.sessions.fetch_add(1, Ordering::Relaxed);
     loop {
@@ -361,9 +375,11 @@ impl Connection<'_> {
 
     /// Keeps the player's count in the cluster view on the worldserver it is on.
     fn track_placement(&mut self, client_closed: bool) {
-        let now_on = self.session.worldserver().map(|w| w.id.clone());
+        let now_on = self.session.worldserver().map(|w| &w.id);
         let now_on = if client_closed { None } else { now_on };
-        if now_on != self.placed_on {
+        if now_on != self.placed_on.as_ref() {
+            let now_on = now_on.cloned();
+            self.placement_gen += 1;
             let from = self.placed_on.take();
             self.gw
                 .coordinate(|c, _| c.handle_player_moved(from.as_ref(), now_on.as_ref()));
@@ -375,11 +391,19 @@ impl Connection<'_> {
     /// switch). True when the session has something to carry out.
     fn apply_move_order(&mut self) -> bool {
         let s = &self.session;
-        let on = s.worldserver().map(|w| w.id.clone());
         let (guid, in_world, map) = (s.character(), s.phase() == Phase::InWorld, s.map());
+        // Read before asking: a wake after this is seen at the next check.
+        let epoch = self.gw.moves_epoch.load(Ordering::Acquire);
+        let check = (epoch, in_world, map, self.placement_gen);
+        if self.move_check == Some(check) {
+            return false;
+        }
+        self.move_check = Some(check);
+        // `placed_on` is the worldserver the session is on (`track_placement` ran just before).
+        let on = self.placed_on.as_ref();
         let order = self
             .gw
-            .coordinate(|c, now| c.move_for(now, guid, on.as_ref(), in_world, map));
+            .coordinate(|c, now| c.move_for(now, guid, on, in_world, map));
         let now = self.clock.now();
         match order {
             Some(MoveOrder::Drain(from)) => {
@@ -395,6 +419,15 @@ impl Connection<'_> {
     async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>) {
         let clock = self.clock;
         let deadline = self.session.poll_timeout().map(|at| clock.instant_at(at));
+        // The timer is re-armed only when the deadline moves earlier: a later deadline is
+        // reached by waking early and finding nothing due, so most waits touch no timer.
+        if let Some(at) = deadline
+            && self.sleep_at.is_none_or(|armed| at < armed)
+        {
+            self.sleep.as_mut().reset(at);
+            self.sleep_at = Some(at);
+        }
+        let sleeping = self.sleep_at.is_some();
         let [w0, w1] = &mut self.worlds;
         let session = &mut self.session;
         tokio::select! {
@@ -452,7 +485,10 @@ impl Connection<'_> {
                     }
                 }
             }
-            () = sleep_until_opt(deadline) => session.handle_timeout(clock.now()),
+            () = self.sleep.as_mut(), if sleeping => {
+                self.sleep_at = None;
+                session.handle_timeout(clock.now());
+            }
         }
     }
 }
@@ -505,12 +541,6 @@ async fn recv_eviction(rx: Option<&mut mpsc::Receiver<String>>) -> Option<String
     }
 }
 
-async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
 
 fn on_world_read(
     session: &mut Session,

@@ -112,6 +112,9 @@ pub struct Gateway {
     /// shard with a thread-local RNG, which made the simulator's wake order differ between two
     /// runs of one seed in one thread.
     moves_changed: tokio::sync::Notify,
+    /// Bumped with every `moves_changed` wake: a connection asks the coordinator for a move
+    /// order only when this (or its own player's state) changed since it last asked.
+    moves_epoch: std::sync::atomic::AtomicU64,
     /// Wakes the prober when a hold starts that waits for its worldserver to be reachable.
     probe_wanted: Arc<tokio::sync::Notify>,
     /// The characters in world through this gateway and their cluster-event queues.
@@ -188,6 +191,7 @@ impl Gateway {
             open_sessions: AtomicUsize::new(0),
             coordinator: std::sync::Mutex::new(coordinator),
             moves_changed: tokio::sync::Notify::new(),
+            moves_epoch: std::sync::atomic::AtomicU64::new(0),
             probe_wanted: Arc::new(tokio::sync::Notify::new()),
             players: Players::default(),
         })
@@ -314,6 +318,7 @@ impl Gateway {
         let probe = c.poll_probe_wanted();
         drop(c);
         if wake {
+            self.moves_epoch.fetch_add(1, Ordering::Release);
             self.moves_changed.notify_waiters();
         }
         if probe {
