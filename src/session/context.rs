@@ -49,6 +49,10 @@ enum Pending {
     Other(Output),
 }
 
+/// A write's buffer starts this large (or as large as its first packet): a burst of small
+/// packets fills it without growing it again and again. It lives until the write is done.
+const OUT_START_BYTES: usize = 4 * 1024;
+
 /// The session's context.
 #[derive(Debug)]
 pub(super) struct Ctx {
@@ -142,7 +146,7 @@ impl Ctx {
         match self.pending.back_mut() {
             Some(Pending::Client(buf)) => frame.write_to(buf),
             _ => {
-                let mut buf = BytesMut::with_capacity(frame.wire_len());
+                let mut buf = BytesMut::with_capacity(frame.wire_len().max(OUT_START_BYTES));
                 frame.write_to(&mut buf);
                 self.pending.push_back(Pending::Client(buf));
             }
@@ -165,7 +169,7 @@ impl Ctx {
         match self.pending.back_mut() {
             Some(Pending::World(l, buf)) if *l == link && !separate => frame.write_to(buf),
             _ => {
-                let mut buf = BytesMut::with_capacity(frame.wire_len());
+                let mut buf = BytesMut::with_capacity(frame.wire_len().max(OUT_START_BYTES));
                 frame.write_to(&mut buf);
                 self.pending.push_back(Pending::World(link, buf));
                 if separate {
