@@ -760,6 +760,37 @@ fn name_query_while_entering_is_answered_by_the_gateway() {
     );
 }
 
+/// A name answer nobody asked for (or a second answer to one question) reaches no client.
+#[test]
+fn a_name_answer_that_was_not_asked_for_is_dropped() {
+    let mut h = authed();
+    h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+    h.answer_characters();
+    let zed = || {
+        Ok(Some(NameRecord {
+            guid: CharacterGuid(999),
+            name: "Zed".into(),
+            race: 2,
+            gender: 1,
+            class: 3,
+        }))
+    };
+    h.s.handle_name(h.now, CharacterGuid(999), zed());
+    h.pump();
+    assert!(h.last_client(Opcode::SMSG_NAME_QUERY_RESPONSE).is_none());
+    h.client_send_packet(&NameQuery { guid: 999 });
+    h.s.handle_name(h.now, CharacterGuid(999), zed());
+    h.pump();
+    h.s.handle_name(h.now, CharacterGuid(999), zed());
+    h.pump();
+    let answers = h
+        .client_got
+        .iter()
+        .filter(|p| p.opcode == Opcode::SMSG_NAME_QUERY_RESPONSE)
+        .count();
+    assert_eq!(answers, 1, "one question, one answer");
+}
+
 #[test]
 fn proxying_keeps_order_and_bodies_both_ways() {
     let mut h = authed();

@@ -541,7 +541,6 @@ async fn recv_eviction(rx: Option<&mut mpsc::Receiver<String>>) -> Option<String
     }
 }
 
-
 fn on_world_read(
     session: &mut Session,
     worlds: &mut [Option<WorldSocket>; 2],
