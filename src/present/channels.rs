@@ -370,47 +370,7 @@ pub fn answered(
             }),
         ) => {
             let flags = if id == 0 { theirs } else { flags };
-            let key = channel_key(&name);
-            if !channels.joined.contains_key(&key)
-                && channels.joined.len() >= CHANNELS_PER_PLAYER_MAX
-            {
-                return;
-            }
-            channels.joined.insert(
-                key,
-                Joined {
-                    name: name.clone(),
-                    id,
-                    flags,
-                },
-            );
-            out.push(Action::Channel {
-                name: name.clone(),
-                joined: true,
-            });
-            if id == 0 {
-                let you = ChannelNotify {
-                    kind: channel_notify::YOU_JOINED,
-                    channel: name.clone(),
-                    detail: NotifyDetail::YouJoined {
-                        flags,
-                        channel_id: 0,
-                    },
-                };
-                out.push(Action::ToClient(ChannelNotify::OPCODE, you.to_body()));
-                if member_flags & member_flag::OWNER != 0 {
-                    let owner = ChannelNotify {
-                        kind: channel_notify::MODE_CHANGE,
-                        channel: name,
-                        detail: NotifyDetail::ModeChange {
-                            guid: me.guid,
-                            old: member_flag::MODERATOR,
-                            new: member_flag::MODERATOR | member_flag::OWNER,
-                        },
-                    };
-                    out.push(Action::ToClient(ChannelNotify::OPCODE, owner.to_body()));
-                }
-            }
+            on_joined(me, channels, name, id, flags, member_flags, out);
         }
         (ChannelOp::Join { id: 0, .. }, Ok(ChannelReply::Refused(kind))) => {
             notify(kind, &name, out)
@@ -465,6 +425,58 @@ pub fn answered(
         // A built-in channel's join or leave the client was told of by its worldserver, and
         // answers that do not fit their call (the adapter never makes those).
         _ => {}
+    }
+}
+
+/// chatserver confirmed a join: the player is in the channel (and the bus is told); a
+/// player-made channel's join is told to the client as AzerothCore tells it.
+fn on_joined(
+    me: &Me,
+    channels: &mut Channels,
+    name: String,
+    id: u32,
+    flags: u8,
+    member_flags: u8,
+    out: &mut Vec<Action>,
+) {
+    let key = channel_key(&name);
+    if !channels.joined.contains_key(&key) && channels.joined.len() >= CHANNELS_PER_PLAYER_MAX {
+        return;
+    }
+    channels.joined.insert(
+        key,
+        Joined {
+            name: name.clone(),
+            id,
+            flags,
+        },
+    );
+    out.push(Action::Channel {
+        name: name.clone(),
+        joined: true,
+    });
+    if id == 0 {
+        let you = ChannelNotify {
+            kind: channel_notify::YOU_JOINED,
+            channel: name.clone(),
+            detail: NotifyDetail::YouJoined {
+                flags,
+                channel_id: 0,
+            },
+        };
+        out.push(Action::ToClient(ChannelNotify::OPCODE, you.to_body()));
+        if member_flags & member_flag::OWNER != 0 {
+            let owner = ChannelNotify {
+                kind: channel_notify::MODE_CHANGE,
+                channel: name,
+                detail: NotifyDetail::ModeChange {
+                    guid: me.guid,
+                    old: member_flag::MODERATOR,
+                    new: member_flag::MODERATOR | member_flag::OWNER,
+                },
+            };
+            out.push(Action::ToClient(ChannelNotify::OPCODE, owner.to_body()));
+        }
     }
 }
 

@@ -105,147 +105,175 @@ impl GrpcChat {
     /// A channel call: `JoinChannel`, `LeaveChannel`, `SendChannelMessage` or
     /// `GetChannelList`.
     pub async fn channel(&self, c: &ChannelCall) -> Result<ChannelReply, SeamError> {
-        let timeout_ms = self.settings.chat_call_timeout_ms;
-        let mut client = self.client.clone();
-        let (realm, team) = (self.settings.realm_id, c.team as i32);
-        let unknown = |rpc: &'static str, status: i32| {
-            bad_answer(SERVICE, rpc, format!("unknown status {status}"))
-        };
         match &c.op {
             ChannelOp::Join {
                 id,
                 password,
                 flags,
-            } => {
-                const RPC: &str = "JoinChannel";
-                let answer = call(
-                    SERVICE,
-                    RPC,
-                    timeout_ms,
-                    client.join_channel(request(
-                        v1::JoinChannelRequest {
-                            api: API_VERSION.into(),
-                            realm_id: realm,
-                            player_guid: c.player,
-                            player_name: c.player_name.clone(),
-                            team_id: team,
-                            channel_name: c.channel.clone(),
-                            channel_id: *id,
-                            password: password.clone(),
-                            channel_flags: u32::from(*flags),
-                        },
-                        timeout_ms,
-                    )),
-                )
-                .await?;
-                use v1::join_channel_response::Status;
-                let refused = |kind| Ok(ChannelReply::Refused(kind));
-                match Status::try_from(answer.status) {
-                    Ok(Status::Ok) => {
-                        let info = answer.channel.unwrap_or_default();
-                        Ok(ChannelReply::Joined {
-                            id: info.channel_id,
-                            flags: u8::try_from(info.flags).unwrap_or(*flags),
-                            member_flags: u8::try_from(info.member_flags).unwrap_or(0),
-                        })
-                    }
-                    Ok(Status::WrongPassword) => refused(channel_notify::WRONG_PASSWORD),
-                    Ok(Status::Banned) => refused(channel_notify::BANNED),
-                    Ok(Status::WrongFaction) => refused(channel_notify::WRONG_FACTION),
-                    Ok(Status::NotInArea) => refused(channel_notify::NOT_IN_AREA),
-                    Ok(Status::Throttled) => refused(channel_notify::THROTTLED),
-                    Err(_) => Err(unknown(RPC, answer.status)),
-                }
-            }
-            ChannelOp::Leave { .. } => {
-                const RPC: &str = "LeaveChannel";
-                let answer = call(
-                    SERVICE,
-                    RPC,
-                    timeout_ms,
-                    client.leave_channel(request(
-                        v1::LeaveChannelRequest {
-                            api: API_VERSION.into(),
-                            realm_id: realm,
-                            player_guid: c.player,
-                            channel_name: c.channel.clone(),
-                            team_id: team,
-                        },
-                        timeout_ms,
-                    )),
-                )
-                .await?;
-                use v1::leave_channel_response::Status;
-                match Status::try_from(answer.status) {
-                    Ok(Status::Ok) => Ok(ChannelReply::Done),
-                    Ok(Status::NotMember) => Ok(ChannelReply::Refused(channel_notify::NOT_MEMBER)),
-                    Err(_) => Err(unknown(RPC, answer.status)),
-                }
-            }
+            } => self.join_channel(c, *id, password, *flags).await,
+            ChannelOp::Leave { .. } => self.leave_channel(c).await,
             ChannelOp::Say { language, message } => {
-                const RPC: &str = "SendChannelMessage";
-                let answer = call(
-                    SERVICE,
-                    RPC,
-                    timeout_ms,
-                    client.send_channel_message(request(
-                        v1::SendChannelMessageRequest {
-                            api: API_VERSION.into(),
-                            realm_id: realm,
-                            sender_guid: c.player,
-                            sender_name: c.player_name.clone(),
-                            channel_name: c.channel.clone(),
-                            language: *language,
-                            message: message.clone(),
-                            team_id: team,
-                        },
-                        timeout_ms,
-                    )),
-                )
-                .await?;
-                use v1::send_channel_message_response::Status;
-                match Status::try_from(answer.status) {
-                    Ok(Status::Ok) => Ok(ChannelReply::Done),
-                    Ok(Status::NotMember) => Ok(ChannelReply::Refused(channel_notify::NOT_MEMBER)),
-                    Ok(Status::Muted) => Ok(ChannelReply::Refused(channel_notify::MUTED)),
-                    Ok(Status::Throttled) => Ok(ChannelReply::Refused(channel_notify::THROTTLED)),
-                    Err(_) => Err(unknown(RPC, answer.status)),
-                }
+                self.send_channel_message(c, *language, message).await
             }
-            ChannelOp::List => {
-                const RPC: &str = "GetChannelList";
-                let answer = call(
-                    SERVICE,
-                    RPC,
-                    timeout_ms,
-                    client.get_channel_list(request(
-                        v1::GetChannelListRequest {
-                            api: API_VERSION.into(),
-                            realm_id: realm,
-                            player_guid: c.player,
-                            channel_name: c.channel.clone(),
-                            team_id: team,
-                        },
-                        timeout_ms,
-                    )),
-                )
-                .await?;
-                use v1::get_channel_list_response::Status;
-                match Status::try_from(answer.status) {
-                    Ok(Status::Ok) => Ok(ChannelReply::Members(
-                        answer
-                            .members
-                            .iter()
-                            .map(|m| ChannelListMember {
-                                guid: m.guid,
-                                flags: u8::try_from(m.flags).unwrap_or(0),
-                            })
-                            .collect(),
-                    )),
-                    Ok(Status::NotMember) => Ok(ChannelReply::Refused(channel_notify::NOT_MEMBER)),
-                    Err(_) => Err(unknown(RPC, answer.status)),
-                }
-            }
+            ChannelOp::List => self.channel_list(c).await,
         }
     }
+
+    async fn join_channel(
+        &self,
+        c: &ChannelCall,
+        id: u32,
+        password: &str,
+        flags: u8,
+    ) -> Result<ChannelReply, SeamError> {
+        const RPC: &str = "JoinChannel";
+        let timeout_ms = self.settings.chat_call_timeout_ms;
+        let mut client = self.client.clone();
+        let answer = call(
+            SERVICE,
+            RPC,
+            timeout_ms,
+            client.join_channel(request(
+                v1::JoinChannelRequest {
+                    api: API_VERSION.into(),
+                    realm_id: self.settings.realm_id,
+                    player_guid: c.player,
+                    player_name: c.player_name.clone(),
+                    team_id: c.team as i32,
+                    channel_name: c.channel.clone(),
+                    channel_id: id,
+                    password: password.to_owned(),
+                    channel_flags: u32::from(flags),
+                },
+                timeout_ms,
+            )),
+        )
+        .await?;
+        use v1::join_channel_response::Status;
+        let refused = |kind| Ok(ChannelReply::Refused(kind));
+        match Status::try_from(answer.status) {
+            Ok(Status::Ok) => {
+                let info = answer.channel.unwrap_or_default();
+                Ok(ChannelReply::Joined {
+                    id: info.channel_id,
+                    flags: u8::try_from(info.flags).unwrap_or(flags),
+                    member_flags: u8::try_from(info.member_flags).unwrap_or(0),
+                })
+            }
+            Ok(Status::WrongPassword) => refused(channel_notify::WRONG_PASSWORD),
+            Ok(Status::Banned) => refused(channel_notify::BANNED),
+            Ok(Status::WrongFaction) => refused(channel_notify::WRONG_FACTION),
+            Ok(Status::NotInArea) => refused(channel_notify::NOT_IN_AREA),
+            Ok(Status::Throttled) => refused(channel_notify::THROTTLED),
+            Err(_) => Err(unknown_status(RPC, answer.status)),
+        }
+    }
+
+    async fn leave_channel(&self, c: &ChannelCall) -> Result<ChannelReply, SeamError> {
+        const RPC: &str = "LeaveChannel";
+        let timeout_ms = self.settings.chat_call_timeout_ms;
+        let mut client = self.client.clone();
+        let answer = call(
+            SERVICE,
+            RPC,
+            timeout_ms,
+            client.leave_channel(request(
+                v1::LeaveChannelRequest {
+                    api: API_VERSION.into(),
+                    realm_id: self.settings.realm_id,
+                    player_guid: c.player,
+                    channel_name: c.channel.clone(),
+                    team_id: c.team as i32,
+                },
+                timeout_ms,
+            )),
+        )
+        .await?;
+        use v1::leave_channel_response::Status;
+        match Status::try_from(answer.status) {
+            Ok(Status::Ok) => Ok(ChannelReply::Done),
+            Ok(Status::NotMember) => Ok(ChannelReply::Refused(channel_notify::NOT_MEMBER)),
+            Err(_) => Err(unknown_status(RPC, answer.status)),
+        }
+    }
+
+    async fn send_channel_message(
+        &self,
+        c: &ChannelCall,
+        language: u32,
+        message: &str,
+    ) -> Result<ChannelReply, SeamError> {
+        const RPC: &str = "SendChannelMessage";
+        let timeout_ms = self.settings.chat_call_timeout_ms;
+        let mut client = self.client.clone();
+        let answer = call(
+            SERVICE,
+            RPC,
+            timeout_ms,
+            client.send_channel_message(request(
+                v1::SendChannelMessageRequest {
+                    api: API_VERSION.into(),
+                    realm_id: self.settings.realm_id,
+                    sender_guid: c.player,
+                    sender_name: c.player_name.clone(),
+                    channel_name: c.channel.clone(),
+                    language,
+                    message: message.to_owned(),
+                    team_id: c.team as i32,
+                },
+                timeout_ms,
+            )),
+        )
+        .await?;
+        use v1::send_channel_message_response::Status;
+        match Status::try_from(answer.status) {
+            Ok(Status::Ok) => Ok(ChannelReply::Done),
+            Ok(Status::NotMember) => Ok(ChannelReply::Refused(channel_notify::NOT_MEMBER)),
+            Ok(Status::Muted) => Ok(ChannelReply::Refused(channel_notify::MUTED)),
+            Ok(Status::Throttled) => Ok(ChannelReply::Refused(channel_notify::THROTTLED)),
+            Err(_) => Err(unknown_status(RPC, answer.status)),
+        }
+    }
+
+    async fn channel_list(&self, c: &ChannelCall) -> Result<ChannelReply, SeamError> {
+        const RPC: &str = "GetChannelList";
+        let timeout_ms = self.settings.chat_call_timeout_ms;
+        let mut client = self.client.clone();
+        let answer = call(
+            SERVICE,
+            RPC,
+            timeout_ms,
+            client.get_channel_list(request(
+                v1::GetChannelListRequest {
+                    api: API_VERSION.into(),
+                    realm_id: self.settings.realm_id,
+                    player_guid: c.player,
+                    channel_name: c.channel.clone(),
+                    team_id: c.team as i32,
+                },
+                timeout_ms,
+            )),
+        )
+        .await?;
+        use v1::get_channel_list_response::Status;
+        match Status::try_from(answer.status) {
+            Ok(Status::Ok) => Ok(ChannelReply::Members(
+                answer
+                    .members
+                    .iter()
+                    .map(|m| ChannelListMember {
+                        guid: m.guid,
+                        flags: u8::try_from(m.flags).unwrap_or(0),
+                    })
+                    .collect(),
+            )),
+            Ok(Status::NotMember) => Ok(ChannelReply::Refused(channel_notify::NOT_MEMBER)),
+            Err(_) => Err(unknown_status(RPC, answer.status)),
+        }
+    }
+}
+
+/// An answer whose status the contract does not have.
+fn unknown_status(rpc: &'static str, status: i32) -> SeamError {
+    bad_answer(SERVICE, rpc, format!("unknown status {status}"))
 }
