@@ -2751,3 +2751,89 @@ fn a_character_already_in_a_group_gets_its_list_as_it_enters_the_world() {
         (77, vec![77])
     );
 }
+
+// ----- presentation: chat channels across a move -------------------------------------------
+
+/// A built-in channel joined on the old worldserver is joined again on the new one after a
+/// move (its answer kept from the client), so zone channel changes and leaving work there.
+#[test]
+fn after_a_move_the_new_worldserver_is_told_the_players_built_in_channels() {
+    use waygate::present::channels::{ChannelOp, ChannelReply};
+    use waygate::wire::packets::{ChannelNotify, JoinChannel, NotifyDetail, channel_notify};
+    let (mut h, old) = in_world_with_chat();
+    let general = ChannelNotify {
+        kind: channel_notify::YOU_JOINED,
+        channel: "General - Elwynn Forest".into(),
+        detail: NotifyDetail::YouJoined {
+            flags: 0x18,
+            channel_id: 1,
+        },
+    };
+    h.world_send_packet(old, &general);
+    assert!(
+        h.last_client(Opcode::SMSG_CHANNEL_NOTIFY).is_some(),
+        "the worldserver's notice reaches the client"
+    );
+    let (request, call) = h.calls.pop().expect("the join asked of chatserver");
+    let ServiceRequest::Channel(join) = call else {
+        panic!("{call:?}")
+    };
+    assert_eq!(
+        join.op,
+        ChannelOp::Join {
+            id: 1,
+            password: String::new(),
+            flags: 0x18
+        }
+    );
+    h.s.handle_service_answer(
+        h.now,
+        request,
+        ServiceAnswer::Channel {
+            call: join,
+            outcome: Ok(ChannelReply::Joined {
+                id: 1,
+                flags: 0x18,
+                member_flags: 0,
+            }),
+        },
+    );
+    h.pump();
+    assert!(h.announced.iter().any(|a| matches!(
+        a,
+        Announcement::ChannelMembership { channel, joined: true, .. } if channel == "General - Elwynn Forest"
+    )));
+    let notices_before = h
+        .client_got
+        .iter()
+        .filter(|p| p.opcode == Opcode::SMSG_CHANNEL_NOTIFY)
+        .count();
+    // The worldserver moves the player elsewhere.
+    h.world_send_packet(old, &ReadyForRedirect { status: 0 });
+    finish_move_elsewhere(&mut h, old);
+    let new = h.connects.last().map(|c| c.0).expect("the new link");
+    let joins: Vec<JoinChannel> = h
+        .world(new)
+        .received
+        .iter()
+        .filter(|p| p.opcode == Opcode::CMSG_JOIN_CHANNEL)
+        .map(|p| JoinChannel::decode(&p.body).expect("decodes"))
+        .collect();
+    assert_eq!(
+        joins,
+        vec![JoinChannel {
+            channel_id: 1,
+            unknown: [0, 0],
+            name: "General - Elwynn Forest".into(),
+            password: String::new(),
+        }]
+    );
+    // The new worldserver's answer is kept from the client, who is in the channel already.
+    h.world_send_packet(new, &general);
+    let notices_after = h
+        .client_got
+        .iter()
+        .filter(|p| p.opcode == Opcode::SMSG_CHANNEL_NOTIFY)
+        .count();
+    assert_eq!(notices_after, notices_before);
+}
