@@ -726,6 +726,17 @@ fn no_worldserver_for_the_map_is_no_world() {
     assert!(h.connects.is_empty());
 }
 
+/// Another account's character, as the names seam knows it.
+fn zed() -> NameRecord {
+    NameRecord {
+        guid: CharacterGuid(999),
+        name: "Zed".into(),
+        race: 2,
+        gender: 1,
+        class: 3,
+    }
+}
+
 #[test]
 fn name_query_while_entering_is_answered_by_the_gateway() {
     let mut h = authed();
@@ -740,17 +751,7 @@ fn name_query_while_entering_is_answered_by_the_gateway() {
     );
     h.client_send_packet(&NameQuery { guid: 999 });
     assert_eq!(h.names, vec![CharacterGuid(999)]);
-    h.s.handle_name(
-        h.now,
-        CharacterGuid(999),
-        Ok(Some(NameRecord {
-            guid: CharacterGuid(999),
-            name: "Zed".into(),
-            race: 2,
-            gender: 1,
-            class: 3,
-        })),
-    );
+    h.s.handle_name(h.now, CharacterGuid(999), Ok(Some(zed())));
     h.pump();
     let other = h
         .last_client(Opcode::SMSG_NAME_QUERY_RESPONSE)
@@ -766,22 +767,13 @@ fn a_name_answer_that_was_not_asked_for_is_dropped() {
     let mut h = authed();
     h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
     h.answer_characters();
-    let zed = || {
-        Ok(Some(NameRecord {
-            guid: CharacterGuid(999),
-            name: "Zed".into(),
-            race: 2,
-            gender: 1,
-            class: 3,
-        }))
-    };
-    h.s.handle_name(h.now, CharacterGuid(999), zed());
+    h.s.handle_name(h.now, CharacterGuid(999), Ok(Some(zed())));
     h.pump();
     assert!(h.last_client(Opcode::SMSG_NAME_QUERY_RESPONSE).is_none());
     h.client_send_packet(&NameQuery { guid: 999 });
-    h.s.handle_name(h.now, CharacterGuid(999), zed());
+    h.s.handle_name(h.now, CharacterGuid(999), Ok(Some(zed())));
     h.pump();
-    h.s.handle_name(h.now, CharacterGuid(999), zed());
+    h.s.handle_name(h.now, CharacterGuid(999), Ok(Some(zed())));
     h.pump();
     let answers = h
         .client_got

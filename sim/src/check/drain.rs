@@ -374,6 +374,17 @@ mod tests {
         Fault { at_ms, kind }
     }
 
+    /// Worldserver "a"'s world update becomes `world_update_ms` slower at `at_ms`.
+    fn slow(at_ms: u64, world_update_ms: u64) -> Fault {
+        fault(
+            at_ms,
+            FaultKind::SlowWorld {
+                target: "a".into(),
+                world_update_ms,
+            },
+        )
+    }
+
     fn drain(at_ms: u64, target: &str) -> Fault {
         fault(
             at_ms,
@@ -498,15 +509,6 @@ mod tests {
 
     #[test]
     fn a_slow_world_handles_a_login_late_so_it_arrived_earlier() {
-        let slow = |at_ms, world_update_ms| {
-            fault(
-                at_ms,
-                FaultKind::SlowWorld {
-                    target: "a".into(),
-                    world_update_ms,
-                },
-            )
-        };
         let t = DrainTimeline::new(&[slow(5_000, 2_500), slow(9_000, 0), drain(8_000, "a")]);
         assert_eq!(t.world_delay_ms("a", 4_000), 0);
         assert_eq!(t.world_delay_ms("a", 6_000), 2_500);
@@ -537,15 +539,6 @@ mod tests {
 
     #[test]
     fn logins_after_a_closed_window_ended_are_counted_as_reopened() {
-        let slow = |at_ms, world_update_ms| {
-            fault(
-                at_ms,
-                FaultKind::SlowWorld {
-                    target: "a".into(),
-                    world_update_ms,
-                },
-            )
-        };
         let rule = AdmissionRule {
             health: waygate::cluster::view::HealthPolicy::default(),
             registry_refresh_ms: 5_000,
