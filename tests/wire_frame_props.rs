@@ -9,8 +9,8 @@ use waygate::wire::auth::{AddonList, AuthSession};
 use waygate::wire::frame::{CLIENT_MAX_BODY_BYTES, SERVER_MAX_BODY_BYTES};
 use waygate::wire::opcode::{NUM_CLUSTER_MSG_TYPES, NUM_MSG_TYPES};
 use waygate::wire::{
-    ClientCiphers, ClientHeaderDecoder, ClientHeaderEncoder, Decoded, FrameError, Opcode, Packet,
-    Peer, ServerCiphers, ServerHeaderDecoder, ServerHeaderEncoder, SessionKey,
+    ClientCiphers, ClientHeaderDecoder, ClientHeaderEncoder, Decoded, FrameError, InPlace, Opcode,
+    Packet, Peer, ServerCiphers, ServerHeaderDecoder, ServerHeaderEncoder, SessionKey,
 };
 
 fn key_strategy() -> impl Strategy<Value = SessionKey> {
@@ -72,6 +72,9 @@ fn chunk_sizes() -> impl Strategy<Value = Vec<usize>> {
 trait StreamDecoder {
     fn extend(&mut self, data: &[u8]);
     fn decode(&mut self) -> Result<Decoded, FrameError>;
+    fn is_idle(&self) -> bool;
+    fn wanted(&self) -> usize;
+    fn next_in_place(&mut self, data: &mut [u8]) -> Result<Option<InPlace>, FrameError>;
 }
 
 impl StreamDecoder for ClientHeaderDecoder {
@@ -80,6 +83,15 @@ impl StreamDecoder for ClientHeaderDecoder {
     }
     fn decode(&mut self) -> Result<Decoded, FrameError> {
         ClientHeaderDecoder::decode(self)
+    }
+    fn is_idle(&self) -> bool {
+        ClientHeaderDecoder::is_idle(self)
+    }
+    fn wanted(&self) -> usize {
+        ClientHeaderDecoder::wanted(self)
+    }
+    fn next_in_place(&mut self, data: &mut [u8]) -> Result<Option<InPlace>, FrameError> {
+        ClientHeaderDecoder::next_in_place(self, data)
     }
 }
 
@@ -90,6 +102,61 @@ impl StreamDecoder for ServerHeaderDecoder {
     fn decode(&mut self) -> Result<Decoded, FrameError> {
         ServerHeaderDecoder::decode(self)
     }
+    fn is_idle(&self) -> bool {
+        ServerHeaderDecoder::is_idle(self)
+    }
+    fn wanted(&self) -> usize {
+        ServerHeaderDecoder::wanted(self)
+    }
+    fn next_in_place(&mut self, data: &mut [u8]) -> Result<Option<InPlace>, FrameError> {
+        ServerHeaderDecoder::next_in_place(self, data)
+    }
+}
+
+/// Reads `wire` as the gateway's relay does: each chunk lent in place, whole packets read
+/// where they lie, a packet split over chunks finished through the decoder. Each packet comes
+/// with its bytes as they lie after the call (the header decrypted), `None` for the ones the
+/// decoder finished.
+#[allow(clippy::type_complexity)]
+fn relay_all(
+    dec: &mut impl StreamDecoder,
+    wire: &[u8],
+    sizes: &[usize],
+) -> Result<Vec<(Packet, Option<Vec<u8>>)>, FrameError> {
+    let mut out = Vec::new();
+    for chunk in chunks(wire, sizes) {
+        let mut lent = chunk.to_vec();
+        let mut at = 0;
+        while at < lent.len() {
+            if !dec.is_idle() {
+                let wanted = dec.wanted();
+                assert!(wanted > 0, "wanted 0 would spin a caller");
+                let take = wanted.min(lent.len() - at);
+                dec.extend(&lent[at..at + take]);
+                at += take;
+                if let Decoded::Packet(p) = dec.decode()? {
+                    out.push((p, None));
+                }
+                continue;
+            }
+            match dec.next_in_place(&mut lent[at..])? {
+                None => break,
+                Some(h) => {
+                    let end = at + h.wire_len();
+                    let body = Bytes::copy_from_slice(&lent[at + h.header_len..end]);
+                    out.push((
+                        Packet {
+                            opcode: h.opcode,
+                            body,
+                        },
+                        Some(lent[at..end].to_vec()),
+                    ));
+                    at = end;
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Feeds `wire` to `dec` in chunks, draining it after every chunk.
@@ -220,6 +287,99 @@ proptest! {
         }
     }
 
+    /// client -> gateway read in place: the same packets as `decode`, in any chunking; a
+    /// packet read where it lies carries its decrypted header, which is the worldserver's plain
+    /// header byte for byte.
+    #[test]
+    fn client_stream_read_in_place(
+        key in key_strategy(),
+        packets in prop::collection::vec((0u32..NUM_MSG_TYPES, client_body_len()), 1..24),
+        sizes in chunk_sizes(),
+    ) {
+        let mut enc = ClientHeaderEncoder::plain();
+        enc.start_cipher(ClientCiphers::new(&key).outbound);
+        let mut wire = BytesMut::new();
+        for (i, (op, len)) in packets.iter().enumerate() {
+            enc.encode(Opcode(*op), &body(i, *len), &mut wire).unwrap();
+        }
+        let mut dec = ClientHeaderDecoder::for_client();
+        dec.start_cipher(ServerCiphers::new(&key).inbound);
+        let got = relay_all(&mut dec, &wire, &sizes).unwrap();
+        prop_assert_eq!(got.len(), packets.len());
+        let mut to_world = ClientHeaderEncoder::plain();
+        for (i, ((p, lying), (op, len))) in got.iter().zip(&packets).enumerate() {
+            prop_assert_eq!(p.opcode, Opcode(*op));
+            prop_assert_eq!(&p.body, &body(i, *len));
+            if let Some(mut lying) = lying.clone() {
+                let mut plain = BytesMut::new();
+                ClientHeaderEncoder::plain().encode(p.opcode, &p.body, &mut plain).unwrap();
+                prop_assert_eq!(&lying[..], &plain[..], "the decrypted header is not the plain one");
+                prop_assert!(to_world.reframe_in_place(p.opcode, p.body.len(), &mut lying[..6]));
+                prop_assert_eq!(&lying[..], &plain[..]);
+            }
+        }
+        prop_assert!(dec.is_idle());
+    }
+
+    /// worldserver -> client relayed in place: reading each packet where it lies and
+    /// re-framing its header there gives the client the bytes `frame` gives, 5-byte headers
+    /// included, and the client reads the same packets.
+    #[test]
+    fn worldserver_to_client_relayed_in_place(
+        key in key_strategy(),
+        packets in prop::collection::vec((any::<u16>(), server_body_len()), 1..10),
+        sizes in chunk_sizes(),
+    ) {
+        let mut ws = ServerHeaderEncoder::plain();
+        let mut wire = BytesMut::new();
+        for (i, (op, len)) in packets.iter().enumerate() {
+            ws.encode(Opcode::from(*op), &body(i, *len), &mut wire).unwrap();
+        }
+        let mut from_ws = ServerHeaderDecoder::for_worldserver(SERVER_MAX_BODY_BYTES);
+        let got = relay_all(&mut from_ws, &wire, &sizes).unwrap();
+        prop_assert_eq!(got.len(), packets.len());
+        let mut in_place = ServerHeaderEncoder::plain();
+        in_place.start_cipher(ServerCiphers::new(&key).outbound);
+        let mut framed = ServerHeaderEncoder::plain();
+        framed.start_cipher(ServerCiphers::new(&key).outbound);
+        let (mut relayed, mut expect) = (Vec::new(), BytesMut::new());
+        for (p, lying) in &got {
+            framed.frame(p.opcode, p.body.clone()).unwrap().write_to(&mut expect);
+            match lying.clone() {
+                Some(mut lying) => {
+                    let header_len = lying.len() - p.body.len();
+                    prop_assert!(in_place.reframe_in_place(p.opcode, p.body.len(), &mut lying[..header_len]));
+                    relayed.extend_from_slice(&lying);
+                }
+                None => {
+                    let mut one = BytesMut::new();
+                    in_place.frame(p.opcode, p.body.clone()).unwrap().write_to(&mut one);
+                    relayed.extend_from_slice(&one);
+                }
+            }
+        }
+        prop_assert_eq!(&relayed[..], &expect[..]);
+        prop_assert!(from_ws.is_idle());
+    }
+
+    /// A header whose form is not the one this stream would write (a 5-byte header for a
+    /// small body) is refused by `reframe_in_place`, which then leaves the cipher untouched.
+    #[test]
+    fn reframe_in_place_refuses_another_header_length(
+        key in key_strategy(),
+        op in any::<u16>(),
+        len in 0usize..0x7FFC,
+    ) {
+        let mut a = ServerHeaderEncoder::plain();
+        a.start_cipher(ServerCiphers::new(&key).outbound);
+        let mut b = ServerHeaderEncoder::plain();
+        b.start_cipher(ServerCiphers::new(&key).outbound);
+        let mut slot = [0u8; 5];
+        prop_assert!(!a.reframe_in_place(Opcode::from(op), len, &mut slot));
+        prop_assert_eq!(slot, [0u8; 5]);
+        prop_assert_eq!(a.header(Opcode::from(op), len).unwrap(), b.header(Opcode::from(op), len).unwrap());
+    }
+
     /// A plain AUTH_SESSION followed, in the same chunk, by encrypted packets: the decoder
     /// hands out the first, the cipher starts, and the rest decrypt.
     #[test]
@@ -286,6 +446,33 @@ proptest! {
             }
             while let Ok(Decoded::Packet(_)) = b.decode() {}
         }
+    }
+
+    /// Arbitrary bytes read in place give what `decode` gives: the same packets, or the same
+    /// error, in any chunking.
+    #[test]
+    fn reading_in_place_agrees_with_decode(
+        data in prop::collection::vec(any::<u8>(), 0..4096),
+        sizes in chunk_sizes(),
+        key in key_strategy(),
+        max_body in 0usize..100_000,
+    ) {
+        let only_packets = |r: Result<Vec<(Packet, Option<Vec<u8>>)>, FrameError>| {
+            r.map(|v| v.into_iter().map(|(p, _)| p).collect::<Vec<_>>())
+        };
+        let mut c = ClientHeaderDecoder::for_client();
+        c.start_cipher(ServerCiphers::new(&key).inbound);
+        let mut c2 = ClientHeaderDecoder::for_client();
+        c2.start_cipher(ServerCiphers::new(&key).inbound);
+        prop_assert_eq!(only_packets(relay_all(&mut c, &data, &sizes)), drain_all(&mut c2, &data, &sizes));
+        let mut w = ServerHeaderDecoder::for_worldserver(max_body);
+        let mut w2 = ServerHeaderDecoder::for_worldserver(max_body);
+        prop_assert_eq!(only_packets(relay_all(&mut w, &data, &sizes)), drain_all(&mut w2, &data, &sizes));
+        let mut b = ServerHeaderDecoder::for_gateway(max_body);
+        b.start_cipher(ClientCiphers::new(&key).inbound);
+        let mut b2 = ServerHeaderDecoder::for_gateway(max_body);
+        b2.start_cipher(ClientCiphers::new(&key).inbound);
+        prop_assert_eq!(only_packets(relay_all(&mut b, &data, &sizes)), drain_all(&mut b2, &data, &sizes));
     }
 
     /// Arbitrary bytes never panic the auth-session parser or the addon inflater.

@@ -118,6 +118,25 @@ pub enum Decoded {
     NeedMore(usize),
 }
 
+/// A whole packet found at the front of a lent buffer by a decoder's `next_in_place`: its
+/// header, now decrypted where it lies, and its body right behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InPlace {
+    /// The opcode from the header.
+    pub opcode: Opcode,
+    /// Bytes the header takes (6 for a client header, 4 or 5 for a server header).
+    pub header_len: usize,
+    /// Bytes the body takes.
+    pub body_len: usize,
+}
+
+impl InPlace {
+    /// Header and body together.
+    pub fn wire_len(&self) -> usize {
+        self.header_len + self.body_len
+    }
+}
+
 /// An encoded header: up to six bytes on the stack.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Header {
@@ -234,6 +253,88 @@ impl ClientHeaderDecoder {
         result
     }
 
+    /// Whether the next byte received begins a header: nothing is buffered or half-read. Only
+    /// then may [`Self::next_in_place`] be used.
+    pub fn is_idle(&self) -> bool {
+        self.buf.is_empty() && matches!(self.state, ClientState::Header) && self.failed.is_none()
+    }
+
+    /// Bytes the decoder must be given before it can hand out its next packet or header: what
+    /// completes the header or body being read.
+    pub fn wanted(&self) -> usize {
+        match self.state {
+            ClientState::Header => CLIENT_HEADER_LEN.saturating_sub(self.buf.len()).max(1),
+            ClientState::Body { len, .. } => len.saturating_sub(self.buf.len()).max(1),
+        }
+    }
+
+    /// Lets go of an empty input buffer's memory, so an idle connection holds none.
+    pub fn shed(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            self.buf = BytesMut::new();
+        }
+    }
+
+    /// Reads the packet at the front of `data`, a buffer lent by the caller, without copying
+    /// it: the header is decrypted where it lies and checked as [`Self::decode`] checks it.
+    /// The decoder must be idle ([`Self::is_idle`]).
+    ///
+    /// `Some`: a whole packet is at the front; the caller consumes its `wire_len` bytes.
+    /// `None`: what is left of `data` is not a whole packet; the decoder has taken it (its
+    /// header, if whole, already decrypted) and finishes it from the next bytes on.
+    pub fn next_in_place(&mut self, data: &mut [u8]) -> Result<Option<InPlace>, FrameError> {
+        debug_assert!(
+            self.is_idle(),
+            "next_in_place on a decoder with buffered bytes"
+        );
+        if data.len() < CLIENT_HEADER_LEN {
+            self.buf.extend_from_slice(data);
+            return Ok(None);
+        }
+        let h = &mut data[..CLIENT_HEADER_LEN];
+        if let Some(cipher) = &mut self.cipher {
+            cipher.apply(h);
+        }
+        let size = u16::from_be_bytes([h[0], h[1]]);
+        let opcode = Opcode(u32::from_le_bytes([h[2], h[3], h[4], h[5]]));
+        let len = match self.check_header(size, opcode) {
+            Ok(len) => len,
+            Err(e) => {
+                self.failed = Some(e.clone());
+                return Err(e);
+            }
+        };
+        let rest = &data[CLIENT_HEADER_LEN..];
+        if rest.len() < len {
+            self.state = ClientState::Body { opcode, len };
+            self.buf.extend_from_slice(rest);
+            return Ok(None);
+        }
+        Ok(Some(InPlace {
+            opcode,
+            header_len: CLIENT_HEADER_LEN,
+            body_len: len,
+        }))
+    }
+
+    /// The body length a decrypted header announces, if the header is acceptable.
+    fn check_header(&self, size: u16, opcode: Opcode) -> Result<usize, FrameError> {
+        if !(CLIENT_MIN_SIZE..CLIENT_SIZE_LIMIT).contains(&size) {
+            return Err(FrameError::ClientSize {
+                from: self.from,
+                size,
+            });
+        }
+        if opcode.0 >= self.opcode_limit {
+            return Err(FrameError::ClientOpcode {
+                from: self.from,
+                opcode,
+                limit: self.opcode_limit,
+            });
+        }
+        Ok(usize::from(size - CLIENT_MIN_SIZE))
+    }
+
     fn decode_inner(&mut self) -> Result<Decoded, FrameError> {
         if let ClientState::Header = self.state {
             if self.buf.len() < CLIENT_HEADER_LEN {
@@ -247,23 +348,8 @@ impl ClientHeaderDecoder {
             }
             let size = u16::from_be_bytes([h[0], h[1]]);
             let opcode = Opcode(u32::from_le_bytes([h[2], h[3], h[4], h[5]]));
-            if !(CLIENT_MIN_SIZE..CLIENT_SIZE_LIMIT).contains(&size) {
-                return Err(FrameError::ClientSize {
-                    from: self.from,
-                    size,
-                });
-            }
-            if opcode.0 >= self.opcode_limit {
-                return Err(FrameError::ClientOpcode {
-                    from: self.from,
-                    opcode,
-                    limit: self.opcode_limit,
-                });
-            }
-            self.state = ClientState::Body {
-                opcode,
-                len: usize::from(size - CLIENT_MIN_SIZE),
-            };
+            let len = self.check_header(size, opcode)?;
+            self.state = ClientState::Body { opcode, len };
         }
         let ClientState::Body { opcode, len } = self.state else {
             unreachable!("header state handled above");
@@ -363,6 +449,87 @@ impl ServerHeaderDecoder {
             ServerState::Body { opcode, len } => Some((opcode, len)),
             _ => None,
         }
+    }
+
+    /// Whether the next byte received begins a header: nothing is buffered or half-read. Only
+    /// then may [`Self::next_in_place`] be used.
+    pub fn is_idle(&self) -> bool {
+        self.buf.is_empty() && matches!(self.state, ServerState::Header) && self.failed.is_none()
+    }
+
+    /// Bytes the decoder must be given before it can hand out its next packet or header: what
+    /// completes the header or body being read.
+    pub fn wanted(&self) -> usize {
+        match self.state {
+            ServerState::Header => 4usize.saturating_sub(self.buf.len()).max(1),
+            ServerState::LargeTail { .. } => 1,
+            ServerState::Body { len, .. } => len.saturating_sub(self.buf.len()).max(1),
+        }
+    }
+
+    /// Lets go of an empty input buffer's memory, so an idle connection holds none.
+    pub fn shed(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            self.buf = BytesMut::new();
+        }
+    }
+
+    /// Reads the packet at the front of `data`, a buffer lent by the caller, without copying
+    /// it: the 4- or 5-byte header is decrypted where it lies and checked as [`Self::decode`]
+    /// checks it. The decoder must be idle ([`Self::is_idle`]).
+    ///
+    /// `Some`: a whole packet is at the front; the caller consumes its `wire_len` bytes.
+    /// `None`: what is left of `data` is not a whole packet; the decoder has taken it (the
+    /// header bytes it could, already decrypted) and finishes it from the next bytes on.
+    pub fn next_in_place(&mut self, data: &mut [u8]) -> Result<Option<InPlace>, FrameError> {
+        debug_assert!(
+            self.is_idle(),
+            "next_in_place on a decoder with buffered bytes"
+        );
+        if data.len() < 4 {
+            self.buf.extend_from_slice(data);
+            return Ok(None);
+        }
+        if let Some(cipher) = &mut self.cipher {
+            cipher.apply(&mut data[..4]);
+        }
+        let first = [data[0], data[1], data[2], data[3]];
+        let (size, opcode, header_len) = if first[0] & 0x80 == 0 {
+            let size = u32::from(u16::from_be_bytes([first[0], first[1]]));
+            (size, u16::from_le_bytes([first[2], first[3]]), 4)
+        } else {
+            let Some(last) = data.get_mut(4) else {
+                self.state = ServerState::LargeTail { first };
+                return Ok(None);
+            };
+            if let Some(cipher) = &mut self.cipher {
+                cipher.apply(std::slice::from_mut(last));
+            }
+            let size = u32::from_be_bytes([0, first[0] & 0x7F, first[1], first[2]]);
+            (size, u16::from_le_bytes([first[3], *last]), 5)
+        };
+        let opcode = Opcode(u32::from(opcode));
+        let state = match self.body_state(size, opcode) {
+            Ok(state) => state,
+            Err(e) => {
+                self.failed = Some(e.clone());
+                return Err(e);
+            }
+        };
+        let ServerState::Body { len, .. } = state else {
+            unreachable!("body_state answers a body state");
+        };
+        let rest = &data[header_len..];
+        if rest.len() < len {
+            self.state = state;
+            self.buf.extend_from_slice(rest);
+            return Ok(None);
+        }
+        Ok(Some(InPlace {
+            opcode,
+            header_len,
+            body_len: len,
+        }))
     }
 
     fn take_decrypted<const N: usize>(&mut self) -> [u8; N] {
@@ -470,6 +637,22 @@ impl ClientHeaderEncoder {
         Ok(OutFrame { header, body })
     }
 
+    /// Writes this stream's header for a `body_len`-byte body over `slot`, the header a
+    /// packet arrived with, so the packet can go on from where it lies. False, with nothing
+    /// written and the cipher untouched, when the header takes another length than `slot`.
+    pub fn reframe_in_place(&mut self, opcode: Opcode, body_len: usize, slot: &mut [u8]) -> bool {
+        if slot.len() != CLIENT_HEADER_LEN || body_len > CLIENT_MAX_BODY_BYTES {
+            return false;
+        }
+        match self.header(opcode, body_len) {
+            Ok(h) => {
+                slot.copy_from_slice(h.as_slice());
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Appends a whole packet to `out`.
     pub fn encode(
         &mut self,
@@ -537,6 +720,27 @@ impl ServerHeaderEncoder {
     pub fn frame(&mut self, opcode: Opcode, body: Bytes) -> Result<OutFrame, FrameError> {
         let header = self.header(opcode, body.len())?;
         Ok(OutFrame { header, body })
+    }
+
+    /// Writes this stream's header for a `body_len`-byte body over `slot`, the header a
+    /// packet arrived with, so the packet can go on from where it lies. False, with nothing
+    /// written and the cipher untouched, when the header takes another length than `slot`
+    /// (a 5-byte header for a small body, or the reverse).
+    pub fn reframe_in_place(&mut self, opcode: Opcode, body_len: usize, slot: &mut [u8]) -> bool {
+        if body_len > SERVER_MAX_BODY_BYTES {
+            return false;
+        }
+        let large = body_len + 2 > SERVER_SMALL_SIZE_MAX as usize;
+        if slot.len() != if large { 5 } else { 4 } {
+            return false;
+        }
+        match self.header(opcode, body_len) {
+            Ok(h) => {
+                slot.copy_from_slice(h.as_slice());
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Appends a whole packet to `out`.

@@ -22,7 +22,7 @@ pub mod update;
 pub use codec::DecodeError;
 pub use crypt::{ClientCiphers, HeaderCipher, ServerCiphers, SessionKey};
 pub use frame::{
-    ClientHeaderDecoder, ClientHeaderEncoder, Decoded, FrameError, OutFrame, Packet, Peer,
+    ClientHeaderDecoder, ClientHeaderEncoder, Decoded, FrameError, InPlace, OutFrame, Packet, Peer,
     ServerHeaderDecoder, ServerHeaderEncoder,
 };
 pub use opcode::Opcode;
