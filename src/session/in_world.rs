@@ -100,7 +100,7 @@ pub(super) fn on_world_packet(cx: &mut Ctx, now: Duration, w: &mut World, p: Pac
 
 impl InWorld {
     pub(super) fn on_client_packet(mut self, cx: &mut Ctx, now: Duration, p: Packet) -> State {
-        track_movement(&mut self.w, &p);
+        track_movement(&mut self.w, p.opcode, &p.body);
         if let Some(p) = present::from_client(cx, now, &mut self.w, p) {
             cx.send_world(self.w.link, p.opcode, p.body);
         }
@@ -160,15 +160,15 @@ impl Transferring {
 }
 
 /// Keeps the cached position current from the client's own movement packets.
-fn track_movement(w: &mut World, p: &Packet) {
-    let movement = matches!(p.opcode, Opcode::MSG_MOVE_HEARTBEAT | Opcode::MSG_MOVE_STOP);
+pub(super) fn track_movement(w: &mut World, opcode: Opcode, body: &[u8]) {
+    let movement = matches!(opcode, Opcode::MSG_MOVE_HEARTBEAT | Opcode::MSG_MOVE_STOP);
     let Some(pos) = w.game.position.as_mut() else {
         return;
     };
     if !movement {
         return;
     }
-    let mut r = crate::wire::codec::Reader::new(&p.body);
+    let mut r = crate::wire::codec::Reader::new(body);
     let parsed = (|| {
         r.packed_guid("guid").ok()?;
         r.u32("flags").ok()?;
