@@ -107,6 +107,11 @@ struct Harness {
     closed: Option<CloseReason>,
     claims: Vec<RequestId>,
     calls: Vec<(RequestId, ServiceRequest)>,
+    /// Bytes go in as the driver gives them: lent, through `relay_*_bytes` (true), or
+    /// copied, through `handle_*_bytes` (false).
+    relay: bool,
+    /// The buffer lent to the session's last relay call.
+    lent: Vec<u8>,
 }
 
 impl Harness {
@@ -139,35 +144,75 @@ impl Harness {
             closed: None,
             claims: Vec::new(),
             calls: Vec::new(),
+            relay: true,
+            lent: Vec::new(),
         };
         h.pump();
         h
+    }
+
+    /// A harness that hands the session copies (`handle_*_bytes`) instead of lending it
+    /// buffers.
+    fn copying(cfg: SessionConfig) -> Self {
+        let mut h = Self::new(cfg);
+        h.relay = false;
+        h
+    }
+
+    fn got_client(&mut self, bytes: &[u8]) {
+        self.client_in.extend(bytes);
+        while let Decoded::Packet(p) = self.client_in.decode().expect("client stream decrypts") {
+            self.client_got.push(p);
+        }
+    }
+
+    fn got_world(&mut self, link: LinkId, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let w = self.world(link);
+        w.writes += 1;
+        w.from_gateway.extend(bytes);
+        while let Decoded::Packet(p) = w.from_gateway.decode().expect("world stream decodes") {
+            w.received.push(p);
+        }
+    }
+
+    /// Bytes from the client, as one read.
+    fn client_bytes(&mut self, wire: &[u8]) {
+        if self.relay {
+            self.lent = wire.to_vec();
+            self.s.relay_client_bytes(self.now, &mut self.lent);
+        } else {
+            self.s.handle_client_bytes(self.now, wire);
+        }
+        self.pump();
+    }
+
+    /// Bytes from a worldserver link, as one read.
+    fn world_bytes(&mut self, link: LinkId, wire: &[u8]) {
+        if self.relay {
+            self.lent = wire.to_vec();
+            self.s.relay_world_bytes(self.now, link, &mut self.lent);
+        } else {
+            self.s.handle_world_bytes(self.now, link, wire);
+        }
+        self.pump();
     }
 
     /// Drains the session's outputs into the test's view of the world.
     fn pump(&mut self) {
         while let Some(out) = self.s.poll_output() {
             match out {
-                Output::Client(bytes) => {
-                    self.client_in.extend(&bytes);
-                    while let Decoded::Packet(p) =
-                        self.client_in.decode().expect("client stream decrypts")
-                    {
-                        self.client_got.push(p);
-                    }
+                Output::Client(bytes) => self.got_client(&bytes),
+                Output::ClientRun(range) => {
+                    let run = self.lent[range].to_vec();
+                    self.got_client(&run);
                 }
-                Output::World { link, bytes } => {
-                    if bytes.is_empty() {
-                        continue;
-                    }
-                    let w = self.world(link);
-                    w.writes += 1;
-                    w.from_gateway.extend(&bytes);
-                    while let Decoded::Packet(p) =
-                        w.from_gateway.decode().expect("world stream decodes")
-                    {
-                        w.received.push(p);
-                    }
+                Output::World { link, bytes } => self.got_world(link, &bytes),
+                Output::WorldRun { link, range } => {
+                    let run = self.lent[range].to_vec();
+                    self.got_world(link, &run);
                 }
                 Output::LookupAccount { request, name } => self.lookups.push((request, name)),
                 Output::ClaimAccount { request, .. } => self.claims.push(request),
@@ -218,8 +263,7 @@ impl Harness {
         self.client_out
             .encode(opcode, body, &mut wire)
             .expect("fits");
-        self.s.handle_client_bytes(self.now, &wire);
-        self.pump();
+        self.client_bytes(&wire);
     }
 
     fn client_send_packet<P: WirePacket>(&mut self, p: &P) {
@@ -232,8 +276,7 @@ impl Harness {
             .to_gateway
             .encode(opcode, body, &mut wire)
             .expect("fits");
-        self.s.handle_world_bytes(self.now, link, &wire);
-        self.pump();
+        self.world_bytes(link, &wire);
     }
 
     fn world_send_packet<P: WirePacket>(&mut self, link: LinkId, p: &P) {
@@ -1383,6 +1426,74 @@ fn a_worldserver_lost_before_ready_gives_the_client_a_loading_screen() {
     );
 }
 
+/// A movement body: a one-byte packed guid, flags, time, then the position.
+fn movement(x: f32, y: f32, z: f32) -> Vec<u8> {
+    let mut b = vec![0x01, 0x07, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    for f in [x, y, z, 1.5] {
+        b.extend_from_slice(&f.to_le_bytes());
+    }
+    b
+}
+
+/// Movement relayed in a burst (several packets in one read, the last ones not finite or cut
+/// short, the first split between reads) still leaves the last good position behind: the loading screen of
+/// a recovery shows it. Both ways of handing the session its reads agree.
+#[test]
+fn a_burst_of_movement_leaves_the_last_good_position_for_the_loading_screen() {
+    for relay in [false, true] {
+        let mut h = authed();
+        h.relay = relay;
+        let old = h.enter_world(ws("ws-1"));
+        let entered = MapPosition {
+            map: 0,
+            position: Position {
+                x: 10.0,
+                y: 20.0,
+                z: 30.0,
+                orientation: 0.0,
+            },
+        };
+        h.world_send_packet(old, &waygate::wire::packets::LoginVerifyWorld(entered));
+        let mut wire = BytesMut::new();
+        let packets: [(Opcode, Vec<u8>); 5] = [
+            (Opcode::MSG_MOVE_HEARTBEAT, movement(1.0, 2.0, 3.0)),
+            (
+                Opcode::CMSG_PING,
+                Ping {
+                    seq: 3,
+                    latency_ms: 0,
+                }
+                .to_body()
+                .to_vec(),
+            ),
+            (Opcode::MSG_MOVE_STOP, movement(4.0, 5.0, 6.0)),
+            (Opcode::MSG_MOVE_HEARTBEAT, movement(7.0, 8.0, f32::NAN)),
+            (Opcode::MSG_MOVE_HEARTBEAT, vec![0x01]),
+        ];
+        for (o, b) in &packets {
+            h.client_out.encode(*o, b, &mut wire).expect("fits");
+        }
+        // The second read begins inside the first packet.
+        let split = 20;
+        h.client_bytes(&wire[..split]);
+        h.client_bytes(&wire[split..]);
+        let sent: Vec<Opcode> = h.world(old).received.iter().map(|p| p.opcode).collect();
+        let relayed: Vec<Opcode> = packets.iter().map(|p| p.0).collect();
+        assert_eq!(sent[sent.len() - 5..], relayed[..], "relay {relay}");
+        h.s.handle_world_closed(h.now, old);
+        h.pump();
+        let screen = h
+            .last_client(Opcode::SMSG_NEW_WORLD)
+            .expect("a loading screen");
+        let at = NewWorld::decode(&screen.body).expect("new world").0;
+        assert_eq!(
+            [at.position.x, at.position.y, at.position.z],
+            [4.0, 5.0, 6.0],
+            "relay {relay}"
+        );
+    }
+}
+
 #[test]
 fn a_layer_switch_moves_the_player_behind_a_loading_screen_after_the_kick() {
     let mut h = authed();
@@ -1873,6 +1984,23 @@ enum Happening {
     Drain(u8),
     LayerSwitch(u8),
     ClientClosed,
+    /// Several client packets in one stream, read in chunks of these sizes (cycled).
+    ClientBurst(Vec<(u16, Vec<u8>)>, Vec<usize>),
+    /// Several packets from one worldserver link, read in chunks of these sizes (cycled).
+    WorldBurst(usize, Vec<(u16, Vec<u8>)>, Vec<usize>),
+}
+
+/// Splits `wire` into reads of the given sizes (cycled).
+fn reads(wire: &[u8], sizes: &[usize]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let (mut at, mut k) = (0, 0);
+    while at < wire.len() {
+        let n = sizes[k % sizes.len()].clamp(1, wire.len() - at);
+        out.push(wire[at..at + n].to_vec());
+        at += n;
+        k += 1;
+    }
+    out
 }
 
 // ----- character create, delete and rename --------------------------------------------------
@@ -2281,6 +2409,122 @@ fn happening() -> impl Strategy<Value = Happening> {
     .boxed()
 }
 
+/// Carries out one happening on a harness.
+fn happen(h: &mut Harness, step: Happening) -> Result<(), TestCaseError> {
+    let server = |i: u8| ws(["ws-1", "ws-22", "ws-333"][usize::from(i) % 3]);
+    let link = |h: &Harness, i: usize| {
+        (!h.connects.is_empty()).then(|| h.connects[i % h.connects.len()].0)
+    };
+    match step {
+        Happening::Client(o, b) => h.client_send(Opcode::from(o), &b),
+        Happening::World(i, o, b) => {
+            let newest = h.connects.last().map(|c| c.0);
+            if let Some(l) = if i < 3 { newest } else { link(h, i) } {
+                h.world_send(l, Opcode::from(o), &b);
+            }
+        }
+        Happening::WorldRaw(i, b) => {
+            if let Some(l) = link(h, i) {
+                h.world_bytes(l, &b);
+            }
+        }
+        Happening::WorldClosed(i) => {
+            if let Some(l) = link(h, i) {
+                h.s.handle_world_closed(h.now, l);
+                h.pump();
+            }
+        }
+        Happening::Connected(i, ok) => {
+            // Mostly the newest link: the one the session waits for.
+            let newest = h.connects.last().map(|c| c.0);
+            if let Some(l) = if i < 3 { newest } else { link(h, i) } {
+                let r = if ok { Ok(()) } else { Err("refused".into()) };
+                h.s.handle_world_connected(h.now, l, r);
+                h.pump();
+            }
+        }
+        Happening::Placement(kind) => {
+            if let Some((request, _)) = h.placements.last().cloned() {
+                let answer = match kind % 4 {
+                    0 | 3 => Ok(Some(server(kind / 4))),
+                    1 => Ok(None),
+                    _ => Err(waygate::session::SeamError {
+                        service: "placement",
+                        detail: "wait".into(),
+                        retryable: true,
+                    }),
+                };
+                h.s.handle_placement(h.now, request, answer);
+                h.pump();
+            }
+        }
+        Happening::HappyLogin(k) => {
+            if let Some((request, _)) = h.placements.last().cloned() {
+                h.s.handle_placement(h.now, request, Ok(Some(server(k))));
+                h.pump();
+            }
+            if let Some(l) = h.connects.last().map(|c| c.0) {
+                h.s.handle_world_connected(h.now, l, Ok(()));
+                h.pump();
+                h.challenge_from_world(l);
+                h.world_send_packet(l, &TimeSyncReq { counter: 0 });
+            }
+        }
+        Happening::Deadline => {
+            if let Some(at) = h.s.poll_timeout() {
+                prop_assert!(at >= h.now, "a deadline in the past: {at:?} < {:?}", h.now);
+                h.now = at;
+                h.s.handle_timeout(h.now);
+                h.pump();
+            }
+        }
+        Happening::Drain(i) => {
+            h.s.handle_drain(h.now, &server(i).id);
+            h.pump();
+        }
+        Happening::LayerSwitch(i) => {
+            h.s.handle_layer_switch(h.now, server(i));
+            h.pump();
+        }
+        Happening::ClientBurst(packets, sizes) => {
+            let mut wire = BytesMut::new();
+            for (o, b) in &packets {
+                h.client_out
+                    .encode(Opcode::from(*o), b, &mut wire)
+                    .expect("fits");
+            }
+            for read in reads(&wire, &sizes) {
+                h.client_bytes(&read);
+            }
+        }
+        Happening::WorldBurst(i, packets, sizes) => {
+            if let Some(l) = h
+                .connects
+                .last()
+                .map(|c| c.0)
+                .filter(|_| i < 3)
+                .or(link(h, i))
+            {
+                let mut wire = BytesMut::new();
+                for (o, b) in &packets {
+                    h.world(l)
+                        .to_gateway
+                        .encode(Opcode::from(*o), b, &mut wire)
+                        .expect("fits");
+                }
+                for read in reads(&wire, &sizes) {
+                    h.world_bytes(l, &read);
+                }
+            }
+        }
+        Happening::ClientClosed => {
+            h.s.handle_client_closed(h.now);
+            h.pump();
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -2296,89 +2540,9 @@ proptest! {
         let mut h = authed();
         h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
         h.answer_characters();
-        let server = |i: u8| ws(["ws-1", "ws-22", "ws-333"][usize::from(i) % 3]);
         for (n, step) in steps.into_iter().enumerate() {
             let step = if client_leaves_at == Some(n) { Happening::ClientClosed } else { step };
-            let link = |h: &Harness, i: usize| {
-                (!h.connects.is_empty()).then(|| h.connects[i % h.connects.len()].0)
-            };
-            match step {
-                Happening::Client(o, b) => h.client_send(Opcode::from(o), &b),
-                Happening::World(i, o, b) => {
-                    let newest = h.connects.last().map(|c| c.0);
-                    if let Some(l) = if i < 3 { newest } else { link(&h, i) } {
-                        h.world_send(l, Opcode::from(o), &b);
-                    }
-                }
-                Happening::WorldRaw(i, b) => {
-                    if let Some(l) = link(&h, i) {
-                        h.s.handle_world_bytes(h.now, l, &b);
-                        h.pump();
-                    }
-                }
-                Happening::WorldClosed(i) => {
-                    if let Some(l) = link(&h, i) {
-                        h.s.handle_world_closed(h.now, l);
-                        h.pump();
-                    }
-                }
-                Happening::Connected(i, ok) => {
-                    // Mostly the newest link: the one the session waits for.
-                    let newest = h.connects.last().map(|c| c.0);
-                    if let Some(l) = if i < 3 { newest } else { link(&h, i) } {
-                        let r = if ok { Ok(()) } else { Err("refused".into()) };
-                        h.s.handle_world_connected(h.now, l, r);
-                        h.pump();
-                    }
-                }
-                Happening::Placement(kind) => {
-                    if let Some((request, _)) = h.placements.last().cloned() {
-                        let answer = match kind % 4 {
-                            0 | 3 => Ok(Some(server(kind / 4))),
-                            1 => Ok(None),
-                            _ => Err(waygate::session::SeamError {
-                                service: "placement",
-                                detail: "wait".into(),
-                                retryable: true,
-                            }),
-                        };
-                        h.s.handle_placement(h.now, request, answer);
-                        h.pump();
-                    }
-                }
-                Happening::HappyLogin(k) => {
-                    if let Some((request, _)) = h.placements.last().cloned() {
-                        h.s.handle_placement(h.now, request, Ok(Some(server(k))));
-                        h.pump();
-                    }
-                    if let Some(l) = h.connects.last().map(|c| c.0) {
-                        h.s.handle_world_connected(h.now, l, Ok(()));
-                        h.pump();
-                        h.challenge_from_world(l);
-                        h.world_send_packet(l, &TimeSyncReq { counter: 0 });
-                    }
-                }
-                Happening::Deadline => {
-                    if let Some(at) = h.s.poll_timeout() {
-                        prop_assert!(at >= h.now, "a deadline in the past: {at:?} < {:?}", h.now);
-                        h.now = at;
-                        h.s.handle_timeout(h.now);
-                        h.pump();
-                    }
-                }
-                Happening::Drain(i) => {
-                    h.s.handle_drain(h.now, &server(i).id);
-                    h.pump();
-                }
-                Happening::LayerSwitch(i) => {
-                    h.s.handle_layer_switch(h.now, server(i));
-                    h.pump();
-                }
-                Happening::ClientClosed => {
-                    h.s.handle_client_closed(h.now);
-                    h.pump();
-                }
-            }
+            happen(&mut h, step)?;
             prop_assert!(h.s.client_buffered() <= cfg.switch_buffer_max_bytes + 64 * 1024);
             prop_assert!(
                 h.client_got.iter().all(|p| !p.opcode.is_cluster_internal()),
@@ -2388,8 +2552,106 @@ proptest! {
                 prop_assert!(h.closed.is_some(), "closed with a reason the driver saw");
                 prop_assert!(h.s.poll_timeout().is_none(), "no timer outlives the session");
                 h.s.handle_client_bytes(h.now, &[1, 2, 3]);
+                h.s.relay_client_bytes(h.now, &mut [1, 2, 3]);
                 prop_assert!(!h.s.has_output(), "a closed session says nothing more");
             }
+        }
+    }
+}
+
+/// Happenings with bursts: what a driver's reads look like under load (several packets in a
+/// read, packets split between reads, 5-byte headers).
+fn happening_in_bursts() -> impl Strategy<Value = Happening> {
+    let sizes = || {
+        prop::collection::vec(
+            prop_oneof![3 => 1usize..8, 2 => 8usize..200, 1 => 200usize..40_000],
+            1..6,
+        )
+    };
+    let client = || {
+        prop_oneof![
+            3 => well_behaved_client_packet(),
+            1 => (opcode(), prop::collection::vec(any::<u8>(), 0..48)),
+            1 => Just((Opcode::CMSG_MESSAGECHAT.0 as u16, vec![7, 0, 0, 0, 0, 0, 0, 0, b'h', b'i', 0])),
+            1 => Just((Opcode::MSG_MOVE_STOP.0 as u16, {
+                let mut b = vec![1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+                for f in [5.0f32, 6.0, 7.0, 0.5] {
+                    b.extend_from_slice(&f.to_le_bytes());
+                }
+                b
+            })),
+        ]
+    };
+    let world = || {
+        prop_oneof![
+            3 => well_formed_world_packet(),
+            1 => Just((Opcode::SMSG_LOGIN_VERIFY_WORLD.0 as u16, {
+                let mut b = 0u32.to_le_bytes().to_vec();
+                for f in [10.0f32, 20.0, 30.0, 0.0] {
+                    b.extend_from_slice(&f.to_le_bytes());
+                }
+                b
+            })),
+            2 => (opcode(), prop::collection::vec(any::<u8>(), 0..48)),
+            1 => (opcode(), (0x7FF0usize..0x8010).prop_map(|n| vec![3u8; n])),
+        ]
+    };
+    prop_oneof![
+        6 => happening(),
+        3 => (prop::collection::vec(client(), 1..12), sizes())
+            .prop_map(|(p, s)| Happening::ClientBurst(p, s)),
+        3 => (0usize..4, prop::collection::vec(world(), 1..12), sizes())
+            .prop_map(|(l, p, s)| Happening::WorldBurst(l, p, s)),
+    ]
+    .boxed()
+}
+
+/// What two harnesses must agree on, step by step.
+fn observed(h: &Harness) -> String {
+    let worlds: Vec<_> = h
+        .worlds
+        .iter()
+        .map(|w| (w.link, &w.received, w.closed))
+        .collect();
+    format!(
+        "phase {:?} closed {:?} deadline {:?} client {:?} worlds {:?} events {:?} announced {:?} placements {:?} connects {:?} calls {:?} names {:?}",
+        h.s.phase(),
+        h.closed,
+        h.s.poll_timeout(),
+        h.client_got,
+        worlds,
+        h.events,
+        h.announced,
+        h.placements,
+        h.connects,
+        h.calls,
+        h.names,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+
+    /// Lending the session its reads (packets relayed where they lie, headers re-framed in
+    /// place) and copying them in are the same session: after every step the client, every
+    /// worldserver, the bus, the registry and the clock have seen the same things, packets in
+    /// bursts and split between reads included.
+    #[test]
+    fn lending_reads_and_copying_them_are_the_same_session(
+        steps in prop::collection::vec(happening_in_bursts(), 1..80),
+    ) {
+        let mut lending = Harness::new(SessionConfig::default());
+        let mut copying = Harness::copying(SessionConfig::default());
+        for h in [&mut lending, &mut copying] {
+            h.authenticate();
+            h.client_send_packet(&PlayerLogin { guid: ALICE_CHAR });
+            h.answer_characters();
+        }
+        for step in steps {
+            happen(&mut lending, step.clone())?;
+            happen(&mut copying, step.clone())?;
+            prop_assert_eq!(observed(&lending), observed(&copying), "after {:?}", step);
+            prop_assert_eq!(lending.s.take_counters(), copying.s.take_counters());
         }
     }
 }

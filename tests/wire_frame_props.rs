@@ -113,16 +113,19 @@ impl StreamDecoder for ServerHeaderDecoder {
     }
 }
 
+/// A packet as read, with its bytes as they lie after the read (`None`: finished through
+/// the decoder).
+type Relayed = (Packet, Option<Vec<u8>>);
+
 /// Reads `wire` as the gateway's relay does: each chunk lent in place, whole packets read
 /// where they lie, a packet split over chunks finished through the decoder. Each packet comes
 /// with its bytes as they lie after the call (the header decrypted), `None` for the ones the
 /// decoder finished.
-#[allow(clippy::type_complexity)]
 fn relay_all(
     dec: &mut impl StreamDecoder,
     wire: &[u8],
     sizes: &[usize],
-) -> Result<Vec<(Packet, Option<Vec<u8>>)>, FrameError> {
+) -> Result<Vec<Relayed>, FrameError> {
     let mut out = Vec::new();
     for chunk in chunks(wire, sizes) {
         let mut lent = chunk.to_vec();
@@ -457,7 +460,7 @@ proptest! {
         key in key_strategy(),
         max_body in 0usize..100_000,
     ) {
-        let only_packets = |r: Result<Vec<(Packet, Option<Vec<u8>>)>, FrameError>| {
+        let only_packets = |r: Result<Vec<Relayed>, FrameError>| {
             r.map(|v| v.into_iter().map(|(p, _)| p).collect::<Vec<_>>())
         };
         let mut c = ClientHeaderDecoder::for_client();

@@ -5,13 +5,13 @@ use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use super::Gateway;
 use super::fence::Release;
+use super::lent::{Lent, read_lent};
 use crate::cluster::WorldserverId;
 use crate::cluster::coordinator::{MoveOrder, PlaceRequest};
 use crate::cluster::view::Selection;
@@ -22,11 +22,6 @@ use crate::session::{
     NameRecord, Output, Phase, RequestId, SeamError, Session, SessionEvent, SessionId,
 };
 
-/// Bytes read from a socket at once, at most.
-const READ_CHUNK_BYTES: usize = 16 * 1024;
-/// A client's first read buffer: idle sessions stay small; a read that fills it grows it to
-/// `READ_CHUNK_BYTES` for good.
-const CLIENT_READ_START_BYTES: usize = 1024;
 /// Seam answers and connection results a session can have in flight; a session never has
 /// more than a handful outstanding, name queries included (they are capped at 32).
 const SEAM_CHANNEL_CAPACITY: usize = 64;
@@ -52,7 +47,6 @@ const PLAYED_MAX: usize = 64;
 struct WorldSocket {
     link: LinkId,
     stream: TcpStream,
-    buf: BytesMut,
 }
 
 /// What one connection task owns.
@@ -65,7 +59,9 @@ struct Connection<'g> {
     clock: Clock,
     session: Session,
     client: TcpStream,
-    client_buf: BytesMut,
+    /// The buffer of the last read, lent to the session, until its outputs are carried out
+    /// (they may write runs of it).
+    lent: Option<Lent>,
     worlds: [Option<WorldSocket>; 2],
     tx: mpsc::Sender<Answer>,
     rx: mpsc::Receiver<Answer>,
@@ -106,7 +102,7 @@ pub(super) async fn run_connection(
         clock: gw.seams.clock,
         session: gw.new_session(id),
         client,
-        client_buf: BytesMut::with_capacity(CLIENT_READ_START_BYTES),
+        lent: None,
         worlds: [None, None],
         tx,
         rx,
@@ -154,15 +150,23 @@ impl Connection<'_> {
     /// the client.
     async fn carry_out(&mut self) -> bool {
         let mut client_closed = false;
+        // Dropped (back to the pool) once everything it was lent for is written.
+        let lent = self.lent.take();
         while let Some(out) = self.session.poll_output() {
             match out {
-                Output::Client(bytes) => {
-                    let timeout_ms = self.gw.cfg.write_timeout_ms;
-                    if write_with_deadline(&mut self.client, &bytes, timeout_ms)
-                        .await
-                        .is_err()
-                    {
-                        self.session.handle_client_closed(self.clock.now());
+                Output::Client(bytes) => self.write_client(&bytes).await,
+                Output::ClientRun(range) => match lent.as_ref().and_then(|l| l.data().get(range)) {
+                    Some(run) => self.write_client(run).await,
+                    None => tracing::error!("a client run outside the lent read buffer: dropped"),
+                },
+                Output::WorldRun { link, range } => {
+                    match lent.as_ref().and_then(|l| l.data().get(range)) {
+                        Some(run) => self.write_world(link, run).await,
+                        None => {
+                            tracing::error!(
+                                "a worldserver run outside the lent read buffer: dropped"
+                            )
+                        }
                     }
                 }
                 Output::World { link, bytes } => self.write_world(link, &bytes).await,
@@ -214,6 +218,16 @@ impl Connection<'_> {
         }
         self.gw.metrics.absorb(self.session.take_counters());
         client_closed
+    }
+
+    async fn write_client(&mut self, bytes: &[u8]) {
+        let timeout_ms = self.gw.cfg.write_timeout_ms;
+        if write_with_deadline(&mut self.client, bytes, timeout_ms)
+            .await
+            .is_err()
+        {
+            self.session.handle_client_closed(self.clock.now());
+        }
     }
 
     async fn write_world(&mut self, link: LinkId, bytes: &[u8]) {
@@ -468,23 +482,21 @@ impl Connection<'_> {
                     }
                 }
             }
-            r = read_some(w0.as_mut()) => on_world_read(session, &mut self.worlds, clock.now(), 0, r),
-            r = read_some(w1.as_mut()) => on_world_read(session, &mut self.worlds, clock.now(), 1, r),
-            r = self.client.read_buf(&mut self.client_buf) => {
-                match r {
-                    Ok(0) | Err(_) => session.handle_client_closed(clock.now()),
-                    Ok(n) => {
-                        self.gw.metrics.client_bytes_in.fetch_add(n as u64, Ordering::Relaxed);
-                        session.handle_client_bytes(clock.now(), &self.client_buf);
-                        let buf = &mut self.client_buf;
-                        let full = buf.len() == buf.capacity();
-                        buf.clear();
-                        if full && buf.capacity() < READ_CHUNK_BYTES {
-                            buf.reserve(READ_CHUNK_BYTES);
-                        }
-                    }
-                }
+            r = read_some(w0.as_mut()) => {
+                self.lent = on_world_read(session, &mut self.worlds, clock.now(), 0, r);
             }
+            r = read_some(w1.as_mut()) => {
+                self.lent = on_world_read(session, &mut self.worlds, clock.now(), 1, r);
+            }
+            r = read_lent(&mut self.client) => match r {
+                Ok(mut lent) if !lent.data().is_empty() => {
+                    let n = lent.data().len() as u64;
+                    self.gw.metrics.client_bytes_in.fetch_add(n, Ordering::Relaxed);
+                    session.relay_client_bytes(clock.now(), lent.data_mut());
+                    self.lent = Some(lent);
+                }
+                _ => session.handle_client_closed(clock.now()),
+            },
             () = self.sleep.as_mut(), if sleeping => {
                 self.sleep_at = None;
                 session.handle_timeout(clock.now());
@@ -494,12 +506,9 @@ impl Connection<'_> {
 }
 
 /// Reads from one world slot; pends forever for an empty slot so the select ignores it.
-async fn read_some(slot: Option<&mut WorldSocket>) -> io::Result<usize> {
+async fn read_some(slot: Option<&mut WorldSocket>) -> io::Result<Lent> {
     match slot {
-        Some(w) => {
-            w.buf.reserve(READ_CHUNK_BYTES);
-            w.stream.read_buf(&mut w.buf).await
-        }
+        Some(w) => read_lent(&mut w.stream).await,
         None => std::future::pending().await,
     }
 }
@@ -541,25 +550,25 @@ async fn recv_eviction(rx: Option<&mut mpsc::Receiver<String>>) -> Option<String
     }
 }
 
+/// Hands what a worldserver sent to the session; the read's buffer, lent to it, is
+/// answered back to be kept until the session's outputs are carried out.
 fn on_world_read(
     session: &mut Session,
     worlds: &mut [Option<WorldSocket>; 2],
     now: Duration,
     slot: usize,
-    r: io::Result<usize>,
-) {
-    let Some(w) = worlds[slot].as_mut() else {
-        return;
-    };
-    let link = w.link;
+    r: io::Result<Lent>,
+) -> Option<Lent> {
+    let link = worlds[slot].as_ref()?.link;
     match r {
-        Ok(0) | Err(_) => {
+        Ok(mut lent) if !lent.data().is_empty() => {
+            session.relay_world_bytes(now, link, lent.data_mut());
+            Some(lent)
+        }
+        _ => {
             worlds[slot] = None;
             session.handle_world_closed(now, link);
-        }
-        Ok(_) => {
-            let data = w.buf.split();
-            session.handle_world_bytes(now, link, &data);
+            None
         }
     }
 }
@@ -580,11 +589,7 @@ fn deliver(
                 return;
             }
             if let Some(slot) = worlds.iter_mut().find(|s| s.is_none()) {
-                *slot = Some(WorldSocket {
-                    link,
-                    stream,
-                    buf: BytesMut::with_capacity(READ_CHUNK_BYTES),
-                });
+                *slot = Some(WorldSocket { link, stream });
                 session.handle_world_connected(now, link, Ok(()));
             } else {
                 // Both slots busy: the session never asks for a third link, so this is a

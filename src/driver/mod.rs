@@ -16,6 +16,7 @@
 
 mod connection;
 mod fence;
+mod lent;
 mod metrics;
 mod players;
 mod serve;

@@ -153,6 +153,67 @@ impl Ctx {
         }
     }
 
+    /// A client packet lying at `range` of the buffer lent to a relay call goes on to `link`
+    /// from where it lies: its header (decrypted in place) is re-framed there. False, with
+    /// nothing queued, when it cannot (no such link).
+    pub(super) fn relay_world(
+        &mut self,
+        link: LinkId,
+        opcode: Opcode,
+        lent: &mut [u8],
+        range: std::ops::Range<usize>,
+        header_len: usize,
+    ) -> bool {
+        let Some(l) = self.links.iter_mut().find(|l| l.id == link) else {
+            return false;
+        };
+        let body_len = range.len() - header_len;
+        let header = &mut lent[range.start..range.start + header_len];
+        if !l.encoder.reframe_in_place(opcode, body_len, header) {
+            return false;
+        }
+        self.counters.world_packets_out += 1;
+        match self.pending.back_mut() {
+            Some(Pending::Other(Output::WorldRun { link: l, range: r }))
+                if *l == link && r.end == range.start =>
+            {
+                r.end = range.end;
+            }
+            _ => self
+                .pending
+                .push_back(Pending::Other(Output::WorldRun { link, range })),
+        }
+        true
+    }
+
+    /// A worldserver packet lying at `range` of the buffer lent to a relay call goes on to
+    /// the client from where it lies: its header is re-framed (and encrypted) there. False,
+    /// with nothing queued and the cipher untouched, when the client's header for it would
+    /// take another length (a 5-byte header for a small body).
+    pub(super) fn relay_client(
+        &mut self,
+        opcode: Opcode,
+        lent: &mut [u8],
+        range: std::ops::Range<usize>,
+        header_len: usize,
+    ) -> bool {
+        let body_len = range.len() - header_len;
+        let header = &mut lent[range.start..range.start + header_len];
+        if !self.client_out.reframe_in_place(opcode, body_len, header) {
+            return false;
+        }
+        self.counters.client_packets_out += 1;
+        match self.pending.back_mut() {
+            Some(Pending::Other(Output::ClientRun(r))) if r.end == range.start => {
+                r.end = range.end;
+            }
+            _ => self
+                .pending
+                .push_back(Pending::Other(Output::ClientRun(range))),
+        }
+        true
+    }
+
     /// Frames a body for a worldserver link; consecutive packets to one link share a write,
     /// except the auth session and the login, which must each be a write of their own
     /// (worldserver quirk).

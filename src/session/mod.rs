@@ -47,6 +47,7 @@ mod output;
 mod present;
 mod records;
 mod recovery;
+mod relay;
 mod timers;
 
 use std::time::Duration;

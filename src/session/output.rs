@@ -23,6 +23,22 @@ pub struct RequestId(pub u64);
 pub enum Output {
     /// Write these bytes to the client (already framed and encrypted).
     Client(Bytes),
+    /// Write part of the buffer lent to the last [`Session::relay_client_bytes`] or
+    /// [`Session::relay_world_bytes`] call to the client: `range` of it, as it lies there now
+    /// (headers re-framed in place). Only those calls ask for this, and the driver carries it
+    /// out before it lends that buffer again.
+    ///
+    /// [`Session::relay_client_bytes`]: super::Session::relay_client_bytes
+    /// [`Session::relay_world_bytes`]: super::Session::relay_world_bytes
+    ClientRun(std::ops::Range<usize>),
+    /// Write part of the buffer lent to the last relay call to a worldserver connection, as
+    /// one write (see [`Output::ClientRun`]).
+    WorldRun {
+        /// Which connection.
+        link: LinkId,
+        /// The bytes of the lent buffer.
+        range: std::ops::Range<usize>,
+    },
     /// Write these bytes to a worldserver connection, as one write.
     World {
         /// Which connection.
