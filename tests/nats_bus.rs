@@ -487,7 +487,7 @@ async fn subscribed_events_reach_only_their_receivers() {
         }
     }
     for (i, rx) in queue.iter_mut().enumerate() {
-        let mut got: Vec<(String, String)> = std::iter::from_fn(|| rx.try_recv().ok())
+        let mut got: Vec<(String, String)> = std::iter::from_fn(|| rx.try_recv().ok().map(|e| *e))
             .map(|ClusterEvent { subject, payload }| {
                 (subject, String::from_utf8(payload.to_vec()).unwrap())
             })

@@ -55,7 +55,7 @@ struct Connection<'g> {
     /// The client's address (the accounts seam checks IP locks against it).
     peer_ip: IpAddr,
     /// Cluster events for the character in play, once it entered the world.
-    events: Option<mpsc::Receiver<ClusterEvent>>,
+    events: Option<mpsc::Receiver<Box<ClusterEvent>>>,
     clock: Clock,
     session: Session,
     client: TcpStream,
@@ -63,8 +63,8 @@ struct Connection<'g> {
     /// (they may write runs of it).
     lent: Option<Lent>,
     worlds: [Option<WorldSocket>; 2],
-    tx: mpsc::Sender<Answer>,
-    rx: mpsc::Receiver<Answer>,
+    tx: mpsc::Sender<Box<Answer>>,
+    rx: mpsc::Receiver<Box<Answer>>,
     shutting_down: bool,
     /// The worldserver the player counts against in the cluster view.
     placed_on: Option<WorldserverId>,
@@ -94,7 +94,9 @@ pub(super) async fn run_connection(
     peer_ip: IpAddr,
     mut shutdown: watch::Receiver<bool>,
 ) -> Option<Release> {
-    let (tx, rx) = mpsc::channel::<Answer>(SEAM_CHANNEL_CAPACITY);
+    // Answers are boxed: the channel's first block of slots is allocated with it, for every
+    // session, and boxes keep that block small.
+    let (tx, rx) = mpsc::channel::<Box<Answer>>(SEAM_CHANNEL_CAPACITY);
     let mut c = Connection {
         gw,
         peer_ip,
@@ -291,21 +293,21 @@ impl Connection<'_> {
                 let ip = self.peer_ip;
                 tokio::spawn(async move {
                     let r = accounts.lookup(&name, ip).await;
-                    let _ = tx.send(Answer::Account(request, r)).await;
+                    let _ = tx.send(Box::new(Answer::Account(request, r))).await;
                 });
             }
             Output::ListCharacters { request, account } => {
                 let characters = seams.characters.clone();
                 tokio::spawn(async move {
                     let r = characters.list(account).await;
-                    let _ = tx.send(Answer::Characters(request, r)).await;
+                    let _ = tx.send(Box::new(Answer::Characters(request, r))).await;
                 });
             }
             Output::QueryName { guid } => {
                 let characters = seams.characters.clone();
                 tokio::spawn(async move {
                     let r = characters.name(guid).await;
-                    let _ = tx.send(Answer::Name(guid, r)).await;
+                    let _ = tx.send(Box::new(Answer::Name(guid, r))).await;
                 });
             }
             Output::ClaimAccount { request, account } => {
@@ -322,7 +324,7 @@ impl Connection<'_> {
                             bound.as_millis()
                         ))),
                     };
-                    let _ = tx.send(Answer::Claim(request, account, r)).await;
+                    let _ = tx.send(Box::new(Answer::Claim(request, account, r))).await;
                 });
             }
             Output::Connect { link, worldserver } => {
@@ -330,7 +332,9 @@ impl Connection<'_> {
                 let who = crate::runtime::ConnectFor::Session(self.session.id().0);
                 tokio::spawn(async move {
                     let r = net.connect(&worldserver.address, who).await;
-                    let _ = tx.send(Answer::Connected(link, worldserver.id, r)).await;
+                    let _ = tx
+                        .send(Box::new(Answer::Connected(link, worldserver.id, r)))
+                        .await;
                 });
             }
             Output::CallService { request, call } => {
@@ -353,7 +357,7 @@ impl Connection<'_> {
                     if let Some(detail) = answer.failure() {
                         tracing::warn!(service, %detail, "a presentation call failed; the client was told");
                     }
-                    let _ = tx.send(Answer::Service(request, answer)).await;
+                    let _ = tx.send(Box::new(Answer::Service(request, answer))).await;
                 });
             }
             other => tracing::error!(output = ?other, "not a seam call"),
@@ -459,7 +463,7 @@ impl Connection<'_> {
             event = recv_event(self.events.as_mut()) => match event {
                 Some(event) => {
                     let subject = event.subject.clone();
-                    if let EventFate::Malformed(detail) = session.handle_cluster_event(clock.now(), event) {
+                    if let EventFate::Malformed(detail) = session.handle_cluster_event(clock.now(), *event) {
                         tracing::warn!(%subject, %detail, "an event from the bus did not read as its subject's: dropped");
                     }
                 }
@@ -468,6 +472,7 @@ impl Connection<'_> {
             answer = self.rx.recv() => {
                 // `tx` lives in this task, so the channel never closes here.
                 if let Some(answer) = answer {
+                    let answer = *answer;
                     if let Answer::Connected(_, server, result) = &answer {
                         self.gw.connect_result(server, result.as_ref().map(|_| ()));
                     }
@@ -514,7 +519,9 @@ async fn read_some(slot: Option<&mut WorldSocket>) -> io::Result<Lent> {
 }
 
 /// The next cluster event for the player; pends forever while there is no queue.
-async fn recv_event(rx: Option<&mut mpsc::Receiver<ClusterEvent>>) -> Option<ClusterEvent> {
+async fn recv_event(
+    rx: Option<&mut mpsc::Receiver<Box<ClusterEvent>>>,
+) -> Option<Box<ClusterEvent>> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

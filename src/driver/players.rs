@@ -32,23 +32,30 @@ pub enum Delivery {
 /// The table.
 #[derive(Debug, Default)]
 pub struct Players {
-    by_character: Mutex<BTreeMap<CharacterGuid, (SessionId, mpsc::Sender<ClusterEvent>)>>,
+    by_character: Mutex<BTreeMap<CharacterGuid, (SessionId, mpsc::Sender<Box<ClusterEvent>>)>>,
     dropped: AtomicU64,
 }
 
 impl Players {
     fn lock(
         &self,
-    ) -> std::sync::MutexGuard<'_, BTreeMap<CharacterGuid, (SessionId, mpsc::Sender<ClusterEvent>)>>
-    {
+    ) -> std::sync::MutexGuard<
+        '_,
+        BTreeMap<CharacterGuid, (SessionId, mpsc::Sender<Box<ClusterEvent>>)>,
+    > {
         self.by_character
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// `session` plays `guid` from now on (a newer session replaces an older one); its
-    /// events arrive on the returned queue.
-    pub fn join(&self, guid: CharacterGuid, session: SessionId) -> mpsc::Receiver<ClusterEvent> {
+    /// events arrive on the returned queue. Events are boxed: a queue's first block of slots
+    /// is allocated with it, and boxes keep that small for every player in world.
+    pub fn join(
+        &self,
+        guid: CharacterGuid,
+        session: SessionId,
+    ) -> mpsc::Receiver<Box<ClusterEvent>> {
         let (tx, rx) = mpsc::channel(PLAYER_EVENT_QUEUE_MAX);
         self.lock().insert(guid, (session, tx));
         rx
@@ -68,7 +75,7 @@ impl Players {
         let Some((_, tx)) = table.get(&guid) else {
             return Delivery::NotHere;
         };
-        match tx.try_send(event) {
+        match tx.try_send(Box::new(event)) {
             Ok(()) => Delivery::Queued,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
