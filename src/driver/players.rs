@@ -29,20 +29,18 @@ pub enum Delivery {
     Dropped,
 }
 
+/// Who plays each character, and where its events go.
+type Table = BTreeMap<CharacterGuid, (SessionId, mpsc::Sender<Box<ClusterEvent>>)>;
+
 /// The table.
 #[derive(Debug, Default)]
 pub struct Players {
-    by_character: Mutex<BTreeMap<CharacterGuid, (SessionId, mpsc::Sender<Box<ClusterEvent>>)>>,
+    by_character: Mutex<Table>,
     dropped: AtomicU64,
 }
 
 impl Players {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        BTreeMap<CharacterGuid, (SessionId, mpsc::Sender<Box<ClusterEvent>>)>,
-    > {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
         self.by_character
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
