@@ -69,7 +69,7 @@ struct Connection<'g> {
     /// The worldserver the player counts against in the cluster view.
     placed_on: Option<WorldserverId>,
     /// Where the fence says the account must be let go (a newer login, a lost lease).
-    evictions: Option<mpsc::Receiver<String>>,
+    evictions: Option<mpsc::Receiver<Box<str>>>,
     /// The account this session owns, once its claim was granted.
     claimed: Option<AccountId>,
     /// Characters the session played, for the fence's release.
@@ -550,7 +550,7 @@ async fn close_client(client: &mut TcpStream) {
 }
 
 /// The next eviction notice; pends forever once the channel is gone.
-async fn recv_eviction(rx: Option<&mut mpsc::Receiver<String>>) -> Option<String> {
+async fn recv_eviction(rx: Option<&mut mpsc::Receiver<Box<str>>>) -> Option<Box<str>> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

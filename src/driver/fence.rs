@@ -93,7 +93,7 @@ struct FenceState {
     liveness: Liveness,
     lease: Lease,
     lease_lost_reported: bool,
-    sessions: BTreeMap<SessionId, mpsc::Sender<String>>,
+    sessions: BTreeMap<SessionId, mpsc::Sender<Box<str>>>,
     /// Records this gateway wrote back with holds: the revision it wrote, and the characters.
     parked: BTreeMap<AccountId, (u64, Vec<CharacterGuid>)>,
 }
@@ -147,8 +147,9 @@ impl Fence {
         self.lock().lease.held(self.clock.now())
     }
 
-    /// A session's eviction channel: the reason arrives when it must let its account go.
-    pub(super) fn register(&self, session: SessionId) -> mpsc::Receiver<String> {
+    /// A session's eviction channel: the reason arrives when it must let its account go (a
+    /// boxed string: the channel allocates its first block of slots with it, for every session).
+    pub(super) fn register(&self, session: SessionId) -> mpsc::Receiver<Box<str>> {
         let (tx, rx) = mpsc::channel(EVICTION_QUEUE_MAX);
         self.lock().sessions.insert(session, tx);
         rx

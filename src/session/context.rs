@@ -259,6 +259,10 @@ impl Ctx {
     /// Opens a new link to `server`.
     pub(super) fn connect(&mut self, server: WorldserverRef) -> LinkId {
         let link = LinkId(self.next_id());
+        // A session has at most two links (the one it leaves and the one it joins).
+        if self.links.capacity() == 0 {
+            self.links.reserve_exact(2);
+        }
         self.links.push(Link {
             id: link,
             server: server.clone(),

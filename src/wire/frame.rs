@@ -190,7 +190,8 @@ enum ClientState {
 #[derive(Debug)]
 pub struct ClientHeaderDecoder {
     buf: BytesMut,
-    cipher: Option<HeaderCipher>,
+    /// Boxed: most streams never encrypt (worldserver links), and those stay small.
+    cipher: Option<Box<HeaderCipher>>,
     state: ClientState,
     from: Peer,
     opcode_limit: u32,
@@ -223,7 +224,7 @@ impl ClientHeaderDecoder {
     /// Starts decrypting headers from the next unread header byte on. Bytes already buffered
     /// but not yet consumed are decrypted when they are reached.
     pub fn start_cipher(&mut self, cipher: HeaderCipher) {
-        self.cipher = Some(cipher);
+        self.cipher = Some(Box::new(cipher));
     }
 
     /// Appends received bytes.
@@ -380,7 +381,8 @@ enum ServerState {
 #[derive(Debug)]
 pub struct ServerHeaderDecoder {
     buf: BytesMut,
-    cipher: Option<HeaderCipher>,
+    /// Boxed: most streams never encrypt (worldserver links), and those stay small.
+    cipher: Option<Box<HeaderCipher>>,
     state: ServerState,
     from: Peer,
     max_body_bytes: usize,
@@ -412,7 +414,7 @@ impl ServerHeaderDecoder {
 
     /// Starts decrypting headers from the next unread header byte on.
     pub fn start_cipher(&mut self, cipher: HeaderCipher) {
-        self.cipher = Some(cipher);
+        self.cipher = Some(Box::new(cipher));
     }
 
     /// Appends received bytes.
@@ -598,7 +600,8 @@ impl ServerHeaderDecoder {
 /// Encodes 6-byte headers (gateway -> worldserver plain; a bot -> gateway encrypted).
 #[derive(Debug, Default)]
 pub struct ClientHeaderEncoder {
-    cipher: Option<HeaderCipher>,
+    /// Boxed: most streams never encrypt (worldserver links), and those stay small.
+    cipher: Option<Box<HeaderCipher>>,
 }
 
 impl ClientHeaderEncoder {
@@ -609,7 +612,7 @@ impl ClientHeaderEncoder {
 
     /// Encrypts every header from now on.
     pub fn start_cipher(&mut self, cipher: HeaderCipher) {
-        self.cipher = Some(cipher);
+        self.cipher = Some(Box::new(cipher));
     }
 
     /// Encodes the header for a body of `body_len` bytes.
@@ -671,7 +674,8 @@ impl ClientHeaderEncoder {
 /// Encodes 4/5-byte headers (gateway -> client encrypted; a worldserver -> gateway plain).
 #[derive(Debug, Default)]
 pub struct ServerHeaderEncoder {
-    cipher: Option<HeaderCipher>,
+    /// Boxed: most streams never encrypt (worldserver links), and those stay small.
+    cipher: Option<Box<HeaderCipher>>,
 }
 
 impl ServerHeaderEncoder {
@@ -682,7 +686,7 @@ impl ServerHeaderEncoder {
 
     /// Encrypts every header from now on.
     pub fn start_cipher(&mut self, cipher: HeaderCipher) {
-        self.cipher = Some(cipher);
+        self.cipher = Some(Box::new(cipher));
     }
 
     /// Encodes the header for a body of `body_len` bytes: 4 bytes, or 5 when the size field
