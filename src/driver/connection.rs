@@ -138,7 +138,8 @@ pub(super) async fn run_connection(
     if gw.cfg.session.canary == Some(crate::session::Canary::LeakWorldLinks) {
         std::mem::forget(std::mem::take(&mut c.worlds));
     }
-    close_client(&mut c.client).await;
+    // Boxed: its read scratch lives on the heap only while the connection closes.
+    Box::pin(close_client(&mut c.client)).await;
     gw.fence.unregister(id);
     c.claimed.map(|account| Release {
         account,
@@ -631,12 +632,19 @@ async fn write_with_deadline(
         // A no-op for a kernel socket; the simulator's sockets send on flush.
         return stream.flush().await;
     }
-    // The socket is full: the rest must go within the deadline.
+    // The socket is full: the rest must go within the deadline. Boxed: the timer and the
+    // write's state live on the heap only while a write waits, not in every connection's
+    // task.
     let write = async {
         stream.write_all(&bytes[written..]).await?;
         stream.flush().await
     };
-    match tokio::time::timeout(Duration::from_millis(timeout_ms), write).await {
+    match Box::pin(tokio::time::timeout(
+        Duration::from_millis(timeout_ms),
+        write,
+    ))
+    .await
+    {
         Ok(r) => r,
         Err(_) => Err(io::Error::new(
             io::ErrorKind::TimedOut,
