@@ -33,6 +33,10 @@
 
 #![allow(clippy::disallowed_methods)] // a benchmark measures wall time and runs child processes
 
+#[path = "procfs.rs"]
+mod procfs;
+use procfs::{cpu_ns, rss_kib};
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -277,27 +281,6 @@ fn spawn_gateway(n: usize, world: SocketAddr, dir: &std::path::Path) -> Proc {
         std::thread::sleep(Duration::from_millis(20));
     }
     Proc { child, addr }
-}
-
-/// Nanoseconds the process has been on a CPU, all its threads.
-fn cpu_ns(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 // ----- the clients --------------------------------------------------------------------------
@@ -682,19 +665,19 @@ fn main() {
     // Memory: a fresh gateway, sessions at the character screen, then in world.
     let gateway = spawn_gateway(mem_sessions, echo_addr, &dir);
     std::thread::sleep(Duration::from_millis(300));
-    let base = rss_kib(gateway.pid());
+    let base = rss_kib(gateway.pid()).unwrap_or(0);
     let (idle, inworld) = rt.block_on(async {
         let mut conns = Vec::with_capacity(mem_sessions);
         for i in 0..mem_sessions {
             conns.push(gateway_client(gateway.addr, i, false).await);
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let idle = rss_kib(gateway.pid());
+        let idle = rss_kib(gateway.pid()).unwrap_or(0);
         for (i, c) in conns.iter_mut().enumerate() {
             enter_world(c, i).await;
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let inworld = rss_kib(gateway.pid());
+        let inworld = rss_kib(gateway.pid()).unwrap_or(0);
         drop(conns);
         (idle, inworld)
     });
