@@ -225,7 +225,10 @@ impl Bot {
         if self.report.received.len() >= RECEIVED_LOG_MAX {
             self.report.received.pop_front();
         }
-        self.report.received.push_back((p.opcode, p.body.clone()));
+        // A copy: a slice of the body would keep the whole read buffer it came in alive for
+        // as long as the log keeps the packet.
+        let kept = bytes::Bytes::copy_from_slice(&p.body);
+        self.report.received.push_back((p.opcode, kept));
         self.on_any_packet(step, &p)?;
         Ok(Some(p))
     }
