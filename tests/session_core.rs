@@ -120,7 +120,7 @@ impl Harness {
             s: Session::new(
                 SessionId(1),
                 Duration::ZERO,
-                cfg,
+                std::sync::Arc::new(cfg),
                 SERVER_SEED,
                 [7; 32],
                 1_700_000_000,

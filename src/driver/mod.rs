@@ -102,6 +102,8 @@ pub struct Gateway {
     seams: Seams,
     observer: Option<EventObserver>,
     cfg: DriverConfig,
+    /// `cfg.session`, shared by every session rather than copied into each.
+    session_cfg: Arc<SessionConfig>,
     entropy: std::sync::Mutex<Entropy>,
     metrics: Arc<Metrics>,
     next_session: AtomicU64,
@@ -185,6 +187,7 @@ impl Gateway {
             me: me.clone(),
             seams,
             observer,
+            session_cfg: Arc::new(cfg.session.clone()),
             cfg,
             entropy: std::sync::Mutex::new(entropy),
             metrics: Arc::new(Metrics::default()),
@@ -371,7 +374,7 @@ impl Gateway {
         Session::new(
             id,
             clock.now(),
-            self.cfg.session.clone(),
+            Arc::clone(&self.session_cfg),
             seed,
             seed_bytes,
             clock.unix_secs(),

@@ -3,10 +3,12 @@
 //! name lookups and presentation's service calls in flight. States call down into it; it never calls a state.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
 
 use super::timers::Timers;
 use super::{
@@ -53,11 +55,37 @@ enum Pending {
 /// packets fills it without growing it again and again. It lives until the write is done.
 const OUT_START_BYTES: usize = 4 * 1024;
 
+/// The session's own seeded random stream (backoff jitter), kept as its seed and position:
+/// 24 bytes rather than the generator's 300 with its block buffer. Draws are rare (a failed
+/// attempt), so each rebuilds the generator and seeks to where the last one stopped; the
+/// numbers are exactly those one long-lived generator would give.
+#[derive(Debug, Clone)]
+pub(super) struct SessionRng {
+    seed: u64,
+    word_pos: u128,
+}
+
+impl SessionRng {
+    pub(super) fn new(seed: u64) -> Self {
+        Self { seed, word_pos: 0 }
+    }
+
+    /// Runs `f` with the generator at the stream's position, and moves the position past
+    /// what `f` drew.
+    pub(super) fn draw<T>(&mut self, f: impl FnOnce(&mut ChaCha8Rng) -> T) -> T {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_word_pos(self.word_pos);
+        let out = f(&mut rng);
+        self.word_pos = rng.get_word_pos();
+        out
+    }
+}
+
 /// The session's context.
 #[derive(Debug)]
 pub(super) struct Ctx {
     pub(super) id: SessionId,
-    pub(super) cfg: SessionConfig,
+    pub(super) cfg: Arc<SessionConfig>,
     started: Duration,
     unix_time_at_start: u32,
     pub(super) server_seed: u32,
@@ -67,7 +95,7 @@ pub(super) struct Ctx {
     pub(super) timers: Timers,
     pending: VecDeque<Pending>,
     pub(super) counters: Counters,
-    pub(super) rng: ChaCha8Rng,
+    pub(super) rng: SessionRng,
     names_in_flight: Vec<CharacterGuid>,
     /// Presentation's service call being asked.
     call_asked: Option<RequestId>,
@@ -80,10 +108,10 @@ impl Ctx {
     pub(super) fn new(
         id: SessionId,
         now: Duration,
-        cfg: SessionConfig,
+        cfg: Arc<SessionConfig>,
         server_seed: u32,
         unix_time: u32,
-        rng: ChaCha8Rng,
+        rng: SessionRng,
     ) -> Self {
         Self {
             id,
@@ -459,4 +487,27 @@ impl<P: WirePacket> ClientBody for P {
 
 pub(super) fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod rng_tests {
+    use super::SessionRng;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::{Rng, SeedableRng};
+
+    #[test]
+    fn the_stream_rebuilt_for_every_draw_is_the_one_long_lived_generator_gives() {
+        let mut kept = ChaCha8Rng::seed_from_u64(42);
+        let mut stream = SessionRng::new(42);
+        // Mixed widths, and enough draws to cross the generator's block buffer several times.
+        for i in 0..200u32 {
+            if i % 3 == 0 {
+                assert_eq!(stream.draw(|r| r.next_u64()), kept.next_u64(), "draw {i}");
+            } else {
+                assert_eq!(stream.draw(|r| r.next_u32()), kept.next_u32(), "draw {i}");
+            }
+        }
+        let mut other = SessionRng::new(43);
+        assert_ne!(other.draw(|r| r.next_u64()), stream.draw(|r| r.next_u64()));
+    }
 }

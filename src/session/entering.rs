@@ -627,7 +627,7 @@ impl Entering {
         let EnterKind::Recovery { from, retry, .. } = &mut self.kind else {
             return State::EnteringWorld(self);
         };
-        let decision = retry.failed(now, &mut cx.rng);
+        let decision = cx.rng.draw(|rng| retry.failed(now, rng));
         #[cfg(feature = "canaries")]
         let decision = match decision {
             RetryDecision::RetryAt(_) if cx.canary(Canary::UncappedBackoff) => {
@@ -674,7 +674,7 @@ impl Entering {
         let retry = self
             .placement_retry
             .get_or_insert_with(|| Retry::start(policy, now));
-        match retry.failed(now, &mut cx.rng) {
+        match cx.rng.draw(|rng| retry.failed(now, rng)) {
             RetryDecision::RetryAt(at) => {
                 self.step = Step::Backoff;
                 cx.timers.arm_at(Timer::BackoffWait, at);

@@ -52,9 +52,6 @@ mod timers;
 
 use std::time::Duration;
 
-use rand_chacha::ChaCha8Rng;
-use rand_core::SeedableRng;
-
 pub use canary::Canary;
 pub use config::SessionConfig;
 pub use context::PRESENT_CALLS_PENDING_MAX;
@@ -146,13 +143,13 @@ impl Session {
     pub fn new(
         id: SessionId,
         now: Duration,
-        cfg: SessionConfig,
+        cfg: std::sync::Arc<SessionConfig>,
         server_seed: u32,
         seed_bytes: [u8; 32],
         unix_time: u32,
         rng_seed: u64,
     ) -> Self {
-        let rng = ChaCha8Rng::seed_from_u64(rng_seed);
+        let rng = context::SessionRng::new(rng_seed);
         let mut cx = Ctx::new(id, now, cfg, server_seed, unix_time, rng);
         auth::challenge(&mut cx, now, seed_bytes);
         Self {

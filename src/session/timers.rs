@@ -65,26 +65,43 @@ impl Timer {
     ];
 }
 
-/// The table.
-#[derive(Debug, Clone, Default)]
+/// The table: each deadline in nanoseconds of session time, [`DISARMED`] when it will not
+/// fire (8 bytes a timer rather than an `Option<Duration>`'s 16).
+#[derive(Debug, Clone)]
 pub(super) struct Timers {
-    at: [Option<Duration>; Timer::ALL.len()],
+    at_ns: [u64; Timer::ALL.len()],
+}
+
+/// A timer that will not fire.
+const DISARMED: u64 = u64::MAX;
+
+impl Default for Timers {
+    fn default() -> Self {
+        Self {
+            at_ns: [DISARMED; Timer::ALL.len()],
+        }
+    }
+}
+
+/// `at` in nanoseconds; a deadline past 584 years (where `u64` nanoseconds end) fires then.
+fn to_ns(at: Duration) -> u64 {
+    u64::try_from(at.as_nanos()).map_or(DISARMED - 1, |ns| ns.min(DISARMED - 1))
 }
 
 impl Timers {
     /// `timer` fires `after_ms` from `now` (re-arming replaces the old deadline).
     pub(super) fn arm(&mut self, timer: Timer, now: Duration, after_ms: u64) {
-        self.arm_at(timer, now + Duration::from_millis(after_ms));
+        self.arm_at(timer, now.saturating_add(Duration::from_millis(after_ms)));
     }
 
     /// `timer` fires at `at`.
     pub(super) fn arm_at(&mut self, timer: Timer, at: Duration) {
-        self.at[timer as usize] = Some(at);
+        self.at_ns[timer as usize] = to_ns(at);
     }
 
     /// `timer` will not fire.
     pub(super) fn disarm(&mut self, timer: Timer) {
-        self.at[timer as usize] = None;
+        self.at_ns[timer as usize] = DISARMED;
     }
 
     /// Every timer in `timers` will not fire.
@@ -96,21 +113,51 @@ impl Timers {
 
     /// Nothing will fire.
     pub(super) fn clear(&mut self) {
-        self.at = Default::default();
+        *self = Self::default();
     }
 
     /// The earliest deadline.
     pub(super) fn next(&self) -> Option<Duration> {
-        self.at.iter().flatten().min().copied()
+        let earliest = self.at_ns.iter().copied().min()?;
+        (earliest != DISARMED).then(|| Duration::from_nanos(earliest))
     }
 
     /// If `timer` is due at `now`: disarms it and says so.
     pub(super) fn take_due(&mut self, timer: Timer, now: Duration) -> bool {
-        let slot = &mut self.at[timer as usize];
-        if slot.is_some_and(|at| at <= now) {
-            *slot = None;
+        let slot = &mut self.at_ns[timer as usize];
+        if *slot != DISARMED && *slot <= to_ns(now) {
+            *slot = DISARMED;
             return true;
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_table_has_no_deadline_and_the_earliest_armed_one_is_next() {
+        let mut t = Timers::default();
+        assert_eq!(t.next(), None);
+        t.arm(Timer::Logout, Duration::from_millis(5), 100);
+        t.arm_at(Timer::PreAuth, Duration::from_nanos(7));
+        assert_eq!(t.next(), Some(Duration::from_nanos(7)));
+        assert!(!t.take_due(Timer::Logout, Duration::from_millis(104)));
+        assert!(t.take_due(Timer::Logout, Duration::from_millis(105)));
+        assert!(!t.take_due(Timer::Logout, Duration::from_millis(106)));
+        t.disarm(Timer::PreAuth);
+        assert_eq!(t.next(), None);
+    }
+
+    #[test]
+    fn a_deadline_past_the_nanosecond_range_still_fires_and_never_reads_as_disarmed() {
+        let mut t = Timers::default();
+        t.arm(Timer::BackoffWait, Duration::MAX, u64::MAX);
+        let last = Duration::from_nanos(DISARMED - 1);
+        assert_eq!(t.next(), Some(last));
+        assert!(t.take_due(Timer::BackoffWait, Duration::MAX));
+        assert_eq!(t.next(), None);
     }
 }
