@@ -51,6 +51,9 @@ enum Pending {
     Other(Output),
 }
 
+/// Outputs the queue keeps room for once it is empty (a read in world makes one or two).
+const PENDING_KEPT: usize = 4;
+
 /// A write's buffer starts this large (or as large as its first packet): a burst of small
 /// packets fills it without growing it again and again. It lives until the write is done.
 const OUT_START_BYTES: usize = 4 * 1024;
@@ -140,7 +143,13 @@ impl Ctx {
     }
 
     pub(super) fn poll_output(&mut self) -> Option<Output> {
-        Some(match self.pending.pop_front()? {
+        let next = self.pending.pop_front()?;
+        if self.pending.is_empty() && self.pending.capacity() > PENDING_KEPT {
+            // A burst (a login, a handoff) grew the queue: an idle session keeps only room
+            // for the few outputs a read in world makes.
+            self.pending = VecDeque::with_capacity(PENDING_KEPT);
+        }
+        Some(match next {
             Pending::Client(b) => Output::Client(b.freeze()),
             Pending::World(link, b) => Output::World {
                 link,
