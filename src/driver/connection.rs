@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::Gateway;
 use super::fence::Release;
@@ -69,7 +69,7 @@ struct Connection<'g> {
     /// The worldserver the player counts against in the cluster view.
     placed_on: Option<WorldserverId>,
     /// Where the fence says the account must be let go (a newer login, a lost lease).
-    evictions: Option<mpsc::Receiver<Box<str>>>,
+    evictions: Option<oneshot::Receiver<Box<str>>>,
     /// The account this session owns, once its claim was granted.
     claimed: Option<AccountId>,
     /// Characters the session played, for the fence's release.
@@ -457,10 +457,13 @@ impl Connection<'_> {
                 session.begin_shutdown(clock.now());
             }
             () = self.gw.moves_changed.notified() => {}
-            detail = recv_eviction(self.evictions.as_mut()) => match detail {
-                Some(detail) => session.handle_evicted(clock.now(), &detail),
-                None => self.evictions = None,
-            },
+            detail = recv_eviction(self.evictions.as_mut()) => {
+                // A one-shot is done after its one answer (a reason, or the fence let go).
+                self.evictions = None;
+                if let Ok(detail) = detail {
+                    session.handle_evicted(clock.now(), &detail);
+                }
+            }
             event = recv_event(self.events.as_mut()) => match event {
                 Some(event) => {
                     let subject = event.subject.clone();
@@ -551,9 +554,11 @@ async fn close_client(client: &mut TcpStream) {
 }
 
 /// The next eviction notice; pends forever once the channel is gone.
-async fn recv_eviction(rx: Option<&mut mpsc::Receiver<Box<str>>>) -> Option<Box<str>> {
+async fn recv_eviction(
+    rx: Option<&mut oneshot::Receiver<Box<str>>>,
+) -> Result<Box<str>, oneshot::error::RecvError> {
     match rx {
-        Some(rx) => rx.recv().await,
+        Some(rx) => rx.await,
         None => std::future::pending().await,
     }
 }

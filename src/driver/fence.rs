@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::Gateway;
 use crate::cluster::WorldserverId;
@@ -69,9 +69,6 @@ impl FenceConfig {
     }
 }
 
-/// Evictions a session's channel holds, at most (one is enough: the session closes).
-const EVICTION_QUEUE_MAX: usize = 1;
-
 /// Accounts whose record stays for holds that may still linger, at most; past it, a
 /// record is left for the next login to inherit (it only costs that login a wait).
 pub const PARKED_ACCOUNTS_MAX: usize = 65_536;
@@ -93,7 +90,9 @@ struct FenceState {
     liveness: Liveness,
     lease: Lease,
     lease_lost_reported: bool,
-    sessions: BTreeMap<SessionId, mpsc::Sender<Box<str>>>,
+    /// Each session's eviction: `None` once it was sent (a session lets go once; a second
+    /// eviction finds it letting go already).
+    sessions: BTreeMap<SessionId, Option<oneshot::Sender<Box<str>>>>,
     /// Records this gateway wrote back with holds: the revision it wrote, and the characters.
     parked: BTreeMap<AccountId, (u64, Vec<CharacterGuid>)>,
 }
@@ -147,11 +146,12 @@ impl Fence {
         self.lock().lease.held(self.clock.now())
     }
 
-    /// A session's eviction channel: the reason arrives when it must let its account go (a
-    /// boxed string: the channel allocates its first block of slots with it, for every session).
-    pub(super) fn register(&self, session: SessionId) -> mpsc::Receiver<Box<str>> {
-        let (tx, rx) = mpsc::channel(EVICTION_QUEUE_MAX);
-        self.lock().sessions.insert(session, tx);
+    /// A session's eviction: the reason arrives, once, when it must let its account go. A
+    /// one-shot rather than a queue: a queue allocates a block of slots (and cache-padded
+    /// state) for every session, for a message that comes at most once.
+    pub(super) fn register(&self, session: SessionId) -> oneshot::Receiver<Box<str>> {
+        let (tx, rx) = oneshot::channel();
+        self.lock().sessions.insert(session, Some(tx));
         rx
     }
 
@@ -204,9 +204,8 @@ impl Fence {
             sessions = st.sessions.len(),
             "fencing lease lapsed: closing every session and admitting nobody until the store answers"
         );
-        for tx in st.sessions.values() {
-            let _ =
-                tx.try_send("this gateway lost contact with the cluster's fencing store".into());
+        for tx in st.sessions.values_mut().filter_map(Option::take) {
+            let _ = tx.send("this gateway lost contact with the cluster's fencing store".into());
         }
     }
 
@@ -237,7 +236,7 @@ impl Fence {
 
     /// A newer login asked session `session` of this gateway to let `account` go.
     fn evict(&self, gw: &Gateway, account: AccountId, session: SessionId) {
-        let tx = self.lock().sessions.get(&session).cloned();
+        let tx = self.lock().sessions.get_mut(&session).map(Option::take);
         match tx {
             Some(tx) => {
                 tracing::info!(
@@ -245,7 +244,9 @@ impl Fence {
                     session = session.0,
                     "a newer login of the account evicts this session"
                 );
-                let _ = tx.try_send("the account logged in again elsewhere".into());
+                if let Some(tx) = tx {
+                    let _ = tx.send("the account logged in again elsewhere".into());
+                }
             }
             None => {
                 // The session is gone without releasing (its claim finished after it
