@@ -110,21 +110,22 @@ pub enum Phase {
     Closed,
 }
 
-// One State per session, and the in-game variants are the ones most sessions live in:
-// boxing them would add an allocation per transition and save nothing.
+// One State per session. The variants a session lives in (in world, on the loading screen) are
+// inline; the passing ones (entering, a handoff's waits, logging out) are boxed, so an idle
+// session is only as large as an in-world one: an allocation per such transition.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum State {
     ExpectAuthSession,
     AwaitAccount(AwaitAccount),
     CharacterScreen(CharacterScreen),
-    EnteringWorld(Entering),
+    EnteringWorld(Box<Entering>),
     InWorld(InWorld),
     Transferring(Transferring),
-    AwaitTransferPlacement(AwaitTransferPlacement),
-    AwaitRedirectReady(AwaitRedirectReady),
-    AwaitRelease(AwaitRelease),
-    LoggingOut(LoggingOut),
+    AwaitTransferPlacement(Box<AwaitTransferPlacement>),
+    AwaitRedirectReady(Box<AwaitRedirectReady>),
+    AwaitRelease(Box<AwaitRelease>),
+    LoggingOut(Box<LoggingOut>),
     Closed,
 }
 
