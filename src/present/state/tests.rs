@@ -97,7 +97,7 @@ fn the_create_block_sets_every_field_and_publishes_them() {
         })
     );
     assert_eq!(s.dead(), Some(false));
-    assert_eq!(s.health.changed_at, ms(5));
+    assert_eq!(s.health.changed_at(), ms(5));
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn a_values_block_publishes_only_what_changed() {
             ..CharacterUpdate::default()
         })
     );
-    assert_eq!(s.max_health.changed_at, ms(0), "unchanged keeps its time");
+    assert_eq!(s.max_health.changed_at(), ms(0), "unchanged keeps its time");
     // The same values again: nothing to publish.
     assert_eq!(feed(&mut s, ms(200), Opcode::SMSG_UPDATE_OBJECT, hit), None);
     // Rage rises: power (with its max) is published for the current type.
