@@ -4,6 +4,7 @@
 //!
 //! Simulated addresses (10.77.x.y) exist only inside madsim: nothing leaves the process.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,6 +29,7 @@ use crate::check::drain::DrainChecker;
 use crate::check::dual_presence::DualPresence;
 use crate::check::expect::{BotResult, Expectations};
 use crate::check::heartbeats::{HeartbeatOrder, TWIN_SEQ_FROM};
+use crate::check::held_at_heal::HeldAtHeal;
 use crate::check::logins_end::LoginsEnd;
 use crate::check::teardown::{ClientLinks, Teardown};
 use crate::check::{Checker, Findings};
@@ -254,6 +256,8 @@ async fn drive(
         ])));
     }
     let partitioned: Arc<Mutex<std::collections::BTreeSet<String>>> = Arc::default();
+    let heals = HeldAtHeal::new(scenario.expect.held_at_heal);
+    let relays = Arc::new(start_relays(&scenario, &nodes, &partitioned));
     let registry = waygate::peers::registry::FakeRegistry::new(
         infos
             .iter()
@@ -287,6 +291,7 @@ async fn drive(
                 cluster: static_cluster.clone(),
                 registry: registry.clone(),
                 partitioned: partitioned.clone(),
+                relays: relays.clone(),
                 fence: way.clone(),
                 slot: slot.clone(),
                 connects: connects.clone(),
@@ -313,6 +318,7 @@ async fn drive(
         stores: &store_ways,
         registry: &registry,
         partitioned: &partitioned,
+        heals: &heals,
     };
     for fault in faults {
         schedule_fault(fault, &cluster, &findings, &transcript);
@@ -358,6 +364,7 @@ async fn drive(
     let totals = Expectations {
         scenario: &scenario,
         drains: &drains,
+        heals: &heals,
     }
     .check(&results, &findings);
     // What each worldserver saw, in its own order, after the run's own lines.
@@ -491,6 +498,9 @@ fn start_worlds(
                 map_reassign_second_warning_ms: 4_000,
                 // The worldservers keep a disconnected player as long as the gateway assumes.
                 linger_ms: scenario.session.world_linger_ms,
+                idle_in_world_ms: spec
+                    .idle_in_world_ms
+                    .unwrap_or(FakeTiming::default().idle_in_world_ms),
                 ..FakeTiming::default()
             },
             echo_opcode: None,
@@ -572,6 +582,38 @@ fn character_records(plans: &[BotPlan]) -> Vec<CharacterRecord> {
         .collect()
 }
 
+/// A relay on the node of each worldserver whose scenario asks that a partition hide the
+/// gateway's closes from it (`partition_hides_close`): its registry address, and the relay's.
+fn start_relays(
+    scenario: &Scenario,
+    nodes: &[madsim::runtime::NodeHandle],
+    partitioned: &Arc<Mutex<std::collections::BTreeSet<String>>>,
+) -> BTreeMap<String, SocketAddr> {
+    let mut relays = BTreeMap::new();
+    for (i, spec) in scenario.worldservers.iter().enumerate() {
+        if !spec.partition_hides_close {
+            continue;
+        }
+        let world = SocketAddr::new(world_ip(i), WORLD_PORT);
+        let relay = SocketAddr::new(world_ip(i), crate::relay::RELAY_PORT);
+        let partitioned = partitioned.clone();
+        let key = world.to_string();
+        let cut: crate::relay::Cut = Arc::new(move || {
+            partitioned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&key)
+        });
+        nodes[i].spawn(async move {
+            if let Ok(listener) = tokio::net::TcpListener::bind(relay).await {
+                crate::relay::serve(listener, world, cut).await;
+            }
+        });
+        relays.insert(world.to_string(), relay);
+    }
+    relays
+}
+
 /// What the gateway under test is built from.
 struct GatewaySetup<'a> {
     /// Which gateway of the realm (0 is the first).
@@ -581,6 +623,8 @@ struct GatewaySetup<'a> {
     cluster: Arc<StaticCluster>,
     registry: waygate::peers::registry::FakeRegistry,
     partitioned: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    /// Worldserver addresses the gateway reaches through a relay, and the relay's address.
+    relays: Arc<BTreeMap<String, SocketAddr>>,
     /// The gateway's way to the realm's fencing store.
     fence: GatewayStore,
     /// Where the gateway is put once built.
@@ -621,6 +665,7 @@ fn start_gateway(
     let seams_registry: Arc<dyn waygate::runtime::Registry> = Arc::new(setup.registry);
     let seams_net: Arc<dyn waygate::runtime::Net> = Arc::new(SimNet {
         partitioned: setup.partitioned,
+        relays: setup.relays,
         gateway: g,
         log: setup.connects,
         findings: findings.clone(),
@@ -677,6 +722,8 @@ struct FaultTargets<'a> {
     stores: &'a [GatewayStore],
     registry: &'a waygate::peers::registry::FakeRegistry,
     partitioned: &'a Arc<Mutex<std::collections::BTreeSet<String>>>,
+    /// Where each heal records what the partitioned worldserver held.
+    heals: &'a HeldAtHeal,
 }
 
 /// Applies `fault` at its time of the timeline.
@@ -706,6 +753,7 @@ fn schedule_fault(
     let stores = cluster.stores.to_vec();
     let registry = cluster.registry.clone();
     let partitioned = cluster.partitioned.clone();
+    let heals = cluster.heals.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(fault.at_ms)).await;
         t.push(f.now(), "fault", format!("{:?}", fault.kind));
@@ -770,11 +818,16 @@ fn schedule_fault(
                     .insert(SocketAddr::new(world_ip(i), WORLD_PORT).to_string());
                 madsim::net::NetSim::current().clog_node(node.id())
             }
-            FaultKind::Heal { .. } => {
-                partitioned
+            FaultKind::Heal { target } => {
+                let was_cut = partitioned
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .remove(&SocketAddr::new(world_ip(i), WORLD_PORT).to_string());
+                // What the cut-off worldserver still holds, by its own count, before the
+                // network carries anything again.
+                if was_cut {
+                    heals.healed(&target, &fake.in_world_guids(), &f, &t);
+                }
                 madsim::net::NetSim::current().unclog_node(node.id())
             }
             FaultKind::Restart { .. } => {
@@ -1080,6 +1133,8 @@ fn chain_taps(taps: Vec<PacketTap>) -> PacketTap {
 /// difference, so partitioned worldservers time out here.
 struct SimNet {
     partitioned: Arc<Mutex<std::collections::BTreeSet<String>>>,
+    /// Worldservers reached through a relay (see [`crate::relay`]).
+    relays: Arc<BTreeMap<String, SocketAddr>>,
     /// Which gateway's network this is.
     gateway: u32,
     /// Where every attempt is recorded (the backoff oracle reads it).
@@ -1133,7 +1188,10 @@ impl SimNet {
             tokio::time::sleep(bound).await;
             return Err(timed_out());
         }
-        let r = tokio::net::TcpStream::connect(address).await;
+        let r = match self.relays.get(address) {
+            Some(relay) => tokio::net::TcpStream::connect(*relay).await,
+            None => tokio::net::TcpStream::connect(address).await,
+        };
         // A partition that began while the connect was in flight: madsim refuses it at
         // once, but on a real network it times out like any connect into a partition.
         let cut_now = self

@@ -86,6 +86,16 @@ pub struct WorldserverSpec {
     /// Network latency added to its packets.
     #[serde(default)]
     pub latency_ms: u64,
+    /// Its idle timeout with a player in world (AzerothCore's `SocketTimeOutTimeActive`): a
+    /// connection that brings no packet (pings aside) for this long is closed and its player
+    /// lingers. Default: the fake's own, 60,000.
+    #[serde(default)]
+    pub idle_in_world_ms: Option<u64>,
+    /// The gateway's connections to it close, as it sees them, only once a partition that
+    /// cuts it off has healed (a real network carries no FIN across a partition; madsim's
+    /// sockets would show the close at once). Off: direct connections, as always.
+    #[serde(default)]
+    pub partition_hides_close: bool,
 }
 
 /// A group of bots with one script.
@@ -342,6 +352,11 @@ pub struct Expect {
     pub bots_ok_max: Option<u32>,
     /// Bots evicted by a newer login of their account and told why, exactly.
     pub evicted: Option<u32>,
+    /// At least this many characters in world (lingering included) on a partitioned
+    /// worldserver, by its own count, at every heal of its partition: the evidence that the
+    /// run pressed on "it still holds them when the partition heals" (see
+    /// `check::held_at_heal`).
+    pub held_at_heal: Option<u32>,
 }
 
 /// A scenario file that cannot be used.

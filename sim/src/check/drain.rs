@@ -408,6 +408,8 @@ mod tests {
             id: id.into(),
             maps: maps.to_vec(),
             latency_ms: 0,
+            idle_in_world_ms: None,
+            partition_hides_close: false,
         }
     }
 

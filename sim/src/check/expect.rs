@@ -5,16 +5,19 @@
 //! handoffs are the ones the scenario states, when it states them; and a scenario that claims
 //! to exercise the drain checker did admit new characters elsewhere while a worldserver that
 //! could have taken them was drained (or closed by the health rule), and that a worldserver
-//! the health rule closed admitted new characters again once its cause was over.
+//! the health rule closed admitted new characters again once its cause was over; and a
+//! scenario that claims its partitioned worldserver still holds characters when the
+//! partition heals did see that ([`HeldAtHeal`]).
 //!
-//! **Source of truth**: the bots' own reports (what they did and when they ended) and the
-//! drain checker's count.
+//! **Source of truth**: the bots' own reports (what they did and when they ended), the
+//! drain checker's count, and the fakes' worlds as read at each heal.
 
 use std::time::Duration;
 
 use waygate::peers::bot::BotReport;
 
 use super::drain::DrainChecker;
+use super::held_at_heal::HeldAtHeal;
 use super::{Checker, Findings};
 use crate::scenario::Scenario;
 
@@ -38,6 +41,8 @@ pub struct Expectations<'a> {
     pub scenario: &'a Scenario,
     /// The drain checker of the run.
     pub drains: &'a DrainChecker,
+    /// What each partitioned worldserver held when its partition healed.
+    pub heals: &'a HeldAtHeal,
 }
 
 impl Expectations<'_> {
@@ -122,6 +127,7 @@ impl Expectations<'_> {
                 self.drains.logins_after_reopen()
             ));
         }
+        self.heals.check(findings);
         Totals {
             ok,
             logins,

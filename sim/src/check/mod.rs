@@ -17,10 +17,14 @@
 //!   nothing is left open after the last bot.
 //! - [`expect::Expectations`]: liveness within the SLO and the scenario's stated counts (the
 //!   bots' reports).
+//! - [`held_at_heal::HeldAtHeal`]: a scenario's precondition, that the worldserver it cut off
+//!   still holds characters in world when the partition heals (the fakes' worlds, read at the
+//!   heal).
 
 pub mod admission;
 pub mod backoff;
 pub mod drain;
+pub mod held_at_heal;
 pub mod links;
 
 #[cfg(madsim)]
@@ -60,7 +64,9 @@ pub enum Checker {
     Teardown,
     /// [`expect`]: bots that did not finish, or finished past the SLO.
     Liveness,
-    /// [`expect`]: logins, handoffs or drained-time logins other than the scenario states.
+    /// [`expect`]: logins, handoffs or drained-time logins other than the scenario states;
+    /// [`held_at_heal`]: a partitioned worldserver that held fewer characters at the heal
+    /// than the scenario states.
     Counts,
     /// The runner itself (a fault naming an unknown worldserver, a panic).
     Runner,
