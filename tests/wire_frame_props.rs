@@ -184,6 +184,31 @@ fn drain_all(
     Ok(out)
 }
 
+/// What a client-side encoder writes for `packets` (opcode, body length; bodies from
+/// [`body`]), encrypted with `key`'s client ciphers when there is one.
+fn client_wire(key: Option<&SessionKey>, packets: &[(u32, usize)]) -> BytesMut {
+    let mut enc = ClientHeaderEncoder::plain();
+    if let Some(key) = key {
+        enc.start_cipher(ClientCiphers::new(key).outbound);
+    }
+    let mut wire = BytesMut::new();
+    for (i, (op, len)) in packets.iter().enumerate() {
+        enc.encode(Opcode(*op), &body(i, *len), &mut wire).unwrap();
+    }
+    wire
+}
+
+/// What a plain server-side encoder (a worldserver's) writes for `packets`.
+fn server_wire(packets: &[(u16, usize)]) -> BytesMut {
+    let mut ws = ServerHeaderEncoder::plain();
+    let mut wire = BytesMut::new();
+    for (i, (op, len)) in packets.iter().enumerate() {
+        ws.encode(Opcode::from(*op), &body(i, *len), &mut wire)
+            .unwrap();
+    }
+    wire
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -194,12 +219,7 @@ proptest! {
         packets in prop::collection::vec((0u32..NUM_MSG_TYPES, client_body_len()), 1..24),
         sizes in chunk_sizes(),
     ) {
-        let mut enc = ClientHeaderEncoder::plain();
-        enc.start_cipher(ClientCiphers::new(&key).outbound);
-        let mut wire = BytesMut::new();
-        for (i, (op, len)) in packets.iter().enumerate() {
-            enc.encode(Opcode(*op), &body(i, *len), &mut wire).unwrap();
-        }
+        let wire = client_wire(Some(&key), &packets);
         let mut dec = ClientHeaderDecoder::for_client();
         dec.start_cipher(ServerCiphers::new(&key).inbound);
         let got = drain_all(&mut dec, &wire, &sizes).unwrap();
@@ -217,11 +237,7 @@ proptest! {
         packets in prop::collection::vec((0u32..NUM_CLUSTER_MSG_TYPES, client_body_len()), 1..24),
         sizes in chunk_sizes(),
     ) {
-        let mut enc = ClientHeaderEncoder::plain();
-        let mut wire = BytesMut::new();
-        for (i, (op, len)) in packets.iter().enumerate() {
-            enc.encode(Opcode(*op), &body(i, *len), &mut wire).unwrap();
-        }
+        let wire = client_wire(None, &packets);
         let mut dec = ClientHeaderDecoder::for_gateway();
         let got = drain_all(&mut dec, &wire, &sizes).unwrap();
         let want: Vec<_> = packets.iter().enumerate()
@@ -264,11 +280,7 @@ proptest! {
         packets in prop::collection::vec((any::<u16>(), server_body_len()), 1..10),
         sizes in chunk_sizes(),
     ) {
-        let mut ws = ServerHeaderEncoder::plain();
-        let mut wire = BytesMut::new();
-        for (i, (op, len)) in packets.iter().enumerate() {
-            ws.encode(Opcode::from(*op), &body(i, *len), &mut wire).unwrap();
-        }
+        let wire = server_wire(&packets);
         let mut from_ws = ServerHeaderDecoder::for_worldserver(SERVER_MAX_BODY_BYTES);
         let got = drain_all(&mut from_ws, &wire, &sizes).unwrap();
         let mut to_client = ServerHeaderEncoder::plain();
@@ -299,12 +311,7 @@ proptest! {
         packets in prop::collection::vec((0u32..NUM_MSG_TYPES, client_body_len()), 1..24),
         sizes in chunk_sizes(),
     ) {
-        let mut enc = ClientHeaderEncoder::plain();
-        enc.start_cipher(ClientCiphers::new(&key).outbound);
-        let mut wire = BytesMut::new();
-        for (i, (op, len)) in packets.iter().enumerate() {
-            enc.encode(Opcode(*op), &body(i, *len), &mut wire).unwrap();
-        }
+        let wire = client_wire(Some(&key), &packets);
         let mut dec = ClientHeaderDecoder::for_client();
         dec.start_cipher(ServerCiphers::new(&key).inbound);
         let got = relay_all(&mut dec, &wire, &sizes).unwrap();
@@ -333,11 +340,7 @@ proptest! {
         packets in prop::collection::vec((any::<u16>(), server_body_len()), 1..10),
         sizes in chunk_sizes(),
     ) {
-        let mut ws = ServerHeaderEncoder::plain();
-        let mut wire = BytesMut::new();
-        for (i, (op, len)) in packets.iter().enumerate() {
-            ws.encode(Opcode::from(*op), &body(i, *len), &mut wire).unwrap();
-        }
+        let wire = server_wire(&packets);
         let mut from_ws = ServerHeaderDecoder::for_worldserver(SERVER_MAX_BODY_BYTES);
         let got = relay_all(&mut from_ws, &wire, &sizes).unwrap();
         prop_assert_eq!(got.len(), packets.len());
