@@ -210,16 +210,7 @@ impl Ctx {
             return false;
         }
         self.counters.world_packets_out += 1;
-        match self.pending.back_mut() {
-            Some(Pending::Other(Output::WorldRun { link: l, range: r }))
-                if *l == link && r.end == range.start =>
-            {
-                r.end = range.end;
-            }
-            _ => self
-                .pending
-                .push_back(Pending::Other(Output::WorldRun { link, range })),
-        }
+        self.push_run(Output::WorldRun { link, range });
         true
     }
 
@@ -240,15 +231,38 @@ impl Ctx {
             return false;
         }
         self.counters.client_packets_out += 1;
-        match self.pending.back_mut() {
-            Some(Pending::Other(Output::ClientRun(r))) if r.end == range.start => {
-                r.end = range.end;
-            }
-            _ => self
-                .pending
-                .push_back(Pending::Other(Output::ClientRun(range))),
-        }
+        self.push_run(Output::ClientRun(range));
         true
+    }
+
+    /// Queues a run of the lent buffer; it extends the last queued output instead when that
+    /// is a run to the same peer ending where this one starts (one write for both).
+    fn push_run(&mut self, run: Output) {
+        let extended = match (self.pending.back_mut(), &run) {
+            (Some(Pending::Other(Output::ClientRun(last))), Output::ClientRun(next))
+                if last.end == next.start =>
+            {
+                last.end = next.end;
+                true
+            }
+            (
+                Some(Pending::Other(Output::WorldRun {
+                    link: a,
+                    range: last,
+                })),
+                Output::WorldRun {
+                    link: b,
+                    range: next,
+                },
+            ) if a == b && last.end == next.start => {
+                last.end = next.end;
+                true
+            }
+            _ => false,
+        };
+        if !extended {
+            self.pending.push_back(Pending::Other(run));
+        }
     }
 
     /// Frames a body for a worldserver link; consecutive packets to one link share a write,
