@@ -6,7 +6,7 @@
 //! [`Output::WorldRun`]). A packet the session must handle (the presenter's, a map change, a
 //! logout, ...) is copied out and goes the way [`Session::handle_client_bytes`] takes it, in
 //! order with the runs around it. So both ways put the same bytes on every connection, which
-//! `tests/relay_props.rs` checks.
+//! `lending_reads_and_copying_them_are_the_same_session` in `tests/session_core.rs` checks.
 
 use std::ops::Range;
 use std::time::Duration;
