@@ -262,7 +262,7 @@ async fn a_new_gateway_id_moves_the_whisper_subscription_and_the_published_id() 
     };
     let (old_id, realm) = unique("follow");
     let new_id = format!("{old_id}-again");
-    let players = Arc::new(Players::default());
+    let players: Arc<Players> = Arc::new(Players::default());
     let mut queue = players.join(CharacterGuid(1), SessionId(1));
     let bus = connect_bus(&url, &old_id, realm, 64).await;
     bus.subscribe(players.clone()).await.expect("subscribe");
@@ -332,7 +332,7 @@ async fn subscribed_events_reach_only_their_receivers() {
         return;
     };
     let (gateway_id, realm) = unique("sub");
-    let players = Arc::new(Players::default());
+    let players: Arc<Players> = Arc::new(Players::default());
     // Five characters in world here; 9 is named by events but plays elsewhere.
     let mut queue: Vec<_> = (1..=5u64)
         .map(|g| players.join(CharacterGuid(g), SessionId(g)))

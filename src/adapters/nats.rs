@@ -141,7 +141,7 @@ pub trait EventSink: Send + Sync {
     fn deliver(&self, guid: CharacterGuid, event: ClusterEvent) -> Delivery;
 }
 
-impl EventSink for Players {
+impl<M: crate::driver::FromEvent> EventSink for Players<M> {
     fn deliver(&self, guid: CharacterGuid, event: ClusterEvent) -> Delivery {
         Players::deliver(self, guid, event)
     }

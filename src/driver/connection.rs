@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::Gateway;
 use super::fence::Release;
 use super::lent::{Lent, read_lent};
+use super::players::{FromEvent, PLAYER_EVENT_QUEUE_MAX};
 use crate::cluster::WorldserverId;
 use crate::cluster::coordinator::{MoveOrder, PlaceRequest};
 use crate::cluster::view::Selection;
@@ -26,8 +27,10 @@ use crate::session::{
 /// more than a handful outstanding, name queries included (they are capped at 32).
 const SEAM_CHANNEL_CAPACITY: usize = 64;
 
-/// A seam answer or connection result, routed back to the session task.
-enum Answer {
+/// What a session's inbox carries: a seam answer or connection result, routed back to the
+/// session task, or a cluster event for its player. Public only because the gateway's
+/// [`Players`] table is typed by it.
+pub enum Answer {
     Account(RequestId, Result<Option<AccountRecord>, SeamError>),
     Characters(RequestId, Result<Vec<CharacterRecord>, SeamError>),
     Name(CharacterGuid, Result<Option<NameRecord>, SeamError>),
@@ -38,6 +41,15 @@ enum Answer {
         AccountId,
         Result<Vec<(CharacterGuid, WorldserverId, Option<u64>)>, ClaimRefused>,
     ),
+    /// A cluster event for the player, delivered for the session's join `.0` (see
+    /// `Connection::joined`).
+    Event(u64, ClusterEvent),
+}
+
+impl FromEvent for Box<Answer> {
+    fn from_event(join: u64, event: ClusterEvent) -> Self {
+        Box::new(Answer::Event(join, event))
+    }
 }
 
 /// Characters one session may play that the fence remembers for its release, at most (an
@@ -54,8 +66,11 @@ struct Connection<'g> {
     gw: &'g Gateway,
     /// The client's address (the accounts seam checks IP locks against it).
     peer_ip: IpAddr,
-    /// Cluster events for the character in play, once it entered the world.
-    events: Option<mpsc::Receiver<Box<ClusterEvent>>>,
+    /// The join under which the character in play gets its cluster events (in `rx`), once
+    /// it entered the world; events of an earlier join (queued before a logout) are dropped.
+    joined: Option<u64>,
+    /// Joins so far.
+    joins: u64,
     clock: Clock,
     session: Session,
     client: TcpStream,
@@ -95,12 +110,14 @@ pub(super) async fn run_connection(
     mut shutdown: watch::Receiver<bool>,
 ) -> Option<Release> {
     // Answers are boxed: the channel's first block of slots is allocated with it, for every
-    // session, and boxes keep that block small.
-    let (tx, rx) = mpsc::channel::<Box<Answer>>(SEAM_CHANNEL_CAPACITY);
+    // session, and boxes keep that block small. The player's events share it, with room of
+    // their own beyond the answers'.
+    let (tx, rx) = mpsc::channel::<Box<Answer>>(SEAM_CHANNEL_CAPACITY + PLAYER_EVENT_QUEUE_MAX);
     let mut c = Connection {
         gw,
         peer_ip,
-        events: None,
+        joined: None,
+        joins: 0,
         clock: gw.seams.clock,
         session: gw.new_session(id),
         client,
@@ -255,11 +272,14 @@ impl Connection<'_> {
         let id = self.session.id();
         match &a {
             Announcement::LoggedIn { character, .. } => {
-                self.events = Some(self.gw.players.join(character.guid, id));
+                self.joins += 1;
+                self.joined = Some(self.joins);
+                let inbox = self.tx.clone();
+                (self.gw.players).join_inbox(character.guid, id, self.joins, inbox);
             }
             Announcement::LoggedOut { guid, .. } => {
                 self.gw.players.leave(*guid, id);
-                self.events = None;
+                self.joined = None;
             }
             Announcement::CharacterUpdated(_) | Announcement::ChannelMembership { .. } => {}
         }
@@ -464,15 +484,6 @@ impl Connection<'_> {
                     session.handle_evicted(clock.now(), &detail);
                 }
             }
-            event = recv_event(self.events.as_mut()) => match event {
-                Some(event) => {
-                    let subject = event.subject.clone();
-                    if let EventFate::Malformed(detail) = session.handle_cluster_event(clock.now(), *event) {
-                        tracing::warn!(%subject, %detail, "an event from the bus did not read as its subject's: dropped");
-                    }
-                }
-                None => self.events = None,
-            },
             answer = self.rx.recv() => {
                 // `tx` lives in this task, so the channel never closes here.
                 if let Some(answer) = answer {
@@ -480,7 +491,11 @@ impl Connection<'_> {
                     if let Answer::Connected(_, server, result) = &answer {
                         self.gw.connect_result(server, result.as_ref().map(|_| ()));
                     }
-                    if let Answer::Claim(request, account, result) = answer {
+                    if let Answer::Event(join, event) = answer {
+                        if self.joined == Some(join) {
+                            on_event(session, clock.now(), event);
+                        }
+                    } else if let Answer::Claim(request, account, result) = answer {
                         let result = result.map(|holds| {
                             self.gw.coordinate(|c, now| c.import_holds(now, &holds));
                             self.claimed = Some(account);
@@ -522,13 +537,11 @@ async fn read_some(slot: Option<&mut WorldSocket>) -> io::Result<Lent> {
     }
 }
 
-/// The next cluster event for the player; pends forever while there is no queue.
-async fn recv_event(
-    rx: Option<&mut mpsc::Receiver<Box<ClusterEvent>>>,
-) -> Option<Box<ClusterEvent>> {
-    match rx {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
+/// A cluster event for the player in play.
+fn on_event(session: &mut Session, now: Duration, event: ClusterEvent) {
+    let subject = event.subject.clone();
+    if let EventFate::Malformed(detail) = session.handle_cluster_event(now, event) {
+        tracing::warn!(%subject, %detail, "an event from the bus did not read as its subject's: dropped");
     }
 }
 
@@ -614,7 +627,7 @@ fn deliver(
             session.handle_world_connected(now, link, Err(e.to_string()))
         }
         Answer::Service(request, answer) => session.handle_service_answer(now, request, answer),
-        Answer::Claim(..) => {}
+        Answer::Claim(..) | Answer::Event(..) => {}
     }
 }
 

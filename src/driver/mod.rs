@@ -31,7 +31,7 @@ pub use metrics::{
     AdapterErrors, AdapterService, ExpositionFormat, LATENCY_BUCKETS_SECONDS,
     LATENCY_RECENT_SAMPLES_MAX, Latency, Metrics, MetricsSnapshot, render as render_metrics,
 };
-pub use players::{Delivery, PLAYER_EVENT_QUEUE_MAX, Players};
+pub use players::{Delivery, FromEvent, PLAYER_EVENT_QUEUE_MAX, Players};
 pub use serve::serve;
 
 use crate::cluster::WorldserverId;
@@ -121,7 +121,7 @@ pub struct Gateway {
     /// Wakes the prober when a hold starts that waits for its worldserver to be reachable.
     probe_wanted: Arc<tokio::sync::Notify>,
     /// The characters in world through this gateway and their cluster-event queues.
-    players: Players,
+    players: Players<Box<connection::Answer>>,
     /// Account fencing across the realm's gateways.
     fence: fence::Fence,
     /// This gateway, for tasks it spawns.
@@ -281,7 +281,7 @@ impl Gateway {
 
     /// The characters in world through this gateway, and their cluster-event queues: the
     /// event bus delivers through [`Players::deliver`].
-    pub fn players(&self) -> &Players {
+    pub fn players(&self) -> &Players<Box<connection::Answer>> {
         &self.players
     }
 

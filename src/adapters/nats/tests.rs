@@ -37,7 +37,7 @@ fn count(i: &Inbound) -> [u64; 6] {
 
 #[test]
 fn an_event_reaches_its_receivers_with_the_raw_payload() {
-    let players = Arc::new(Players::default());
+    let players: Arc<Players> = Arc::new(Players::default());
     let mut a = players.join(CharacterGuid(5), SessionId(1));
     let mut b = players.join(CharacterGuid(6), SessionId(2));
     let i = inbound(players.clone());
@@ -54,7 +54,7 @@ fn an_event_reaches_its_receivers_with_the_raw_payload() {
 
 #[test]
 fn the_whisper_subject_carries_the_gateway_id() {
-    let players = Arc::new(Players::default());
+    let players: Arc<Players> = Arc::new(Players::default());
     let mut a = players.join(CharacterGuid(5), SessionId(1));
     let i = inbound(players);
     let body = r#"{"v":"0.0.1","t":1,"p":{"ReceiverGUID":5,"Msg":"hi"}}"#;
@@ -71,7 +71,7 @@ fn the_whisper_subject_carries_the_gateway_id() {
 
 #[test]
 fn channel_events_reach_the_channel_members_known_here() {
-    let players = Arc::new(Players::default());
+    let players: Arc<Players> = Arc::new(Players::default());
     let mut a = players.join(CharacterGuid(5), SessionId(1));
     let mut b = players.join(CharacterGuid(6), SessionId(2));
     let i = inbound(players);
@@ -92,7 +92,7 @@ fn channel_events_reach_the_channel_members_known_here() {
 
 #[test]
 fn bad_events_are_counted_and_dropped() {
-    let players = Arc::new(Players::default());
+    let players: Arc<Players> = Arc::new(Players::default());
     let mut a = players.join(CharacterGuid(5), SessionId(1));
     let i = inbound(players);
     for body in [
@@ -116,7 +116,7 @@ fn bad_events_are_counted_and_dropped() {
 
 #[test]
 fn events_for_another_realm_are_not_delivered() {
-    let players = Arc::new(Players::default());
+    let players: Arc<Players> = Arc::new(Players::default());
     let mut a = players.join(CharacterGuid(5), SessionId(1));
     let i = inbound(players);
     let body = r#"{"p":{"RealmID":2,"ReceiverGUID":5}}"#;
@@ -129,7 +129,7 @@ fn events_for_another_realm_are_not_delivered() {
 
 #[test]
 fn a_full_player_queue_is_counted_as_dropped() {
-    let players = Arc::new(Players::default());
+    let players: Arc<Players> = Arc::new(Players::default());
     let _a = players.join(CharacterGuid(5), SessionId(1));
     let i = inbound(players);
     let body = Bytes::from(r#"{"p":{"RealmID":1,"ReceiverGUID":5}}"#);
