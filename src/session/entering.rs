@@ -102,7 +102,7 @@ impl Entering {
         e.step = Step::AwaitPlacement(request);
         cx.timers
             .arm(Timer::WorldLogin, now, cx.cfg.world_login_timeout_ms);
-        State::EnteringWorld(Box::new(e))
+        State::EnteringWorld(e)
     }
 
     /// The second half of a handoff: on `target` (chosen before the old worldserver let the
@@ -128,7 +128,7 @@ impl Entering {
         let prefer = target.map(|t| t.id);
         let request = e.request_placement_avoiding(cx, now, Vec::new(), avoid, prefer);
         e.step = Step::AwaitPlacement(request);
-        State::EnteringWorld(Box::new(e))
+        State::EnteringWorld(e)
     }
 
     /// A recovery's first attempt: back to the worldserver that was lost.
@@ -149,7 +149,7 @@ impl Entering {
         };
         let mut e = Self::new(w.0, w.1, kind, map, now, held);
         e.connect(cx, now, from);
-        State::EnteringWorld(Box::new(e))
+        State::EnteringWorld(e)
     }
 
     fn new(
@@ -196,14 +196,14 @@ impl Entering {
             _ => {
                 if !self.held.push(p) {
                     return close(
-                        State::EnteringWorld(Box::new(self)),
+                        State::EnteringWorld(self),
                         cx,
                         CloseReason::SwitchBufferOverflow,
                     );
                 }
             }
         }
-        State::EnteringWorld(Box::new(self))
+        State::EnteringWorld(self)
     }
 
     /// The coordinator answered a placement.
@@ -215,7 +215,7 @@ impl Entering {
         result: Result<Option<WorldserverRef>, SeamError>,
     ) -> State {
         if self.step != Step::AwaitPlacement(request) {
-            return State::EnteringWorld(Box::new(self));
+            return State::EnteringWorld(self);
         }
         cx.timers.disarm(Timer::Placement);
         match result {
@@ -225,7 +225,7 @@ impl Entering {
                 });
                 let mut e = self;
                 e.connect(cx, now, server);
-                State::EnteringWorld(Box::new(e))
+                State::EnteringWorld(e)
             }
             Ok(None) => {
                 let detail = "no worldserver serves the map".into();
@@ -245,15 +245,15 @@ impl Entering {
         result: Result<(), String>,
     ) -> State {
         let Step::Connecting(a, target) = &self.step else {
-            return State::EnteringWorld(Box::new(self));
+            return State::EnteringWorld(self);
         };
         if a.link != link {
-            return State::EnteringWorld(Box::new(self));
+            return State::EnteringWorld(self);
         }
         match result {
             Ok(()) => {
                 self.step = Step::AwaitChallenge(*a, target.clone());
-                State::EnteringWorld(Box::new(self))
+                State::EnteringWorld(self)
             }
             Err(detail) => {
                 cx.drop_link(link);
@@ -271,7 +271,7 @@ impl Entering {
     pub(super) fn on_world_packet(mut self, cx: &mut Ctx, now: Duration, p: Packet) -> State {
         match self.step.clone() {
             Step::AwaitPlacement(_) | Step::Backoff | Step::Connecting(..) => {
-                State::EnteringWorld(Box::new(self))
+                State::EnteringWorld(self)
             }
             Step::AwaitChallenge(a, target) => {
                 if p.opcode != Opcode::SMSG_AUTH_CHALLENGE {
@@ -280,11 +280,11 @@ impl Entering {
                     let detail = format!("{} before SMSG_AUTH_CHALLENGE", p.opcode);
                     return match server {
                         Some(server) => self.on_link_lost(cx, now, &server, detail),
-                        None => State::EnteringWorld(Box::new(self)),
+                        None => State::EnteringWorld(self),
                     };
                 }
                 self.send_login(cx, now, a, target);
-                State::EnteringWorld(Box::new(self))
+                State::EnteringWorld(self)
             }
             Step::LoginSent(a, target, _) | Step::Loading(a, target) => {
                 cx.timers.disarm(Timer::LoginNudge);
@@ -315,7 +315,7 @@ impl Entering {
 
     pub(super) fn handshake_timed_out(self, cx: &mut Ctx, now: Duration) -> State {
         if !matches!(self.step, Step::Connecting(..) | Step::AwaitChallenge(..)) {
-            return State::EnteringWorld(Box::new(self));
+            return State::EnteringWorld(self);
         }
         let detail = "worldserver handshake timed out".into();
         self.fail(cx, now, LoginFailure::NO_WORLD, detail)
@@ -329,7 +329,7 @@ impl Entering {
     /// auth session and the login read the latter.
     pub(super) fn nudge(mut self, cx: &mut Ctx, now: Duration) -> State {
         let Step::LoginSent(a, target, nudges) = &self.step else {
-            return State::EnteringWorld(Box::new(self));
+            return State::EnteringWorld(self);
         };
         let (a, nudges) = (*a, nudges + 1);
         cx.send_world(a.link, Opcode::CMSG_KEEP_ALIVE, Bytes::new());
@@ -347,13 +347,13 @@ impl Entering {
                 .saturating_mul(1 << nudges.min(16));
             cx.timers.arm(Timer::LoginNudge, now, after);
         }
-        State::EnteringWorld(Box::new(self))
+        State::EnteringWorld(self)
     }
 
     /// The backoff wait is over: the next attempt.
     pub(super) fn backoff_over(mut self, cx: &mut Ctx, now: Duration) -> State {
         if self.step != Step::Backoff {
-            return State::EnteringWorld(Box::new(self));
+            return State::EnteringWorld(self);
         }
         let (exclude, avoid) = match &self.kind {
             EnterKind::Login => (Vec::new(), self.avoid.clone()),
@@ -370,7 +370,7 @@ impl Entering {
                 if !linger_passed && !cx.canary(Canary::SkipLinger) {
                     let from = from.clone();
                     self.connect(cx, now, from);
-                    return State::EnteringWorld(Box::new(self));
+                    return State::EnteringWorld(self);
                 }
                 // Anywhere that serves the map, the lost worldserver last: the gateway-wide
                 // ledger keeps the character off the others until the lost one can have let
@@ -380,24 +380,24 @@ impl Entering {
         };
         let request = self.request_placement_avoiding(cx, now, exclude, avoid, None);
         self.step = Step::AwaitPlacement(request);
-        State::EnteringWorld(Box::new(self))
+        State::EnteringWorld(self)
     }
 
     /// The recovery's overall deadline passed: an attempt still under way is the last.
     pub(super) fn recovery_deadline(self, cx: &mut Ctx, _now: Duration) -> State {
         let EnterKind::Recovery { from, .. } = &self.kind else {
-            return State::EnteringWorld(Box::new(self));
+            return State::EnteringWorld(self);
         };
         if self.step == Step::Backoff {
             // The policy never schedules an attempt past the deadline; the attempt it did
             // schedule ends the recovery if it fails.
-            return State::EnteringWorld(Box::new(self));
+            return State::EnteringWorld(self);
         }
         let reason = CloseReason::WorldLost {
             worldserver: from.id.clone(),
             detail: "recovery deadline passed".into(),
         };
-        close(State::EnteringWorld(Box::new(self)), cx, reason)
+        close(State::EnteringWorld(self), cx, reason)
     }
 
     // ----- the attempt ------------------------------------------------------------------
@@ -508,14 +508,14 @@ impl Entering {
                     self.game.position = Some(v.0);
                 }
                 cx.send_client_raw(p.opcode, p.body);
-                State::EnteringWorld(Box::new(self))
+                State::EnteringWorld(self)
             }
             _ => {
                 // The player's own create block comes while it loads: presentation reads it.
                 if let Some(p) = present::from_world_for(cx, now, &mut self.game, Some(a.link), p) {
                     in_world::to_client(cx, p);
                 }
-                State::EnteringWorld(Box::new(self))
+                State::EnteringWorld(self)
             }
         }
     }
@@ -625,7 +625,7 @@ impl Entering {
     /// A recovery attempt failed: the next one after the backoff, or the end.
     fn retry_recovery(mut self, cx: &mut Ctx, now: Duration, detail: String) -> State {
         let EnterKind::Recovery { from, retry, .. } = &mut self.kind else {
-            return State::EnteringWorld(Box::new(self));
+            return State::EnteringWorld(self);
         };
         let decision = cx.rng.draw(|rng| retry.failed(now, rng));
         #[cfg(feature = "canaries")]
@@ -650,7 +650,7 @@ impl Entering {
                     detail,
                     retry_in_ms: millis(at.saturating_sub(now)),
                 });
-                State::EnteringWorld(Box::new(self))
+                State::EnteringWorld(self)
             }
             RetryDecision::GiveUp => {
                 let attempts = retry.attempts();
@@ -658,7 +658,7 @@ impl Entering {
                     worldserver: from.id.clone(),
                     detail: format!("recovery gave up after {attempts} attempts: {detail}"),
                 };
-                close(State::EnteringWorld(Box::new(self)), cx, reason)
+                close(State::EnteringWorld(self), cx, reason)
             }
         }
     }
@@ -682,7 +682,7 @@ impl Entering {
                     detail,
                     retry_in_ms: millis(at.saturating_sub(now)),
                 });
-                State::EnteringWorld(Box::new(self))
+                State::EnteringWorld(self)
             }
             RetryDecision::GiveUp => match &self.kind {
                 EnterKind::Handoff { from } => {
@@ -691,7 +691,7 @@ impl Entering {
                         worldserver: from.id.clone(),
                         detail: format!("handoff found no worldserver in time: {detail}"),
                     };
-                    close(State::EnteringWorld(Box::new(self)), cx, reason)
+                    close(State::EnteringWorld(self), cx, reason)
                 }
                 _ => {
                     // Out of placement time: this login is over (and is not another attempt

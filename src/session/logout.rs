@@ -21,13 +21,13 @@ impl LoggingOut {
     pub(super) fn begin(cx: &mut Ctx, now: Duration, w: World, reason: CloseReason) -> State {
         cx.send_world_packet(w.link, &LogoutRequest);
         cx.timers.arm(Timer::Logout, now, cx.cfg.logout_timeout_ms);
-        State::LoggingOut(Box::new(Self { w, reason }))
+        State::LoggingOut(Self { w, reason })
     }
 
     /// The logout deadline passed: close anyway.
     pub(super) fn timed_out(self, cx: &mut Ctx) -> State {
         let reason = self.reason.clone();
-        close(State::LoggingOut(Box::new(self)), cx, reason)
+        close(State::LoggingOut(self), cx, reason)
     }
 
     /// The worldserver's packets still reach the client until the logout completes; no
@@ -36,10 +36,10 @@ impl LoggingOut {
         match in_world::on_world_packet(cx, now, &mut self.w, p) {
             Happened::LoggedOut => {
                 let reason = self.reason.clone();
-                close(State::LoggingOut(Box::new(self)), cx, reason)
+                close(State::LoggingOut(self), cx, reason)
             }
             Happened::Stay | Happened::NewWorld(_) | Happened::Redirected => {
-                State::LoggingOut(Box::new(self))
+                State::LoggingOut(self)
             }
         }
     }

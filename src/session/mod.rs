@@ -110,22 +110,21 @@ pub enum Phase {
     Closed,
 }
 
-// One State per session. The variants a session lives in (in world, on the loading screen) are
-// inline; the passing ones (entering, a handoff's waits, logging out) are boxed, so an idle
-// session is only as large as an in-world one: an allocation per such transition.
+// One State per session, and the in-game variants are the ones most sessions live in:
+// boxing them would add an allocation per transition and save nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum State {
     ExpectAuthSession,
     AwaitAccount(AwaitAccount),
     CharacterScreen(CharacterScreen),
-    EnteringWorld(Box<Entering>),
+    EnteringWorld(Entering),
     InWorld(InWorld),
     Transferring(Transferring),
-    AwaitTransferPlacement(Box<AwaitTransferPlacement>),
-    AwaitRedirectReady(Box<AwaitRedirectReady>),
-    AwaitRelease(Box<AwaitRelease>),
-    LoggingOut(Box<LoggingOut>),
+    AwaitTransferPlacement(AwaitTransferPlacement),
+    AwaitRedirectReady(AwaitRedirectReady),
+    AwaitRelease(AwaitRelease),
+    LoggingOut(LoggingOut),
     Closed,
 }
 

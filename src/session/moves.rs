@@ -105,7 +105,7 @@ pub(super) fn begin_move(
         .arm(Timer::RedirectReady, now, cx.cfg.redirect_ready_timeout_ms);
     cx.event(SessionEvent::RedirectRequested { from, reason });
     let held = Held::new(cx);
-    State::AwaitRedirectReady(Box::new(AwaitRedirectReady {
+    State::AwaitRedirectReady(AwaitRedirectReady {
         w,
         mv: Move {
             map,
@@ -114,7 +114,7 @@ pub(super) fn begin_move(
             loading_screen: true,
         },
         held,
-    }))
+    })
 }
 
 /// Client packets while a move is under way: held for the next worldserver; pings answered
@@ -174,22 +174,22 @@ impl AwaitTransferPlacement {
         cx.timers
             .arm(Timer::Placement, now, cx.cfg.service_timeout_ms);
         let held = Held::new(cx);
-        State::AwaitTransferPlacement(Box::new(Self {
+        State::AwaitTransferPlacement(Self {
             w,
             map,
             request,
             ack,
             started: now,
             held,
-        }))
+        })
     }
 
     pub(super) fn on_client_packet(mut self, cx: &mut Ctx, _now: Duration, p: Packet) -> State {
         if on_client_packet(cx, &mut self.held, p) {
-            return State::AwaitTransferPlacement(Box::new(self));
+            return State::AwaitTransferPlacement(self);
         }
         close(
-            State::AwaitTransferPlacement(Box::new(self)),
+            State::AwaitTransferPlacement(self),
             cx,
             CloseReason::SwitchBufferOverflow,
         )
@@ -199,7 +199,7 @@ impl AwaitTransferPlacement {
     /// packets wait: the client must see one consistent world.
     pub(super) fn on_world_packet(mut self, _cx: &mut Ctx, p: Packet) -> State {
         let _ = self.held.world.push(p);
-        State::AwaitTransferPlacement(Box::new(self))
+        State::AwaitTransferPlacement(self)
     }
 
     pub(super) fn on_placement(
@@ -210,7 +210,7 @@ impl AwaitTransferPlacement {
         result: Result<Option<WorldserverRef>, SeamError>,
     ) -> State {
         if request != self.request {
-            return State::AwaitTransferPlacement(Box::new(self));
+            return State::AwaitTransferPlacement(self);
         }
         cx.timers.disarm(Timer::Placement);
         let current = cx.link_server(self.w.link);
@@ -231,7 +231,7 @@ impl AwaitTransferPlacement {
         });
         cx.timers
             .arm(Timer::RedirectReady, now, cx.cfg.redirect_ready_timeout_ms);
-        State::AwaitRedirectReady(Box::new(AwaitRedirectReady {
+        State::AwaitRedirectReady(AwaitRedirectReady {
             w: self.w,
             mv: Move {
                 map: self.map,
@@ -240,7 +240,7 @@ impl AwaitTransferPlacement {
                 loading_screen: false,
             },
             held: self.held,
-        }))
+        })
     }
 
     /// Nobody answered who owns the map: the current worldserver keeps the player and
@@ -268,13 +268,13 @@ impl AwaitRedirectReady {
             // The end of a teleport that raced the move (see `on_teleport`): the old
             // worldserver kicks the player only once it has left limbo.
             cx.send_world(self.w.link, p.opcode, p.body);
-            return State::AwaitRedirectReady(Box::new(self));
+            return State::AwaitRedirectReady(self);
         }
         if on_client_packet(cx, &mut self.held, p) {
-            return State::AwaitRedirectReady(Box::new(self));
+            return State::AwaitRedirectReady(self);
         }
         close(
-            State::AwaitRedirectReady(Box::new(self)),
+            State::AwaitRedirectReady(self),
             cx,
             CloseReason::SwitchBufferOverflow,
         )
@@ -290,11 +290,11 @@ impl AwaitRedirectReady {
             }
             Opcode::SMSG_TRANSFER_PENDING | Opcode::SMSG_NEW_WORLD => {
                 self.on_teleport(cx, p);
-                State::AwaitRedirectReady(Box::new(self))
+                State::AwaitRedirectReady(self)
             }
             _ => {
                 let _ = self.held.world.push(p);
-                State::AwaitRedirectReady(Box::new(self))
+                State::AwaitRedirectReady(self)
             }
         }
     }
@@ -308,7 +308,7 @@ impl AwaitRedirectReady {
             return self.abandon(cx, now, format!("READY_FOR_REDIRECT status {status}"));
         }
         let Some(from) = cx.link_server(self.w.link) else {
-            return State::AwaitRedirectReady(Box::new(self));
+            return State::AwaitRedirectReady(self);
         };
         let canary_close_early = cx.canary(Canary::CloseBeforeKick);
         let (w, mv, held) = (self.w, self.mv, self.held);
@@ -353,7 +353,7 @@ impl AwaitRedirectReady {
             return self.abandon(cx, now, "READY_FOR_REDIRECT timed out".into());
         }
         let Some(from) = cx.link_server(self.w.link) else {
-            return State::AwaitRedirectReady(Box::new(self));
+            return State::AwaitRedirectReady(self);
         };
         AwaitRelease::new(self.w, self.mv, from, self.held).give_up(cx, now)
     }
@@ -409,7 +409,7 @@ impl AwaitRelease {
             now,
             cx.cfg.redirect_release_timeout_ms,
         );
-        State::AwaitRelease(Box::new(self))
+        State::AwaitRelease(self)
     }
 
     /// The link still open to the worldserver being left, if any.
@@ -427,13 +427,13 @@ impl AwaitRelease {
             if let Some(link) = self.link() {
                 cx.send_world(link, p.opcode, p.body);
             }
-            return State::AwaitRelease(Box::new(self));
+            return State::AwaitRelease(self);
         }
         if on_client_packet(cx, &mut self.held, p) {
-            return State::AwaitRelease(Box::new(self));
+            return State::AwaitRelease(self);
         }
         close(
-            State::AwaitRelease(Box::new(self)),
+            State::AwaitRelease(self),
             cx,
             CloseReason::SwitchBufferOverflow,
         )
@@ -442,7 +442,7 @@ impl AwaitRelease {
     /// READY said the player is saved, but the kick is late.
     pub(super) fn kick_timed_out(self, cx: &mut Ctx, now: Duration) -> State {
         if self.link().is_none() {
-            return State::AwaitRelease(Box::new(self));
+            return State::AwaitRelease(self);
         }
         self.give_up(cx, now)
     }
@@ -466,7 +466,7 @@ impl AwaitRelease {
             wait_ms,
         });
         cx.timers.arm(Timer::LingerWait, now, wait_ms);
-        State::AwaitRelease(Box::new(self))
+        State::AwaitRelease(self)
     }
 
     /// The old worldserver released the player (`confirmed`: the kick after READY status 0),
