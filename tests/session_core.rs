@@ -2867,6 +2867,74 @@ fn a_whisper_goes_to_chatserver_not_the_worldserver_and_its_answer_reaches_the_c
     assert!(h.last_client(Opcode::SMSG_CHAT_PLAYER_NOT_FOUND).is_none());
 }
 
+/// A whisper the client sends while the gateway moves it to another worldserver is held
+/// with the rest, and on arrival goes to chatserver, not to the new worldserver (which could
+/// not deliver it); the packets around it reach the new worldserver in order.
+#[test]
+fn a_whisper_held_during_a_handoff_goes_to_chatserver_on_arrival() {
+    let (mut h, old) = in_world_with_chat();
+    h.world_send_packet(old, &new_world(1));
+    h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
+    h.answer_placement(Some(ws("ws-22")));
+    assert_eq!(h.s.phase(), Phase::AwaitRedirectReady);
+    h.client_send(Opcode::MSG_MOVE_HEARTBEAT, &1u32.to_le_bytes());
+    h.client_send_packet(&whisper_to("bob", "on the way"));
+    h.client_send(Opcode::MSG_MOVE_HEARTBEAT, &2u32.to_le_bytes());
+    let whispers = |h: &Harness| {
+        h.calls
+            .iter()
+            .filter(|(_, c)| matches!(c, ServiceRequest::Whisper(_)))
+            .count()
+    };
+    assert_eq!(whispers(&h), 0, "held while the player moves");
+    h.world_send_packet(old, &ReadyForRedirect { status: 0 });
+    h.s.handle_world_closed(h.now, old);
+    h.pump();
+    h.confirm_target("ws-22", "ws-22");
+    let new = h.connected();
+    h.challenge_from_world(new);
+    h.world_send(new, Opcode::SMSG_LOGIN_VERIFY_WORLD, &[1; 20]);
+    h.world_send_packet(new, &TimeSyncReq { counter: 0 });
+    assert_eq!(h.s.phase(), Phase::InWorld);
+    let Some((_, ServiceRequest::Whisper(w))) = h
+        .calls
+        .iter()
+        .find(|(_, c)| matches!(c, ServiceRequest::Whisper(_)))
+    else {
+        panic!("no whisper asked: {:?}", h.calls);
+    };
+    assert_eq!(
+        (w.receiver_name.as_str(), w.message.as_str()),
+        ("Bob", "on the way")
+    );
+    assert_eq!(whispers(&h), 1);
+    let to_new: Vec<(Opcode, Bytes)> = h
+        .world(new)
+        .received
+        .iter()
+        .filter(|p| {
+            matches!(
+                p.opcode,
+                Opcode::MSG_MOVE_HEARTBEAT | Opcode::CMSG_MESSAGECHAT
+            )
+        })
+        .map(|p| (p.opcode, p.body.clone()))
+        .collect();
+    assert_eq!(
+        to_new,
+        vec![
+            (
+                Opcode::MSG_MOVE_HEARTBEAT,
+                Bytes::copy_from_slice(&1u32.to_le_bytes())
+            ),
+            (
+                Opcode::MSG_MOVE_HEARTBEAT,
+                Bytes::copy_from_slice(&2u32.to_le_bytes())
+            ),
+        ]
+    );
+}
+
 #[test]
 fn other_chat_passes_through_and_without_chatserver_whispers_do_too() {
     let (mut h, link) = in_world_with_chat();

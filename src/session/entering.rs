@@ -575,7 +575,7 @@ impl Entering {
                 super::present::moved(cx, now, &mut world.game, world.link);
             }
         }
-        release_held(cx, &mut world, &mut self.held);
+        release_held(cx, now, &mut world, &mut self.held);
         State::InWorld(InWorld { w: world })
     }
 
@@ -704,9 +704,10 @@ impl Entering {
     }
 }
 
-/// The client packets held while the player was on its way go to the worldserver now, in
-/// order.
-pub(super) fn release_held(cx: &mut Ctx, w: &mut World, held: &mut HeldQueue) {
+/// The client packets held while the player was on its way go on now, in order, as if they
+/// had arrived in world: presentation takes what it intercepts (a whisper goes to the chat
+/// service, not to a worldserver that cannot deliver it), the worldserver the rest.
+pub(super) fn release_held(cx: &mut Ctx, now: Duration, w: &mut World, held: &mut HeldQueue) {
     let mut packets = held.take();
     if cx.canary(Canary::ReorderHeld) {
         while let Some(p) = packets.pop_back() {
@@ -714,6 +715,8 @@ pub(super) fn release_held(cx: &mut Ctx, w: &mut World, held: &mut HeldQueue) {
         }
     }
     while let Some(p) = packets.pop_front() {
-        cx.send_world(w.link, p.opcode, p.body);
+        if let Some(p) = super::present::from_client(cx, now, w, p) {
+            cx.send_world(w.link, p.opcode, p.body);
+        }
     }
 }

@@ -130,7 +130,7 @@ fn on_client_packet(cx: &mut Ctx, held: &mut Held, p: Packet) -> bool {
 /// The player stays on its worldserver: the client's packets go to it and what it sent
 /// meanwhile goes to the client, in order.
 fn stay(cx: &mut Ctx, now: Duration, mut w: World, mut held: Held) -> State {
-    release_held(cx, &mut w, &mut held.client);
+    release_held(cx, now, &mut w, &mut held.client);
     if held.world.overflowed() {
         held.world.reset();
         let Some(server) = cx.link_server(w.link) else {
