@@ -24,6 +24,7 @@
 //! real sockets and in the madsim simulator.
 
 mod auth;
+mod chat;
 mod io;
 mod load;
 mod ping;
@@ -217,6 +218,18 @@ pub enum BotStep {
     Logout,
     /// Close the socket at once (nothing queued is sent). Later steps fail.
     Disconnect,
+    /// Whisper `count` lines to the character named `to`, the first at once and then one
+    /// every `interval_ms`, reading (and answering) whatever arrives in between. Each text is
+    /// unique to the connection; what becomes of them is recorded in the report
+    /// ([`BotReport::whispers_sent`] and the fields after it), whatever the step.
+    Whisper {
+        /// The receiver's character name.
+        to: String,
+        /// How many lines.
+        count: u32,
+        /// Milliseconds from one line to the next.
+        interval_ms: u64,
+    },
     /// Play on (reading and answering) until the gateway closes the connection because a
     /// newer login of the account took it over: a system message saying so must arrive
     /// before the close (recorded in [`BotReport::evicted`]). A close without it is a
@@ -251,6 +264,7 @@ impl BotStep {
             Self::Logout => "logout",
             Self::Disconnect => "disconnect",
             Self::AwaitEviction { .. } => "await eviction",
+            Self::Whisper { .. } => "whisper",
         }
     }
 }
@@ -350,7 +364,24 @@ pub struct BotReport {
     pub unsolicited_loading_screens: u32,
     /// Closed after being told a newer login of the account took over.
     pub evicted: bool,
+    /// Whispers sent: the receiver's name and the text (at most [`WHISPERS_KEPT_MAX`]).
+    pub whispers_sent: Vec<(String, String)>,
+    /// Texts of whispers received (SMSG_MESSAGECHAT of type WHISPER; at most
+    /// [`WHISPERS_KEPT_MAX`]).
+    pub whispers_received: Vec<String>,
+    /// Whispers received while moving between worldservers: from a teleport until back in
+    /// world, or on a loading screen the bot did not ask for.
+    pub whispers_received_moving: u32,
+    /// Texts of the bot's own whispers that the server echoed as sent (WHISPER_INFORM; at
+    /// most [`WHISPERS_KEPT_MAX`]).
+    pub whispers_informed: Vec<String>,
+    /// Whispers the server reported undeliverable: SMSG_CHAT_PLAYER_NOT_FOUND, or the system
+    /// line saying the chat service did not take one.
+    pub whispers_undeliverable: u32,
 }
+
+/// Whisper texts a report keeps per list, at most.
+pub const WHISPERS_KEPT_MAX: usize = 4_096;
 
 /// Why a bot stopped. Every variant names the step it happened in ([`BotError::step`]).
 #[derive(Debug, thiserror::Error)]
@@ -488,6 +519,8 @@ struct Bot {
     world_entries: u32,
     /// A `.tele` is under way: its SMSG_NEW_WORLD is the step's own business.
     expect_new_world: bool,
+    /// Whispers sent on this connection (numbers their texts).
+    whispers_said: u32,
 }
 
 impl Bot {
@@ -513,6 +546,7 @@ impl Bot {
             last_time_sync: None,
             world_entries: 0,
             expect_new_world: false,
+            whispers_said: 0,
         }
     }
 
@@ -590,6 +624,11 @@ impl Bot {
                 Ok(())
             }
             BotStep::AwaitEviction { within_ms } => self.await_eviction(name, *within_ms).await,
+            BotStep::Whisper {
+                to,
+                count,
+                interval_ms,
+            } => self.whisper(name, to, *count, *interval_ms).await,
         }
     }
 

@@ -52,9 +52,13 @@ pub enum WhisperOutcome {
     Failed(String),
 }
 
+/// The words of [`undelivered_line`] that tell a whisper was lost (a client-side reader
+/// looks for them).
+pub const UNDELIVERED_WORDS: &str = "was not delivered";
+
 /// The system line a sender sees when chatserver could not take the whisper.
 pub fn undelivered_line(receiver: &str) -> String {
-    format!("Your whisper to {receiver} was not delivered: the chat service is not answering.")
+    format!("Your whisper to {receiver} {UNDELIVERED_WORDS}: the chat service is not answering.")
 }
 
 /// A decoded CMSG_MESSAGECHAT; `false` when it is not a whisper (the caller goes on).

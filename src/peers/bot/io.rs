@@ -235,6 +235,7 @@ impl Bot {
 
     /// What the bot does with a packet whatever the step.
     fn on_any_packet(&mut self, step: &str, p: &Packet) -> Result<(), BotError> {
+        self.note_chat(p);
         match p.opcode {
             Opcode::SMSG_TIME_SYNC_REQ => {
                 let req = TimeSyncReq::decode(&p.body)

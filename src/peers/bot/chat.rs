@@ -1,0 +1,78 @@
+//! Whispers, as a player sends and reads them: what the simulator's whisper checker judges
+//! the gateway's presentation by (every whisper reaches its receiver once, or its sender is
+//! told it did not).
+
+use tokio::time::Instant;
+
+use super::{Bot, BotError, LANG_UNIVERSAL, WHISPERS_KEPT_MAX, later};
+use crate::present::chat::UNDELIVERED_WORDS;
+use crate::wire::packets::{ChatMessage, ChatTarget, ClientChat, WirePacket, chat_type};
+use crate::wire::{Opcode, Packet};
+
+/// SMSG_MESSAGECHAT's type byte for a system line (CHAT_MSG_SYSTEM).
+const CHAT_MSG_SYSTEM: u8 = 0x00;
+
+impl Bot {
+    /// Whispers `count` lines to `to`, one every `interval_ms`, reading (and answering)
+    /// whatever arrives in between. Each text is unique to this connection of the bot.
+    pub(super) async fn whisper(
+        &mut self,
+        step: &str,
+        to: &str,
+        count: u32,
+        interval_ms: u64,
+    ) -> Result<(), BotError> {
+        let mut due = Instant::now();
+        for _ in 0..count {
+            let text = format!("w{:x}.{}", self.cfg.seed, self.whispers_said);
+            self.whispers_said += 1;
+            let chat = ClientChat {
+                kind: u32::from(chat_type::WHISPER),
+                language: LANG_UNIVERSAL,
+                target: ChatTarget::Whisper(to.to_owned()),
+                message: text.clone(),
+            };
+            self.send(step, ClientChat::OPCODE, &chat.to_body())?;
+            self.flush(step).await?;
+            keep(&mut self.report.whispers_sent, (to.to_owned(), text));
+            due = later(due, interval_ms);
+            while self.next_packet(step, due).await?.is_some() {}
+        }
+        Ok(())
+    }
+
+    /// Notes what a chat packet says about whispers, whatever the step.
+    pub(super) fn note_chat(&mut self, p: &Packet) {
+        match p.opcode {
+            Opcode::SMSG_MESSAGECHAT if p.body.first() == Some(&CHAT_MSG_SYSTEM) => {
+                let words = UNDELIVERED_WORDS.as_bytes();
+                if p.body.windows(words.len()).any(|w| w == words) {
+                    self.report.whispers_undeliverable += 1;
+                }
+            }
+            Opcode::SMSG_MESSAGECHAT => {
+                let Ok(line) = ChatMessage::decode(&p.body) else {
+                    return;
+                };
+                if line.kind == chat_type::WHISPER {
+                    if self.expect_new_world || self.world_entries > 0 {
+                        self.report.whispers_received_moving += 1;
+                    }
+                    keep(&mut self.report.whispers_received, line.message);
+                } else if line.kind == chat_type::WHISPER_INFORM {
+                    keep(&mut self.report.whispers_informed, line.message);
+                }
+            }
+            Opcode::SMSG_CHAT_PLAYER_NOT_FOUND => self.report.whispers_undeliverable += 1,
+            _ => {}
+        }
+    }
+}
+
+/// Keeps `item` unless [`WHISPERS_KEPT_MAX`] are kept already (a report stays bounded; a
+/// script that whispers more is judged on the first ones).
+fn keep<T>(list: &mut Vec<T>, item: T) {
+    if list.len() < WHISPERS_KEPT_MAX {
+        list.push(item);
+    }
+}
