@@ -14,6 +14,8 @@ pub mod scenario;
 pub mod transcript;
 
 #[cfg(madsim)]
+pub mod chat;
+#[cfg(madsim)]
 pub mod relay;
 #[cfg(madsim)]
 pub mod runner;

@@ -351,7 +351,7 @@ fn canary_sweep(workers: &waygate_sim::pool::Workers, names: &[String], args: &A
             .map(|(c, n)| format!("{} {n}", c.name()))
             .collect();
         println!(
-            "canary {:<21} checker {:<15} caught on {:>4}/{} seeds ({share:5.1}%)  also: {}  e.g. {}",
+            "canary {:<24} checker {:<15} caught on {:>4}/{} seeds ({share:5.1}%)  also: {}  e.g. {}",
             r.canary.name(),
             r.expected.name(),
             r.caught_seeds,

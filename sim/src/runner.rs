@@ -18,11 +18,13 @@ use waygate::peers::bot::{BotConfig, BotError, BotReport, BotStep, run_bot};
 use waygate::peers::worldserver::{
     Buggify, FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, PacketTap,
 };
+use waygate::present::Services;
 use waygate::runtime::{Entropy, MemoryKv, Seams, StaticCluster};
 use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord};
 use waygate::wire::SessionKey;
 use waygate::wire::packets::Position;
 
+use crate::chat::SimChat;
 use crate::check::admission::AdmissionRule;
 use crate::check::backoff::{self, Attempt, ConnectLog};
 use crate::check::drain::DrainChecker;
@@ -32,6 +34,7 @@ use crate::check::heartbeats::{HeartbeatOrder, TWIN_SEQ_FROM};
 use crate::check::held_at_heal::HeldAtHeal;
 use crate::check::logins_end::LoginsEnd;
 use crate::check::teardown::{ClientLinks, Teardown};
+use crate::check::whispers;
 use crate::check::{Checker, Findings};
 use crate::scenario::{Fault, FaultKind, Scenario, Step, Swarm, WorldserverSpec};
 use crate::store::GatewayStore;
@@ -65,7 +68,7 @@ fn gateway_ip(g: u32) -> IpAddr {
 }
 
 /// The slot a gateway is put in once built.
-type GatewaySlot = Arc<Mutex<Option<Arc<Gateway>>>>;
+use crate::chat::GatewaySlot;
 
 fn world_ip(i: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 77, 1, (i + 1) as u8))
@@ -114,11 +117,29 @@ pub const LOGIN_ANSWER_SLACK_MS: u64 = 5_000;
 
 /// A script cut at its `reconnect` steps: (pause before connecting, steps on that connection).
 /// A refused login waits `login_wait_ms` for its answer.
-fn segments(script: &[Step], login_wait_ms: u64) -> Vec<(u64, Vec<BotStep>)> {
+/// Bot `bot` of `bots` (every group's, in order) names others by their place after it.
+fn segments(
+    script: &[Step],
+    login_wait_ms: u64,
+    (bot, bots): (usize, usize),
+) -> Vec<(u64, Vec<BotStep>)> {
     let mut out = vec![(0, Vec::new())];
     for step in script {
         match step {
             Step::Reconnect { after_ms } => out.push((*after_ms, Vec::new())),
+            Step::Whisper {
+                to_next,
+                count,
+                interval_ms,
+            } => {
+                if let Some(last) = out.last_mut() {
+                    last.1.push(BotStep::Whisper {
+                        to: character_name((bot + to_next) % bots.max(1)),
+                        count: *count,
+                        interval_ms: *interval_ms,
+                    });
+                }
+            }
             other => {
                 if let Some(last) = out.last_mut() {
                     last.1.push(to_bot_step(other, login_wait_ms));
@@ -127,6 +148,11 @@ fn segments(script: &[Step], login_wait_ms: u64) -> Vec<(u64, Vec<BotStep>)> {
         }
     }
     out
+}
+
+/// The name of the character account `account` plays.
+fn character_name(account: usize) -> String {
+    format!("Bot{account}")
 }
 
 fn to_bot_step(step: &Step, login_wait_ms: u64) -> BotStep {
@@ -167,7 +193,8 @@ fn to_bot_step(step: &Step, login_wait_ms: u64) -> BotStep {
             leave_within_ms: *leave_within_ms,
         },
         Step::Logout => BotStep::Logout,
-        Step::Disconnect | Step::Reconnect { .. } => BotStep::Disconnect,
+        // `segments` makes these two.
+        Step::Disconnect | Step::Reconnect { .. } | Step::Whisper { .. } => BotStep::Disconnect,
         Step::AwaitEviction { within_ms } => BotStep::AwaitEviction {
             within_ms: *within_ms,
         },
@@ -276,6 +303,16 @@ async fn drive(
         .iter()
         .map(|_| GatewayStore::new(fence_store.clone()))
         .collect();
+    let chat = scenario.chat_service.then(|| {
+        Arc::new(SimChat {
+            gateways: gateway_slots.clone(),
+            characters: character_records(&plans)
+                .into_iter()
+                .map(|c| (c.name, c.guid.0))
+                .collect(),
+            latency_ms: CHAT_LATENCY_MS,
+        })
+    });
     let static_cluster = Arc::new(StaticCluster::new(
         accounts(&plans),
         character_records(&plans),
@@ -294,6 +331,7 @@ async fn drive(
                 relays: relays.clone(),
                 fence: way.clone(),
                 slot: slot.clone(),
+                chat: chat.clone(),
                 connects: connects.clone(),
             },
             &findings,
@@ -336,6 +374,11 @@ async fn drive(
         transcript: transcript.clone(),
         links: links.clone(),
     };
+    let bot_of_name: BTreeMap<String, usize> = plans
+        .iter()
+        .filter(|p| p.account == p.index)
+        .map(|p| (character_name(p.account), p.index))
+        .collect();
     let results = run_bots(&handle, &scenario, plans, seed, &watch).await;
     dual_presence.stop();
 
@@ -361,6 +404,9 @@ async fn drive(
         bound_ms: scenario.session.login_answer_max_ms(),
     }
     .check(&results, &findings);
+    if scenario.chat_service {
+        check_whispers(&scenario, &results, &bot_of_name, &findings, &transcript);
+    }
     let totals = Expectations {
         scenario: &scenario,
         drains: &drains,
@@ -394,6 +440,42 @@ async fn drive(
     }
 }
 
+/// The simulated chatserver's latency, each way.
+const CHAT_LATENCY_MS: u64 = 2;
+
+/// The whisper checker, and the scenario's claim that whispers reached players on the move.
+fn check_whispers(
+    scenario: &Scenario,
+    results: &[BotResult],
+    bot_of_name: &BTreeMap<String, usize>,
+    findings: &Findings,
+    transcript: &Transcript,
+) {
+    let (violations, totals) = whispers::judge(results, bot_of_name);
+    for v in violations {
+        findings.fail(Checker::Whispers, v);
+    }
+    transcript.push(
+        findings.now(),
+        "sim",
+        format!(
+            "whispers: sent={} received={} received_moving={}",
+            totals.sent, totals.received, totals.received_moving
+        ),
+    );
+    if let Some(min) = scenario.expect.whispers_while_moving
+        && totals.received_moving < min
+    {
+        findings.fail(
+            Checker::Counts,
+            format!(
+                "the scenario claims at least {min} whispers reached players moving between worldservers; the bots received {}",
+                totals.received_moving
+            ),
+        );
+    }
+}
+
 /// The gateway's cluster settings in every run (the admission oracle reads its health rule).
 fn cluster_config() -> waygate::driver::ClusterConfig {
     waygate::driver::ClusterConfig::default()
@@ -403,6 +485,7 @@ fn cluster_config() -> waygate::driver::ClusterConfig {
 fn plan_bots(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<BotPlan> {
     let mut plans = Vec::new();
     let mut group_start = Vec::new();
+    let bots = scenario.bot_count() as usize;
     for group in &scenario.bots {
         group_start.push(plans.len());
         for k in 0..group.count as usize {
@@ -427,6 +510,7 @@ fn plan_bots(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<BotPlan> {
                         .session
                         .login_answer_max_ms()
                         .saturating_add(LOGIN_ANSWER_SLACK_MS),
+                    (index, bots),
                 ),
                 retries: group.retries,
                 retry_pause_ms: group.retry_pause_ms,
@@ -470,7 +554,7 @@ fn start_worlds(
         .map(|p| FakeCharacter {
             guid: p.guid,
             account: account_name(p.index),
-            name: format!("Bot{}", p.index),
+            name: character_name(p.index),
             map: p.map,
             position: Position {
                 x: 1.0,
@@ -629,6 +713,8 @@ struct GatewaySetup<'a> {
     fence: GatewayStore,
     /// Where the gateway is put once built.
     slot: GatewaySlot,
+    /// The simulated chatserver, when the scenario runs one.
+    chat: Option<Arc<SimChat>>,
     /// Where its network records connect attempts.
     connects: ConnectLog,
 }
@@ -649,7 +735,14 @@ fn start_gateway(
     std::mem::forget(stop_tx);
     let t = transcript.clone();
     let f = findings.clone();
-    let session_cfg = setup.scenario.session.clone();
+    let mut session_cfg = setup.scenario.session.clone();
+    let chat = setup.chat;
+    if chat.is_some() {
+        session_cfg.services = Services {
+            chat: true,
+            ..Services::NONE
+        };
+    }
     // The first gateway keeps the seed its runs always had; the others draw apart.
     let seed = setup
         .seed
@@ -676,12 +769,15 @@ fn start_gateway(
         .ip(gateway_ip(g))
         .build();
     gw_node.spawn(async move {
-        let seams = Seams {
+        let mut seams = Seams {
             registry: seams_registry,
             net: seams_net,
             fence,
             ..Seams::embedded(seams_cluster)
         };
+        if let Some(chat) = chat {
+            seams.services = chat;
+        }
         let observer_t = t.clone();
         let observer_f = f.clone();
         let gateway = Gateway::with_observer(
@@ -997,6 +1093,11 @@ async fn play(
             total.packets_sent += report.packets_sent;
             total.packets_received += report.packets_received;
             total.evicted |= report.evicted;
+            total.whispers_sent.extend(report.whispers_sent);
+            total.whispers_received.extend(report.whispers_received);
+            total.whispers_informed.extend(report.whispers_informed);
+            total.whispers_received_moving += report.whispers_received_moving;
+            total.whispers_undeliverable += report.whispers_undeliverable;
             total.login_ms.extend(report.login_ms);
             total.logins_refused_ms.extend(report.logins_refused_ms);
             total

@@ -42,6 +42,11 @@ pub struct Scenario {
     /// `i` goes to gateway `(i + a + k) % gateways`.
     #[serde(default = "one")]
     pub gateways: u32,
+    /// The gateways' presentation sends whispers through a simulated chatserver, which
+    /// delivers them to the receiver's gateway (see `chat::SimChat`). Off: no cluster
+    /// services, every chat line goes to the worldserver.
+    #[serde(default)]
+    pub chat_service: bool,
 }
 
 fn one() -> u32 {
@@ -196,6 +201,16 @@ pub enum Step {
     AwaitEviction {
         /// How long the bot waits for it.
         within_ms: u64,
+    },
+    /// Whisper lines to another bot's character (needs `chat_service`): the bot `to_next`
+    /// places after this one, counting every bot of the file in order and wrapping.
+    Whisper {
+        /// Which bot, counted from this one.
+        to_next: usize,
+        /// How many lines.
+        count: u32,
+        /// Between two.
+        interval_ms: u64,
     },
     /// Drop the connection and connect again `after_ms` later (the player's client
     /// restarts); the steps after it run on the new connection.
@@ -352,6 +367,11 @@ pub struct Expect {
     pub bots_ok_max: Option<u32>,
     /// Bots evicted by a newer login of their account and told why, exactly.
     pub evicted: Option<u32>,
+    /// At least this many whispers reached their receiver while it was moving between
+    /// worldservers (by the receiving bot: between its teleport and its return to world, or
+    /// on a loading screen it did not ask for): the evidence that the run pressed on "a
+    /// whisper during a redirect is delivered" (see `check::whispers`).
+    pub whispers_while_moving: Option<u32>,
     /// At least this many characters in world (lingering included) on a partitioned
     /// worldserver, by its own count, at every heal of its partition: the evidence that the
     /// run pressed on "it still holds them when the partition heals" (see

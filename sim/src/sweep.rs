@@ -196,6 +196,8 @@ pub fn expected_checker(canary: waygate::session::Canary) -> Checker {
         // Nobody is in world twice and every login ends; only the scenario's stated number
         // of evictions tells.
         Canary::IgnoreEviction => Checker::Counts,
+        // Only a whisper to a player on the move shows it: its sender was told it was sent.
+        Canary::DropEventsWhileMoving => Checker::Whispers,
     }
 }
 

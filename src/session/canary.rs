@@ -45,11 +45,15 @@ pub enum Canary {
     /// The gateway that owns an account ignores a newer login's eviction request: the older
     /// session plays on, and the newer login waits out its claim and is refused.
     IgnoreEviction,
+    /// Cluster events that arrive while the player moves between worldservers (a handoff, a
+    /// layer switch, a recovery) are dropped: a whisper sent then is lost, though its sender
+    /// was told it was delivered.
+    DropEventsWhileMoving,
 }
 
 impl Canary {
     /// Every canary.
-    pub const ALL: [Canary; 15] = [
+    pub const ALL: [Canary; 16] = [
         Canary::SkipLinger,
         Canary::CloseBeforeKick,
         Canary::UncappedBackoff,
@@ -65,6 +69,7 @@ impl Canary {
         Canary::LeakWorldLinks,
         Canary::SwallowLoginFailure,
         Canary::IgnoreEviction,
+        Canary::DropEventsWhileMoving,
     ];
 
     /// A short name for tables and command lines.
@@ -85,6 +90,7 @@ impl Canary {
             Canary::LeakWorldLinks => "leak-world-links",
             Canary::SwallowLoginFailure => "swallow-login-failure",
             Canary::IgnoreEviction => "ignore-eviction",
+            Canary::DropEventsWhileMoving => "drop-events-while-moving",
         }
     }
 }

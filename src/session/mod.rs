@@ -442,6 +442,10 @@ impl Session {
         now: Duration,
         event: crate::present::ClusterEvent,
     ) -> crate::present::EventFate {
+        if self.cx.canary(Canary::DropEventsWhileMoving) && !matches!(self.state, State::InWorld(_))
+        {
+            return crate::present::EventFate::NotForMe;
+        }
         let link = self.active();
         let Some(game) = game_mut_of(&mut self.state) else {
             return crate::present::EventFate::NotForMe;

@@ -12,17 +12,12 @@
 //! **Source of truth**: the bots' own reports (what they did and when they ended), the
 //! drain checker's count, and the fakes' worlds as read at each heal.
 
-use std::time::Duration;
-
-use waygate::peers::bot::BotReport;
-
 use super::drain::DrainChecker;
 use super::held_at_heal::HeldAtHeal;
 use super::{Checker, Findings};
 use crate::scenario::Scenario;
 
-/// One bot's index, report, outcome and when it ended.
-pub type BotResult = (usize, BotReport, Result<(), String>, Duration);
+pub use super::BotResult;
 
 /// What the bots did, in total.
 #[derive(Debug, Clone, Copy)]

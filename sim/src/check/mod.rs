@@ -17,6 +17,8 @@
 //!   nothing is left open after the last bot.
 //! - [`expect::Expectations`]: liveness within the SLO and the scenario's stated counts (the
 //!   bots' reports).
+//! - [`whispers`]: every whisper reaches its receiver once, or its sender is told it did not
+//!   (the bots' reports).
 //! - [`held_at_heal::HeldAtHeal`]: a scenario's precondition, that the worldserver it cut off
 //!   still holds characters in world when the partition heals (the fakes' worlds, read at the
 //!   heal).
@@ -26,6 +28,7 @@ pub mod backoff;
 pub mod drain;
 pub mod held_at_heal;
 pub mod links;
+pub mod whispers;
 
 #[cfg(madsim)]
 pub mod dual_presence;
@@ -40,6 +43,14 @@ pub mod teardown;
 
 #[cfg(madsim)]
 pub use findings::Findings;
+
+/// One bot's index, report, outcome and when it ended.
+pub type BotResult = (
+    usize,
+    waygate::peers::bot::BotReport,
+    Result<(), String>,
+    std::time::Duration,
+);
 
 /// Who found a failure: each failure a run reports starts with `[name] `, so a canary sweep
 /// can tell which checker caught a planted bug.
@@ -62,6 +73,8 @@ pub enum Checker {
     Backoff,
     /// [`teardown`].
     Teardown,
+    /// [`whispers`]: a whisper lost silently, delivered twice, or forged.
+    Whispers,
     /// [`expect`]: bots that did not finish, or finished past the SLO.
     Liveness,
     /// [`expect`]: logins, handoffs or drained-time logins other than the scenario states;
@@ -74,7 +87,7 @@ pub enum Checker {
 
 impl Checker {
     /// Every checker.
-    pub const ALL: [Checker; 11] = [
+    pub const ALL: [Checker; 12] = [
         Checker::Drain,
         Checker::Admission,
         Checker::Heartbeats,
@@ -83,6 +96,7 @@ impl Checker {
         Checker::LoginsEnd,
         Checker::Backoff,
         Checker::Teardown,
+        Checker::Whispers,
         Checker::Liveness,
         Checker::Counts,
         Checker::Runner,
@@ -99,6 +113,7 @@ impl Checker {
             Checker::LoginsEnd => "logins-end",
             Checker::Backoff => "backoff",
             Checker::Teardown => "teardown",
+            Checker::Whispers => "whispers",
             Checker::Liveness => "liveness",
             Checker::Counts => "counts",
             Checker::Runner => "runner",
