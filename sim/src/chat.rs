@@ -1,13 +1,18 @@
-//! A simulated chatserver: whispers between the characters in world on the realm's gateways.
+//! A simulated chatserver and guildserver: whispers and guild chat between the characters in
+//! world on the realm's gateways.
 //!
-//! It stands in for ToCloud9's chatserver behind the gateway's `PresentServices` seam. A
-//! whisper's request takes `latency_ms` to arrive; the receiver is looked up by name (as
-//! charserver knows the characters) and its event
-//! (`chat.gw.{gateway}.income.whisper`, ToCloud9's payload) is put straight into the inbox of
-//! the gateway that has the character in world, as that gateway's NATS subscriber would. The
-//! answer takes `latency_ms` back: delivered, the receiver not in world anywhere, or failed
-//! when the receiver's inbox was full. Every other call fails: the simulator runs no other
-//! cluster service.
+//! It stands in for ToCloud9's services behind the gateway's `PresentServices` seam. A
+//! request takes `latency_ms` to arrive and its answer `latency_ms` to come back.
+//! - A whisper's receiver is looked up by name (as charserver knows the characters) and its
+//!   event (`chat.gw.{gateway}.income.whisper`, ToCloud9's payload) is put straight into the
+//!   inbox of the gateway that has the character in world, as that gateway's NATS subscriber
+//!   would. The answer: delivered, the receiver not in world anywhere, or failed when the
+//!   receiver's inbox was full.
+//! - A guild line becomes `guild.message.new` for every member of the sender's guild in world
+//!   on any gateway (the sender included, as guildserver sends it); the answer is taken, or
+//!   failed for a sender in no guild.
+//!
+//! Every other call fails: the simulator runs no other cluster service.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use waygate::driver::{Delivery, Gateway};
 use waygate::present::chat::{Whisper, WhisperOutcome};
+use waygate::present::guild::GuildMessage;
 use waygate::present::{ClusterEvent, ServiceAnswer, ServiceRequest};
 use waygate::runtime::{BoxFuture, PresentServices};
 use waygate::session::CharacterGuid;
@@ -29,21 +35,63 @@ pub struct SimChat {
     pub gateways: Vec<GatewaySlot>,
     /// Every character of the realm: name to guid.
     pub characters: BTreeMap<String, u64>,
+    /// Guild members: character guid to guild id.
+    pub guilds: BTreeMap<u64, u64>,
     /// One way, request or answer.
     pub latency_ms: u64,
 }
 
 impl SimChat {
-    fn route(&self, w: &Whisper) -> WhisperOutcome {
-        let Some(&guid) = self.characters.get(&w.receiver_name) else {
-            return WhisperOutcome::NotFound;
-        };
-        for (g, slot) in self.gateways.iter().enumerate() {
+    fn gateways(&self) -> impl Iterator<Item = (usize, Arc<Gateway>)> + '_ {
+        self.gateways.iter().enumerate().filter_map(|(g, slot)| {
             let gateway = slot
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .clone();
-            let Some(gateway) = gateway else { continue };
+            gateway.map(|gw| (g, gw))
+        })
+    }
+
+    /// `guild.message.new` for every member in world; `Err` for a sender in no guild.
+    fn guild_line(&self, m: &GuildMessage) -> Result<(), String> {
+        let Some(&guild) = self.guilds.get(&m.sender) else {
+            return Err(format!("character {} is in no guild", m.sender));
+        };
+        let members: Vec<u64> = (self.guilds.iter())
+            .filter(|(_, g)| **g == guild)
+            .map(|(guid, _)| *guid)
+            .collect();
+        let payload = Bytes::from(
+            serde_json::json!({
+                "ServiceID": "sim",
+                "RealmID": 1,
+                "GuildID": guild,
+                "SenderGUID": m.sender,
+                "SenderName": "",
+                "Language": m.language,
+                "Msg": m.message,
+                "ForOfficers": m.officer,
+                "Receivers": members,
+            })
+            .to_string(),
+        );
+        for (_, gateway) in self.gateways() {
+            for guid in &members {
+                let event = ClusterEvent {
+                    subject: "guild.message.new".into(),
+                    payload: payload.clone(),
+                };
+                let _ = gateway.players().deliver(CharacterGuid(*guid), event);
+            }
+        }
+        Ok(())
+    }
+
+    fn route(&self, w: &Whisper) -> WhisperOutcome {
+        let Some(&guid) = self.characters.get(&w.receiver_name) else {
+            return WhisperOutcome::NotFound;
+        };
+        for (g, gateway) in self.gateways() {
             let event = ClusterEvent {
                 subject: format!("chat.gw.{g}.income.whisper"),
                 payload: payload(w, guid),
@@ -79,15 +127,25 @@ fn payload(w: &Whisper, receiver: u64) -> Bytes {
 impl PresentServices for SimChat {
     fn call(&self, request: ServiceRequest) -> BoxFuture<'_, ServiceAnswer> {
         Box::pin(async move {
-            let ServiceRequest::Whisper(whisper) = request else {
-                let service = request.service();
-                return request.failed(format!("no {service} service in the simulator"));
-            };
             let latency = Duration::from_millis(self.latency_ms);
+            let answer = match request {
+                ServiceRequest::Whisper(whisper) => {
+                    tokio::time::sleep(latency).await;
+                    let outcome = self.route(&whisper);
+                    ServiceAnswer::Whisper { whisper, outcome }
+                }
+                ServiceRequest::GuildMessage(message) => {
+                    tokio::time::sleep(latency).await;
+                    let outcome = self.guild_line(&message);
+                    ServiceAnswer::GuildMessage { message, outcome }
+                }
+                other => {
+                    let service = other.service();
+                    return other.failed(format!("no {service} service in the simulator"));
+                }
+            };
             tokio::time::sleep(latency).await;
-            let outcome = self.route(&whisper);
-            tokio::time::sleep(latency).await;
-            ServiceAnswer::Whisper { whisper, outcome }
+            answer
         })
     }
 }

@@ -34,8 +34,8 @@ use crate::check::heartbeats::{HeartbeatOrder, TWIN_SEQ_FROM};
 use crate::check::held_at_heal::HeldAtHeal;
 use crate::check::logins_end::LoginsEnd;
 use crate::check::teardown::{ClientLinks, Teardown};
-use crate::check::whispers;
 use crate::check::{Checker, Findings};
+use crate::check::{guild_chat, whispers};
 use crate::scenario::{Fault, FaultKind, Scenario, Step, Swarm, WorldserverSpec};
 use crate::store::GatewayStore;
 use crate::transcript::{Transcript, fnv1a64};
@@ -109,6 +109,8 @@ struct BotPlan {
     script: Vec<(u64, Vec<BotStep>)>,
     retries: u32,
     retry_pause_ms: u64,
+    /// Its character's guild (0: none).
+    guild: u32,
 }
 
 /// A bot waits this much longer than the gateway's login bound for the answer to a login
@@ -193,6 +195,10 @@ fn to_bot_step(step: &Step, login_wait_ms: u64) -> BotStep {
             leave_within_ms: *leave_within_ms,
         },
         Step::Logout => BotStep::Logout,
+        Step::GuildChat { count, interval_ms } => BotStep::GuildChat {
+            count: *count,
+            interval_ms: *interval_ms,
+        },
         // `segments` makes these two.
         Step::Disconnect | Step::Reconnect { .. } | Step::Whisper { .. } => BotStep::Disconnect,
         Step::AwaitEviction { within_ms } => BotStep::AwaitEviction {
@@ -304,11 +310,14 @@ async fn drive(
         .map(|_| GatewayStore::new(fence_store.clone()))
         .collect();
     let chat = scenario.chat_service.then(|| {
+        let records = character_records(&plans);
         Arc::new(SimChat {
             gateways: gateway_slots.clone(),
-            characters: character_records(&plans)
-                .into_iter()
-                .map(|c| (c.name, c.guid.0))
+            characters: records.iter().map(|c| (c.name.clone(), c.guid.0)).collect(),
+            guilds: records
+                .iter()
+                .filter(|c| c.guild_id != 0)
+                .map(|c| (c.guid.0, u64::from(c.guild_id)))
                 .collect(),
             latency_ms: CHAT_LATENCY_MS,
         })
@@ -374,6 +383,11 @@ async fn drive(
         transcript: transcript.clone(),
         links: links.clone(),
     };
+    let guild_of: BTreeMap<usize, u64> = plans
+        .iter()
+        .filter(|p| p.guild != 0)
+        .map(|p| (p.index, u64::from(p.guild)))
+        .collect();
     let bot_of_name: BTreeMap<String, usize> = plans
         .iter()
         .filter(|p| p.account == p.index)
@@ -405,7 +419,13 @@ async fn drive(
     }
     .check(&results, &findings);
     if scenario.chat_service {
-        check_whispers(&scenario, &results, &bot_of_name, &findings, &transcript);
+        check_chat(
+            &scenario,
+            &results,
+            (&bot_of_name, &guild_of),
+            &findings,
+            &transcript,
+        );
     }
     let totals = Expectations {
         scenario: &scenario,
@@ -443,26 +463,38 @@ async fn drive(
 /// The simulated chatserver's latency, each way.
 const CHAT_LATENCY_MS: u64 = 2;
 
-/// The whisper checker, and the scenario's claim that whispers reached players on the move.
-fn check_whispers(
+/// The whisper and guild chat checkers, and the scenario's claim that whispers reached
+/// players on the move.
+fn check_chat(
     scenario: &Scenario,
     results: &[BotResult],
-    bot_of_name: &BTreeMap<String, usize>,
+    (bot_of_name, guild_of): (&BTreeMap<String, usize>, &BTreeMap<usize, u64>),
     findings: &Findings,
     transcript: &Transcript,
 ) {
     let (violations, totals) = whispers::judge(results, bot_of_name);
-    for v in violations {
-        findings.fail(Checker::Whispers, v);
+    let (guild_violations, guild_received) = guild_chat::judge(results, guild_of);
+    for v in violations.into_iter().chain(guild_violations) {
+        findings.fail(Checker::Chat, v);
     }
     transcript.push(
         findings.now(),
         "sim",
         format!(
-            "whispers: sent={} received={} received_moving={}",
+            "chat: whispers sent={} received={} received_moving={} guild_received={guild_received}",
             totals.sent, totals.received, totals.received_moving
         ),
     );
+    if let Some(min) = scenario.expect.guild_lines_received
+        && guild_received < min as usize
+    {
+        findings.fail(
+            Checker::Counts,
+            format!(
+                "the scenario claims at least {min} guild lines reached other members; the bots received {guild_received}"
+            ),
+        );
+    }
     if let Some(min) = scenario.expect.whispers_while_moving
         && totals.received_moving < min
     {
@@ -514,6 +546,7 @@ fn plan_bots(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<BotPlan> {
                 ),
                 retries: group.retries,
                 retry_pause_ms: group.retry_pause_ms,
+                guild: group.guild,
             });
         }
     }
@@ -661,7 +694,7 @@ fn character_records(plans: &[BotPlan]) -> Vec<CharacterRecord> {
             x: 1.0,
             y: 2.0,
             z: 3.0,
-            guild_id: 0,
+            guild_id: p.guild,
         })
         .collect()
 }
@@ -740,6 +773,7 @@ fn start_gateway(
     if chat.is_some() {
         session_cfg.services = Services {
             chat: true,
+            guild: true,
             ..Services::NONE
         };
     }
@@ -1098,6 +1132,11 @@ async fn play(
             total.whispers_informed.extend(report.whispers_informed);
             total.whispers_received_moving += report.whispers_received_moving;
             total.whispers_undeliverable += report.whispers_undeliverable;
+            total.guild_sent.extend(report.guild_sent);
+            total.guild_received.extend(report.guild_received);
+            total.guild_echoed.extend(report.guild_echoed);
+            total.guild_undeliverable += report.guild_undeliverable;
+            total.world_spans.extend(report.world_spans);
             total.login_ms.extend(report.login_ms);
             total.logins_refused_ms.extend(report.logins_refused_ms);
             total

@@ -42,9 +42,10 @@ pub struct Scenario {
     /// `i` goes to gateway `(i + a + k) % gateways`.
     #[serde(default = "one")]
     pub gateways: u32,
-    /// The gateways' presentation sends whispers through a simulated chatserver, which
-    /// delivers them to the receiver's gateway (see `chat::SimChat`). Off: no cluster
-    /// services, every chat line goes to the worldserver.
+    /// The gateways' presentation sends whispers and guild chat through a simulated
+    /// chatserver and guildserver, which deliver them to the gateways that have their
+    /// receivers in world (see `chat::SimChat`). Off: no cluster services, every chat line
+    /// goes to the worldserver.
     #[serde(default)]
     pub chat_service: bool,
 }
@@ -134,6 +135,10 @@ pub struct BotGroup {
     /// Every connection of the group's bots goes to this gateway (else they hop).
     #[serde(default)]
     pub gateway: Option<u32>,
+    /// The guild the group's characters are members of (0: none); the simulated guild
+    /// service (`chat_service`) carries its guild chat.
+    #[serde(default)]
+    pub guild: u32,
 }
 
 fn default_retry_pause_ms() -> u64 {
@@ -207,6 +212,13 @@ pub enum Step {
     Whisper {
         /// Which bot, counted from this one.
         to_next: usize,
+        /// How many lines.
+        count: u32,
+        /// Between two.
+        interval_ms: u64,
+    },
+    /// Lines in guild chat (needs `chat_service` and a `guild`).
+    GuildChat {
         /// How many lines.
         count: u32,
         /// Between two.
@@ -372,6 +384,9 @@ pub struct Expect {
     /// on a loading screen it did not ask for): the evidence that the run pressed on "a
     /// whisper during a redirect is delivered" (see `check::whispers`).
     pub whispers_while_moving: Option<u32>,
+    /// At least this many guild lines reached other members, counted by the receiving bots:
+    /// the evidence that the run's guild chat went through (see `check::guild_chat`).
+    pub guild_lines_received: Option<u32>,
     /// At least this many characters in world (lingering included) on a partitioned
     /// worldserver, by its own count, at every heal of its partition: the evidence that the
     /// run pressed on "it still holds them when the partition heals" (see

@@ -197,7 +197,7 @@ pub fn expected_checker(canary: waygate::session::Canary) -> Checker {
         // of evictions tells.
         Canary::IgnoreEviction => Checker::Counts,
         // Only a whisper to a player on the move shows it: its sender was told it was sent.
-        Canary::DropEventsWhileMoving => Checker::Whispers,
+        Canary::DropEventsWhileMoving => Checker::Chat,
     }
 }
 

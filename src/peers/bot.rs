@@ -230,6 +230,14 @@ pub enum BotStep {
         /// Milliseconds from one line to the next.
         interval_ms: u64,
     },
+    /// Say `count` lines in guild chat, as [`BotStep::Whisper`]; what becomes of them is
+    /// recorded in the report ([`BotReport::guild_sent`] and the fields after it).
+    GuildChat {
+        /// How many lines.
+        count: u32,
+        /// Milliseconds from one line to the next.
+        interval_ms: u64,
+    },
     /// Play on (reading and answering) until the gateway closes the connection because a
     /// newer login of the account took it over: a system message saying so must arrive
     /// before the close (recorded in [`BotReport::evicted`]). A close without it is a
@@ -265,6 +273,7 @@ impl BotStep {
             Self::Disconnect => "disconnect",
             Self::AwaitEviction { .. } => "await eviction",
             Self::Whisper { .. } => "whisper",
+            Self::GuildChat { .. } => "guild chat",
         }
     }
 }
@@ -378,6 +387,18 @@ pub struct BotReport {
     /// Whispers the server reported undeliverable: SMSG_CHAT_PLAYER_NOT_FOUND, or the system
     /// line saying the chat service did not take one.
     pub whispers_undeliverable: u32,
+    /// Guild chat lines said, and when (at most [`WHISPERS_KEPT_MAX`]).
+    pub guild_sent: Vec<(String, Instant)>,
+    /// Texts of other players' guild lines received (at most [`WHISPERS_KEPT_MAX`]).
+    pub guild_received: Vec<String>,
+    /// Texts of the bot's own guild lines echoed back as said (at most
+    /// [`WHISPERS_KEPT_MAX`]).
+    pub guild_echoed: Vec<String>,
+    /// Guild lines the server said it could not deliver.
+    pub guild_undeliverable: u32,
+    /// When the bot's character was in world: from the end of each login to the logout
+    /// request or the close (moves between worldservers do not end a span).
+    pub world_spans: Vec<(Instant, Instant)>,
 }
 
 /// Whisper texts a report keeps per list, at most.
@@ -474,9 +495,11 @@ pub async fn run_bot(
     for step in &script {
         if let Err(e) = bot.step(step).await {
             tracing::debug!(account = %bot.cfg.account, error = %e, "bot stopped");
+            bot.left_world();
             return (bot.report, Err(e));
         }
     }
+    bot.left_world();
     (bot.report, Ok(()))
 }
 
@@ -521,6 +544,8 @@ struct Bot {
     expect_new_world: bool,
     /// Whispers sent on this connection (numbers their texts).
     whispers_said: u32,
+    /// Since when the character is in world, while it is.
+    in_world_since: Option<Instant>,
 }
 
 impl Bot {
@@ -547,6 +572,7 @@ impl Bot {
             world_entries: 0,
             expect_new_world: false,
             whispers_said: 0,
+            in_world_since: None,
         }
     }
 
@@ -629,6 +655,9 @@ impl Bot {
                 count,
                 interval_ms,
             } => self.whisper(name, to, *count, *interval_ms).await,
+            BotStep::GuildChat { count, interval_ms } => {
+                self.guild_chat(name, *count, *interval_ms).await
+            }
         }
     }
 
@@ -664,9 +693,26 @@ impl Bot {
     /// Closes the socket at once. Dropping the stream closes it, on real sockets and in
     /// madsim alike (madsim's shutdown is a no-op).
     fn disconnect(&mut self) {
+        self.left_world();
         self.stream = None;
         self.ping.stop();
         self.out.clear();
+    }
+}
+
+impl Bot {
+    /// The character is in world from now on (a login ended).
+    fn entered_world(&mut self) {
+        self.in_world_since.get_or_insert_with(Instant::now);
+    }
+
+    /// The character's time in world ends now (a logout asked, a close), if it was there.
+    fn left_world(&mut self) {
+        if let Some(since) = self.in_world_since.take()
+            && self.report.world_spans.len() < WHISPERS_KEPT_MAX
+        {
+            self.report.world_spans.push((since, Instant::now()));
+        }
     }
 }
 

@@ -17,8 +17,9 @@
 //!   nothing is left open after the last bot.
 //! - [`expect::Expectations`]: liveness within the SLO and the scenario's stated counts (the
 //!   bots' reports).
-//! - [`whispers`]: every whisper reaches its receiver once, or its sender is told it did not
-//!   (the bots' reports).
+//! - [`whispers`]: every whisper reaches its receiver once, or its sender is told it did not;
+//!   [`guild_chat`]: every guild line reaches each other member in world once (the bots'
+//!   reports).
 //! - [`held_at_heal::HeldAtHeal`]: a scenario's precondition, that the worldserver it cut off
 //!   still holds characters in world when the partition heals (the fakes' worlds, read at the
 //!   heal).
@@ -26,6 +27,7 @@
 pub mod admission;
 pub mod backoff;
 pub mod drain;
+pub mod guild_chat;
 pub mod held_at_heal;
 pub mod links;
 pub mod whispers;
@@ -73,8 +75,9 @@ pub enum Checker {
     Backoff,
     /// [`teardown`].
     Teardown,
-    /// [`whispers`]: a whisper lost silently, delivered twice, or forged.
-    Whispers,
+    /// [`whispers`] and [`guild_chat`]: a whisper or guild line lost silently, delivered
+    /// twice, or forged.
+    Chat,
     /// [`expect`]: bots that did not finish, or finished past the SLO.
     Liveness,
     /// [`expect`]: logins, handoffs or drained-time logins other than the scenario states;
@@ -96,7 +99,7 @@ impl Checker {
         Checker::LoginsEnd,
         Checker::Backoff,
         Checker::Teardown,
-        Checker::Whispers,
+        Checker::Chat,
         Checker::Liveness,
         Checker::Counts,
         Checker::Runner,
@@ -113,7 +116,7 @@ impl Checker {
             Checker::LoginsEnd => "logins-end",
             Checker::Backoff => "backoff",
             Checker::Teardown => "teardown",
-            Checker::Whispers => "whispers",
+            Checker::Chat => "chat",
             Checker::Liveness => "liveness",
             Checker::Counts => "counts",
             Checker::Runner => "runner",

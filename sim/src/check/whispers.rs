@@ -70,7 +70,7 @@ pub fn judge(
                     "bot{index}'s whisper {text:?} to {to} arrived {arrived} times"
                 ));
             }
-            if arrived > 0 || !receiver.is_none_or(|r| clean.get(&r) == Some(&true)) {
+            if arrived > 0 || receiver.is_some_and(|r| clean.get(&r) != Some(&true)) {
                 continue;
             }
             if report.whispers_informed.iter().any(|t| t == text) {

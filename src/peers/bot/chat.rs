@@ -1,11 +1,12 @@
-//! Whispers, as a player sends and reads them: what the simulator's whisper checker judges
-//! the gateway's presentation by (every whisper reaches its receiver once, or its sender is
-//! told it did not).
+//! Whispers and guild chat, as a player sends and reads them: what the simulator's chat
+//! checker judges the gateway's presentation by (every whisper reaches its receiver once, or
+//! its sender is told it did not; every guild line reaches the members in world once).
 
 use tokio::time::Instant;
 
 use super::{Bot, BotError, LANG_UNIVERSAL, WHISPERS_KEPT_MAX, later};
 use crate::present::chat::UNDELIVERED_WORDS;
+use crate::present::guild::UNDELIVERED_LINE as GUILD_UNDELIVERED;
 use crate::wire::packets::{ChatMessage, ChatTarget, ClientChat, WirePacket, chat_type};
 use crate::wire::{Opcode, Packet};
 
@@ -41,12 +42,44 @@ impl Bot {
         Ok(())
     }
 
-    /// Notes what a chat packet says about whispers, whatever the step.
+    /// Says `count` lines in guild chat, one every `interval_ms`, reading (and answering)
+    /// whatever arrives in between. Each text is unique to this connection of the bot.
+    pub(super) async fn guild_chat(
+        &mut self,
+        step: &str,
+        count: u32,
+        interval_ms: u64,
+    ) -> Result<(), BotError> {
+        let mut due = Instant::now();
+        for _ in 0..count {
+            let text = format!("g{:x}.{}", self.cfg.seed, self.whispers_said);
+            self.whispers_said += 1;
+            let chat = ClientChat {
+                kind: u32::from(chat_type::GUILD),
+                language: LANG_UNIVERSAL,
+                target: ChatTarget::None,
+                message: text.clone(),
+            };
+            self.send(step, ClientChat::OPCODE, &chat.to_body())?;
+            self.flush(step).await?;
+            keep(&mut self.report.guild_sent, (text, Instant::now()));
+            due = later(due, interval_ms);
+            while self.next_packet(step, due).await?.is_some() {}
+        }
+        Ok(())
+    }
+
+    /// Notes what a chat packet says about whispers and guild lines, whatever the step.
     pub(super) fn note_chat(&mut self, p: &Packet) {
+        let contains = |words: &str| {
+            let words = words.as_bytes();
+            p.body.windows(words.len()).any(|w| w == words)
+        };
         match p.opcode {
             Opcode::SMSG_MESSAGECHAT if p.body.first() == Some(&CHAT_MSG_SYSTEM) => {
-                let words = UNDELIVERED_WORDS.as_bytes();
-                if p.body.windows(words.len()).any(|w| w == words) {
+                if contains(GUILD_UNDELIVERED) {
+                    self.report.guild_undeliverable += 1;
+                } else if contains(UNDELIVERED_WORDS) {
                     self.report.whispers_undeliverable += 1;
                 }
             }
@@ -61,6 +94,10 @@ impl Bot {
                     keep(&mut self.report.whispers_received, line.message);
                 } else if line.kind == chat_type::WHISPER_INFORM {
                     keep(&mut self.report.whispers_informed, line.message);
+                } else if line.kind == chat_type::GUILD && line.sender == self.cfg.character {
+                    keep(&mut self.report.guild_echoed, line.message);
+                } else if line.kind == chat_type::GUILD {
+                    keep(&mut self.report.guild_received, line.message);
                 }
             }
             Opcode::SMSG_CHAT_PLAYER_NOT_FOUND => self.report.whispers_undeliverable += 1,

@@ -124,6 +124,7 @@ impl Bot {
         match self.login_answer(step, wait_ms).await? {
             LoginAnswer::InWorld => {
                 self.report.logins += 1;
+                self.entered_world();
                 self.report.login_ms.push(millis(t0.elapsed()));
                 Ok(())
             }
@@ -191,6 +192,7 @@ impl Bot {
     }
 
     pub(super) async fn logout(&mut self, step: &str) -> Result<(), BotError> {
+        self.left_world();
         self.send(step, Opcode::CMSG_LOGOUT_REQUEST, &[])?;
         self.flush(step).await?;
         let logout = [LogoutResponse::OPCODE, Opcode::SMSG_LOGOUT_COMPLETE];
