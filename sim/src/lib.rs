@@ -14,8 +14,6 @@ pub mod scenario;
 pub mod transcript;
 
 #[cfg(madsim)]
-pub mod chat;
-#[cfg(madsim)]
 pub mod relay;
 #[cfg(madsim)]
 pub mod runner;

@@ -24,7 +24,6 @@ use waygate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord}
 use waygate::wire::SessionKey;
 use waygate::wire::packets::Position;
 
-use crate::chat::SimChat;
 use crate::check::admission::AdmissionRule;
 use crate::check::backoff::{self, Attempt, ConnectLog};
 use crate::check::drain::DrainChecker;
@@ -39,6 +38,7 @@ use crate::check::{guild_chat, whispers};
 use crate::scenario::{Fault, FaultKind, Scenario, Step, Swarm, WorldserverSpec};
 use crate::store::GatewayStore;
 use crate::transcript::{Transcript, fnv1a64};
+use waygate::peers::services::FakeServices;
 
 /// Game port of every simulated node.
 const GATEWAY_PORT: u16 = 8085;
@@ -68,7 +68,7 @@ fn gateway_ip(g: u32) -> IpAddr {
 }
 
 /// The slot a gateway is put in once built.
-use crate::chat::GatewaySlot;
+use waygate::peers::services::GatewaySlot;
 
 fn world_ip(i: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 77, 1, (i + 1) as u8))
@@ -311,7 +311,7 @@ async fn drive(
         .collect();
     let chat = scenario.chat_service.then(|| {
         let records = character_records(&plans);
-        Arc::new(SimChat {
+        Arc::new(FakeServices {
             gateways: gateway_slots.clone(),
             characters: records.iter().map(|c| (c.name.clone(), c.guid.0)).collect(),
             guilds: records
@@ -747,7 +747,7 @@ struct GatewaySetup<'a> {
     /// Where the gateway is put once built.
     slot: GatewaySlot,
     /// The simulated chatserver, when the scenario runs one.
-    chat: Option<Arc<SimChat>>,
+    chat: Option<Arc<FakeServices>>,
     /// Where its network records connect attempts.
     connects: ConnectLog,
 }

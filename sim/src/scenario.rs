@@ -44,7 +44,7 @@ pub struct Scenario {
     pub gateways: u32,
     /// The gateways' presentation sends whispers and guild chat through a simulated
     /// chatserver and guildserver, which deliver them to the gateways that have their
-    /// receivers in world (see `chat::SimChat`). Off: no cluster services, every chat line
+    /// receivers in world (see `waygate::peers::services`). Off: no cluster services, every chat line
     /// goes to the worldserver.
     #[serde(default)]
     pub chat_service: bool,

@@ -1,5 +1,6 @@
-//! A simulated chatserver and guildserver: whispers and guild chat between the characters in
-//! world on the realm's gateways.
+//! A fake chatserver and guildserver: whispers and guild chat between the characters in world
+//! on a realm's gateways, in process (the simulator's `chat_service` scenarios and
+//! `waygate demo` run it).
 //!
 //! It stands in for ToCloud9's services behind the gateway's `PresentServices` seam. A
 //! request takes `latency_ms` to arrive and its answer `latency_ms` to come back.
@@ -18,19 +19,19 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::driver::{Delivery, Gateway};
+use crate::present::chat::{Whisper, WhisperOutcome};
+use crate::present::guild::GuildMessage;
+use crate::present::{ClusterEvent, ServiceAnswer, ServiceRequest};
+use crate::runtime::{BoxFuture, PresentServices};
+use crate::session::CharacterGuid;
 use bytes::Bytes;
-use waygate::driver::{Delivery, Gateway};
-use waygate::present::chat::{Whisper, WhisperOutcome};
-use waygate::present::guild::GuildMessage;
-use waygate::present::{ClusterEvent, ServiceAnswer, ServiceRequest};
-use waygate::runtime::{BoxFuture, PresentServices};
-use waygate::session::CharacterGuid;
 
 /// Where a gateway is, once it is built.
 pub type GatewaySlot = Arc<Mutex<Option<Arc<Gateway>>>>;
 
-/// The chatserver.
-pub struct SimChat {
+/// The services.
+pub struct FakeServices {
     /// The realm's gateways, by index (their ids in subjects).
     pub gateways: Vec<GatewaySlot>,
     /// Every character of the realm: name to guid.
@@ -41,7 +42,7 @@ pub struct SimChat {
     pub latency_ms: u64,
 }
 
-impl SimChat {
+impl FakeServices {
     fn gateways(&self) -> impl Iterator<Item = (usize, Arc<Gateway>)> + '_ {
         self.gateways.iter().enumerate().filter_map(|(g, slot)| {
             let gateway = slot
@@ -63,7 +64,7 @@ impl SimChat {
             .collect();
         let payload = Bytes::from(
             serde_json::json!({
-                "ServiceID": "sim",
+                "ServiceID": "fake",
                 "RealmID": 1,
                 "GuildID": guild,
                 "SenderGUID": m.sender,
@@ -124,7 +125,7 @@ fn payload(w: &Whisper, receiver: u64) -> Bytes {
     Bytes::from(value.to_string())
 }
 
-impl PresentServices for SimChat {
+impl PresentServices for FakeServices {
     fn call(&self, request: ServiceRequest) -> BoxFuture<'_, ServiceAnswer> {
         Box::pin(async move {
             let latency = Duration::from_millis(self.latency_ms);
@@ -141,7 +142,7 @@ impl PresentServices for SimChat {
                 }
                 other => {
                     let service = other.service();
-                    return other.failed(format!("no {service} service in the simulator"));
+                    return other.failed(format!("no {service} service among the fakes"));
                 }
             };
             tokio::time::sleep(latency).await;
