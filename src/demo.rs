@@ -3,8 +3,10 @@
 //! worldservers and log out while the cluster misbehaves on a fixed timeline: a worldserver's
 //! world loop slows down (it degrades, new players go elsewhere) and recovers, another
 //! crashes (its players are recovered elsewhere) and comes back, a third is drained (its
-//! players are moved away). A progress line runs while they play and a summary table ends the
-//! run.
+//! players are moved away). Every character is in one guild: the bots whisper each other and
+//! talk in guild chat, through in-process fakes of ToCloud9's chatserver and guildserver
+//! (`peers::services`), wherever they play. A progress line runs while they play and a
+//! summary table ends the run.
 
 #![allow(clippy::disallowed_methods)] // the demo measures wall time for its report
 
@@ -22,7 +24,9 @@ use crate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef};
 use crate::driver::{ClusterConfig, DriverConfig, Gateway, MetricsSnapshot, serve};
 use crate::peers::bot::{BotConfig, BotReport, BotStep, run_bot};
 use crate::peers::registry::FakeRegistry;
+use crate::peers::services::{FakeServices, GatewaySlot};
 use crate::peers::worldserver::{FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver};
+use crate::present::Services;
 use crate::runtime::{Entropy, Seams, StaticCluster};
 use crate::session::{AccountId, AccountRecord, CharacterGuid, CharacterRecord, SessionConfig};
 use crate::wire::SessionKey;
@@ -107,6 +111,33 @@ pub struct DemoSummary {
     pub health_changes: Vec<(u64, String, Health, Health)>,
     /// Each worldserver's health at the end.
     pub final_health: Vec<(String, Option<Health>)>,
+    /// What the bots' whispers and guild lines came to.
+    pub chat: ChatCounts,
+}
+
+/// The bots' chat, as their clients saw it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChatCounts {
+    /// Whispers sent.
+    pub whispers_sent: usize,
+    /// Whispers received.
+    pub whispers_received: usize,
+    /// Whispers their senders were told could not be delivered.
+    pub whispers_undeliverable: u32,
+    /// Guild lines said.
+    pub guild_said: usize,
+    /// Other players' guild lines received.
+    pub guild_received: usize,
+}
+
+impl ChatCounts {
+    fn add(&mut self, r: &BotReport) {
+        self.whispers_sent += r.whispers_sent.len();
+        self.whispers_received += r.whispers_received.len();
+        self.whispers_undeliverable += r.whispers_undeliverable;
+        self.guild_said += r.guild_sent.len();
+        self.guild_received += r.guild_received.len();
+    }
 }
 
 impl DemoSummary {
@@ -184,6 +215,17 @@ impl DemoSummary {
             ms(m.recovery_p99_ms)
         );
         let _ = writeln!(t, "  health changes        {:>8}", m.health_changes);
+        let c = &self.chat;
+        let _ = writeln!(
+            t,
+            "  whispers              {:>8} sent, {} received, {} undeliverable",
+            c.whispers_sent, c.whispers_received, c.whispers_undeliverable
+        );
+        let _ = writeln!(
+            t,
+            "  guild chat            {:>8} said, {} received by other members",
+            c.guild_said, c.guild_received
+        );
         let _ = writeln!(t, "  errors                {:>8}", self.errors.len());
         let _ = writeln!(
             t,
@@ -234,16 +276,46 @@ const CHATTER: BotStep = BotStep::Chatter {
     body_bytes: 32,
 };
 
-fn script() -> Vec<BotStep> {
+/// The guild every demo character is in.
+const DEMO_GUILD: u32 = 1;
+
+fn character_name(i: usize) -> String {
+    format!("Demo{i}")
+}
+
+/// Chatter shortened by a one-second chat step, so the route keeps its timing against the
+/// fault timeline.
+const CHATTER_BESIDE_CHAT: BotStep = BotStep::Chatter {
+    packets: 30,
+    interval_ms: 100,
+    body_bytes: 32,
+};
+
+/// Bot `i` of `bots`: in world, a few whispers to the next bot, then the route with a few
+/// guild lines after the first teleport.
+fn script(i: usize, bots: usize) -> Vec<BotStep> {
     let mut s = vec![
         BotStep::Authenticate,
         BotStep::CharacterScreen,
         BotStep::EnterWorld,
-        CHATTER,
+        CHATTER_BESIDE_CHAT,
+        BotStep::Whisper {
+            to: character_name((i + 1) % bots.max(1)),
+            count: 5,
+            interval_ms: 200,
+        },
     ];
-    for (map, x, y, z) in ROUTE {
+    for (k, (map, x, y, z)) in ROUTE.into_iter().enumerate() {
         s.push(BotStep::ChangeMap { map, x, y, z });
-        s.push(CHATTER);
+        if k == 0 {
+            s.push(BotStep::GuildChat {
+                count: 3,
+                interval_ms: 330,
+            });
+            s.push(CHATTER_BESIDE_CHAT);
+        } else {
+            s.push(CHATTER);
+        }
     }
     s.push(BotStep::Logout);
     s
@@ -254,7 +326,7 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
     let started = std::time::Instant::now();
     let (infos, fakes, addrs) = start_worldservers(bots).await?;
 
-    let gateway = build_gateway(bots, infos, &fakes)?;
+    let (gateway, slot) = build_gateway(bots, infos, &fakes)?;
     let metrics = gateway.metrics().clone();
     let gw = gateway.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -321,7 +393,7 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
         let _ = writeln!(stderr);
     }
 
-    let (errors, bots_ok, sent, received) = collect_bots(joins, deadline).await;
+    let (errors, bots_ok, (sent, received), chat) = collect_bots(joins, deadline).await;
     // A timeline the bots outran still runs to its end, so every fault is shown healed.
     for (at, fault) in timeline {
         let wait = Duration::from_millis(*at).saturating_sub(started.elapsed());
@@ -332,6 +404,10 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
     let final_health = worldserver_health(&gw);
     let _ = stop_tx.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
+    // The services hold the gateway through the slot, and the gateway holds the services.
+    slot.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
     Ok(DemoSummary {
         bots,
         bots_ok,
@@ -342,6 +418,7 @@ pub async fn run(bots: usize) -> std::io::Result<DemoSummary> {
         faults,
         health_changes,
         final_health,
+        chat,
     })
 }
 
@@ -410,11 +487,12 @@ async fn start_worldservers(
 
 /// The gateway over the fakes: the bots' accounts and characters, the fakes' registry, and
 /// timings short enough for the demo.
+/// The gateway, on the fake services, and the slot through which those reach it.
 fn build_gateway(
     bots: usize,
     infos: Vec<WorldserverInfo>,
     fakes: &[FakeWorldserver],
-) -> std::io::Result<Arc<Gateway>> {
+) -> std::io::Result<(Arc<Gateway>, GatewaySlot)> {
     let registry = FakeRegistry::new(infos.iter().cloned().zip(fakes.iter().cloned()).collect());
     let cluster = Arc::new(StaticCluster::new(
         (0..bots)
@@ -430,7 +508,7 @@ fn build_gateway(
             .map(|i| CharacterRecord {
                 guid: CharacterGuid(100 + i as u64),
                 account: AccountId(i as u32 + 1),
-                name: format!("Demo{i}"),
+                name: character_name(i),
                 race: 1,
                 class: 1,
                 gender: 0,
@@ -441,20 +519,37 @@ fn build_gateway(
                 x: -8949.9,
                 y: -132.5,
                 z: 83.5,
-                guild_id: 0,
+                guild_id: DEMO_GUILD,
             })
             .collect(),
         infos,
     ));
+    let slot = GatewaySlot::default();
+    let services = FakeServices {
+        gateways: vec![slot.clone()],
+        characters: (0..bots)
+            .map(|i| (character_name(i), 100 + i as u64))
+            .collect(),
+        guilds: (0..bots)
+            .map(|i| (100 + i as u64, u64::from(DEMO_GUILD)))
+            .collect(),
+        latency_ms: 1,
+    };
     let seams = Seams {
         registry: Arc::new(registry),
+        services: Arc::new(services),
         ..Seams::embedded(cluster)
     };
-    Ok(Gateway::new(
+    let gateway = Gateway::new(
         seams,
         DriverConfig {
             session: SessionConfig {
                 world_linger_ms: DEMO_LINGER_MS,
+                services: Services {
+                    chat: true,
+                    guild: true,
+                    ..Services::NONE
+                },
                 ..SessionConfig::default()
             },
             max_connections: bots + 16,
@@ -468,7 +563,11 @@ fn build_gateway(
             },
         },
         Entropy::from_os()?,
-    ))
+    );
+    *slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(gateway.clone());
+    Ok((gateway, slot))
 }
 
 /// Starts one task per bot, spread over [`START_SPREAD_MS`]; each adds one to `done` when its
@@ -490,7 +589,7 @@ fn spawn_bots(
                 realm_id: 1,
                 seed: i as u64,
                 character: 100 + i as u64,
-                script: script(),
+                script: script(i, bots),
                 step_timeout_ms: 20_000,
                 max_body_bytes: 8 * 1024 * 1024,
                 movement_seq_start: 0,
@@ -509,22 +608,24 @@ fn spawn_bots(
     joins
 }
 
-/// Waits for every bot until `deadline`: the errors, how many bots ran clean, and the packets
-/// the bots sent and received.
+/// Waits for every bot until `deadline`: the errors, how many bots ran clean, the packets
+/// the bots sent and received, and their chat.
 async fn collect_bots(
     joins: Vec<tokio::task::JoinHandle<(BotReport, Result<(), String>)>>,
     deadline: tokio::time::Instant,
-) -> (Vec<String>, usize, u64, u64) {
+) -> (Vec<String>, usize, (u64, u64), ChatCounts) {
     let mut errors = Vec::new();
     let mut bots_ok = 0;
     let mut sent = 0;
     let mut received = 0;
+    let mut chat = ChatCounts::default();
     for j in joins {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         match tokio::time::timeout(left, j).await {
             Ok(Ok((report, r))) => {
                 sent += report.packets_sent;
                 received += report.packets_received;
+                chat.add(&report);
                 match r {
                     Ok(()) => bots_ok += 1,
                     Err(e) => errors.push(e),
@@ -534,7 +635,7 @@ async fn collect_bots(
             Err(_) => errors.push("bot did not finish before the demo deadline".into()),
         }
     }
-    (errors, bots_ok, sent, received)
+    (errors, bots_ok, (sent, received), chat)
 }
 
 /// Each worldserver's health as the gateway sees it now.
