@@ -3,9 +3,11 @@
 //! worldservers and log out while the cluster misbehaves on a fixed timeline: a worldserver's
 //! world loop slows down (it degrades, new players go elsewhere) and recovers, another
 //! crashes (its players are recovered elsewhere) and comes back, a third is drained (its
-//! players are moved away). Every character is in one guild: the bots whisper each other and
-//! talk in guild chat, through in-process fakes of ToCloud9's chatserver and guildserver
-//! (`peers::services`), wherever they play. A progress line runs while they play and a
+//! players are moved away). Every character is in one guild and a group of five: the bots
+//! whisper each other, talk in guild chat and see party frames of their group, through
+//! in-process fakes of ToCloud9's chatserver, guildserver and groupserver
+//! (`peers::services`), wherever they play; the worldservers change their health every
+//! second. A progress line runs while they play and a
 //! summary table ends the run.
 
 #![allow(clippy::disallowed_methods)] // the demo measures wall time for its report
@@ -128,6 +130,8 @@ pub struct ChatCounts {
     pub guild_said: usize,
     /// Other players' guild lines received.
     pub guild_received: usize,
+    /// Party frames of group members received.
+    pub party_frames: usize,
 }
 
 impl ChatCounts {
@@ -137,6 +141,7 @@ impl ChatCounts {
         self.whispers_undeliverable += r.whispers_undeliverable;
         self.guild_said += r.guild_sent.len();
         self.guild_received += r.guild_received.len();
+        self.party_frames += r.party_frames.len();
     }
 }
 
@@ -226,6 +231,11 @@ impl DemoSummary {
             "  guild chat            {:>8} said, {} received by other members",
             c.guild_said, c.guild_received
         );
+        let _ = writeln!(
+            t,
+            "  party frames          {:>8} received (groups of {DEMO_GROUP_SIZE}, health from object updates)",
+            c.party_frames
+        );
         let _ = writeln!(t, "  errors                {:>8}", self.errors.len());
         let _ = writeln!(
             t,
@@ -278,6 +288,10 @@ const CHATTER: BotStep = BotStep::Chatter {
 
 /// The guild every demo character is in.
 const DEMO_GUILD: u32 = 1;
+/// Players per group: bots 0-4 are one group, 5-9 the next, ...
+const DEMO_GROUP_SIZE: usize = 5;
+/// The worldservers change their players' health this often (party frames follow it).
+const DEMO_HEALTH_TICK_MS: u64 = 1_000;
 
 fn character_name(i: usize) -> String {
     format!("Demo{i}")
@@ -457,6 +471,7 @@ async fn start_worldservers(
             characters: characters.clone(),
             timing: FakeTiming {
                 linger_ms: DEMO_LINGER_MS,
+                health_tick_ms: DEMO_HEALTH_TICK_MS,
                 ..FakeTiming::default()
             },
             echo_opcode: None,
@@ -533,11 +548,16 @@ fn build_gateway(
         guilds: (0..bots)
             .map(|i| (100 + i as u64, u64::from(DEMO_GUILD)))
             .collect(),
+        groups: (0..bots)
+            .map(|i| (100 + i as u64, (i / DEMO_GROUP_SIZE) as u64 + 1))
+            .collect(),
         latency_ms: 1,
     };
+    let services = Arc::new(services);
     let seams = Seams {
         registry: Arc::new(registry),
-        services: Arc::new(services),
+        events: services.clone(),
+        services,
         ..Seams::embedded(cluster)
     };
     let gateway = Gateway::new(
@@ -548,6 +568,8 @@ fn build_gateway(
                 services: Services {
                     chat: true,
                     guild: true,
+                    group: true,
+                    state: true,
                     ..Services::NONE
                 },
                 ..SessionConfig::default()

@@ -396,6 +396,13 @@ pub struct BotReport {
     pub guild_echoed: Vec<String>,
     /// Guild lines the server said it could not deliver.
     pub guild_undeliverable: u32,
+    /// Party frames received (SMSG_PARTY_MEMBER_STATS and its FULL variant): the member, the
+    /// health it showed if it carried one, and when (at most [`WHISPERS_KEPT_MAX`]).
+    pub party_frames: Vec<(u64, Option<u32>, Instant)>,
+    /// When the bot's character was on its way between worldservers: from a teleport, or a
+    /// loading screen the bot did not ask for, to the next world entry's first
+    /// SMSG_TIME_SYNC_REQ (at most [`WHISPERS_KEPT_MAX`]).
+    pub moving_spans: Vec<(Instant, Instant)>,
     /// When the bot's character was in world: from the end of each login to the logout
     /// request or the close (moves between worldservers do not end a span).
     pub world_spans: Vec<(Instant, Instant)>,
@@ -546,6 +553,8 @@ struct Bot {
     whispers_said: u32,
     /// Since when the character is in world, while it is.
     in_world_since: Option<Instant>,
+    /// Since when the character is on its way between worldservers, while it is.
+    moving_since: Option<Instant>,
 }
 
 impl Bot {
@@ -573,6 +582,7 @@ impl Bot {
             expect_new_world: false,
             whispers_said: 0,
             in_world_since: None,
+            moving_since: None,
         }
     }
 
@@ -706,8 +716,25 @@ impl Bot {
         self.in_world_since.get_or_insert_with(Instant::now);
     }
 
+    /// The character starts moving between worldservers, if it is in world.
+    fn moving(&mut self) {
+        if self.in_world_since.is_some() {
+            self.moving_since.get_or_insert_with(Instant::now);
+        }
+    }
+
+    /// The character arrived (a world entry completed), if it was moving.
+    fn arrived(&mut self) {
+        if let Some(since) = self.moving_since.take()
+            && self.report.moving_spans.len() < WHISPERS_KEPT_MAX
+        {
+            self.report.moving_spans.push((since, Instant::now()));
+        }
+    }
+
     /// The character's time in world ends now (a logout asked, a close), if it was there.
     fn left_world(&mut self) {
+        self.arrived();
         if let Some(since) = self.in_world_since.take()
             && self.report.world_spans.len() < WHISPERS_KEPT_MAX
         {

@@ -13,7 +13,14 @@
 //!   on any gateway (the sender included, as guildserver sends it); the answer is taken, or
 //!   failed for a sender in no guild.
 //!
-//! Every other call fails: the simulator runs no other cluster service.
+//! - As the gateways' event bus, it is groupserver hearing `gw.char.*`: a character's login,
+//!   logout and state changes (`gw.char.chars-updates`, taken one by one rather than in the
+//!   adapter's batches) become `group.members.updated` for the other members of its group in
+//!   world on any gateway, with groupserver's keys (`IsOnline`, `Level`, `Zone`, `CurHP`,
+//!   `MaxHP`, `PowerType`, `CurPower`, `MaxPower`; absent ones left out).
+//!
+//! Every other call fails (a group lookup among them: the players' clients are not told of
+//! their group, only of its members' state).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -22,8 +29,10 @@ use std::time::Duration;
 use crate::driver::{Delivery, Gateway};
 use crate::present::chat::{Whisper, WhisperOutcome};
 use crate::present::guild::GuildMessage;
+use crate::present::state::CharacterUpdate;
 use crate::present::{ClusterEvent, ServiceAnswer, ServiceRequest};
-use crate::runtime::{BoxFuture, PresentServices};
+use crate::runtime::{BoxFuture, EventBus, PresentServices};
+use crate::session::Announcement;
 use crate::session::CharacterGuid;
 use bytes::Bytes;
 
@@ -38,6 +47,8 @@ pub struct FakeServices {
     pub characters: BTreeMap<String, u64>,
     /// Guild members: character guid to guild id.
     pub guilds: BTreeMap<u64, u64>,
+    /// Group members: character guid to group id.
+    pub groups: BTreeMap<u64, u64>,
     /// One way, request or answer.
     pub latency_ms: u64,
 }
@@ -109,6 +120,72 @@ impl FakeServices {
         }
         WhisperOutcome::NotFound
     }
+}
+
+impl EventBus for FakeServices {
+    fn publish(&self, announcement: Announcement) {
+        let update = match &announcement {
+            Announcement::CharacterUpdated(u) => member_update(u),
+            Announcement::LoggedIn { character, .. } => {
+                serde_json::json!({ "MemberGUID": character.guid.0, "IsOnline": true })
+            }
+            Announcement::LoggedOut { guid, .. } => {
+                serde_json::json!({ "MemberGUID": guid.0, "IsOnline": false })
+            }
+            Announcement::ChannelMembership { .. } => return,
+        };
+        let Some(guid) = update["MemberGUID"].as_u64() else {
+            return;
+        };
+        let Some(&group) = self.groups.get(&guid) else {
+            return;
+        };
+        let members: Vec<u64> = (self.groups.iter())
+            .filter(|(g, id)| **id == group && **g != guid)
+            .map(|(g, _)| *g)
+            .collect();
+        let payload = Bytes::from(
+            serde_json::json!({
+                "ServiceID": "fake",
+                "RealmID": 1,
+                "GroupID": group,
+                "Updates": [update],
+                "Receivers": members,
+            })
+            .to_string(),
+        );
+        for (_, gateway) in self.gateways() {
+            for member in &members {
+                let event = ClusterEvent {
+                    subject: "group.members.updated".into(),
+                    payload: payload.clone(),
+                };
+                let _ = gateway.players().deliver(CharacterGuid(*member), event);
+            }
+        }
+    }
+}
+
+/// groupserver's `GroupMemberStatsUpdate` for a character's changes (online: it changed).
+fn member_update(u: &CharacterUpdate) -> serde_json::Value {
+    let mut o = serde_json::Map::new();
+    o.insert("MemberGUID".into(), u.guid.into());
+    o.insert("IsOnline".into(), true.into());
+    let fields = [
+        ("Level", u.level.map(u32::from)),
+        ("Zone", u.zone),
+        ("CurHP", u.health),
+        ("MaxHP", u.max_health),
+        ("PowerType", u.power_type.map(u32::from)),
+        ("CurPower", u.power),
+        ("MaxPower", u.max_power),
+    ];
+    for (key, value) in fields {
+        if let Some(v) = value {
+            o.insert(key.into(), v.into());
+        }
+    }
+    serde_json::Value::Object(o)
 }
 
 /// `ChatEventIncomingWhisperPayload`.

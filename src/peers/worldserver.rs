@@ -74,6 +74,8 @@ mod events;
 mod packets;
 mod world;
 
+pub use packets::{SELF_CREATE_HEALTH, ticked_health};
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -165,6 +167,9 @@ pub struct FakeTiming {
     /// A far teleport nobody acknowledges completes on its own after this (AzerothCore
     /// `TeleportTimeoutFar`, 45,000).
     pub teleport_timeout_far_ms: u64,
+    /// An in-world player's health changes this often, each change an SMSG_UPDATE_OBJECT
+    /// (`packets::ticked_health`); 0: never (0).
+    pub health_tick_ms: u64,
 }
 
 impl Default for FakeTiming {
@@ -184,6 +189,7 @@ impl Default for FakeTiming {
             map_reassign_second_warning_ms: 55_000,
             load_ms: 10,
             teleport_timeout_far_ms: 45_000,
+            health_tick_ms: 0,
         }
     }
 }

@@ -1,13 +1,16 @@
-//! Whispers and guild chat, as a player sends and reads them: what the simulator's chat
-//! checker judges the gateway's presentation by (every whisper reaches its receiver once, or
-//! its sender is told it did not; every guild line reaches the members in world once).
+//! Whispers, guild chat and party frames, as a player sends and reads them: what the
+//! simulator's chat and party checkers judge the gateway's presentation by (every whisper
+//! reaches its receiver once, or its sender is told it did not; every guild line reaches the
+//! members in world once; the frames of group members elsewhere stay live).
 
 use tokio::time::Instant;
 
 use super::{Bot, BotError, LANG_UNIVERSAL, WHISPERS_KEPT_MAX, later};
 use crate::present::chat::UNDELIVERED_WORDS;
 use crate::present::guild::UNDELIVERED_LINE as GUILD_UNDELIVERED;
-use crate::wire::packets::{ChatMessage, ChatTarget, ClientChat, WirePacket, chat_type};
+use crate::wire::packets::{
+    ChatMessage, ChatTarget, ClientChat, PartyMemberStats, WirePacket, chat_type,
+};
 use crate::wire::{Opcode, Packet};
 
 /// SMSG_MESSAGECHAT's type byte for a system line (CHAT_MSG_SYSTEM).
@@ -101,6 +104,12 @@ impl Bot {
                 }
             }
             Opcode::SMSG_CHAT_PLAYER_NOT_FOUND => self.report.whispers_undeliverable += 1,
+            Opcode::SMSG_PARTY_MEMBER_STATS | Opcode::SMSG_PARTY_MEMBER_STATS_FULL => {
+                if let Ok(frame) = PartyMemberStats::decode_as(p.opcode, &p.body) {
+                    let seen = (frame.guid, frame.hp, Instant::now());
+                    keep(&mut self.report.party_frames, seen);
+                }
+            }
             _ => {}
         }
     }

@@ -262,6 +262,7 @@ impl Bot {
                         ));
                     }
                     self.world_entries -= 1;
+                    self.arrived();
                 }
                 self.last_time_sync = Some(req.counter);
                 let resp = TimeSyncResp {
@@ -285,6 +286,7 @@ impl Bot {
             }
             Opcode::SMSG_NEW_WORLD => {
                 self.world_entries += 1;
+                self.moving();
                 if let Ok(v) = NewWorld::decode(&p.body) {
                     self.walk_to(v.0.position.x, v.0.position.y, v.0.position.z);
                 }

@@ -74,6 +74,7 @@ impl Bot {
         ];
         let deadline = self.deadline();
         self.expect_new_world = true;
+        self.moving();
         let p = loop {
             let p = self
                 .await_packet(step, "SMSG_TRANSFER_PENDING", deadline, &transfer)

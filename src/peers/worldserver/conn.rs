@@ -168,6 +168,9 @@ pub(super) struct Conn {
     world_queue: VecDeque<(Instant, Packet)>,
     /// Next SMSG_TIME_SYNC_REQ: when, and its counter.
     time_sync: Option<(Instant, u32)>,
+    /// Next health change of the player in world ([`FakeTiming::health_tick_ms`]): when, and
+    /// its tick number.
+    health_tick: Option<(Instant, u32)>,
     logout_at: Option<Instant>,
     redirect: Redirect,
     reassign: Option<Reassign>,
@@ -203,6 +206,7 @@ impl Conn {
             hold_until_more: false,
             world_queue: VecDeque::new(),
             time_sync: None,
+            health_tick: None,
             logout_at: None,
             redirect: Redirect::None,
             reassign: None,
@@ -374,6 +378,7 @@ impl Conn {
             character,
             self.logout_at,
             self.time_sync.map(|(at, _)| at),
+            self.health_tick.map(|(at, _)| at),
             redirect,
             self.reassign.and_then(|r| r.second_at),
             self.reassign.map(|r| r.redirect_at),
@@ -469,6 +474,7 @@ impl Conn {
     fn leave_world(&mut self) {
         self.ch = CharStage::None;
         self.time_sync = None;
+        self.health_tick = None;
         self.logout_at = None;
         self.redirect = Redirect::None;
         self.reassign = None;
@@ -529,6 +535,16 @@ impl Conn {
         {
             self.send_packet(&TimeSyncReq { counter });
             self.time_sync = Some((now + ms(self.timing.time_sync_every_ms), counter + 1));
+        }
+        if let (Some((at, tick)), Some(guid)) = (self.health_tick, self.ch.guid())
+            && at <= now
+        {
+            let health = packets::ticked_health(guid, tick);
+            self.send(
+                Opcode::SMSG_UPDATE_OBJECT,
+                &packets::health_update(guid, health),
+            );
+            self.health_tick = Some((now + ms(self.timing.health_tick_ms), tick + 1));
         }
         match self.redirect {
             Redirect::Saving { until, .. } if until <= now => self.ready(now),

@@ -281,17 +281,17 @@ pub(super) fn self_create(guid: u64, at: MapPosition, game_ms: u32) -> Bytes {
         values.push((0x0001, (guid >> 32) as u32));
     }
     values.extend([
-        (0x0002, 0x19),             // OBJECT_FIELD_TYPE: object | unit | player
-        (0x0004, 1.0f32.to_bits()), // OBJECT_FIELD_SCALE_X
-        (0x0017, 0x0100_0101),      // UNIT_FIELD_BYTES_0: human, warrior, male, rage
-        (0x0018, 1_200),            // UNIT_FIELD_HEALTH
-        (0x0020, 1_200),            // UNIT_FIELD_MAXHEALTH
-        (0x0022, 1_000),            // UNIT_FIELD_MAXPOWER2 (rage)
-        (0x0036, 10),               // UNIT_FIELD_LEVEL
-        (0x0037, 1),                // UNIT_FIELD_FACTIONTEMPLATE
-        (0x003B, 0x0000_0008),      // UNIT_FIELD_FLAGS
-        (0x0043, 49),               // UNIT_FIELD_DISPLAYID
-        (0x0044, 49),               // UNIT_FIELD_NATIVEDISPLAYID
+        (0x0002, 0x19),               // OBJECT_FIELD_TYPE: object | unit | player
+        (0x0004, 1.0f32.to_bits()),   // OBJECT_FIELD_SCALE_X
+        (0x0017, 0x0100_0101),        // UNIT_FIELD_BYTES_0: human, warrior, male, rage
+        (0x0018, SELF_CREATE_HEALTH), // UNIT_FIELD_HEALTH
+        (0x0020, SELF_CREATE_HEALTH), // UNIT_FIELD_MAXHEALTH
+        (0x0022, 1_000),              // UNIT_FIELD_MAXPOWER2 (rage)
+        (0x0036, 10),                 // UNIT_FIELD_LEVEL
+        (0x0037, 1),                  // UNIT_FIELD_FACTIONTEMPLATE
+        (0x003B, 0x0000_0008),        // UNIT_FIELD_FLAGS
+        (0x0043, 49),                 // UNIT_FIELD_DISPLAYID
+        (0x0044, 49),                 // UNIT_FIELD_NATIVEDISPLAYID
     ]);
     let update = UpdateObject {
         blocks: vec![UpdateBlock::Create {
@@ -310,6 +310,30 @@ pub(super) fn self_create(guid: u64, at: MapPosition, game_ms: u32) -> Bytes {
         }],
     };
     CompressedUpdateObject::compress(&update.to_body())
+}
+
+/// The player's health (and max health) in its self-create block.
+pub const SELF_CREATE_HEALTH: u32 = 1_200;
+
+/// The player's health at its `tick`th health tick on a fake (`FakeTiming::health_tick_ms`):
+/// it names the character (its guid's last two decimal digits) and moves on at every tick,
+/// so a party frame can be traced to the member and the moment it describes.
+pub fn ticked_health(guid: u64, tick: u32) -> u32 {
+    100 + (guid % 100) as u32 * 10 + tick % 10
+}
+
+/// SMSG_UPDATE_OBJECT: a values block for the player that sets its health.
+pub(super) fn health_update(guid: u64, health: u32) -> Bytes {
+    UpdateObject {
+        blocks: vec![UpdateBlock::Values {
+            guid,
+            mask: UpdateMask {
+                block_count: 1,
+                values: vec![(0x0018, health)], // UNIT_FIELD_HEALTH
+            },
+        }],
+    }
+    .to_body()
 }
 
 /// SMSG_MESSAGECHAT of type SYSTEM.

@@ -122,6 +122,7 @@ impl Conn {
             timeout_at: now + ms(self.timing.teleport_timeout_far_ms),
         };
         self.time_sync = None;
+        self.health_tick = None;
         if self.reassign.is_some_and(|r| r.map != dest.map) {
             self.reassign = None;
         }

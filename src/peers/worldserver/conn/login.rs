@@ -153,6 +153,9 @@ impl Conn {
         ));
         self.send_packet(&TimeSyncReq { counter: 0 });
         self.time_sync = Some((now + ms(self.timing.time_sync_first_ms), 1));
+        if self.timing.health_tick_ms > 0 {
+            self.health_tick = Some((now + ms(self.timing.health_tick_ms), 0));
+        }
         self.send_packet(&packets::init_world_states(at));
     }
 
