@@ -34,7 +34,7 @@ use crate::check::held_at_heal::HeldAtHeal;
 use crate::check::logins_end::LoginsEnd;
 use crate::check::teardown::{ClientLinks, Teardown};
 use crate::check::{Checker, Findings};
-use crate::check::{guild_chat, whispers};
+use crate::check::{guild_chat, party_frames, whispers};
 use crate::scenario::{Fault, FaultKind, Scenario, Step, Swarm, WorldserverSpec};
 use crate::store::GatewayStore;
 use crate::transcript::{Transcript, fnv1a64};
@@ -111,6 +111,8 @@ struct BotPlan {
     retry_pause_ms: u64,
     /// Its character's guild (0: none).
     guild: u32,
+    /// Its character's group (0: none).
+    party: u32,
 }
 
 /// A bot waits this much longer than the gateway's login bound for the answer to a login
@@ -319,6 +321,11 @@ async fn drive(
                 .filter(|c| c.guild_id != 0)
                 .map(|c| (c.guid.0, u64::from(c.guild_id)))
                 .collect(),
+            groups: plans
+                .iter()
+                .filter(|p| p.account == p.index && p.party != 0)
+                .map(|p| (p.guid, u64::from(p.party)))
+                .collect(),
             latency_ms: CHAT_LATENCY_MS,
         })
     });
@@ -383,6 +390,12 @@ async fn drive(
         transcript: transcript.clone(),
         links: links.clone(),
     };
+    let party_of: BTreeMap<usize, u64> = plans
+        .iter()
+        .filter(|p| p.party != 0)
+        .map(|p| (p.index, u64::from(p.party)))
+        .collect();
+    let guid_of: BTreeMap<usize, u64> = plans.iter().map(|p| (p.index, p.guid)).collect();
     let guild_of: BTreeMap<usize, u64> = plans
         .iter()
         .filter(|p| p.guild != 0)
@@ -423,6 +436,13 @@ async fn drive(
             &scenario,
             &results,
             (&bot_of_name, &guild_of),
+            &findings,
+            &transcript,
+        );
+        check_party(
+            &scenario,
+            &results,
+            (&party_of, &guid_of),
             &findings,
             &transcript,
         );
@@ -508,6 +528,34 @@ fn check_chat(
     }
 }
 
+/// The party frame checker, and the scenario's claim that frames went round.
+fn check_party(
+    scenario: &Scenario,
+    results: &[BotResult],
+    (party_of, guid_of): (&BTreeMap<usize, u64>, &BTreeMap<usize, u64>),
+    findings: &Findings,
+    transcript: &Transcript,
+) {
+    if party_of.is_empty() {
+        return;
+    }
+    let (violations, frames) = party_frames::judge(results, party_of, guid_of);
+    for v in violations {
+        findings.fail(Checker::Party, v);
+    }
+    transcript.push(findings.now(), "sim", format!("party: frames={frames}"));
+    if let Some(min) = scenario.expect.party_frames
+        && frames < min as usize
+    {
+        findings.fail(
+            Checker::Counts,
+            format!(
+                "the scenario claims at least {min} party frames reached the bots; they received {frames}"
+            ),
+        );
+    }
+}
+
 /// The gateway's cluster settings in every run (the admission oracle reads its health rule).
 fn cluster_config() -> waygate::driver::ClusterConfig {
     waygate::driver::ClusterConfig::default()
@@ -547,6 +595,7 @@ fn plan_bots(scenario: &Scenario, rng: &mut ChaCha8Rng) -> Vec<BotPlan> {
                 retries: group.retries,
                 retry_pause_ms: group.retry_pause_ms,
                 guild: group.guild,
+                party: group.party,
             });
         }
     }
@@ -618,6 +667,7 @@ fn start_worlds(
                 idle_in_world_ms: spec
                     .idle_in_world_ms
                     .unwrap_or(FakeTiming::default().idle_in_world_ms),
+                health_tick_ms: spec.health_tick_ms,
                 ..FakeTiming::default()
             },
             echo_opcode: None,
@@ -774,6 +824,8 @@ fn start_gateway(
         session_cfg.services = Services {
             chat: true,
             guild: true,
+            group: true,
+            state: true,
             ..Services::NONE
         };
     }
@@ -810,6 +862,7 @@ fn start_gateway(
             ..Seams::embedded(seams_cluster)
         };
         if let Some(chat) = chat {
+            seams.events = chat.clone();
             seams.services = chat;
         }
         let observer_t = t.clone();
@@ -1137,6 +1190,8 @@ async fn play(
             total.guild_echoed.extend(report.guild_echoed);
             total.guild_undeliverable += report.guild_undeliverable;
             total.world_spans.extend(report.world_spans);
+            total.party_frames.extend(report.party_frames);
+            total.moving_spans.extend(report.moving_spans);
             total.login_ms.extend(report.login_ms);
             total.logins_refused_ms.extend(report.logins_refused_ms);
             total

@@ -42,10 +42,11 @@ pub struct Scenario {
     /// `i` goes to gateway `(i + a + k) % gateways`.
     #[serde(default = "one")]
     pub gateways: u32,
-    /// The gateways' presentation sends whispers and guild chat through a simulated
-    /// chatserver and guildserver, which deliver them to the gateways that have their
-    /// receivers in world (see `waygate::peers::services`). Off: no cluster services, every chat line
-    /// goes to the worldserver.
+    /// The gateways' presentation runs on simulated cluster services
+    /// (`waygate::peers::services`): whispers and guild chat go through a chatserver and a
+    /// guildserver that deliver them to the gateways that have their receivers in world, and
+    /// a groupserver hears the players' state and tells their group members. Off: no cluster
+    /// services, everything goes to the worldserver.
     #[serde(default)]
     pub chat_service: bool,
 }
@@ -102,6 +103,10 @@ pub struct WorldserverSpec {
     /// sockets would show the close at once). Off: direct connections, as always.
     #[serde(default)]
     pub partition_hides_close: bool,
+    /// An in-world player's health changes this often, each change an object update
+    /// (`waygate::peers::worldserver::ticked_health`). Default: never.
+    #[serde(default)]
+    pub health_tick_ms: u64,
 }
 
 /// A group of bots with one script.
@@ -139,6 +144,10 @@ pub struct BotGroup {
     /// service (`chat_service`) carries its guild chat.
     #[serde(default)]
     pub guild: u32,
+    /// The group the group's characters are members of (0: none); the simulated
+    /// groupserver (`chat_service`) tells each member of the others' state.
+    #[serde(default)]
+    pub party: u32,
 }
 
 fn default_retry_pause_ms() -> u64 {
@@ -384,6 +393,9 @@ pub struct Expect {
     /// on a loading screen it did not ask for): the evidence that the run pressed on "a
     /// whisper during a redirect is delivered" (see `check::whispers`).
     pub whispers_while_moving: Option<u32>,
+    /// At least this many party frames of members on other worldservers reached the bots:
+    /// the evidence that the run's party frames were live (see `check::party_frames`).
+    pub party_frames: Option<u32>,
     /// At least this many guild lines reached other members, counted by the receiving bots:
     /// the evidence that the run's guild chat went through (see `check::guild_chat`).
     pub guild_lines_received: Option<u32>,

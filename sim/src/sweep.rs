@@ -198,6 +198,8 @@ pub fn expected_checker(canary: waygate::session::Canary) -> Checker {
         Canary::IgnoreEviction => Checker::Counts,
         // Only a whisper to a player on the move shows it: its sender was told it was sent.
         Canary::DropEventsWhileMoving => Checker::Chat,
+        // Only a group member elsewhere, whose frames of the player stop, sees it.
+        Canary::StaleStateAfterMove => Checker::Party,
     }
 }
 

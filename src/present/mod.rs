@@ -441,6 +441,13 @@ impl Presenter {
         }
     }
 
+    /// Stops reading the player's state from object updates (the simulator's
+    /// `stale-state-after-move` canary plants this after a move).
+    #[cfg(feature = "canaries")]
+    pub fn stop_reading_state(&mut self) {
+        self.services.state = false;
+    }
+
     /// Where the player is now: the session says so before it hands over a client packet
     /// (a group invitation names the inviter's map and worldserver).
     pub fn placed(&mut self, map: u32, worldserver: &str) {

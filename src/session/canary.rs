@@ -49,11 +49,14 @@ pub enum Canary {
     /// layer switch, a recovery) are dropped: a whisper sent then is lost, though its sender
     /// was told it was delivered.
     DropEventsWhileMoving,
+    /// After its first move to another worldserver, a player's state is no longer read from
+    /// object updates: its group members' frames of it go stale.
+    StaleStateAfterMove,
 }
 
 impl Canary {
     /// Every canary.
-    pub const ALL: [Canary; 16] = [
+    pub const ALL: [Canary; 17] = [
         Canary::SkipLinger,
         Canary::CloseBeforeKick,
         Canary::UncappedBackoff,
@@ -70,6 +73,7 @@ impl Canary {
         Canary::SwallowLoginFailure,
         Canary::IgnoreEviction,
         Canary::DropEventsWhileMoving,
+        Canary::StaleStateAfterMove,
     ];
 
     /// A short name for tables and command lines.
@@ -91,6 +95,7 @@ impl Canary {
             Canary::SwallowLoginFailure => "swallow-login-failure",
             Canary::IgnoreEviction => "ignore-eviction",
             Canary::DropEventsWhileMoving => "drop-events-while-moving",
+            Canary::StaleStateAfterMove => "stale-state-after-move",
         }
     }
 }

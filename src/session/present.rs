@@ -76,6 +76,10 @@ pub(super) fn entered_world(cx: &mut Ctx, now: Duration, game: &mut InGame, link
 /// The character is on another worldserver now, on `link` (a handoff, a layer switch, a
 /// recovery).
 pub(super) fn moved(cx: &mut Ctx, now: Duration, game: &mut InGame, link: LinkId) {
+    #[cfg(feature = "canaries")]
+    if cx.canary(super::Canary::StaleStateAfterMove) {
+        game.presenter.stop_reading_state();
+    }
     let mut actions = Vec::new();
     game.presenter.moved(&mut actions);
     carry_out(cx, now, &mut game.presenter, Some(link), actions);

@@ -410,6 +410,7 @@ mod tests {
             latency_ms: 0,
             idle_in_world_ms: None,
             partition_hides_close: false,
+            health_tick_ms: 0,
         }
     }
 

@@ -19,7 +19,8 @@
 //!   bots' reports).
 //! - [`whispers`]: every whisper reaches its receiver once, or its sender is told it did not;
 //!   [`guild_chat`]: every guild line reaches each other member in world once (the bots'
-//!   reports).
+//!   reports); [`party_frames`]: the frames of group members stay live and true (the bots'
+//!   reports, the fakes' health rule).
 //! - [`held_at_heal::HeldAtHeal`]: a scenario's precondition, that the worldserver it cut off
 //!   still holds characters in world when the partition heals (the fakes' worlds, read at the
 //!   heal).
@@ -30,6 +31,7 @@ pub mod drain;
 pub mod guild_chat;
 pub mod held_at_heal;
 pub mod links;
+pub mod party_frames;
 pub mod whispers;
 
 #[cfg(madsim)]
@@ -78,6 +80,9 @@ pub enum Checker {
     /// [`whispers`] and [`guild_chat`]: a whisper or guild line lost silently, delivered
     /// twice, or forged.
     Chat,
+    /// [`party_frames`]: a group member's frame that went stale, or showed what its
+    /// worldserver never said.
+    Party,
     /// [`expect`]: bots that did not finish, or finished past the SLO.
     Liveness,
     /// [`expect`]: logins, handoffs or drained-time logins other than the scenario states;
@@ -90,7 +95,7 @@ pub enum Checker {
 
 impl Checker {
     /// Every checker.
-    pub const ALL: [Checker; 12] = [
+    pub const ALL: [Checker; 13] = [
         Checker::Drain,
         Checker::Admission,
         Checker::Heartbeats,
@@ -100,6 +105,7 @@ impl Checker {
         Checker::Backoff,
         Checker::Teardown,
         Checker::Chat,
+        Checker::Party,
         Checker::Liveness,
         Checker::Counts,
         Checker::Runner,
@@ -117,6 +123,7 @@ impl Checker {
             Checker::Backoff => "backoff",
             Checker::Teardown => "teardown",
             Checker::Chat => "chat",
+            Checker::Party => "party",
             Checker::Liveness => "liveness",
             Checker::Counts => "counts",
             Checker::Runner => "runner",
