@@ -579,6 +579,34 @@ fn pre_auth_deadline_closes() {
     );
 }
 
+/// While the account is looked up, the client may pile up at most
+/// `pre_auth_buffer_max_bytes`: exactly that much is kept, one byte more closes it.
+#[test]
+fn bytes_piled_up_during_the_account_lookup_are_bounded() {
+    let max = 64;
+    let cfg = SessionConfig {
+        pre_auth_buffer_max_bytes: max,
+        ..SessionConfig::default()
+    };
+    let mut h = Harness::new(cfg.clone());
+    h.send_auth_session("ALICE", &key());
+    assert_eq!(h.s.phase(), Phase::AwaitAccount);
+    h.client_bytes(&vec![0u8; max]);
+    assert_eq!(h.closed, None, "exactly the bound is kept");
+    assert_eq!(h.s.phase(), Phase::AwaitAccount);
+    h.client_bytes(&[0]);
+    assert!(
+        matches!(&h.closed, Some(CloseReason::ClientProtocol(why)) if why.contains("before authentication")),
+        "{:?}",
+        h.closed
+    );
+    // In one read, too.
+    let mut h = Harness::new(cfg);
+    h.send_auth_session("ALICE", &key());
+    h.client_bytes(&vec![0u8; max + 1]);
+    assert!(matches!(h.closed, Some(CloseReason::ClientProtocol(_))));
+}
+
 #[test]
 fn pipelined_packets_behind_the_auth_session_decrypt_after_the_lookup() {
     let mut h = Harness::new(SessionConfig::default());
