@@ -370,6 +370,19 @@ impl Harness {
         self.answer_placement(Some(ws(target)));
     }
 
+    /// A handoff waiting for READY completes onto `target`: READY and the kick from `old`,
+    /// the target confirmed, connected, and the first time sync there. Returns the new link.
+    fn complete_handoff(&mut self, old: LinkId, target: &str) -> LinkId {
+        self.world_send_packet(old, &ReadyForRedirect { status: 0 });
+        self.s.handle_world_closed(self.now, old);
+        self.pump();
+        self.confirm_target(target, target);
+        let new = self.connected();
+        self.challenge_from_world(new);
+        self.world_send_packet(new, &TimeSyncReq { counter: 0 });
+        new
+    }
+
     fn connected(&mut self) -> LinkId {
         let (link, _) = self.connects.last().cloned().expect("connect asked");
         self.s.handle_world_connected(self.now, link, Ok(()));
@@ -2713,13 +2726,7 @@ fn the_cluster_hears_a_login_once_and_a_logout_once() {
     h.world_send_packet(old, &new_world(1));
     h.client_send(Opcode::MSG_MOVE_WORLDPORT_ACK, &[]);
     h.answer_placement(Some(ws("ws-22")));
-    h.world_send_packet(old, &ReadyForRedirect { status: 0 });
-    h.s.handle_world_closed(h.now, old);
-    h.pump();
-    h.confirm_target("ws-22", "ws-22");
-    let new = h.connected();
-    h.challenge_from_world(new);
-    h.world_send_packet(new, &TimeSyncReq { counter: 0 });
+    let new = h.complete_handoff(old, "ws-22");
     assert_eq!(h.s.phase(), Phase::InWorld);
     assert_eq!(h.announced.len(), 1);
     h.world_send(new, Opcode::SMSG_LOGOUT_COMPLETE, &[]);
@@ -2915,14 +2922,7 @@ fn a_whisper_held_during_a_handoff_goes_to_chatserver_on_arrival() {
             .count()
     };
     assert_eq!(whispers(&h), 0, "held while the player moves");
-    h.world_send_packet(old, &ReadyForRedirect { status: 0 });
-    h.s.handle_world_closed(h.now, old);
-    h.pump();
-    h.confirm_target("ws-22", "ws-22");
-    let new = h.connected();
-    h.challenge_from_world(new);
-    h.world_send(new, Opcode::SMSG_LOGIN_VERIFY_WORLD, &[1; 20]);
-    h.world_send_packet(new, &TimeSyncReq { counter: 0 });
+    let new = h.complete_handoff(old, "ws-22");
     assert_eq!(h.s.phase(), Phase::InWorld);
     let Some((_, ServiceRequest::Whisper(w))) = h
         .calls

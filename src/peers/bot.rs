@@ -549,8 +549,8 @@ struct Bot {
     world_entries: u32,
     /// A `.tele` is under way: its SMSG_NEW_WORLD is the step's own business.
     expect_new_world: bool,
-    /// Whispers sent on this connection (numbers their texts).
-    whispers_said: u32,
+    /// Chat lines said on this connection (numbers their texts).
+    lines_said: u32,
     /// Since when the character is in world, while it is.
     in_world_since: Option<Instant>,
     /// Since when the character is on its way between worldservers, while it is.
@@ -580,7 +580,7 @@ impl Bot {
             last_time_sync: None,
             world_entries: 0,
             expect_new_world: false,
-            whispers_said: 0,
+            lines_said: 0,
             in_world_since: None,
             moving_since: None,
         }

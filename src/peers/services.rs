@@ -1,6 +1,6 @@
-//! A fake chatserver and guildserver: whispers and guild chat between the characters in world
-//! on a realm's gateways, in process (the simulator's `chat_service` scenarios and
-//! `waygate demo` run it).
+//! A fake chatserver, guildserver and groupserver: whispers, guild chat and group members'
+//! state between the characters in world on a realm's gateways, in process (the simulator's
+//! `chat_service` scenarios and `waygate demo` run it).
 //!
 //! It stands in for ToCloud9's services behind the gateway's `PresentServices` seam. A
 //! request takes `latency_ms` to arrive and its answer `latency_ms` to come back.
@@ -12,7 +12,6 @@
 //! - A guild line becomes `guild.message.new` for every member of the sender's guild in world
 //!   on any gateway (the sender included, as guildserver sends it); the answer is taken, or
 //!   failed for a sender in no guild.
-//!
 //! - As the gateways' event bus, it is groupserver hearing `gw.char.*`: a character's login,
 //!   logout and state changes (`gw.char.chars-updates`, taken one by one rather than in the
 //!   adapter's batches) become `group.members.updated` for the other members of its group in
@@ -26,15 +25,15 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use crate::driver::{Delivery, Gateway};
 use crate::present::chat::{Whisper, WhisperOutcome};
 use crate::present::guild::GuildMessage;
 use crate::present::state::CharacterUpdate;
 use crate::present::{ClusterEvent, ServiceAnswer, ServiceRequest};
 use crate::runtime::{BoxFuture, EventBus, PresentServices};
-use crate::session::Announcement;
-use crate::session::CharacterGuid;
-use bytes::Bytes;
+use crate::session::{Announcement, CharacterGuid};
 
 /// Where a gateway is, once it is built.
 pub type GatewaySlot = Arc<Mutex<Option<Arc<Gateway>>>>;
@@ -87,16 +86,22 @@ impl FakeServices {
             })
             .to_string(),
         );
+        self.deliver_to(&members, "guild.message.new", &payload);
+        Ok(())
+    }
+
+    /// Puts an event into the inbox of each of `members` in world on any gateway (the rest
+    /// miss it, as a NATS subscriber finds nobody to hand it to).
+    fn deliver_to(&self, members: &[u64], subject: &str, payload: &Bytes) {
         for (_, gateway) in self.gateways() {
-            for guid in &members {
+            for guid in members {
                 let event = ClusterEvent {
-                    subject: "guild.message.new".into(),
+                    subject: subject.into(),
                     payload: payload.clone(),
                 };
                 let _ = gateway.players().deliver(CharacterGuid(*guid), event);
             }
         }
-        Ok(())
     }
 
     fn route(&self, w: &Whisper) -> WhisperOutcome {
@@ -124,18 +129,23 @@ impl FakeServices {
 
 impl EventBus for FakeServices {
     fn publish(&self, announcement: Announcement) {
-        let update = match &announcement {
-            Announcement::CharacterUpdated(u) => member_update(u),
+        let (guid, update) = match &announcement {
+            Announcement::CharacterUpdated(u) => (u.guid, member_update(u)),
             Announcement::LoggedIn { character, .. } => {
-                serde_json::json!({ "MemberGUID": character.guid.0, "IsOnline": true })
+                let guid = character.guid.0;
+                (
+                    guid,
+                    serde_json::json!({ "MemberGUID": guid, "IsOnline": true }),
+                )
             }
             Announcement::LoggedOut { guid, .. } => {
-                serde_json::json!({ "MemberGUID": guid.0, "IsOnline": false })
+                let guid = guid.0;
+                (
+                    guid,
+                    serde_json::json!({ "MemberGUID": guid, "IsOnline": false }),
+                )
             }
             Announcement::ChannelMembership { .. } => return,
-        };
-        let Some(guid) = update["MemberGUID"].as_u64() else {
-            return;
         };
         let Some(&group) = self.groups.get(&guid) else {
             return;
@@ -154,15 +164,7 @@ impl EventBus for FakeServices {
             })
             .to_string(),
         );
-        for (_, gateway) in self.gateways() {
-            for member in &members {
-                let event = ClusterEvent {
-                    subject: "group.members.updated".into(),
-                    payload: payload.clone(),
-                };
-                let _ = gateway.players().deliver(CharacterGuid(*member), event);
-            }
-        }
+        self.deliver_to(&members, "group.members.updated", &payload);
     }
 }
 

@@ -102,16 +102,9 @@ pub fn judge(results: &[BotResult], guild_of: &BTreeMap<usize, u64>) -> (Vec<Str
 #[cfg(test)]
 mod tests {
     use tokio::time::Instant;
-    use waygate::peers::bot::BotReport;
 
     use super::*;
-
-    fn bot(index: usize, ok: bool, f: impl FnOnce(&mut BotReport)) -> BotResult {
-        let mut r = BotReport::default();
-        f(&mut r);
-        let result = if ok { Ok(()) } else { Err("closed".into()) };
-        (index, r, result, Duration::ZERO)
-    }
+    use crate::check::bot_result as bot;
 
     fn guilds() -> BTreeMap<usize, u64> {
         [(0, 7), (1, 7), (2, 9)].into()

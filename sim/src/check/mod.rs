@@ -56,6 +56,20 @@ pub type BotResult = (
     std::time::Duration,
 );
 
+/// A bot's result for a checker's unit tests: its report as `f` fills it, and a clean end
+/// or a closed client.
+#[cfg(test)]
+pub(crate) fn bot_result(
+    index: usize,
+    ok: bool,
+    f: impl FnOnce(&mut waygate::peers::bot::BotReport),
+) -> BotResult {
+    let mut r = waygate::peers::bot::BotReport::default();
+    f(&mut r);
+    let result = if ok { Ok(()) } else { Err("closed".into()) };
+    (index, r, result, std::time::Duration::ZERO)
+}
+
 /// Who found a failure: each failure a run reports starts with `[name] `, so a canary sweep
 /// can tell which checker caught a planted bug.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

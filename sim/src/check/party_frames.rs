@@ -124,9 +124,7 @@ mod tests {
     use super::*;
 
     fn bot(index: usize, f: impl FnOnce(&mut BotReport)) -> BotResult {
-        let mut r = BotReport::default();
-        f(&mut r);
-        (index, r, Ok(()), Duration::ZERO)
+        crate::check::bot_result(index, true, f)
     }
 
     fn maps() -> (BTreeMap<usize, u64>, BTreeMap<usize, u64>) {

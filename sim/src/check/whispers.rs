@@ -100,18 +100,10 @@ pub fn judge(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use waygate::peers::bot::BotReport;
 
     use super::*;
-
-    fn bot(index: usize, ok: bool, f: impl FnOnce(&mut BotReport)) -> BotResult {
-        let mut r = BotReport::default();
-        f(&mut r);
-        let result = if ok { Ok(()) } else { Err("closed".into()) };
-        (index, r, result, Duration::ZERO)
-    }
+    use crate::check::bot_result as bot;
 
     fn names() -> BTreeMap<String, usize> {
         [("Bot0".to_owned(), 0), ("Bot1".to_owned(), 1)].into()

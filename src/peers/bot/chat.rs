@@ -5,7 +5,7 @@
 
 use tokio::time::Instant;
 
-use super::{Bot, BotError, LANG_UNIVERSAL, WHISPERS_KEPT_MAX, later};
+use super::{Bot, BotError, BotReport, LANG_UNIVERSAL, WHISPERS_KEPT_MAX, later};
 use crate::present::chat::UNDELIVERED_WORDS;
 use crate::present::guild::UNDELIVERED_LINE as GUILD_UNDELIVERED;
 use crate::wire::packets::{
@@ -26,46 +26,56 @@ impl Bot {
         count: u32,
         interval_ms: u64,
     ) -> Result<(), BotError> {
-        let mut due = Instant::now();
-        for _ in 0..count {
-            let text = format!("w{:x}.{}", self.cfg.seed, self.whispers_said);
-            self.whispers_said += 1;
-            let chat = ClientChat {
-                kind: u32::from(chat_type::WHISPER),
-                language: LANG_UNIVERSAL,
-                target: ChatTarget::Whisper(to.to_owned()),
-                message: text.clone(),
-            };
-            self.send(step, ClientChat::OPCODE, &chat.to_body())?;
-            self.flush(step).await?;
-            keep(&mut self.report.whispers_sent, (to.to_owned(), text));
-            due = later(due, interval_ms);
-            while self.next_packet(step, due).await?.is_some() {}
-        }
-        Ok(())
+        let target = ChatTarget::Whisper(to.to_owned());
+        self.say_lines(
+            step,
+            (chat_type::WHISPER, target),
+            count,
+            interval_ms,
+            |r, text| {
+                keep(&mut r.whispers_sent, (to.to_owned(), text));
+            },
+        )
+        .await
     }
 
-    /// Says `count` lines in guild chat, one every `interval_ms`, reading (and answering)
-    /// whatever arrives in between. Each text is unique to this connection of the bot.
+    /// Says `count` lines in guild chat, as [`Bot::whisper`].
     pub(super) async fn guild_chat(
         &mut self,
         step: &str,
         count: u32,
         interval_ms: u64,
     ) -> Result<(), BotError> {
+        let guild = (chat_type::GUILD, ChatTarget::None);
+        self.say_lines(step, guild, count, interval_ms, |r, text| {
+            keep(&mut r.guild_sent, (text, Instant::now()));
+        })
+        .await
+    }
+
+    /// Sends `count` chat lines of a type to a target, one every `interval_ms`, reading (and
+    /// answering) whatever arrives in between; `said` records each text once it is sent.
+    async fn say_lines(
+        &mut self,
+        step: &str,
+        (kind, target): (u8, ChatTarget),
+        count: u32,
+        interval_ms: u64,
+        mut said: impl FnMut(&mut BotReport, String),
+    ) -> Result<(), BotError> {
         let mut due = Instant::now();
         for _ in 0..count {
-            let text = format!("g{:x}.{}", self.cfg.seed, self.whispers_said);
-            self.whispers_said += 1;
+            let text = format!("{kind:x}.{:x}.{}", self.cfg.seed, self.lines_said);
+            self.lines_said += 1;
             let chat = ClientChat {
-                kind: u32::from(chat_type::GUILD),
+                kind: u32::from(kind),
                 language: LANG_UNIVERSAL,
-                target: ChatTarget::None,
+                target: target.clone(),
                 message: text.clone(),
             };
             self.send(step, ClientChat::OPCODE, &chat.to_body())?;
             self.flush(step).await?;
-            keep(&mut self.report.guild_sent, (text, Instant::now()));
+            said(&mut self.report, text);
             due = later(due, interval_ms);
             while self.next_packet(step, due).await?.is_some() {}
         }
