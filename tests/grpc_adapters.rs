@@ -1187,6 +1187,43 @@ async fn the_friend_list_is_charservers_with_its_result_codes() {
     assert!(e.detail.starts_with("RemoveFriend"), "{e}");
 }
 
+/// The seed PR's ready check calls: made when groupserver has them, and UNIMPLEMENTED (an
+/// upstream groupserver) is an answer of its own, not a failure.
+#[tokio::test]
+async fn ready_checks_reach_groupserver_or_say_it_lacks_them() {
+    use waygate::present::group::commands::{GroupCall, GroupOp, GroupReply, ReadyCheckStep};
+    let chars_server = serve_characters(FakeCharacters::default()).await;
+    let groups = FakeGroups::default();
+    let groups_server = serve_groups(groups.clone()).await;
+    let characters = characters_client(chars_server.address);
+    let client = groups_client(groups_server.address);
+    let steps = [
+        ReadyCheckStep::Start,
+        ReadyCheckStep::Answer(false),
+        ReadyCheckStep::Finish,
+    ];
+    for has_them in [false, true] {
+        groups.data().ready_checks = has_them;
+        for step in steps {
+            let c = GroupCall {
+                player: 7,
+                op: GroupOp::ReadyCheck(step),
+            };
+            let reply = client.command(&characters, &c).await.expect("answers");
+            let expected = if has_them {
+                GroupReply::Done
+            } else {
+                GroupReply::Unimplemented
+            };
+            assert_eq!(reply, expected, "{step:?}");
+        }
+    }
+    assert_eq!(
+        groups.data().commands,
+        ["ready-start 7 35000", "ready-state 7 2", "ready-finish 7"]
+    );
+}
+
 #[tokio::test]
 async fn group_commands_go_to_groupserver_after_charservers_name_lookups() {
     use waygate::present::group::commands::{GroupCall, GroupOp, GroupReply, Whereabouts};

@@ -912,3 +912,57 @@ mod channels {
         snap("channel_notify_player_kicked", notify_snapshot(kicked));
     }
 }
+
+// The seed PR's ready check (CONTRACTS.md section 7), rendered by the presenter from
+// groupserver-shaped events.
+#[test]
+fn ready_check_from_groupserver_events() {
+    use std::time::Duration;
+    use waygate::present::{Action, ClusterEvent, Me, Presenter, Services};
+    let mut p = Presenter::new(
+        Me {
+            guid: 7,
+            name: "Ælfrida".into(),
+            ..Me::default()
+        },
+        Services::TOCLOUD9,
+    );
+    let events = [
+        (
+            "group.readycheck.started",
+            r#"{"ServiceID":"g1","RealmID":1,"GroupID":5,"LeaderGUID":9,"DurationMs":35000,"Receivers":[7,11]}"#,
+            "the leader's guid",
+        ),
+        (
+            "group.readycheck.member.state",
+            r#"{"ServiceID":"g1","RealmID":1,"GroupID":5,"MemberGUID":11,"State":1,"Receivers":[7,9]}"#,
+            "member 11 is ready",
+        ),
+        (
+            "group.readycheck.member.state",
+            r#"{"ServiceID":"g1","RealmID":1,"GroupID":5,"MemberGUID":12,"State":2,"Receivers":[7,9]}"#,
+            "member 12 is not ready",
+        ),
+        (
+            "group.readycheck.finished",
+            r#"{"ServiceID":"g1","RealmID":1,"GroupID":5,"Receivers":[7,9,11]}"#,
+            "no body",
+        ),
+    ];
+    let mut text = String::new();
+    for (subject, payload, what) in events {
+        let mut out = Vec::new();
+        let event = ClusterEvent {
+            subject: subject.into(),
+            payload: bytes::Bytes::from_static(payload.as_bytes()),
+        };
+        p.handle_event(Duration::ZERO, &event, &mut out);
+        let [Action::ToClient(opcode, body)] = out.as_slice() else {
+            panic!("{subject}: {out:?}");
+        };
+        text.push_str(&format!("# {subject}\n"));
+        text.push_str(&packet_snapshot(*opcode, body, what));
+        text.push('\n');
+    }
+    snap("ready_check_from_groupserver_events", text);
+}

@@ -99,6 +99,26 @@ async fn call<T>(
     }
 }
 
+/// [`call`] for an RPC the service may not implement (the seed PR's extensions, CONTRACTS.md
+/// section 7): `Ok(None)` when it answers UNIMPLEMENTED.
+async fn call_extension<T>(
+    service: &'static str,
+    rpc: &'static str,
+    timeout_ms: u64,
+    call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<Option<T>, SeamError> {
+    match tokio::time::timeout(Duration::from_millis(timeout_ms), call).await {
+        Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => Ok(None),
+        Err(_) => Err(SeamError {
+            service,
+            detail: format!("{rpc}: no answer within {timeout_ms} ms"),
+            retryable: true,
+        }),
+        Ok(Err(status)) => Err(status_error(service, rpc, &status)),
+        Ok(Ok(response)) => Ok(Some(response.into_inner())),
+    }
+}
+
 /// A gRPC status as a [`SeamError`]. Retryable: the service could not be reached or was
 /// overloaded, the deadline passed, or it failed in a way ToCloud9's Go services report for
 /// passing faults (a plain Go error arrives as `Unknown`: a database or Redis error). Final:

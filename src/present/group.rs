@@ -14,6 +14,10 @@
 //! - `group.targeticons.new` → MSG_RAID_TARGET_UPDATE (who set which icon on what).
 //! - `group.difficulty.changed` → MSG_SET_DUNGEON_DIFFICULTY and/or MSG_SET_RAID_DIFFICULTY
 //!   (whichever the event carries), as the group's.
+//! - The seed PR's ready check events (CONTRACTS.md section 7): `group.readycheck.started` →
+//!   MSG_RAID_READY_CHECK (the leader's guid), `.member.state` → MSG_RAID_READY_CHECK_CONFIRM
+//!   (the member's guid and 1 ready or 0 not; a member still waiting shows nothing),
+//!   `.finished` → MSG_RAID_READY_CHECK_FINISHED, as AzerothCore lays them out.
 //!
 //! - A player in a group (as far as this gateway knows) chatting in PARTY, PARTY_LEADER, RAID,
 //!   RAID_LEADER or RAID_WARNING goes to groupserver's `SendMessage`; once it is taken the
@@ -239,6 +243,10 @@ pub(super) enum EventKind {
     MessageNew,
     TargetIcon,
     Difficulty,
+    /// The seed PR's ready check (CONTRACTS.md section 7).
+    ReadyCheckStarted,
+    ReadyCheckState,
+    ReadyCheckFinished,
 }
 
 /// Which group event a subject carries, if presentation renders it.
@@ -256,6 +264,9 @@ pub(super) fn event_kind(subject: &str) -> Option<EventKind> {
         "group.message.new" => EventKind::MessageNew,
         "group.targeticons.new" => EventKind::TargetIcon,
         "group.difficulty.changed" => EventKind::Difficulty,
+        "group.readycheck.started" => EventKind::ReadyCheckStarted,
+        "group.readycheck.member.state" => EventKind::ReadyCheckState,
+        "group.readycheck.finished" => EventKind::ReadyCheckFinished,
         _ => return None,
     })
 }
@@ -291,6 +302,7 @@ const FIELDS: &[Field] = &[
     Field::new("Target", Kind::U64),
     Field::new("IconID", Kind::U8),
     Field::new("DungeonDifficulty", Kind::U8),
+    Field::new("State", Kind::U8),
 ];
 
 fn u8_of(o: &Object<'_>, name: &'static str) -> u8 {
@@ -379,6 +391,28 @@ pub(super) fn render_event(
                 body.freeze(),
             ));
         }
+        EventKind::ReadyCheckStarted => out.push(Action::ToClient(
+            Opcode::MSG_RAID_READY_CHECK,
+            bytes::Bytes::copy_from_slice(&o.uint("LeaderGUID").to_le_bytes()),
+        )),
+        EventKind::ReadyCheckState => {
+            // groupserver's 1 ready, 2 not ready; the client's 1 and 0. Still waiting: nothing.
+            let ready = match u8_of(&o, "State") {
+                1 => 1u8,
+                2 => 0,
+                _ => return EventFate::NotRendered,
+            };
+            let mut body = o.uint("MemberGUID").to_le_bytes().to_vec();
+            body.push(ready);
+            out.push(Action::ToClient(
+                Opcode::MSG_RAID_READY_CHECK_CONFIRM,
+                bytes::Bytes::from(body),
+            ));
+        }
+        EventKind::ReadyCheckFinished => out.push(Action::ToClient(
+            Opcode::MSG_RAID_READY_CHECK_FINISHED,
+            bytes::Bytes::new(),
+        )),
         EventKind::Difficulty => {
             let kinds = [
                 ("DungeonDifficulty", Opcode::MSG_SET_DUNGEON_DIFFICULTY),

@@ -958,8 +958,12 @@ pub struct GroupsData {
     pub invites: Vec<v1::InviteParams>,
     pub invite_status: i32,
     /// The other commands, in order: "accept 1", "uninvite 1 77 afk", "leave 1",
-    /// "raid 1", "leader 1 77", "loot 1 2 77 3".
+    /// "raid 1", "leader 1 77", "loot 1 2 77 3", "ready-start 1 35000", "ready-state 1 2",
+    /// "ready-finish 1".
     pub commands: Vec<String>,
+    /// Whether it has the seed PR's ready check calls (else they answer UNIMPLEMENTED, as
+    /// upstream groupserver does).
+    pub ready_checks: bool,
 }
 
 #[derive(Clone, Default)]
@@ -971,8 +975,60 @@ impl FakeGroups {
     }
 }
 
+impl FakeGroups {
+    /// A ready check call: recorded as `line` when the fake has them, else UNIMPLEMENTED.
+    fn ready_check<T>(&self, line: String, answer: T) -> Result<Response<T>, Status> {
+        let mut d = self.data();
+        if !d.ready_checks {
+            return Err(Status::unimplemented("no ready checks upstream"));
+        }
+        d.commands.push(line);
+        Ok(Response::new(answer))
+    }
+}
+
 #[tonic::async_trait]
 impl GroupService for FakeGroups {
+    async fn start_ready_check(
+        &self,
+        request: Request<v1::StartReadyCheckRequest>,
+    ) -> Result<Response<v1::StartReadyCheckResponse>, Status> {
+        let r = request.into_inner();
+        let line = format!("ready-start {} {}", r.leader_guid, r.duration_ms);
+        self.ready_check(
+            line,
+            v1::StartReadyCheckResponse {
+                api: "0.0.1".into(),
+            },
+        )
+    }
+
+    async fn set_ready_check_member_state(
+        &self,
+        request: Request<v1::SetReadyCheckMemberStateRequest>,
+    ) -> Result<Response<v1::SetReadyCheckMemberStateResponse>, Status> {
+        let r = request.into_inner();
+        let line = format!("ready-state {} {}", r.member_guid, r.state);
+        let answer = v1::SetReadyCheckMemberStateResponse {
+            api: "0.0.1".into(),
+        };
+        self.ready_check(line, answer)
+    }
+
+    async fn finish_ready_check(
+        &self,
+        request: Request<v1::FinishReadyCheckRequest>,
+    ) -> Result<Response<v1::FinishReadyCheckResponse>, Status> {
+        let r = request.into_inner();
+        let line = format!("ready-finish {}", r.player_guid);
+        self.ready_check(
+            line,
+            v1::FinishReadyCheckResponse {
+                api: "0.0.1".into(),
+            },
+        )
+    }
+
     async fn send_message(
         &self,
         request: Request<v1::SendGroupMessageParams>,

@@ -23,6 +23,15 @@
 //!   `SetDungeonDifficulty` and `SetRaidDifficulty` (a value AzerothCore would refuse is
 //!   dropped; the change comes back as `group.difficulty.changed`).
 //!
+//! - Ready checks, from a player in a group groupserver told this gateway about
+//!   (CONTRACTS.md section 7: the seed PR's extension, which upstream groupserver lacks):
+//!   MSG_RAID_READY_CHECK with an empty body starts one (`StartReadyCheck`, for
+//!   [`READY_CHECK_DURATION_MS`]), with a state byte answers it (`SetReadyCheckMemberState`:
+//!   non-zero is ready), and MSG_RAID_READY_CHECK_FINISHED ends it (`FinishReadyCheck`). The
+//!   check itself reaches the members as groupserver's events. When groupserver answers
+//!   UNIMPLEMENTED, the packet goes to the worldserver as it came, which runs the check for
+//!   the members it has.
+//!
 //! A call that fails or is not answered within `present_call_timeout_ms`, or that groupserver
 //! answers with its generic error, gets [`UNAVAILABLE_LINE`].
 
@@ -126,7 +135,46 @@ pub enum GroupOp {
         /// The difficulty.
         difficulty: u32,
     },
+    /// A ready check step (groupserver's extension).
+    ReadyCheck(ReadyCheckStep),
 }
+
+/// A ready check step, as the client asked it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadyCheckStep {
+    /// `StartReadyCheck`: the leader (or an assistant) starts one.
+    Start,
+    /// `SetReadyCheckMemberState`: the player answers (`true`: ready).
+    Answer(bool),
+    /// `FinishReadyCheck`: the leader's client says the time is up.
+    Finish,
+}
+
+impl ReadyCheckStep {
+    /// `SetReadyCheckMemberState`'s state: 1 ready, 2 not ready (0 for the other steps).
+    pub fn state(self) -> u32 {
+        match self {
+            Self::Answer(true) => 1,
+            Self::Answer(false) => 2,
+            Self::Start | Self::Finish => 0,
+        }
+    }
+
+    /// The client packet it came as, for the worldserver when groupserver lacks the call.
+    fn packet(self) -> (Opcode, bytes::Bytes) {
+        match self {
+            Self::Start => (Opcode::MSG_RAID_READY_CHECK, bytes::Bytes::new()),
+            Self::Answer(ready) => (
+                Opcode::MSG_RAID_READY_CHECK,
+                bytes::Bytes::copy_from_slice(&[u8::from(ready)]),
+            ),
+            Self::Finish => (Opcode::MSG_RAID_READY_CHECK_FINISHED, bytes::Bytes::new()),
+        }
+    }
+}
+
+/// How long a ready check started here runs (the 3.3.5a client's own countdown).
+pub const READY_CHECK_DURATION_MS: u32 = 35_000;
 
 /// Dungeon difficulties AzerothCore accepts (normal, heroic, epic): a value is below this.
 pub const DUNGEON_DIFFICULTIES: u32 = 3;
@@ -151,9 +199,12 @@ pub enum GroupReply {
     /// `SetDungeonDifficulty` or `SetRaidDifficulty`'s status (0 Ok; 1 a member is in an
     /// instance of that kind).
     DifficultySet(i32),
-    /// `Leave`, `ConvertToRaid`, `ChangeLeader`, `SetLootMethod` or `SetGroupTargetIcon`
-    /// done.
+    /// `Leave`, `ConvertToRaid`, `ChangeLeader`, `SetLootMethod`, `SetGroupTargetIcon` or a
+    /// ready check step done.
     Done,
+    /// groupserver does not implement the call (gRPC UNIMPLEMENTED): an upstream groupserver
+    /// asked for one of the seed PR's extensions.
+    Unimplemented,
 }
 
 /// The client opcodes this family answers.
@@ -172,6 +223,8 @@ pub(in super::super) fn intercepts_client(opcode: Opcode) -> bool {
             | Opcode::MSG_RAID_TARGET_UPDATE
             | Opcode::MSG_SET_DUNGEON_DIFFICULTY
             | Opcode::MSG_SET_RAID_DIFFICULTY
+            | Opcode::MSG_RAID_READY_CHECK
+            | Opcode::MSG_RAID_READY_CHECK_FINISHED
     )
 }
 
@@ -207,10 +260,18 @@ pub(in super::super) fn from_client(
         Opcode::MSG_RAID_TARGET_UPDATE
         | Opcode::MSG_SET_DUNGEON_DIFFICULTY
         | Opcode::MSG_SET_RAID_DIFFICULTY
+        | Opcode::MSG_RAID_READY_CHECK
+        | Opcode::MSG_RAID_READY_CHECK_FINISHED
             if !in_group =>
         {
             return false;
         }
+        // Empty: a start; else the first byte is the answer (AzerothCore reads one byte).
+        Opcode::MSG_RAID_READY_CHECK => GroupOp::ReadyCheck(match p.body.first() {
+            None => ReadyCheckStep::Start,
+            Some(state) => ReadyCheckStep::Answer(*state != 0),
+        }),
+        Opcode::MSG_RAID_READY_CHECK_FINISHED => GroupOp::ReadyCheck(ReadyCheckStep::Finish),
         Opcode::MSG_RAID_TARGET_UPDATE => match RaidTargetRequest::decode(&p.body) {
             Ok(r) if r.is_list() => GroupOp::TargetIcons,
             Ok(r) if usize::from(r.icon) < TARGET_ICONS => GroupOp::SetTargetIcon {
@@ -366,7 +427,12 @@ pub(in super::super) fn answered(
                 body.freeze(),
             ));
         }
-        (GroupOp::SetTargetIcon { .. }, Ok(GroupReply::Done)) => {}
+        (GroupOp::SetTargetIcon { .. } | GroupOp::ReadyCheck(_), Ok(GroupReply::Done)) => {}
+        // An upstream groupserver: the worldserver runs the check for the members it has.
+        (GroupOp::ReadyCheck(step), Ok(GroupReply::Unimplemented)) => {
+            let (opcode, body) = step.packet();
+            out.push(Action::ToWorld(opcode, body));
+        }
         // Refused while a member is in an instance: the client keeps what it showed.
         (GroupOp::SetDifficulty { .. }, Ok(GroupReply::DifficultySet(0 | 1))) => {}
         // A failed call, groupserver's generic error, or an answer that is not its call's.

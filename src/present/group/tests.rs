@@ -382,3 +382,52 @@ fn entering_the_world_asks_groupserver_for_the_characters_group() {
         assert_eq!((g.id, out), (None, vec![]));
     }
 }
+
+#[test]
+fn ready_check_events_reach_the_members_as_azerothcore_lays_them_out() {
+    let mut g = GroupState::default();
+    let (fate, out) = render(
+        &mut g,
+        "group.readycheck.started",
+        r#"{"GroupID":5,"LeaderGUID":9,"DurationMs":35000,"Receivers":[7]}"#,
+    );
+    assert_eq!(fate, EventFate::Rendered);
+    assert_eq!(
+        out,
+        vec![Action::ToClient(
+            Opcode::MSG_RAID_READY_CHECK,
+            bytes::Bytes::copy_from_slice(&9u64.to_le_bytes())
+        )]
+    );
+    let confirm = |guid: u64, ready: u8| {
+        let mut b = guid.to_le_bytes().to_vec();
+        b.push(ready);
+        vec![Action::ToClient(
+            Opcode::MSG_RAID_READY_CHECK_CONFIRM,
+            bytes::Bytes::from(b),
+        )]
+    };
+    let state = |s: u8| format!(r#"{{"GroupID":5,"MemberGUID":11,"State":{s},"Receivers":[7]}}"#);
+    let (_, out) = render(&mut g, "group.readycheck.member.state", &state(1));
+    assert_eq!(out, confirm(11, 1));
+    let (_, out) = render(&mut g, "group.readycheck.member.state", &state(2));
+    assert_eq!(out, confirm(11, 0));
+    let (fate, out) = render(&mut g, "group.readycheck.member.state", &state(0));
+    assert_eq!(
+        (fate, out.len()),
+        (EventFate::NotRendered, 0),
+        "still waiting"
+    );
+    let (_, out) = render(
+        &mut g,
+        "group.readycheck.finished",
+        r#"{"GroupID":5,"Receivers":[7]}"#,
+    );
+    assert_eq!(
+        out,
+        vec![Action::ToClient(
+            Opcode::MSG_RAID_READY_CHECK_FINISHED,
+            bytes::Bytes::new()
+        )]
+    );
+}

@@ -1,11 +1,16 @@
 //! Group commands over groupserver ([`GroupCall`]): `Invite`, `AcceptInvite`, `Uninvite`,
 //! `Leave`, `ConvertToRaid`, `ChangeLeader`, `SetLootMethod`, `GetGroupByMember` (target
-//! icons), `SetGroupTargetIcon`, `SetDungeonDifficulty` and `SetRaidDifficulty`. The name
-//! lookups before an invitation or a kick are charserver's ([`GrpcCharacters::guid_by_name`]).
+//! icons), `SetGroupTargetIcon`, `SetDungeonDifficulty`, `SetRaidDifficulty`, and the seed
+//! PR's ready check calls (`StartReadyCheck`, `SetReadyCheckMemberState`,
+//! `FinishReadyCheck`; UNIMPLEMENTED on an upstream groupserver is [`GroupReply::Unimplemented`]).
+//! The name lookups before an invitation or a kick are charserver's
+//! ([`GrpcCharacters::guid_by_name`]).
 
-use super::super::{API_VERSION, GrpcCharacters, call, request, v1};
+use super::super::{API_VERSION, GrpcCharacters, call, call_extension, request, v1};
 use super::{GrpcGroups, SERVICE};
-use crate::present::group::commands::{GroupCall, GroupOp, GroupReply, Whereabouts};
+use crate::present::group::commands::{
+    GroupCall, GroupOp, GroupReply, READY_CHECK_DURATION_MS, ReadyCheckStep, Whereabouts,
+};
 use crate::session::SeamError;
 use crate::wire::packets::TARGET_ICONS;
 
@@ -100,6 +105,7 @@ impl GrpcGroups {
             GroupOp::TargetIcons
             | GroupOp::SetTargetIcon { .. }
             | GroupOp::SetDifficulty { .. } => self.raid_call(player, &c.op).await,
+            GroupOp::ReadyCheck(step) => self.ready_check(player, *step).await,
             GroupOp::SetLoot(loot) => {
                 let rpc = client.set_loot_method(request(
                     v1::SetLootMethodRequest {
@@ -193,6 +199,66 @@ impl GrpcGroups {
                 format!("not a raid call: {op:?}"),
             )),
         }
+    }
+
+    /// A ready check step of `player`'s.
+    async fn ready_check(
+        &self,
+        player: u64,
+        step: ReadyCheckStep,
+    ) -> Result<GroupReply, SeamError> {
+        let timeout_ms = self.settings.groups_call_timeout_ms;
+        let realm_id = self.settings.realm_id;
+        let api = API_VERSION.to_owned();
+        let mut client = self.client.clone();
+        let done = match step {
+            ReadyCheckStep::Start => {
+                let rpc = client.start_ready_check(request(
+                    v1::StartReadyCheckRequest {
+                        api,
+                        realm_id,
+                        leader_guid: player,
+                        duration_ms: READY_CHECK_DURATION_MS,
+                    },
+                    timeout_ms,
+                ));
+                call_extension(SERVICE, "StartReadyCheck", timeout_ms, rpc)
+                    .await?
+                    .is_some()
+            }
+            ReadyCheckStep::Answer(_) => {
+                let rpc = client.set_ready_check_member_state(request(
+                    v1::SetReadyCheckMemberStateRequest {
+                        api,
+                        realm_id,
+                        member_guid: player,
+                        state: step.state(),
+                    },
+                    timeout_ms,
+                ));
+                call_extension(SERVICE, "SetReadyCheckMemberState", timeout_ms, rpc)
+                    .await?
+                    .is_some()
+            }
+            ReadyCheckStep::Finish => {
+                let rpc = client.finish_ready_check(request(
+                    v1::FinishReadyCheckRequest {
+                        api,
+                        realm_id,
+                        player_guid: player,
+                    },
+                    timeout_ms,
+                ));
+                call_extension(SERVICE, "FinishReadyCheck", timeout_ms, rpc)
+                    .await?
+                    .is_some()
+            }
+        };
+        Ok(if done {
+            GroupReply::Done
+        } else {
+            GroupReply::Unimplemented
+        })
     }
 
     /// `Invite`: `player` (`inviter_name`, at `at`) invites `guid` (`name`).

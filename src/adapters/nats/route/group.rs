@@ -144,6 +144,34 @@ pub(super) const GROUP_DIFFICULTY_CHANGED: &[Field] = &[
     Field::new("Receivers", U64s),
 ];
 
+/// `group.readycheck.started` (the seed PR's extension, CONTRACTS.md section 7).
+pub(super) const GROUP_READY_CHECK_STARTED: &[Field] = &[
+    Field::new("ServiceID", Str),
+    Field::new("RealmID", U32),
+    Field::new("GroupID", U64),
+    Field::new("LeaderGUID", U64),
+    Field::new("DurationMs", U32),
+    Field::new("Receivers", U64s),
+];
+
+/// `group.readycheck.member.state` (section 7).
+pub(super) const GROUP_READY_CHECK_MEMBER_STATE: &[Field] = &[
+    Field::new("ServiceID", Str),
+    Field::new("RealmID", U32),
+    Field::new("GroupID", U64),
+    Field::new("MemberGUID", U64),
+    Field::new("State", U8),
+    Field::new("Receivers", U64s),
+];
+
+/// `group.readycheck.finished` (section 7).
+pub(super) const GROUP_READY_CHECK_FINISHED: &[Field] = &[
+    Field::new("ServiceID", Str),
+    Field::new("RealmID", U32),
+    Field::new("GroupID", U64),
+    Field::new("Receivers", U64s),
+];
+
 /// `GroupEventGroupMembersUpdatedPayload`
 pub(super) const GROUP_MEMBERS_UPDATED: &[Field] = &[
     Field::new("ServiceID", Str),

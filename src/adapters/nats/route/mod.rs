@@ -56,7 +56,8 @@ use self::group::{
     GROUP_CONVERTED_TO_RAID, GROUP_CREATED, GROUP_DIFFICULTY_CHANGED, GROUP_DISBAND,
     GROUP_INVITE_CREATED, GROUP_LEADER_CHANGED, GROUP_LOOT_TYPE_CHANGED, GROUP_MEMBER_ADDED,
     GROUP_MEMBER_LEFT, GROUP_MEMBER_ONLINE_STATUS_CHANGED, GROUP_MEMBERS_UPDATED,
-    GROUP_NEW_MESSAGE, GROUP_NEW_TARGET_ICON,
+    GROUP_NEW_MESSAGE, GROUP_NEW_TARGET_ICON, GROUP_READY_CHECK_FINISHED,
+    GROUP_READY_CHECK_MEMBER_STATE, GROUP_READY_CHECK_STARTED,
 };
 use self::guild::{
     GUILD_INVITE_CREATED, GUILD_MEMBER_ADDED, GUILD_MEMBER_DEMOTE, GUILD_MEMBER_KICKED,
@@ -126,7 +127,8 @@ const fn sub(
 
 use Receivers::{AffectedOrChannel, Channel, EachOf, LowGuids, Many, One};
 
-/// Every subject of CONTRACTS.md section 2.4, in its order.
+/// Every subject of CONTRACTS.md section 2.4, in its order, and the ready check events of
+/// section 7 (the seed PR's extension).
 pub const SUBSCRIPTIONS: &[Subscription] = &[
     sub(
         "chat.gw.{gatewayID}.income.whisper",
@@ -291,6 +293,25 @@ pub const SUBSCRIPTIONS: &[Subscription] = &[
         "group.members.updated",
         13,
         GROUP_MEMBERS_UPDATED,
+        Many("Receivers"),
+    ),
+    // The seed PR's ready check events (CONTRACTS.md section 7; its own `t` numbers).
+    sub(
+        "group.readycheck.started",
+        13,
+        GROUP_READY_CHECK_STARTED,
+        Many("Receivers"),
+    ),
+    sub(
+        "group.readycheck.member.state",
+        14,
+        GROUP_READY_CHECK_MEMBER_STATE,
+        Many("Receivers"),
+    ),
+    sub(
+        "group.readycheck.finished",
+        15,
+        GROUP_READY_CHECK_FINISHED,
         Many("Receivers"),
     ),
     sub(

@@ -19,7 +19,7 @@ fn guids(list: &[u64]) -> Route {
 
 #[test]
 fn the_subject_list_is_section_2_4() {
-    assert_eq!(SUBSCRIPTIONS.len(), 37);
+    assert_eq!(SUBSCRIPTIONS.len(), 40);
     let unique: BTreeSet<_> = SUBSCRIPTIONS.iter().map(|s| s.subject).collect();
     assert_eq!(unique.len(), SUBSCRIPTIONS.len());
     let whisper = subscription("chat.gw.{gatewayID}.income.whisper");
@@ -189,6 +189,9 @@ fn group() {
         "group.targeticons.new",
         "group.difficulty.changed",
         "group.members.updated",
+        "group.readycheck.started",
+        "group.readycheck.member.state",
+        "group.readycheck.finished",
     ] {
         assert_eq!(
             to(subject, r#"{"RealmID":1,"GroupID":9,"Receivers":[3,0,2]}"#),

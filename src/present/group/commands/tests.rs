@@ -315,3 +315,47 @@ fn icons_and_difficulty_are_groupservers_only_for_its_groups() {
     assert!(from(&difficulty(Opcode::MSG_SET_DUNGEON_DIFFICULTY, 3)).is_empty());
     assert!(from(&difficulty(Opcode::MSG_SET_RAID_DIFFICULTY, 4)).is_empty());
 }
+
+#[test]
+fn ready_checks_go_to_groupserver_and_to_the_worldserver_when_it_lacks_them() {
+    let body = |b: &'static [u8]| Packet {
+        opcode: Opcode::MSG_RAID_READY_CHECK,
+        body: Bytes::from_static(b),
+    };
+    let finished = empty(Opcode::MSG_RAID_READY_CHECK_FINISHED);
+    for p in [body(&[]), body(&[1]), finished.clone()] {
+        let mut out = Vec::new();
+        assert!(
+            !from_client(&me(), at(), false, &p, &mut out),
+            "not in a groupserver group: to the worldserver"
+        );
+        assert!(out.is_empty());
+    }
+    let steps = [
+        (body(&[]), ReadyCheckStep::Start),
+        (body(&[1]), ReadyCheckStep::Answer(true)),
+        (body(&[0, 9]), ReadyCheckStep::Answer(false)),
+        (finished, ReadyCheckStep::Finish),
+    ];
+    for (p, step) in steps {
+        let op = one_call(&from(&p));
+        assert_eq!(op, GroupOp::ReadyCheck(step), "{p:?}");
+        assert!(answer(op.clone(), Ok(GroupReply::Done)).is_empty());
+        // An upstream groupserver: the packet goes on to the worldserver as the client sent
+        // it (one state byte, whatever followed it).
+        let forwarded = answer(op.clone(), Ok(GroupReply::Unimplemented));
+        let sent = match step {
+            ReadyCheckStep::Answer(ready) => Bytes::copy_from_slice(&[u8::from(ready)]),
+            _ => Bytes::new(),
+        };
+        assert_eq!(forwarded, vec![Action::ToWorld(p.opcode, sent)], "{step:?}");
+        assert!(is_unavailable(&answer(op, Err("down".into()))));
+    }
+    assert_eq!(
+        [
+            ReadyCheckStep::Answer(true).state(),
+            ReadyCheckStep::Answer(false).state()
+        ],
+        [1, 2]
+    );
+}
