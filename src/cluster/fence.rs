@@ -428,6 +428,22 @@ mod tests {
         assert!(!l.alive("a", s(115)));
     }
 
+    /// At most LIVENESS_GATEWAYS_MAX gateways are remembered: one more forgets the longest
+    /// silent, which then counts from the start (and so looks dead), and only that one.
+    #[test]
+    fn liveness_forgets_only_the_longest_silent_past_its_bound() {
+        let ms = Duration::from_millis;
+        let mut l = Liveness::new(10_000, ms(0));
+        let name = |i: usize| format!("g-{i}");
+        for i in 0..=LIVENESS_GATEWAYS_MAX {
+            l.heard(&name(i), ms(1_000 + i as u64));
+        }
+        let now = ms(10_000);
+        assert!(!l.alive(&name(0), now), "forgotten: counted from the start");
+        assert!(l.alive(&name(1), now), "the bound itself is kept");
+        assert!(l.alive(&name(LIVENESS_GATEWAYS_MAX), now));
+    }
+
     #[test]
     fn a_lease_lapses_when_heartbeats_stop_being_stored() {
         let s = Duration::from_secs;
