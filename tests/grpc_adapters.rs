@@ -1224,6 +1224,79 @@ async fn ready_checks_reach_groupserver_or_say_it_lacks_them() {
     );
 }
 
+/// Subgroups and member flags (the seed PR's extensions): a flag is changed on the member's
+/// flags as groupserver lists them, its roles kept.
+#[tokio::test]
+async fn subgroups_and_member_flags_reach_groupserver_or_say_it_lacks_them() {
+    use waygate::present::group::commands::{GroupCall, GroupOp, GroupReply, member_flag};
+    let chars_server = serve_characters(FakeCharacters::default()).await;
+    let groups = FakeGroups::default();
+    let member = |guid: u64, flags: u32| v1::get_group_response::GroupMember {
+        guid,
+        flags,
+        name: format!("M{guid}"),
+        is_online: true,
+        sub_group: 0,
+        roles: 2,
+    };
+    groups.data().groups = vec![v1::get_group_response::Group {
+        id: 5,
+        leader: 7,
+        members: vec![member(7, 0), member(42, member_flag::MAIN_TANK.into())],
+        ..Default::default()
+    }];
+    let groups_server = serve_groups(groups.clone()).await;
+    let characters = characters_client(chars_server.address);
+    let client = groups_client(groups_server.address);
+    let ask = |op: GroupOp| {
+        let (client, characters) = (client.clone(), characters.clone());
+        async move {
+            client
+                .command(&characters, &GroupCall { player: 7, op })
+                .await
+                .expect("answers")
+        }
+    };
+    let subgroup = GroupOp::SetSubgroup {
+        guid: 42,
+        subgroup: 3,
+        sent: bytes::Bytes::new(),
+    };
+    let flag = |flag: u8, apply: bool, guid: u64| GroupOp::SetMemberFlag {
+        guid,
+        flag,
+        apply,
+        sent: (
+            waygate::wire::Opcode::MSG_PARTY_ASSIGNMENT,
+            bytes::Bytes::new(),
+        ),
+    };
+    assert_eq!(ask(subgroup.clone()).await, GroupReply::Unimplemented);
+    assert_eq!(
+        ask(flag(member_flag::ASSISTANT, true, 42)).await,
+        GroupReply::Unimplemented
+    );
+    groups.data().ready_checks = true;
+    assert_eq!(ask(subgroup).await, GroupReply::Done);
+    assert_eq!(
+        ask(flag(member_flag::ASSISTANT, true, 42)).await,
+        GroupReply::Done
+    );
+    assert_eq!(
+        ask(flag(member_flag::MAIN_TANK, false, 42)).await,
+        GroupReply::Done
+    );
+    assert_eq!(
+        ask(flag(member_flag::ASSISTANT, true, 99)).await,
+        GroupReply::Done,
+        "a member the group does not list is left alone"
+    );
+    assert_eq!(
+        groups.data().commands,
+        ["subgroup 7 42 3", "flags 7 42 3 2", "flags 7 42 0 2"]
+    );
+}
+
 #[tokio::test]
 async fn group_commands_go_to_groupserver_after_charservers_name_lookups() {
     use waygate::present::group::commands::{GroupCall, GroupOp, GroupReply, Whereabouts};

@@ -4,7 +4,8 @@
 //!   group already, as AzerothCore tells the client).
 //! - `group.created` → SMSG_GROUP_LIST from the event's own member list.
 //! - `group.member.added`, `.member.online.changed`, `.leader.changed`, `.loot.changed`,
-//!   `.converted.raid`, and `.member.left` for someone else → groupserver's `GetGroup`, then
+//!   `.converted.raid`, the seed PR's `.member.subgroup.changed` and `.member.flags.changed`,
+//!   and `.member.left` for someone else → groupserver's `GetGroup`, then
 //!   SMSG_GROUP_LIST from its answer (a failed call leaves the list as it was).
 //! - `group.member.left` for the player → SMSG_GROUP_UNINVITE and the empty list;
 //!   `group.disband` → the empty list and SMSG_GROUP_DESTROYED.
@@ -260,7 +261,9 @@ pub(super) fn event_kind(subject: &str) -> Option<EventKind> {
         | "group.member.online.changed"
         | "group.leader.changed"
         | "group.loot.changed"
-        | "group.converted.raid" => EventKind::Refresh,
+        | "group.converted.raid"
+        | "group.member.subgroup.changed"
+        | "group.member.flags.changed" => EventKind::Refresh,
         "group.message.new" => EventKind::MessageNew,
         "group.targeticons.new" => EventKind::TargetIcon,
         "group.difficulty.changed" => EventKind::Difficulty,

@@ -959,10 +959,10 @@ pub struct GroupsData {
     pub invite_status: i32,
     /// The other commands, in order: "accept 1", "uninvite 1 77 afk", "leave 1",
     /// "raid 1", "leader 1 77", "loot 1 2 77 3", "ready-start 1 35000", "ready-state 1 2",
-    /// "ready-finish 1".
+    /// "ready-finish 1", "subgroup 1 77 3", "flags 1 77 5 2".
     pub commands: Vec<String>,
-    /// Whether it has the seed PR's ready check calls (else they answer UNIMPLEMENTED, as
-    /// upstream groupserver does).
+    /// Whether it has the seed PR's extensions (ready checks, subgroups, member flags; else
+    /// they answer UNIMPLEMENTED, as upstream groupserver does).
     pub ready_checks: bool,
 }
 
@@ -976,8 +976,8 @@ impl FakeGroups {
 }
 
 impl FakeGroups {
-    /// A ready check call: recorded as `line` when the fake has them, else UNIMPLEMENTED.
-    fn ready_check<T>(&self, line: String, answer: T) -> Result<Response<T>, Status> {
+    /// An extension call: recorded as `line` when the fake has them, else UNIMPLEMENTED.
+    fn extension<T>(&self, line: String, answer: T) -> Result<Response<T>, Status> {
         let mut d = self.data();
         if !d.ready_checks {
             return Err(Status::unimplemented("no ready checks upstream"));
@@ -995,7 +995,7 @@ impl GroupService for FakeGroups {
     ) -> Result<Response<v1::StartReadyCheckResponse>, Status> {
         let r = request.into_inner();
         let line = format!("ready-start {} {}", r.leader_guid, r.duration_ms);
-        self.ready_check(
+        self.extension(
             line,
             v1::StartReadyCheckResponse {
                 api: "0.0.1".into(),
@@ -1012,7 +1012,39 @@ impl GroupService for FakeGroups {
         let answer = v1::SetReadyCheckMemberStateResponse {
             api: "0.0.1".into(),
         };
-        self.ready_check(line, answer)
+        self.extension(line, answer)
+    }
+
+    async fn change_member_sub_group(
+        &self,
+        request: Request<v1::ChangeMemberSubGroupRequest>,
+    ) -> Result<Response<v1::ChangeMemberSubGroupResponse>, Status> {
+        let r = request.into_inner();
+        let line = format!(
+            "subgroup {} {} {}",
+            r.updater_guid, r.member_guid, r.sub_group
+        );
+        let answer = v1::ChangeMemberSubGroupResponse {
+            api: "0.0.1".into(),
+        };
+        self.extension(line, answer)
+    }
+
+    async fn set_member_flags(
+        &self,
+        request: Request<v1::SetMemberFlagsRequest>,
+    ) -> Result<Response<v1::SetMemberFlagsResponse>, Status> {
+        let r = request.into_inner();
+        let line = format!(
+            "flags {} {} {} {}",
+            r.updater_guid, r.member_guid, r.flags, r.roles
+        );
+        self.extension(
+            line,
+            v1::SetMemberFlagsResponse {
+                api: "0.0.1".into(),
+            },
+        )
     }
 
     async fn finish_ready_check(
@@ -1021,7 +1053,7 @@ impl GroupService for FakeGroups {
     ) -> Result<Response<v1::FinishReadyCheckResponse>, Status> {
         let r = request.into_inner();
         let line = format!("ready-finish {}", r.player_guid);
-        self.ready_check(
+        self.extension(
             line,
             v1::FinishReadyCheckResponse {
                 api: "0.0.1".into(),

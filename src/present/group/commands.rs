@@ -31,17 +31,27 @@
 //!   check itself reaches the members as groupserver's events. When groupserver answers
 //!   UNIMPLEMENTED, the packet goes to the worldserver as it came, which runs the check for
 //!   the members it has.
+//! - Subgroups and member flags, from such a player (section 7 too): CMSG_GROUP_CHANGE_SUB_GROUP
+//!   becomes charserver's `CharacterByName` (offline members can be moved), then
+//!   `ChangeMemberSubGroup` (a subgroup past the eighth is dropped, as AzerothCore does);
+//!   CMSG_GROUP_ASSISTANT_LEADER (assistant) and MSG_PARTY_ASSIGNMENT (main tank, main
+//!   assist) become `GetGroupByMember` for the member's flags and roles, then
+//!   `SetMemberFlags` with the one flag changed. The list that follows comes with
+//!   groupserver's events. UNIMPLEMENTED: the packet goes to the worldserver as it came.
 //!
 //! A call that fails or is not answered within `present_call_timeout_ms`, or that groupserver
 //! answers with its generic error, gets [`UNAVAILABLE_LINE`].
 
 use super::super::{Action, Me, ServiceRequest, system_line};
+use crate::wire::codec::Reader;
+use crate::wire::packets::NAME_MAX_BYTES;
 use crate::wire::packets::{
     InviteToGroup, PartyCommandResult, RaidTargetRequest, RaidTargets, SetGroupLeader,
     SetLootMethod, TARGET_ICONS, UninviteByGuid, UninviteByName, WirePacket, party_operation,
     party_result,
 };
 use crate::wire::{Opcode, Packet};
+use bytes::Bytes;
 
 /// The system line when groupserver could not carry out a command.
 pub const UNAVAILABLE_LINE: &str =
@@ -137,7 +147,49 @@ pub enum GroupOp {
     },
     /// A ready check step (groupserver's extension).
     ReadyCheck(ReadyCheckStep),
+    /// charserver's `CharacterByName`, before `ChangeMemberSubGroup`.
+    FindSubgroupMember {
+        /// The name, normalised.
+        name: String,
+        /// The subgroup asked for (0..8).
+        subgroup: u8,
+        /// The client's packet body, for the worldserver if groupserver lacks the call.
+        sent: Bytes,
+    },
+    /// groupserver's `ChangeMemberSubGroup` (its extension).
+    SetSubgroup {
+        /// The member.
+        guid: u64,
+        /// The subgroup (0..8).
+        subgroup: u8,
+        /// The client's packet body, as above.
+        sent: Bytes,
+    },
+    /// groupserver's `GetGroupByMember`, then `SetMemberFlags` (its extension).
+    SetMemberFlag {
+        /// The member.
+        guid: u64,
+        /// One of [`member_flag`]'s bits.
+        flag: u8,
+        /// Set it, or clear it.
+        apply: bool,
+        /// The client's packet, for the worldserver if groupserver lacks the call.
+        sent: (Opcode, Bytes),
+    },
 }
+
+/// The member flags groupserver keeps (AzerothCore's `GroupMemberFlags`).
+pub mod member_flag {
+    /// A raid assistant.
+    pub const ASSISTANT: u8 = 0x01;
+    /// The main tank.
+    pub const MAIN_TANK: u8 = 0x02;
+    /// The main assist.
+    pub const MAIN_ASSIST: u8 = 0x04;
+}
+
+/// Raid subgroups (a subgroup is below this).
+pub const RAID_SUBGROUPS: u8 = 8;
 
 /// A ready check step, as the client asked it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,7 +277,56 @@ pub(in super::super) fn intercepts_client(opcode: Opcode) -> bool {
             | Opcode::MSG_SET_RAID_DIFFICULTY
             | Opcode::MSG_RAID_READY_CHECK
             | Opcode::MSG_RAID_READY_CHECK_FINISHED
+            | Opcode::CMSG_GROUP_CHANGE_SUB_GROUP
+            | Opcode::CMSG_GROUP_ASSISTANT_LEADER
+            | Opcode::MSG_PARTY_ASSIGNMENT
     )
+}
+
+/// A subgroup or member flag command, decoded. `None`: it does not decode (the worldserver
+/// gets it). `Some(None)`: AzerothCore drops it (a subgroup past the last, an unknown
+/// assignment).
+fn raid_member_op(p: &Packet) -> Option<Option<GroupOp>> {
+    let mut r = Reader::new(&p.body);
+    let sent = p.body.clone();
+    Some(match p.opcode {
+        Opcode::CMSG_GROUP_CHANGE_SUB_GROUP => {
+            let name = super::super::chat::normalised_name(r.cstr("name", NAME_MAX_BYTES).ok()?);
+            let subgroup = r.u8("subgroup").ok()?;
+            (subgroup < RAID_SUBGROUPS && !name.is_empty()).then_some(GroupOp::FindSubgroupMember {
+                name,
+                subgroup,
+                sent,
+            })
+        }
+        Opcode::CMSG_GROUP_ASSISTANT_LEADER => {
+            let guid = r.u64("guid").ok()?;
+            let apply = r.u8("apply").ok()? != 0;
+            Some(GroupOp::SetMemberFlag {
+                guid,
+                flag: member_flag::ASSISTANT,
+                apply,
+                sent: (p.opcode, sent),
+            })
+        }
+        Opcode::MSG_PARTY_ASSIGNMENT => {
+            let assignment = r.u8("assignment").ok()?;
+            let apply = r.u8("apply").ok()? != 0;
+            let guid = r.u64("guid").ok()?;
+            let flag = match assignment {
+                0 => member_flag::MAIN_TANK,
+                1 => member_flag::MAIN_ASSIST,
+                _ => return Some(None),
+            };
+            Some(GroupOp::SetMemberFlag {
+                guid,
+                flag,
+                apply,
+                sent: (p.opcode, sent),
+            })
+        }
+        _ => return None,
+    })
 }
 
 fn call(me: &Me, op: GroupOp, out: &mut Vec<Action>) {
@@ -262,10 +363,20 @@ pub(in super::super) fn from_client(
         | Opcode::MSG_SET_RAID_DIFFICULTY
         | Opcode::MSG_RAID_READY_CHECK
         | Opcode::MSG_RAID_READY_CHECK_FINISHED
+        | Opcode::CMSG_GROUP_CHANGE_SUB_GROUP
+        | Opcode::CMSG_GROUP_ASSISTANT_LEADER
+        | Opcode::MSG_PARTY_ASSIGNMENT
             if !in_group =>
         {
             return false;
         }
+        Opcode::CMSG_GROUP_CHANGE_SUB_GROUP
+        | Opcode::CMSG_GROUP_ASSISTANT_LEADER
+        | Opcode::MSG_PARTY_ASSIGNMENT => match raid_member_op(p) {
+            Some(Some(op)) => op,
+            Some(None) => return true,
+            None => return false,
+        },
         // Empty: a start; else the first byte is the answer (AzerothCore reads one byte).
         Opcode::MSG_RAID_READY_CHECK => GroupOp::ReadyCheck(match p.body.first() {
             None => ReadyCheckStep::Start,
@@ -427,7 +538,32 @@ pub(in super::super) fn answered(
                 body.freeze(),
             ));
         }
-        (GroupOp::SetTargetIcon { .. } | GroupOp::ReadyCheck(_), Ok(GroupReply::Done)) => {}
+        (
+            GroupOp::SetTargetIcon { .. }
+            | GroupOp::ReadyCheck(_)
+            | GroupOp::SetSubgroup { .. }
+            | GroupOp::SetMemberFlag { .. },
+            Ok(GroupReply::Done),
+        ) => {}
+        // Nobody of that name: AzerothCore moves nobody and says nothing.
+        (GroupOp::FindSubgroupMember { .. }, Ok(GroupReply::Found(None))) => {}
+        (GroupOp::FindSubgroupMember { subgroup, sent, .. }, Ok(GroupReply::Found(Some(guid)))) => {
+            call(
+                me,
+                GroupOp::SetSubgroup {
+                    guid,
+                    subgroup,
+                    sent,
+                },
+                out,
+            )
+        }
+        (GroupOp::SetSubgroup { sent, .. }, Ok(GroupReply::Unimplemented)) => {
+            out.push(Action::ToWorld(Opcode::CMSG_GROUP_CHANGE_SUB_GROUP, sent));
+        }
+        (GroupOp::SetMemberFlag { sent, .. }, Ok(GroupReply::Unimplemented)) => {
+            out.push(Action::ToWorld(sent.0, sent.1));
+        }
         // An upstream groupserver: the worldserver runs the check for the members it has.
         (GroupOp::ReadyCheck(step), Ok(GroupReply::Unimplemented)) => {
             let (opcode, body) = step.packet();

@@ -30,9 +30,26 @@ impl GrpcGroups {
             GroupOp::FindInvitee { name, .. } => Ok(GroupReply::Found(
                 characters.guid_by_name(name, true).await?,
             )),
-            GroupOp::FindKicked { name } => Ok(GroupReply::Found(
-                characters.guid_by_name(name, false).await?,
-            )),
+            GroupOp::FindKicked { name } | GroupOp::FindSubgroupMember { name, .. } => Ok(
+                GroupReply::Found(characters.guid_by_name(name, false).await?),
+            ),
+            GroupOp::SetSubgroup { guid, subgroup, .. } => {
+                let rpc = client.change_member_sub_group(request(
+                    v1::ChangeMemberSubGroupRequest {
+                        api: api(),
+                        realm_id,
+                        updater_guid: player,
+                        member_guid: *guid,
+                        sub_group: u32::from(*subgroup),
+                    },
+                    timeout_ms,
+                ));
+                let done = call_extension(SERVICE, "ChangeMemberSubGroup", timeout_ms, rpc).await?;
+                Ok(done.map_or(GroupReply::Unimplemented, |_| GroupReply::Done))
+            }
+            GroupOp::SetMemberFlag {
+                guid, flag, apply, ..
+            } => self.member_flag(player, *guid, *flag, *apply).await,
             GroupOp::Invite {
                 guid,
                 name,
@@ -259,6 +276,54 @@ impl GrpcGroups {
         } else {
             GroupReply::Unimplemented
         })
+    }
+
+    /// `player` sets or clears one of `guid`'s member flags: its flags and roles as
+    /// `GetGroupByMember` gives them, then `SetMemberFlags` (the seed PR's extension). A
+    /// member the group does not list is left alone.
+    async fn member_flag(
+        &self,
+        player: u64,
+        guid: u64,
+        flag: u8,
+        apply: bool,
+    ) -> Result<GroupReply, SeamError> {
+        let timeout_ms = self.settings.groups_call_timeout_ms;
+        let realm_id = self.settings.realm_id;
+        let mut client = self.client.clone();
+        let rpc = client.get_group_by_member(request(
+            v1::GetGroupByMemberRequest {
+                api: API_VERSION.to_owned(),
+                realm_id,
+                player,
+            },
+            timeout_ms,
+        ));
+        let answer = call(SERVICE, "GetGroupByMember", timeout_ms, rpc).await?;
+        let member = answer
+            .group
+            .and_then(|g| g.members.into_iter().find(|m| m.guid == guid));
+        let Some(member) = member else {
+            return Ok(GroupReply::Done);
+        };
+        let flags = if apply {
+            member.flags | u32::from(flag)
+        } else {
+            member.flags & !u32::from(flag)
+        };
+        let rpc = client.set_member_flags(request(
+            v1::SetMemberFlagsRequest {
+                api: API_VERSION.to_owned(),
+                realm_id,
+                updater_guid: player,
+                member_guid: guid,
+                flags,
+                roles: member.roles,
+            },
+            timeout_ms,
+        ));
+        let done = call_extension(SERVICE, "SetMemberFlags", timeout_ms, rpc).await?;
+        Ok(done.map_or(GroupReply::Unimplemented, |_| GroupReply::Done))
     }
 
     /// `Invite`: `player` (`inviter_name`, at `at`) invites `guid` (`name`).

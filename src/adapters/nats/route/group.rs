@@ -172,6 +172,27 @@ pub(super) const GROUP_READY_CHECK_FINISHED: &[Field] = &[
     Field::new("Receivers", U64s),
 ];
 
+/// `group.member.subgroup.changed` (section 7).
+pub(super) const GROUP_MEMBER_SUBGROUP_CHANGED: &[Field] = &[
+    Field::new("ServiceID", Str),
+    Field::new("RealmID", U32),
+    Field::new("GroupID", U64),
+    Field::new("MemberGUID", U64),
+    Field::new("SubGroup", U8),
+    Field::new("Receivers", U64s),
+];
+
+/// `group.member.flags.changed` (section 7).
+pub(super) const GROUP_MEMBER_FLAGS_CHANGED: &[Field] = &[
+    Field::new("ServiceID", Str),
+    Field::new("RealmID", U32),
+    Field::new("GroupID", U64),
+    Field::new("MemberGUID", U64),
+    Field::new("Flags", U8),
+    Field::new("Roles", U8),
+    Field::new("Receivers", U64s),
+];
+
 /// `GroupEventGroupMembersUpdatedPayload`
 pub(super) const GROUP_MEMBERS_UPDATED: &[Field] = &[
     Field::new("ServiceID", Str),

@@ -55,9 +55,9 @@ use self::friends::{FRIEND_ADDED, FRIEND_NOTE_UPDATE, FRIEND_REMOVED, FRIEND_STA
 use self::group::{
     GROUP_CONVERTED_TO_RAID, GROUP_CREATED, GROUP_DIFFICULTY_CHANGED, GROUP_DISBAND,
     GROUP_INVITE_CREATED, GROUP_LEADER_CHANGED, GROUP_LOOT_TYPE_CHANGED, GROUP_MEMBER_ADDED,
-    GROUP_MEMBER_LEFT, GROUP_MEMBER_ONLINE_STATUS_CHANGED, GROUP_MEMBERS_UPDATED,
-    GROUP_NEW_MESSAGE, GROUP_NEW_TARGET_ICON, GROUP_READY_CHECK_FINISHED,
-    GROUP_READY_CHECK_MEMBER_STATE, GROUP_READY_CHECK_STARTED,
+    GROUP_MEMBER_FLAGS_CHANGED, GROUP_MEMBER_LEFT, GROUP_MEMBER_ONLINE_STATUS_CHANGED,
+    GROUP_MEMBER_SUBGROUP_CHANGED, GROUP_MEMBERS_UPDATED, GROUP_NEW_MESSAGE, GROUP_NEW_TARGET_ICON,
+    GROUP_READY_CHECK_FINISHED, GROUP_READY_CHECK_MEMBER_STATE, GROUP_READY_CHECK_STARTED,
 };
 use self::guild::{
     GUILD_INVITE_CREATED, GUILD_MEMBER_ADDED, GUILD_MEMBER_DEMOTE, GUILD_MEMBER_KICKED,
@@ -127,8 +127,8 @@ const fn sub(
 
 use Receivers::{AffectedOrChannel, Channel, EachOf, LowGuids, Many, One};
 
-/// Every subject of CONTRACTS.md section 2.4, in its order, and the ready check events of
-/// section 7 (the seed PR's extension).
+/// Every subject of CONTRACTS.md section 2.4, in its order, and the ready check, subgroup and
+/// member flag events of section 7 (the seed PR's extension).
 pub const SUBSCRIPTIONS: &[Subscription] = &[
     sub(
         "chat.gw.{gatewayID}.income.whisper",
@@ -312,6 +312,18 @@ pub const SUBSCRIPTIONS: &[Subscription] = &[
         "group.readycheck.finished",
         15,
         GROUP_READY_CHECK_FINISHED,
+        Many("Receivers"),
+    ),
+    sub(
+        "group.member.subgroup.changed",
+        16,
+        GROUP_MEMBER_SUBGROUP_CHANGED,
+        Many("Receivers"),
+    ),
+    sub(
+        "group.member.flags.changed",
+        17,
+        GROUP_MEMBER_FLAGS_CHANGED,
         Many("Receivers"),
     ),
     sub(

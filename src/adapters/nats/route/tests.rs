@@ -19,7 +19,7 @@ fn guids(list: &[u64]) -> Route {
 
 #[test]
 fn the_subject_list_is_section_2_4() {
-    assert_eq!(SUBSCRIPTIONS.len(), 40);
+    assert_eq!(SUBSCRIPTIONS.len(), 42);
     let unique: BTreeSet<_> = SUBSCRIPTIONS.iter().map(|s| s.subject).collect();
     assert_eq!(unique.len(), SUBSCRIPTIONS.len());
     let whisper = subscription("chat.gw.{gatewayID}.income.whisper");
@@ -192,6 +192,8 @@ fn group() {
         "group.readycheck.started",
         "group.readycheck.member.state",
         "group.readycheck.finished",
+        "group.member.subgroup.changed",
+        "group.member.flags.changed",
     ] {
         assert_eq!(
             to(subject, r#"{"RealmID":1,"GroupID":9,"Receivers":[3,0,2]}"#),

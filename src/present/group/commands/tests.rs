@@ -359,3 +359,99 @@ fn ready_checks_go_to_groupserver_and_to_the_worldserver_when_it_lacks_them() {
         [1, 2]
     );
 }
+
+#[test]
+fn subgroups_and_member_flags_go_to_groupserver_and_to_the_worldserver_when_it_lacks_them() {
+    let raw = |opcode, body: Vec<u8>| Packet {
+        opcode,
+        body: Bytes::from(body),
+    };
+    let mut sub = b"bOB\0".to_vec();
+    sub.push(3);
+    let change = raw(Opcode::CMSG_GROUP_CHANGE_SUB_GROUP, sub.clone());
+    let mut assistant = 42u64.to_le_bytes().to_vec();
+    assistant.push(1);
+    let assistant = raw(Opcode::CMSG_GROUP_ASSISTANT_LEADER, assistant);
+    let mut tank = vec![0, 0];
+    tank.extend(42u64.to_le_bytes());
+    let tank = raw(Opcode::MSG_PARTY_ASSIGNMENT, tank);
+    for p in [&change, &assistant, &tank] {
+        let mut out = Vec::new();
+        assert!(
+            !from_client(&me(), at(), false, p, &mut out),
+            "no group: worldserver"
+        );
+        assert!(out.is_empty());
+    }
+    // A subgroup: the name first (offline members too), then the move.
+    let find = one_call(&from(&change));
+    assert_eq!(
+        find,
+        GroupOp::FindSubgroupMember {
+            name: "Bob".into(),
+            subgroup: 3,
+            sent: change.body.clone(),
+        }
+    );
+    assert!(answer(find.clone(), Ok(GroupReply::Found(None))).is_empty());
+    let set = one_call(&answer(find, Ok(GroupReply::Found(Some(42)))));
+    assert_eq!(
+        set,
+        GroupOp::SetSubgroup {
+            guid: 42,
+            subgroup: 3,
+            sent: change.body.clone(),
+        }
+    );
+    assert!(answer(set.clone(), Ok(GroupReply::Done)).is_empty());
+    assert_eq!(
+        answer(set.clone(), Ok(GroupReply::Unimplemented)),
+        vec![Action::ToWorld(change.opcode, change.body.clone())]
+    );
+    assert!(is_unavailable(&answer(set, Err("down".into()))));
+    // Flags: assistant, main tank (and main assist), set or cleared.
+    let flag = |p: &Packet| one_call(&from(p));
+    assert!(matches!(
+        flag(&assistant),
+        GroupOp::SetMemberFlag {
+            guid: 42,
+            flag: member_flag::ASSISTANT,
+            apply: true,
+            ..
+        }
+    ));
+    let op = flag(&tank);
+    assert!(matches!(
+        op,
+        GroupOp::SetMemberFlag {
+            guid: 42,
+            flag: member_flag::MAIN_TANK,
+            apply: false,
+            ..
+        }
+    ));
+    assert!(answer(op.clone(), Ok(GroupReply::Done)).is_empty());
+    assert_eq!(
+        answer(op, Ok(GroupReply::Unimplemented)),
+        vec![Action::ToWorld(tank.opcode, tank.body.clone())]
+    );
+    let mut assist = vec![1, 1];
+    assist.extend(42u64.to_le_bytes());
+    assert!(matches!(
+        flag(&raw(Opcode::MSG_PARTY_ASSIGNMENT, assist)),
+        GroupOp::SetMemberFlag {
+            flag: member_flag::MAIN_ASSIST,
+            ..
+        }
+    ));
+    // What AzerothCore drops is dropped; what does not decode goes to the worldserver.
+    sub.pop();
+    sub.push(RAID_SUBGROUPS);
+    assert!(from(&raw(Opcode::CMSG_GROUP_CHANGE_SUB_GROUP, sub)).is_empty());
+    let mut unknown = vec![2, 1];
+    unknown.extend(42u64.to_le_bytes());
+    assert!(from(&raw(Opcode::MSG_PARTY_ASSIGNMENT, unknown)).is_empty());
+    let mut out = Vec::new();
+    let short = raw(Opcode::CMSG_GROUP_ASSISTANT_LEADER, vec![1, 2]);
+    assert!(!from_client(&me(), at(), true, &short, &mut out));
+}
