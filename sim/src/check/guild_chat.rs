@@ -4,7 +4,12 @@
 //! - no client gets it twice, and no client outside the guild gets it;
 //! - if its sender saw it echoed (the server took it), every other member whose character was
 //!   in world from before it was said until [`GUILD_DELIVERY_SLACK_MS`] after got it, on
-//!   whichever worldserver and gateway it played, moving or not;
+//!   whichever worldserver and gateway it played, moving or not. A line said while its sender
+//!   was moving between worldservers, or within [`GUILD_DELIVERY_SLACK_MS`] before its
+//!   client learned that it was (the line may have reached the gateway after the move began),
+//!   counts as said when the sender arrived: the gateway holds what a client sends on its way
+//!   and hands it on at the arrival (a real client cannot type behind a loading screen; the
+//!   bots do);
 //! - if its sender did not see it echoed, the sender was told it was not delivered (counted
 //!   per sender, as those lines carry no text).
 //!
@@ -67,7 +72,10 @@ pub fn judge(results: &[BotResult], guild_of: &BTreeMap<usize, u64>) -> (Vec<Str
             if sender == index || guild_of.get(sender) != Some(&guild) || s_result.is_err() {
                 continue;
             }
-            for (text, at) in &s_report.guild_sent {
+            for (text, said) in &s_report.guild_sent {
+                let at = (s_report.moving_spans.iter())
+                    .find(|(from, until)| *from <= *said + slack && said <= until)
+                    .map_or(said, |(_, until)| until);
                 let in_world = report
                     .world_spans
                     .iter()
@@ -112,11 +120,22 @@ mod tests {
 
     /// Bot 0 said "a" at `t0 + 1 s`, echoed; bot 1 was in world over `span`.
     fn run(t0: Instant, span: (u64, u64), got: &[&str]) -> Vec<String> {
+        run_moving(t0, None, span, got)
+    }
+
+    /// As [`run`], bot 0 moving between worldservers over `moving`, if given.
+    fn run_moving(
+        t0: Instant,
+        moving: Option<(u64, u64)>,
+        span: (u64, u64),
+        got: &[&str],
+    ) -> Vec<String> {
         let ms = |n| t0 + Duration::from_millis(n);
         let results = vec![
             bot(0, true, |r| {
                 r.guild_sent.push(("a".into(), ms(1_000)));
                 r.guild_echoed.push("a".into());
+                r.moving_spans.extend(moving.map(|(a, b)| (ms(a), ms(b))));
             }),
             bot(1, true, |r| {
                 r.world_spans.push((ms(span.0), ms(span.1)));
@@ -143,6 +162,31 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(run(t0, (1_500, 5_000), &[]), Vec::<String>::new());
         assert_eq!(run(t0, (0, 1_500), &[]), Vec::<String>::new());
+    }
+
+    /// A line said on the way between worldservers is handed on at the arrival: it is owed to
+    /// the members in world from then on.
+    #[test]
+    fn a_line_said_while_moving_counts_from_the_arrival() {
+        let t0 = Instant::now();
+        let moving = Some((500, 6_000));
+        assert_eq!(
+            run_moving(t0, moving, (0, 5_000), &[]),
+            Vec::<String>::new()
+        );
+        assert_eq!(run_moving(t0, moving, (0, 10_000), &[]).len(), 1);
+        assert_eq!(
+            run_moving(t0, moving, (0, 10_000), &["a"]),
+            Vec::<String>::new()
+        );
+        // Said just before the client saw the move begin: it may have been held too.
+        let just_before = Some((1_800, 6_000));
+        assert_eq!(
+            run_moving(t0, just_before, (0, 5_000), &[]),
+            Vec::<String>::new()
+        );
+        let long_before = Some((2_500, 6_000));
+        assert_eq!(run_moving(t0, long_before, (0, 5_000), &[]).len(), 1);
     }
 
     #[test]
