@@ -138,3 +138,28 @@ impl Default for SessionConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::backoff::Backoff;
+
+    /// A login's bound adds up the waits a login can run through one after another, and
+    /// saturates rather than wrap.
+    #[test]
+    fn a_logins_bound_adds_up_its_waits() {
+        let cfg = SessionConfig {
+            world_linger_ms: 1_000,
+            placement_backoff: Backoff::new(10, 200, 2.0, 0.5, 5, 3_000).expect("valid"),
+            world_handshake_timeout_ms: 40,
+            world_login_timeout_ms: 500,
+            ..SessionConfig::default()
+        };
+        assert_eq!(cfg.login_answer_max_ms(), 1_000 + 3_000 + 200 + 40 + 500);
+        let huge = SessionConfig {
+            world_linger_ms: u64::MAX,
+            ..cfg
+        };
+        assert_eq!(huge.login_answer_max_ms(), u64::MAX);
+    }
+}
