@@ -143,6 +143,26 @@ impl ChatCounts {
         self.guild_received += r.guild_received.len();
         self.party_frames += r.party_frames.len();
     }
+
+    /// The summary's chat lines.
+    fn write_lines(&self, t: &mut String) {
+        let c = self;
+        let _ = writeln!(
+            t,
+            "  whispers              {:>8} sent, {} received, {} undeliverable",
+            c.whispers_sent, c.whispers_received, c.whispers_undeliverable
+        );
+        let _ = writeln!(
+            t,
+            "  guild chat            {:>8} said, {} received by other members",
+            c.guild_said, c.guild_received
+        );
+        let _ = writeln!(
+            t,
+            "  party frames          {:>8} received (groups of {DEMO_GROUP_SIZE}, health from object updates)",
+            c.party_frames
+        );
+    }
 }
 
 impl DemoSummary {
@@ -220,22 +240,7 @@ impl DemoSummary {
             ms(m.recovery_p99_ms)
         );
         let _ = writeln!(t, "  health changes        {:>8}", m.health_changes);
-        let c = &self.chat;
-        let _ = writeln!(
-            t,
-            "  whispers              {:>8} sent, {} received, {} undeliverable",
-            c.whispers_sent, c.whispers_received, c.whispers_undeliverable
-        );
-        let _ = writeln!(
-            t,
-            "  guild chat            {:>8} said, {} received by other members",
-            c.guild_said, c.guild_received
-        );
-        let _ = writeln!(
-            t,
-            "  party frames          {:>8} received (groups of {DEMO_GROUP_SIZE}, health from object updates)",
-            c.party_frames
-        );
+        self.chat.write_lines(&mut t);
         let _ = writeln!(t, "  errors                {:>8}", self.errors.len());
         let _ = writeln!(
             t,

@@ -394,28 +394,9 @@ pub(super) fn render_event(
                 body.freeze(),
             ));
         }
-        EventKind::ReadyCheckStarted => out.push(Action::ToClient(
-            Opcode::MSG_RAID_READY_CHECK,
-            bytes::Bytes::copy_from_slice(&o.uint("LeaderGUID").to_le_bytes()),
-        )),
-        EventKind::ReadyCheckState => {
-            // groupserver's 1 ready, 2 not ready; the client's 1 and 0. Still waiting: nothing.
-            let ready = match u8_of(&o, "State") {
-                1 => 1u8,
-                2 => 0,
-                _ => return EventFate::NotRendered,
-            };
-            let mut body = o.uint("MemberGUID").to_le_bytes().to_vec();
-            body.push(ready);
-            out.push(Action::ToClient(
-                Opcode::MSG_RAID_READY_CHECK_CONFIRM,
-                bytes::Bytes::from(body),
-            ));
-        }
-        EventKind::ReadyCheckFinished => out.push(Action::ToClient(
-            Opcode::MSG_RAID_READY_CHECK_FINISHED,
-            bytes::Bytes::new(),
-        )),
+        EventKind::ReadyCheckStarted
+        | EventKind::ReadyCheckState
+        | EventKind::ReadyCheckFinished => return ready_check_event(kind, &o, out),
         EventKind::Difficulty => {
             let kinds = [
                 ("DungeonDifficulty", Opcode::MSG_SET_DUNGEON_DIFFICULTY),
@@ -434,6 +415,35 @@ pub(super) fn render_event(
                 }
             }
         }
+    }
+    EventFate::Rendered
+}
+
+/// A ready check event (the seed PR's), as AzerothCore lays its packets out.
+fn ready_check_event(kind: EventKind, o: &Object<'_>, out: &mut Vec<Action>) -> EventFate {
+    match kind {
+        EventKind::ReadyCheckStarted => out.push(Action::ToClient(
+            Opcode::MSG_RAID_READY_CHECK,
+            bytes::Bytes::copy_from_slice(&o.uint("LeaderGUID").to_le_bytes()),
+        )),
+        EventKind::ReadyCheckState => {
+            // groupserver's 1 ready, 2 not ready; the client's 1 and 0. Still waiting: nothing.
+            let ready = match u8_of(o, "State") {
+                1 => 1u8,
+                2 => 0,
+                _ => return EventFate::NotRendered,
+            };
+            let mut body = o.uint("MemberGUID").to_le_bytes().to_vec();
+            body.push(ready);
+            out.push(Action::ToClient(
+                Opcode::MSG_RAID_READY_CHECK_CONFIRM,
+                bytes::Bytes::from(body),
+            ));
+        }
+        _ => out.push(Action::ToClient(
+            Opcode::MSG_RAID_READY_CHECK_FINISHED,
+            bytes::Bytes::new(),
+        )),
     }
     EventFate::Rendered
 }

@@ -283,13 +283,35 @@ pub(in super::super) fn intercepts_client(opcode: Opcode) -> bool {
     )
 }
 
-/// A subgroup or member flag command, decoded. `None`: it does not decode (the worldserver
-/// gets it). `Some(None)`: AzerothCore drops it (a subgroup past the last, an unknown
-/// assignment).
-fn raid_member_op(p: &Packet) -> Option<Option<GroupOp>> {
+/// The commands groupserver takes only from a player in a group it told this gateway about
+/// (the worldserver keeps battleground groups, and a lone player's difficulty).
+fn for_group_only(opcode: Opcode) -> bool {
+    matches!(
+        opcode,
+        Opcode::MSG_RAID_TARGET_UPDATE
+            | Opcode::MSG_SET_DUNGEON_DIFFICULTY
+            | Opcode::MSG_SET_RAID_DIFFICULTY
+            | Opcode::MSG_RAID_READY_CHECK
+            | Opcode::MSG_RAID_READY_CHECK_FINISHED
+            | Opcode::CMSG_GROUP_CHANGE_SUB_GROUP
+            | Opcode::CMSG_GROUP_ASSISTANT_LEADER
+            | Opcode::MSG_PARTY_ASSIGNMENT
+    )
+}
+
+/// A ready check, subgroup or member flag command (the seed PR's extensions), decoded.
+/// `None`: it does not decode (the worldserver gets it). `Some(None)`: AzerothCore drops it
+/// (a subgroup past the last, an unknown assignment).
+fn extension_op(p: &Packet) -> Option<Option<GroupOp>> {
     let mut r = Reader::new(&p.body);
     let sent = p.body.clone();
     Some(match p.opcode {
+        // Empty: a start; else the first byte is the answer (AzerothCore reads one byte).
+        Opcode::MSG_RAID_READY_CHECK => Some(GroupOp::ReadyCheck(match p.body.first() {
+            None => ReadyCheckStep::Start,
+            Some(state) => ReadyCheckStep::Answer(*state != 0),
+        })),
+        Opcode::MSG_RAID_READY_CHECK_FINISHED => Some(GroupOp::ReadyCheck(ReadyCheckStep::Finish)),
         Opcode::CMSG_GROUP_CHANGE_SUB_GROUP => {
             let name = super::super::chat::normalised_name(r.cstr("name", NAME_MAX_BYTES).ok()?);
             let subgroup = r.u8("subgroup").ok()?;
@@ -357,32 +379,19 @@ pub(in super::super) fn from_client(
     out: &mut Vec<Action>,
 ) -> bool {
     let normalised = super::super::chat::normalised_name;
+    if !in_group && for_group_only(p.opcode) {
+        return false;
+    }
     let op = match p.opcode {
-        Opcode::MSG_RAID_TARGET_UPDATE
-        | Opcode::MSG_SET_DUNGEON_DIFFICULTY
-        | Opcode::MSG_SET_RAID_DIFFICULTY
-        | Opcode::MSG_RAID_READY_CHECK
+        Opcode::MSG_RAID_READY_CHECK
         | Opcode::MSG_RAID_READY_CHECK_FINISHED
         | Opcode::CMSG_GROUP_CHANGE_SUB_GROUP
         | Opcode::CMSG_GROUP_ASSISTANT_LEADER
-        | Opcode::MSG_PARTY_ASSIGNMENT
-            if !in_group =>
-        {
-            return false;
-        }
-        Opcode::CMSG_GROUP_CHANGE_SUB_GROUP
-        | Opcode::CMSG_GROUP_ASSISTANT_LEADER
-        | Opcode::MSG_PARTY_ASSIGNMENT => match raid_member_op(p) {
+        | Opcode::MSG_PARTY_ASSIGNMENT => match extension_op(p) {
             Some(Some(op)) => op,
             Some(None) => return true,
             None => return false,
         },
-        // Empty: a start; else the first byte is the answer (AzerothCore reads one byte).
-        Opcode::MSG_RAID_READY_CHECK => GroupOp::ReadyCheck(match p.body.first() {
-            None => ReadyCheckStep::Start,
-            Some(state) => ReadyCheckStep::Answer(*state != 0),
-        }),
-        Opcode::MSG_RAID_READY_CHECK_FINISHED => GroupOp::ReadyCheck(ReadyCheckStep::Finish),
         Opcode::MSG_RAID_TARGET_UPDATE => match RaidTargetRequest::decode(&p.body) {
             Ok(r) if r.is_list() => GroupOp::TargetIcons,
             Ok(r) if usize::from(r.icon) < TARGET_ICONS => GroupOp::SetTargetIcon {
@@ -538,42 +547,63 @@ pub(in super::super) fn answered(
                 body.freeze(),
             ));
         }
+        (GroupOp::SetTargetIcon { .. }, Ok(GroupReply::Done)) => {}
         (
-            GroupOp::SetTargetIcon { .. }
-            | GroupOp::ReadyCheck(_)
+            op @ (GroupOp::ReadyCheck(_)
+            | GroupOp::FindSubgroupMember { .. }
             | GroupOp::SetSubgroup { .. }
-            | GroupOp::SetMemberFlag { .. },
-            Ok(GroupReply::Done),
-        ) => {}
-        // Nobody of that name: AzerothCore moves nobody and says nothing.
-        (GroupOp::FindSubgroupMember { .. }, Ok(GroupReply::Found(None))) => {}
-        (GroupOp::FindSubgroupMember { subgroup, sent, .. }, Ok(GroupReply::Found(Some(guid)))) => {
-            call(
-                me,
-                GroupOp::SetSubgroup {
-                    guid,
-                    subgroup,
-                    sent,
-                },
-                out,
-            )
-        }
-        (GroupOp::SetSubgroup { sent, .. }, Ok(GroupReply::Unimplemented)) => {
-            out.push(Action::ToWorld(Opcode::CMSG_GROUP_CHANGE_SUB_GROUP, sent));
-        }
-        (GroupOp::SetMemberFlag { sent, .. }, Ok(GroupReply::Unimplemented)) => {
-            out.push(Action::ToWorld(sent.0, sent.1));
-        }
-        // An upstream groupserver: the worldserver runs the check for the members it has.
-        (GroupOp::ReadyCheck(step), Ok(GroupReply::Unimplemented)) => {
-            let (opcode, body) = step.packet();
-            out.push(Action::ToWorld(opcode, body));
+            | GroupOp::SetMemberFlag { .. }),
+            Ok(reply),
+        ) => {
+            if !extension_answered(me, &op, reply, out) {
+                out.push(system_line(UNAVAILABLE_LINE));
+            }
         }
         // Refused while a member is in an instance: the client keeps what it showed.
         (GroupOp::SetDifficulty { .. }, Ok(GroupReply::DifficultySet(0 | 1))) => {}
         // A failed call, groupserver's generic error, or an answer that is not its call's.
         (_, _) => out.push(system_line(UNAVAILABLE_LINE)),
     }
+}
+
+/// What a service said to one of the seed PR's extensions (`false`: not an answer it takes;
+/// the caller treats it as a failure).
+fn extension_answered(me: &Me, op: &GroupOp, reply: GroupReply, out: &mut Vec<Action>) -> bool {
+    match (op, reply) {
+        (
+            GroupOp::ReadyCheck(_) | GroupOp::SetSubgroup { .. } | GroupOp::SetMemberFlag { .. },
+            GroupReply::Done,
+        ) => {}
+        // Nobody of that name: AzerothCore moves nobody and says nothing.
+        (GroupOp::FindSubgroupMember { .. }, GroupReply::Found(None)) => {}
+        (GroupOp::FindSubgroupMember { subgroup, sent, .. }, GroupReply::Found(Some(guid))) => {
+            call(
+                me,
+                GroupOp::SetSubgroup {
+                    guid,
+                    subgroup: *subgroup,
+                    sent: sent.clone(),
+                },
+                out,
+            )
+        }
+        // An upstream groupserver: the worldserver does it for the members it has.
+        (GroupOp::ReadyCheck(step), GroupReply::Unimplemented) => {
+            let (opcode, body) = step.packet();
+            out.push(Action::ToWorld(opcode, body));
+        }
+        (GroupOp::SetSubgroup { sent, .. }, GroupReply::Unimplemented) => {
+            out.push(Action::ToWorld(
+                Opcode::CMSG_GROUP_CHANGE_SUB_GROUP,
+                sent.clone(),
+            ));
+        }
+        (GroupOp::SetMemberFlag { sent, .. }, GroupReply::Unimplemented) => {
+            out.push(Action::ToWorld(sent.0, sent.1.clone()));
+        }
+        _ => return false,
+    }
+    true
 }
 
 #[cfg(test)]

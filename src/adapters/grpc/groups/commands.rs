@@ -33,23 +33,9 @@ impl GrpcGroups {
             GroupOp::FindKicked { name } | GroupOp::FindSubgroupMember { name, .. } => Ok(
                 GroupReply::Found(characters.guid_by_name(name, false).await?),
             ),
-            GroupOp::SetSubgroup { guid, subgroup, .. } => {
-                let rpc = client.change_member_sub_group(request(
-                    v1::ChangeMemberSubGroupRequest {
-                        api: api(),
-                        realm_id,
-                        updater_guid: player,
-                        member_guid: *guid,
-                        sub_group: u32::from(*subgroup),
-                    },
-                    timeout_ms,
-                ));
-                let done = call_extension(SERVICE, "ChangeMemberSubGroup", timeout_ms, rpc).await?;
-                Ok(done.map_or(GroupReply::Unimplemented, |_| GroupReply::Done))
-            }
-            GroupOp::SetMemberFlag {
-                guid, flag, apply, ..
-            } => self.member_flag(player, *guid, *flag, *apply).await,
+            GroupOp::ReadyCheck(_)
+            | GroupOp::SetSubgroup { .. }
+            | GroupOp::SetMemberFlag { .. } => self.extension(player, &c.op).await,
             GroupOp::Invite {
                 guid,
                 name,
@@ -122,7 +108,6 @@ impl GrpcGroups {
             GroupOp::TargetIcons
             | GroupOp::SetTargetIcon { .. }
             | GroupOp::SetDifficulty { .. } => self.raid_call(player, &c.op).await,
-            GroupOp::ReadyCheck(step) => self.ready_check(player, *step).await,
             GroupOp::SetLoot(loot) => {
                 let rpc = client.set_loot_method(request(
                     v1::SetLootMethodRequest {
@@ -276,6 +261,47 @@ impl GrpcGroups {
         } else {
             GroupReply::Unimplemented
         })
+    }
+
+    /// The seed PR's extensions (CONTRACTS.md section 7).
+    async fn extension(&self, player: u64, op: &GroupOp) -> Result<GroupReply, SeamError> {
+        match op {
+            GroupOp::ReadyCheck(step) => self.ready_check(player, *step).await,
+            GroupOp::SetSubgroup { guid, subgroup, .. } => {
+                self.subgroup(player, *guid, *subgroup).await
+            }
+            GroupOp::SetMemberFlag {
+                guid, flag, apply, ..
+            } => self.member_flag(player, *guid, *flag, *apply).await,
+            _ => Err(super::super::bad_answer(
+                SERVICE,
+                "extension",
+                format!("not an extension: {op:?}"),
+            )),
+        }
+    }
+
+    /// `player` moves `guid` to `subgroup` (`ChangeMemberSubGroup`, the seed PR's extension).
+    async fn subgroup(
+        &self,
+        player: u64,
+        guid: u64,
+        subgroup: u8,
+    ) -> Result<GroupReply, SeamError> {
+        let timeout_ms = self.settings.groups_call_timeout_ms;
+        let mut client = self.client.clone();
+        let rpc = client.change_member_sub_group(request(
+            v1::ChangeMemberSubGroupRequest {
+                api: API_VERSION.to_owned(),
+                realm_id: self.settings.realm_id,
+                updater_guid: player,
+                member_guid: guid,
+                sub_group: u32::from(subgroup),
+            },
+            timeout_ms,
+        ));
+        let done = call_extension(SERVICE, "ChangeMemberSubGroup", timeout_ms, rpc).await?;
+        Ok(done.map_or(GroupReply::Unimplemented, |_| GroupReply::Done))
     }
 
     /// `player` sets or clears one of `guid`'s member flags: its flags and roles as
