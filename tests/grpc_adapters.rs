@@ -1187,6 +1187,16 @@ async fn the_friend_list_is_charservers_with_its_result_codes() {
     assert!(e.detail.starts_with("RemoveFriend"), "{e}");
 }
 
+/// Player 7's group command `op`, answered.
+async fn command_of_7(
+    client: &GrpcGroups,
+    characters: &GrpcCharacters,
+    op: waygate::present::group::commands::GroupOp,
+) -> waygate::present::group::commands::GroupReply {
+    let c = waygate::present::group::commands::GroupCall { player: 7, op };
+    client.command(characters, &c).await.expect("answers")
+}
+
 /// The seed PR's ready check calls: made when groupserver has them, and UNIMPLEMENTED (an
 /// upstream groupserver) is an answer of its own, not a failure.
 #[tokio::test]
@@ -1228,7 +1238,7 @@ async fn ready_checks_reach_groupserver_or_say_it_lacks_them() {
 /// flags as groupserver lists them, its roles kept.
 #[tokio::test]
 async fn subgroups_and_member_flags_reach_groupserver_or_say_it_lacks_them() {
-    use waygate::present::group::commands::{GroupCall, GroupOp, GroupReply, member_flag};
+    use waygate::present::group::commands::{GroupOp, GroupReply, member_flag};
     let chars_server = serve_characters(FakeCharacters::default()).await;
     let groups = FakeGroups::default();
     let member = |guid: u64, flags: u32| v1::get_group_response::GroupMember {
@@ -1248,15 +1258,7 @@ async fn subgroups_and_member_flags_reach_groupserver_or_say_it_lacks_them() {
     let groups_server = serve_groups(groups.clone()).await;
     let characters = characters_client(chars_server.address);
     let client = groups_client(groups_server.address);
-    let ask = |op: GroupOp| {
-        let (client, characters) = (client.clone(), characters.clone());
-        async move {
-            client
-                .command(&characters, &GroupCall { player: 7, op })
-                .await
-                .expect("answers")
-        }
-    };
+    let ask = |op: GroupOp| command_of_7(&client, &characters, op);
     let subgroup = GroupOp::SetSubgroup {
         guid: 42,
         subgroup: 3,
@@ -1310,15 +1312,7 @@ async fn group_commands_go_to_groupserver_after_charservers_name_lookups() {
     let groups_server = serve_groups(groups.clone()).await;
     let characters = characters_client(chars_server.address);
     let client = groups_client(groups_server.address);
-    let ask = |op: GroupOp| {
-        let (client, characters) = (client.clone(), characters.clone());
-        async move {
-            client
-                .command(&characters, &GroupCall { player: 7, op })
-                .await
-                .expect("answers")
-        }
-    };
+    let ask = |op: GroupOp| command_of_7(&client, &characters, op);
     let at = Whereabouts {
         map: 571,
         worldserver: "ws-2".into(),

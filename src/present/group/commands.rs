@@ -272,15 +272,7 @@ pub(in super::super) fn intercepts_client(opcode: Opcode) -> bool {
             | Opcode::CMSG_GROUP_RAID_CONVERT
             | Opcode::CMSG_GROUP_SET_LEADER
             | Opcode::CMSG_LOOT_METHOD
-            | Opcode::MSG_RAID_TARGET_UPDATE
-            | Opcode::MSG_SET_DUNGEON_DIFFICULTY
-            | Opcode::MSG_SET_RAID_DIFFICULTY
-            | Opcode::MSG_RAID_READY_CHECK
-            | Opcode::MSG_RAID_READY_CHECK_FINISHED
-            | Opcode::CMSG_GROUP_CHANGE_SUB_GROUP
-            | Opcode::CMSG_GROUP_ASSISTANT_LEADER
-            | Opcode::MSG_PARTY_ASSIGNMENT
-    )
+    ) || for_group_only(opcode)
 }
 
 /// The commands groupserver takes only from a player in a group it told this gateway about
