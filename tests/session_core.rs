@@ -93,6 +93,8 @@ struct Harness {
     client_out: ClientHeaderEncoder,
     client_in: ServerHeaderDecoder,
     client_got: Vec<Packet>,
+    /// Writes the session asked of the client connection (`Output::Client`).
+    client_writes: usize,
     worlds: Vec<World>,
     lookups: Vec<(RequestId, String)>,
     listings: Vec<RequestId>,
@@ -130,6 +132,7 @@ impl Harness {
             client_out: ClientHeaderEncoder::plain(),
             client_in: ServerHeaderDecoder::for_gateway(1 << 24),
             client_got: Vec::new(),
+            client_writes: 0,
             worlds: Vec::new(),
             lookups: Vec::new(),
             listings: Vec::new(),
@@ -204,7 +207,10 @@ impl Harness {
     fn pump(&mut self) {
         while let Some(out) = self.s.poll_output() {
             match out {
-                Output::Client(bytes) => self.got_client(&bytes),
+                Output::Client(bytes) => {
+                    self.client_writes += 1;
+                    self.got_client(&bytes);
+                }
                 Output::ClientRun(range) => {
                     let run = self.lent[range].to_vec();
                     self.got_client(&run);
@@ -618,6 +624,24 @@ fn bytes_piled_up_during_the_account_lookup_are_bounded() {
     h.send_auth_session("ALICE", &key());
     h.client_bytes(&vec![0u8; max + 1]);
     assert!(matches!(h.closed, Some(CloseReason::ClientProtocol(_))));
+}
+
+/// The packets a session renders for the client in one step go out in one write.
+#[test]
+fn packets_rendered_together_reach_the_client_in_one_write() {
+    let mut h = authed();
+    let (writes, got) = (h.client_writes, h.client_got.len());
+    // Two pings in one read: two pongs, one write.
+    let mut wire = BytesMut::new();
+    for seq in [1, 2] {
+        let ping = Ping { seq, latency_ms: 0 }.to_body();
+        h.client_out
+            .encode(Opcode::CMSG_PING, &ping, &mut wire)
+            .expect("fits");
+    }
+    h.client_bytes(&wire);
+    assert_eq!(h.client_got.len() - got, 2);
+    assert_eq!(h.client_writes - writes, 1);
 }
 
 #[test]
