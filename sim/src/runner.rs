@@ -15,6 +15,7 @@ use rand_core::{Rng, SeedableRng};
 use waygate::cluster::{WorldserverId, WorldserverInfo, WorldserverRef};
 use waygate::driver::{DriverConfig, Gateway, serve};
 use waygate::peers::bot::{BotConfig, BotError, BotReport, BotStep, run_bot};
+use waygate::peers::services::{FakeServices, GatewaySlot};
 use waygate::peers::worldserver::{
     Buggify, FakeCharacter, FakeTiming, FakeWorldConfig, FakeWorldserver, PacketTap,
 };
@@ -33,12 +34,10 @@ use crate::check::heartbeats::{HeartbeatOrder, TWIN_SEQ_FROM};
 use crate::check::held_at_heal::HeldAtHeal;
 use crate::check::logins_end::LoginsEnd;
 use crate::check::teardown::{ClientLinks, Teardown};
-use crate::check::{Checker, Findings};
-use crate::check::{guild_chat, party_frames, whispers};
+use crate::check::{Checker, Findings, guild_chat, party_frames, whispers};
 use crate::scenario::{Fault, FaultKind, Scenario, Step, Swarm, WorldserverSpec};
 use crate::store::GatewayStore;
 use crate::transcript::{Transcript, fnv1a64};
-use waygate::peers::services::FakeServices;
 
 /// Game port of every simulated node.
 const GATEWAY_PORT: u16 = 8085;
@@ -66,9 +65,6 @@ pub struct Outcome {
 fn gateway_ip(g: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 77, 0, 1 + g as u8))
 }
-
-/// The slot a gateway is put in once built.
-use waygate::peers::services::GatewaySlot;
 
 fn world_ip(i: usize) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(10, 77, 1, (i + 1) as u8))
@@ -311,7 +307,7 @@ async fn drive(
         .iter()
         .map(|_| GatewayStore::new(fence_store.clone()))
         .collect();
-    let chat = scenario.chat_service.then(|| {
+    let services = scenario.chat_service.then(|| {
         let records = character_records(&plans);
         Arc::new(FakeServices {
             gateways: gateway_slots.clone(),
@@ -326,7 +322,7 @@ async fn drive(
                 .filter(|p| p.account == p.index && p.party != 0)
                 .map(|p| (p.guid, u64::from(p.party)))
                 .collect(),
-            latency_ms: CHAT_LATENCY_MS,
+            latency_ms: SERVICES_LATENCY_MS,
         })
     });
     let static_cluster = Arc::new(StaticCluster::new(
@@ -347,7 +343,7 @@ async fn drive(
                 relays: relays.clone(),
                 fence: way.clone(),
                 slot: slot.clone(),
-                chat: chat.clone(),
+                services: services.clone(),
                 connects: connects.clone(),
             },
             &findings,
@@ -480,8 +476,8 @@ async fn drive(
     }
 }
 
-/// The simulated chatserver's latency, each way.
-const CHAT_LATENCY_MS: u64 = 2;
+/// The simulated cluster services' latency, each way.
+const SERVICES_LATENCY_MS: u64 = 2;
 
 /// The whisper and guild chat checkers, and the scenario's claim that whispers reached
 /// players on the move.
@@ -796,8 +792,8 @@ struct GatewaySetup<'a> {
     fence: GatewayStore,
     /// Where the gateway is put once built.
     slot: GatewaySlot,
-    /// The simulated chatserver, when the scenario runs one.
-    chat: Option<Arc<FakeServices>>,
+    /// The simulated cluster services, when the scenario runs them.
+    services: Option<Arc<FakeServices>>,
     /// Where its network records connect attempts.
     connects: ConnectLog,
 }
@@ -819,8 +815,8 @@ fn start_gateway(
     let t = transcript.clone();
     let f = findings.clone();
     let mut session_cfg = setup.scenario.session.clone();
-    let chat = setup.chat;
-    if chat.is_some() {
+    let services = setup.services;
+    if services.is_some() {
         session_cfg.services = Services {
             chat: true,
             guild: true,
@@ -861,9 +857,9 @@ fn start_gateway(
             fence,
             ..Seams::embedded(seams_cluster)
         };
-        if let Some(chat) = chat {
-            seams.events = chat.clone();
-            seams.services = chat;
+        if let Some(services) = services {
+            seams.events = services.clone();
+            seams.services = services;
         }
         let observer_t = t.clone();
         let observer_f = f.clone();
