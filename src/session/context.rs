@@ -534,3 +534,61 @@ mod rng_tests {
         assert_ne!(other.draw(|r| r.next_u64()), stream.draw(|r| r.next_u64()));
     }
 }
+
+#[cfg(test)]
+mod output_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+
+    use super::{Ctx, Output, SessionRng};
+    use crate::cluster::{WorldserverId, WorldserverRef};
+    use crate::session::{LinkId, SessionConfig, SessionId};
+    use crate::wire::Opcode;
+
+    fn ctx() -> Ctx {
+        let cfg = Arc::new(SessionConfig::default());
+        Ctx::new(SessionId(1), Duration::ZERO, cfg, 7, 0, SessionRng::new(7))
+    }
+
+    fn server(id: &str) -> WorldserverRef {
+        WorldserverRef {
+            id: WorldserverId(id.into()),
+            address: format!("{id}:8085"),
+        }
+    }
+
+    /// The world writes the context asks for: (link, bytes in the write), in order.
+    fn writes(cx: &mut Ctx) -> Vec<(LinkId, usize)> {
+        std::iter::from_fn(|| cx.poll_output())
+            .filter_map(|o| match o {
+                Output::World { link, bytes } if !bytes.is_empty() => Some((link, bytes.len())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Consecutive packets for one link share a write; a packet for another link never goes
+    /// into it; the auth session and PLAYER_LOGIN are writes of their own (a worldserver
+    /// reads what came with the auth session only with its next read).
+    #[test]
+    fn world_packets_share_a_write_per_link_but_the_auth_session_and_login_stand_alone() {
+        let mut cx = ctx();
+        let (a, b) = (cx.connect(server("a")), cx.connect(server("b")));
+        while cx.poll_output().is_some() {}
+        let body = |n: usize| Bytes::from(vec![0u8; n]);
+        cx.send_world(a, Opcode::MSG_MOVE_HEARTBEAT, body(10));
+        cx.send_world(a, Opcode::MSG_MOVE_HEARTBEAT, body(10));
+        cx.send_world(b, Opcode::MSG_MOVE_HEARTBEAT, body(10));
+        cx.send_world(b, Opcode::CMSG_AUTH_SESSION, body(20));
+        cx.send_world(b, Opcode::MSG_MOVE_HEARTBEAT, body(10));
+        cx.send_world(b, Opcode::CMSG_PLAYER_LOGIN, body(8));
+        cx.send_world(b, Opcode::MSG_MOVE_HEARTBEAT, body(10));
+        // A client header is 6 bytes.
+        assert_eq!(
+            writes(&mut cx),
+            vec![(a, 32), (b, 16), (b, 26), (b, 16), (b, 14), (b, 16)]
+        );
+    }
+}
