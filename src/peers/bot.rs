@@ -373,43 +373,44 @@ pub struct BotReport {
     pub unsolicited_loading_screens: u32,
     /// Closed after being told a newer login of the account took over.
     pub evicted: bool,
-    /// Whispers sent: the receiver's name and the text (at most [`WHISPERS_KEPT_MAX`]).
+    /// Whispers sent: the receiver's name and the text (at most [`REPORT_LIST_MAX`]).
     pub whispers_sent: Vec<(String, String)>,
     /// Texts of whispers received (SMSG_MESSAGECHAT of type WHISPER; at most
-    /// [`WHISPERS_KEPT_MAX`]).
+    /// [`REPORT_LIST_MAX`]).
     pub whispers_received: Vec<String>,
     /// Whispers received while moving between worldservers: from a teleport until back in
     /// world, or on a loading screen the bot did not ask for.
     pub whispers_received_moving: u32,
     /// Texts of the bot's own whispers that the server echoed as sent (WHISPER_INFORM; at
-    /// most [`WHISPERS_KEPT_MAX`]).
+    /// most [`REPORT_LIST_MAX`]).
     pub whispers_informed: Vec<String>,
     /// Whispers the server reported undeliverable: SMSG_CHAT_PLAYER_NOT_FOUND, or the system
     /// line saying the chat service did not take one.
     pub whispers_undeliverable: u32,
-    /// Guild chat lines said, and when (at most [`WHISPERS_KEPT_MAX`]).
+    /// Guild chat lines said, and when (at most [`REPORT_LIST_MAX`]).
     pub guild_sent: Vec<(String, Instant)>,
-    /// Texts of other players' guild lines received (at most [`WHISPERS_KEPT_MAX`]).
+    /// Texts of other players' guild lines received (at most [`REPORT_LIST_MAX`]).
     pub guild_received: Vec<String>,
     /// Texts of the bot's own guild lines echoed back as said (at most
-    /// [`WHISPERS_KEPT_MAX`]).
+    /// [`REPORT_LIST_MAX`]).
     pub guild_echoed: Vec<String>,
     /// Guild lines the server said it could not deliver.
     pub guild_undeliverable: u32,
     /// Party frames received (SMSG_PARTY_MEMBER_STATS and its FULL variant): the member, the
-    /// health it showed if it carried one, and when (at most [`WHISPERS_KEPT_MAX`]).
+    /// health it showed if it carried one, and when (at most [`REPORT_LIST_MAX`]).
     pub party_frames: Vec<(u64, Option<u32>, Instant)>,
     /// When the bot's character was on its way between worldservers: from a teleport, or a
     /// loading screen the bot did not ask for, to the next world entry's first
-    /// SMSG_TIME_SYNC_REQ (at most [`WHISPERS_KEPT_MAX`]).
+    /// SMSG_TIME_SYNC_REQ (at most [`REPORT_LIST_MAX`]).
     pub moving_spans: Vec<(Instant, Instant)>,
     /// When the bot's character was in world: from the end of each login to the logout
     /// request or the close (moves between worldservers do not end a span).
     pub world_spans: Vec<(Instant, Instant)>,
 }
 
-/// Whisper texts a report keeps per list, at most.
-pub const WHISPERS_KEPT_MAX: usize = 4_096;
+/// Entries a report keeps in each of its chat, party frame and span lists, at most (a
+/// script that makes more is judged on the first ones).
+pub const REPORT_LIST_MAX: usize = 4_096;
 
 /// Why a bot stopped. Every variant names the step it happened in ([`BotError::step`]).
 #[derive(Debug, thiserror::Error)]
@@ -726,7 +727,7 @@ impl Bot {
     /// The character arrived (a world entry completed), if it was moving.
     fn arrived(&mut self) {
         if let Some(since) = self.moving_since.take()
-            && self.report.moving_spans.len() < WHISPERS_KEPT_MAX
+            && self.report.moving_spans.len() < REPORT_LIST_MAX
         {
             self.report.moving_spans.push((since, Instant::now()));
         }
@@ -736,7 +737,7 @@ impl Bot {
     fn left_world(&mut self) {
         self.arrived();
         if let Some(since) = self.in_world_since.take()
-            && self.report.world_spans.len() < WHISPERS_KEPT_MAX
+            && self.report.world_spans.len() < REPORT_LIST_MAX
         {
             self.report.world_spans.push((since, Instant::now()));
         }

@@ -5,7 +5,7 @@
 
 use tokio::time::Instant;
 
-use super::{Bot, BotError, BotReport, LANG_UNIVERSAL, WHISPERS_KEPT_MAX, later};
+use super::{Bot, BotError, BotReport, LANG_UNIVERSAL, REPORT_LIST_MAX, later};
 use crate::present::chat::UNDELIVERED_WORDS;
 use crate::present::guild::UNDELIVERED_LINE as GUILD_UNDELIVERED;
 use crate::wire::packets::{
@@ -125,10 +125,9 @@ impl Bot {
     }
 }
 
-/// Keeps `item` unless [`WHISPERS_KEPT_MAX`] are kept already (a report stays bounded; a
-/// script that whispers more is judged on the first ones).
+/// Keeps `item` unless [`REPORT_LIST_MAX`] are kept already (a report stays bounded).
 fn keep<T>(list: &mut Vec<T>, item: T) {
-    if list.len() < WHISPERS_KEPT_MAX {
+    if list.len() < REPORT_LIST_MAX {
         list.push(item);
     }
 }
